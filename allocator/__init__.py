@@ -1,0 +1,1 @@
+"""Allocation engine: domain types, model, solve, validate, explain (no web, no geometry)."""

@@ -1,0 +1,1 @@
+"""Geodata: bundled territorial layers, need, existing coverage and accessibility."""

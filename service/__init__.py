@@ -1,0 +1,1 @@
+"""Service edge: schemas, CLI, Flask application, persistence."""
