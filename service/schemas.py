@@ -51,7 +51,8 @@ class InvalidRequest(ValueError):
 def _check_code(value: str) -> str:
     if not CODE_INSEE_RE.match(value):
         raise ValueError(
-            f"code commune INSEE (COG) attendu sur 5 caractères, p. ex. '01283' ou '2A004' ; reçu {value!r}"
+            "code commune INSEE (COG) attendu sur 5 caractères, p. ex. '01283' ou '2A004' ; "
+            f"reçu {value!r}"
         )
     return value
 
@@ -189,7 +190,13 @@ def parse_round_request(payload: Any) -> RoundRequest:
         for err in exc.errors(include_url=False):
             loc = tuple(p for p in err["loc"] if not str(p).startswith("function-after"))
             # drop pydantic's union/literal branch tags from the path
-            loc = tuple(p for p in loc if not (isinstance(p, str) and p.startswith(("int", "float", "literal", "constrained"))))
+            loc = tuple(
+                p
+                for p in loc
+                if not (
+                    isinstance(p, str) and p.startswith(("int", "float", "literal", "constrained"))
+                )
+            )
             msg = err["msg"].removeprefix("Value error, ")
             errors.append(FieldError(_path(loc), msg))
         raise InvalidRequest(errors) from None

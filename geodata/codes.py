@@ -1,0 +1,105 @@
+"""Codes INSEE: format checks and re-keying of older codes to COG 2026.
+
+Pure functions: the referential (the set of COG 2026 codes) and the history (``old -> new``)
+are arguments, so tests can feed toy tables; :mod:`geodata.layers` feeds the bundled ones.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from collections.abc import Iterable, Mapping
+
+import numpy as np
+import pandas as pd
+
+from geodata.errors import MalformedCommuneCode, RekeyedCodeWarning, UnknownCommuneCode
+
+CODE_INSEE_PATTERN = r"^(?:\d{5}|2[AB]\d{3})$"
+_CODE_RE = re.compile(CODE_INSEE_PATTERN)
+
+
+def is_code_insee(value: object) -> bool:
+    """Whether ``value`` is a well-formed code INSEE (a 5-character ``str``)."""
+    return isinstance(value, str) and _CODE_RE.match(value) is not None
+
+
+def check_code_series(codes: pd.Series, source: str) -> pd.Series:
+    """Check that every value of ``codes`` is a well-formed code INSEE; return it unchanged.
+
+    Raises
+    ------
+    MalformedCommuneCode
+        With every malformed value (numbers, 4-character codes from a CSV read without
+        ``dtype=str``, missing values...).
+    """
+    # A plain loop beats the pandas string accessors here (arrow-backed str, 35k values).
+    match = _CODE_RE.match
+    bad = [v for v in codes.tolist() if not (isinstance(v, str) and match(v))]
+    if bad:
+        raise MalformedCommuneCode([v if isinstance(v, str) else repr(v) for v in bad], source)
+    return codes
+
+
+def rekey_series(
+    codes: pd.Series,
+    known: frozenset[str],
+    history: Mapping[str, str],
+    source: str,
+    *,
+    stacklevel: int = 2,
+) -> pd.Series:
+    """Re-key a column of codes INSEE to COG 2026.
+
+    Codes already in ``known`` are kept; older codes found in ``history`` are replaced by
+    their COG 2026 commune, with one :class:`~geodata.errors.RekeyedCodeWarning` naming them;
+    any other code raises.
+
+    Parameters
+    ----------
+    codes
+        The codes (strings).
+    known
+        The COG 2026 codes (a set: membership is tested per value).
+    history
+        ``{code_ancien: code_insee_2026}``.
+    source
+        Name used in messages (file or argument).
+
+    Returns
+    -------
+    pandas.Series
+        Same index, COG 2026 codes.
+
+    Raises
+    ------
+    MalformedCommuneCode, UnknownCommuneCode
+    """
+    check_code_series(codes, source)
+    values = codes.tolist()
+    is_known = np.fromiter((v in known for v in values), bool, len(values))
+    if is_known.all():
+        return codes
+    old = [v for v, k in zip(values, is_known, strict=True) if not k]
+    unknown = [v for v in old if v not in history]
+    if unknown:
+        raise UnknownCommuneCode(unknown, source)
+    mapping = {v: history[v] for v in old}
+    warnings.warn(RekeyedCodeWarning(mapping, source), stacklevel=stacklevel + 1)
+    return pd.Series([mapping.get(v, v) for v in values], index=codes.index, dtype=codes.dtype)
+
+
+def rekey_codes(
+    codes: Iterable[str],
+    known: frozenset[str],
+    history: Mapping[str, str],
+    source: str,
+    *,
+    stacklevel: int = 2,
+) -> list[str]:
+    """List version of :func:`rekey_series` (same checks, same single warning)."""
+    values = list(codes)
+    if not values:
+        return []
+    series = pd.Series(np.array(values, dtype=object), dtype=object)
+    return rekey_series(series, known, history, source, stacklevel=stacklevel + 1).tolist()

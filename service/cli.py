@@ -1,0 +1,161 @@
+"""The ``allocator`` command line: an edge like HTTP, wiring geodata and the engine.
+
+Exit codes (``CONTRACT.md``): 0 a solved round (INFEASIBLE included: it is an answer),
+2 invalid input (the message names the field), 1 internal failure.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+EXIT_INVALID = 2
+EXIT_INTERNAL = 1
+
+
+def _fail_invalid(errors: list[tuple[str, str]]) -> None:
+    for champ, message in errors:
+        click.echo(f"entrée invalide : {champ} : {message}", err=True)
+    sys.exit(EXIT_INVALID)
+
+
+@click.group()
+@click.version_option(package_name="conseillers-numeriques-allocator")
+def main() -> None:
+    """Allocation of conseillers numériques posts: rounds, territories, service."""
+
+
+@main.command()
+@click.argument("request_file", type=click.File("rb"))
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Where to write the result JSON (default: stdout).",
+)
+def allocate(request_file, output: Path | None) -> None:
+    """Solve one round statelessly: REQUEST_FILE is the round request JSON ('-' = stdin)."""
+    from service.pipeline import dumps, result_summary, run_round
+    from service.schemas import InvalidRequest, parse_round_request
+
+    raw = request_file.read()
+    try:
+        payload = json.loads(raw, parse_constant=_reject_constant)
+    except (ValueError, UnicodeDecodeError) as exc:
+        _fail_invalid([("(corps)", f"JSON invalide : {exc}")])
+    try:
+        request = parse_round_request(payload)
+        result = run_round(request)
+    except InvalidRequest as exc:
+        _fail_invalid([(e.champ, e.message) for e in exc.errors])
+    except Exception as exc:
+        click.echo(f"erreur interne : {type(exc).__name__}: {exc}", err=True)
+        sys.exit(EXIT_INTERNAL)
+    text = dumps(result)
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        output.write_text(text, encoding="utf-8")
+    click.echo(result_summary(result), err=True)
+
+
+def _reject_constant(name: str) -> float:
+    raise ValueError(f"valeur non autorisée {name} (NaN et Infinity sont refusés)")
+
+
+@main.group()
+def territoire() -> None:
+    """Territorial diagnosis: need, existing coverage, accessibility."""
+
+
+@territoire.command()
+@click.option("--departement", default=None, help="Code of one département (e.g. 01, 2A, 974).")
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("out/diagnostic"),
+    show_default=True,
+    help="Folder for the table (CSV) and the choropleth maps (PNG).",
+)
+@click.option("--no-maps", is_flag=True, help="Only print and write the table.")
+def diagnostic(departement: str | None, out_dir: Path, no_maps: bool) -> None:
+    """Print need, coverage and accessibility; write the table and the maps."""
+    from geodata import diagnostic as diag
+    from geodata import maps
+
+    table = diag.diagnostic_table(departement=departement)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    csv_path = out_dir / (
+        f"diagnostic_{departement}.csv" if departement else "diagnostic_national.csv"
+    )
+    table.to_csv(csv_path)
+    with _pandas_display():
+        click.echo(table.to_string(max_rows=120))
+    click.echo(f"\ntable : {csv_path}", err=True)
+    if not no_maps:
+        for path in maps.diagnostic_maps(out_dir, departement=departement):
+            click.echo(f"carte : {path}", err=True)
+
+
+class _pandas_display:
+    def __enter__(self) -> None:
+        import pandas as pd
+
+        self._ctx = pd.option_context(
+            "display.width",
+            160,
+            "display.max_columns",
+            20,
+            "display.float_format",
+            "{:,.1f}".format,
+        )
+        self._ctx.__enter__()
+
+    def __exit__(self, *exc: object) -> None:
+        self._ctx.__exit__(*exc)
+
+
+@main.command()
+@click.option(
+    "--quota",
+    type=int,
+    default=None,
+    help="Posts to distribute (default: 70 % of what the round's applicants ask).",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("out/demo"),
+    show_default=True,
+)
+def demo(quota: int | None, out_dir: Path) -> None:
+    """The main job on bundled real data: replay the 2021 first wave as monthly rounds.
+
+    Committees of 2021 before the last one are imported as committed history into the embedded
+    store; the last committee's structures apply to a round (synthetic project scores and préfet
+    opinions, fixed seed), which is drafted, solved, committed and summarised.
+    """
+    from service.demo import run_demo
+
+    run_demo(out_dir=out_dir, quota=quota, echo=lambda m: click.echo(m, err=True))
+
+
+def _register_optional() -> None:
+    try:
+        from service import cli_admin
+    except ImportError:  # the service commands ship with the service package
+        return
+    cli_admin.register(main)
+
+
+_register_optional()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,202 @@
+"""Persistence model (SQLAlchemy 2): the tables of the embedded store.
+
+Tables
+------
+``structures``
+    One row per application, keyed by the portal's ``idPG``; ``document`` keeps the portal fields
+    we use (never ``contact``/``email``/``telephone``: unknown fields are dropped at the edge).
+``avis_prefet``
+    Préfet opinions, in arrival order (the last one is the one a round uses).
+``coselec``
+    Append-only decision history: the *total* granted after each decision, the opinion, the
+    committee number and date, and the round that made it (``NULL`` for imported history).
+``rounds``
+    Monthly rounds: parameters, input snapshot, result, committee locks/overrides with their
+    reasons, author, timestamps; ``draft`` until committed, immutable afterwards.
+``programme``
+    A single row: the national envelope and how much of it committed rounds consumed; a CHECK
+    constraint keeps ``0 <= consumed <= enveloppe`` and ``version`` counts commits.
+``api_tokens``
+    Bearer tokens, stored as SHA-256 hex digests, with their role.
+``idempotency_keys``
+    ``Idempotency-Key`` replays: key per token, method and path, request hash, stored response.
+
+The schema is created and upgraded by the Alembic migrations of ``service/migrations``.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    event,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+#: Statuses of a structure, as named by the portal.
+STATUTS = (
+    "CREEE",
+    "VALIDATION_COSELEC",
+    "EXAMEN_COMPLEMENTAIRE_COSELEC",
+    "REFUS_COSELEC",
+    "ANNULEE",
+    "ABANDON",
+    "DOUBLON",
+)
+#: Statuses whose structures a new round considers.
+STATUTS_EN_ATTENTE = ("CREEE", "EXAMEN_COMPLEMENTAIRE_COSELEC")
+
+ROUND_DRAFT = "draft"
+ROUND_COMMITTED = "committed"
+
+
+def utcnow() -> datetime:
+    """Current time, timezone-aware UTC (stored as such)."""
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class Structure(Base):
+    __tablename__ = "structures"
+
+    id_pg: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    siret: Mapped[str | None] = mapped_column(String(14), unique=True)
+    type: Mapped[str] = mapped_column(String(16))
+    nom: Mapped[str] = mapped_column(Text, default="")
+    code_commune: Mapped[str] = mapped_column(String(5), index=True)
+    statut: Mapped[str] = mapped_column(String(32), index=True)
+    document: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    __table_args__ = (
+        CheckConstraint("statut IN (" + ", ".join(f"'{s}'" for s in STATUTS) + ")", name="statut"),
+    )
+
+
+class AvisPrefetRow(Base):
+    __tablename__ = "avis_prefet"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    id_pg: Mapped[int] = mapped_column(ForeignKey("structures.id_pg"), index=True)
+    avis: Mapped[str | None] = mapped_column(String(16))
+    nombre: Mapped[int | None] = mapped_column(Integer)
+    commentaire: Mapped[str | None] = mapped_column(Text)
+    inserted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    auteur: Mapped[str] = mapped_column(String(64), default="")
+
+
+class CoselecRow(Base):
+    """One committee decision. Append-only: updates and deletes are refused (see below)."""
+
+    __tablename__ = "coselec"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    id_pg: Mapped[int] = mapped_column(ForeignKey("structures.id_pg"), index=True)
+    nombre_conseillers_coselec: Mapped[int] = mapped_column(Integer)
+    attribues: Mapped[int | None] = mapped_column(Integer)
+    avis: Mapped[str | None] = mapped_column(String(32))
+    numero: Mapped[str | None] = mapped_column(String(64))
+    inserted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    round_id: Mapped[int | None] = mapped_column(ForeignKey("rounds.id"), index=True)
+
+
+@event.listens_for(CoselecRow, "before_update")
+@event.listens_for(CoselecRow, "before_delete")
+def _append_only(mapper: Any, connection: Any, target: CoselecRow) -> None:
+    raise RuntimeError("the coselec history is append-only")
+
+
+class Round(Base):
+    __tablename__ = "rounds"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    mois: Mapped[str] = mapped_column(String(7), index=True)
+    quota: Mapped[int] = mapped_column(Integer)
+    politique: Mapped[dict[str, Any] | None]
+    status: Mapped[str] = mapped_column(String(16), default=ROUND_DRAFT, index=True)
+    snapshot: Mapped[dict[str, Any]]
+    result: Mapped[dict[str, Any]]
+    locks: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    author: Mapped[str] = mapped_column(String(64), default="")
+    committed_by: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    committed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    __table_args__ = (
+        CheckConstraint("status IN ('draft', 'committed')", name="status"),
+    )
+
+
+class Programme(Base):
+    __tablename__ = "programme"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    enveloppe: Mapped[int] = mapped_column(Integer)
+    consumed: Mapped[int] = mapped_column(Integer, default=0)
+    version: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    __table_args__ = (
+        CheckConstraint("consumed >= 0 AND consumed <= enveloppe", name="envelope"),
+    )
+
+
+class ApiToken(Base):
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    role: Mapped[str] = mapped_column(String(16))
+    label: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        CheckConstraint("role IN ('portail', 'agence', 'analyste', 'admin')", name="role"),
+    )
+
+
+class IdempotencyKey(Base):
+    __tablename__ = "idempotency_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    token_id: Mapped[int] = mapped_column(ForeignKey("api_tokens.id"))
+    key: Mapped[str] = mapped_column(String(255))
+    method: Mapped[str] = mapped_column(String(10))
+    path: Mapped[str] = mapped_column(String(500))
+    request_sha256: Mapped[str] = mapped_column(String(64))
+    status_code: Mapped[int | None] = mapped_column(Integer)  # NULL while in progress
+    response_body: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    __table_args__ = (
+        UniqueConstraint("token_id", "key", name="uq_idempotency_keys_token_key"),
+        Index("ix_idempotency_keys_created_at", "created_at"),
+    )

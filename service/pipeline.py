@@ -1,0 +1,357 @@
+"""The one wiring of a round: contract request → geodata numbers → engine → contract result.
+
+The CLI (``allocator allocate``), the HTTP API (``POST /v1/allocate``, rounds) and the notebooks all
+call :func:`run_round`; nothing is computed twice in two places.
+
+Steps
+-----
+1. ``policy_from_request``: the request's ``politique`` over ``allocator.RoundPolicy`` defaults.
+2. ``geodata.round_geodata``: service areas, need, existing offer and the marginal
+   accessibility gains of each applicant (plain numbers; geometry stops there).
+3. ``build_round_input``: frozen engine types, départements' fair shares by Webster apportionment
+   of the national envelope on need.
+4. ``allocator.allocate``: greedy + OR-Tools certificate + validator.
+5. ``result_to_contract``: the JSON of ``CONTRACT.md``, deterministic byte for byte apart from
+   ``solveur.secondes``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import warnings
+from collections.abc import Mapping
+from typing import Any
+
+import geodata
+from allocator import (
+    AllocationResult,
+    Applicant,
+    AvisPrefet,
+    RoundInput,
+    RoundPolicy,
+    SolverConfig,
+    StructureType,
+    Territory,
+    allocate,
+    webster,
+)
+from service.schemas import FieldError, InvalidRequest, RoundRequest, StructureIn
+
+#: The State's standard cost of one post over the convention, by host and territory (the call,
+#: and the programme's historical variants). Keys are geodata cost zones.
+COST_PER_POST_EUR = {"metro": 50_000.0, "971-973": 70_000.0, "974-976": 67_500.0}
+COST_PER_POST_PRIVATE_EUR = 32_000.0
+
+#: Score given to an application the instructor has not scored yet: neutral, documented.
+DEFAULT_QUALITY = 50.0
+
+_POLICY_FIELDS = {
+    "typesEligibles": "eligible_types",
+    "enveloppeNationale": "national_envelope",
+    "budgetEur": "budget_eur",
+    "scoreMinimum": "min_quality",
+    "avisPrefetNegatif": "prefet_negatif",
+    "penaliteAvisPrefet": "prefet_penalty",
+    "plafondParStructure": "max_posts_per_structure",
+    "plafondDepartement": "departement_cap",
+    "poidsAcces": "weight_access",
+    "poidsRepartition": "weight_distribution",
+    "poidsEquilibre": "weight_balance",
+    "mode": "mode",
+}
+
+
+def policy_from_request(request: RoundRequest) -> RoundPolicy:
+    """The round policy: documented defaults, overridden field by field by ``politique``."""
+    if request.politique is None:
+        return RoundPolicy()
+    changes: dict[str, Any] = {}
+    for name, value in request.politique.model_dump(exclude_none=True).items():
+        target = _POLICY_FIELDS[name]
+        if target == "eligible_types":
+            value = tuple(StructureType(v) for v in value)
+        changes[target] = value
+    return dataclasses.replace(RoundPolicy(), **changes)
+
+
+def _existing_map(
+    request: RoundRequest, extra_existing: Mapping[str, int] | None
+) -> dict[str, int] | None:
+    """Advisors already hosted, by code commune; ``None`` = the bundled 2021 state alone."""
+    if request.conseillersExistants is not None:
+        existing: dict[str, int] = {}
+        for e in request.conseillersExistants:
+            existing[e.codeCommune] = existing.get(e.codeCommune, 0) + e.nombre
+        return existing
+    if not extra_existing:
+        return None
+    existing = dict(geodata.bundled_existing_advisors())
+    for code, n in extra_existing.items():
+        existing[code] = existing.get(code, 0) + int(n)
+    return existing
+
+
+def _avis(s: StructureIn) -> tuple[AvisPrefet | None, int | None]:
+    if not s.prefet:
+        return None, None
+    last = s.prefet[-1]
+    avis = None
+    if last.avisPrefet == "POSITIF":
+        avis = AvisPrefet.POSITIF
+    elif last.avisPrefet in ("NÉGATIF", "NEGATIF"):
+        avis = AvisPrefet.NEGATIF
+    return avis, last.nombreConseillersPrefet
+
+
+def _state_cost(s: StructureIn, cost_zone: str) -> float:
+    base = COST_PER_POST_PRIVATE_EUR if s.type == "PRIVATE" else COST_PER_POST_EUR[cost_zone]
+    return max(0.0, base - (s.cofinancementEur or 0.0))
+
+
+def _geodata_for(request: RoundRequest, existing: dict[str, int] | None) -> geodata.RoundGeodata:
+    sites = [
+        geodata.ApplicantSite(
+            id_pg=s.idPG,
+            type=s.type,
+            code_commune=s.codeCommune,
+            communes_desservies=tuple(s.communesDesservies) if s.communesDesservies else None,
+            max_posts=max(0, s.nombreConseillersSouhaites - s.already_granted),
+        )
+        for s in request.structures
+    ]
+    index = {s.idPG: i for i, s in enumerate(request.structures)}
+    try:
+        with warnings.catch_warnings():
+            # Old codes are re-keyed on purpose; the edge reports them, it does not fail on them.
+            warnings.simplefilter("ignore", geodata.RekeyedCodeWarning)
+            return geodata.round_geodata(sites, existing=existing)
+    except geodata.UnknownCommuneCode as exc:
+        codes = set(exc.codes)
+        errors = [
+            FieldError(
+                f"structures[{index[s.idPG]}].codeCommune",
+                f"code commune inconnu : {s.codeCommune}",
+            )
+            for s in request.structures
+            if s.codeCommune in codes
+        ]
+        for s in request.structures:
+            for j, c in enumerate(s.communesDesservies or ()):
+                if c in codes:
+                    errors.append(
+                        FieldError(
+                            f"structures[{index[s.idPG]}].communesDesservies[{j}]",
+                            f"code commune inconnu : {c}",
+                        )
+                    )
+        for j, e in enumerate(request.conseillersExistants or ()):
+            if e.codeCommune in codes:
+                errors.append(
+                    FieldError(
+                        f"conseillersExistants[{j}].codeCommune",
+                        f"code commune inconnu : {e.codeCommune}",
+                    )
+                )
+        if not errors:
+            errors = [FieldError("(corps)", str(exc))]
+        raise InvalidRequest(errors) from None
+
+
+def build_round_input(
+    request: RoundRequest,
+    policy: RoundPolicy,
+    geo: geodata.RoundGeodata,
+    locks: Mapping[int, int] | None = None,
+) -> RoundInput:
+    """Frozen engine input from the validated request and its geodata numbers."""
+    locks = dict(locks or {})
+    shares = webster({d.code: d.need for d in geo.departements}, policy.national_envelope)
+    departements = tuple(
+        Territory(code=d.code, need=d.need, existing=d.existing, fair_share=shares[d.code])
+        for d in geo.departements
+    )
+    epcis = tuple(Territory(code=e.code, need=e.need, existing=e.existing) for e in geo.epcis)
+    by_id = {g.id_pg: g for g in geo.applicants}
+    applicants = []
+    for s in request.structures:
+        g = by_id[s.idPG]
+        avis, nombre = _avis(s)
+        lock = locks.get(s.idPG, s.verrou)
+        applicants.append(
+            Applicant(
+                id_pg=s.idPG,
+                type=StructureType(s.type),
+                nom=s.nom,
+                code_commune=g.code_commune,
+                departement=g.departement,
+                region=g.region,
+                epci=f"{g.departement}:{g.epci}" if g.epci else None,
+                requested=s.nombreConseillersSouhaites,
+                already_granted=min(s.already_granted, s.nombreConseillersSouhaites),
+                gains=tuple(g.gains),
+                quality=DEFAULT_QUALITY if s.qualiteProjet is None else float(s.qualiteProjet),
+                created_at=s.createdAt.isoformat() if s.createdAt else "",
+                cost_eur=_state_cost(s, g.cost_zone),
+                avis_prefet=avis,
+                nombre_prefet=nombre,
+                locked=lock,
+            )
+        )
+    return RoundInput(
+        quota=request.quota,
+        applicants=tuple(sorted(applicants, key=lambda a: a.id_pg)),
+        departements=departements,
+        epcis=epcis,
+        programme_consumed=geo.existing_total,
+        mois=request.mois or "",
+    )
+
+
+def _clean(value: Any) -> Any:
+    """JSON-ready, platform-stable values: floats rounded, tuples as lists, enums as strings."""
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return None
+        return round(value, 6)
+    if isinstance(value, dict):
+        return {str(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return _clean(dataclasses.asdict(value))
+    if hasattr(value, "value") and isinstance(getattr(value, "value", None), str):
+        return value.value
+    return value
+
+
+def result_to_contract(
+    request: RoundRequest,
+    round_input: RoundInput,
+    result: AllocationResult,
+    geo: geodata.RoundGeodata,
+) -> dict[str, Any]:
+    """The contract's round result (one decision per structure, ascending idPG)."""
+    geo_by_id = {g.id_pg: g for g in geo.applicants}
+    decisions = []
+    for d in result.decisions:
+        g = geo_by_id[d.id_pg]
+        e = d.explanation
+        decisions.append(
+            {
+                "idPG": d.id_pg,
+                "nombreConseillersAttribues": d.granted,
+                "nombreConseillersCoselec": d.total,
+                "avisCoselec": "POSITIF" if d.granted > 0 else "NÉGATIF",
+                "motifs": list(e.motifs),
+                "explication": _clean(
+                    {
+                        "priorites": e.priorities,
+                        "rangs": e.granted_ranks,
+                        "seuil": e.cutoff,
+                        "details": e.details,
+                        "territoire": {
+                            "codeCommune": g.code_commune,
+                            "departement": g.departement,
+                            "region": g.region,
+                            "epci": g.epci,
+                            "communesDesservies": len(g.service_area),
+                            "populationFragile": g.fragile_population,
+                            "offreExistante": g.existing_offer,
+                            "zrr": g.zrr,
+                            "franceServices": g.france_services,
+                            "indicateurRepli": g.need_fallback,
+                            "indicateurs": g.indicators,
+                        },
+                    }
+                ),
+            }
+        )
+    granted = sum(d.granted for d in result.decisions)
+    out: dict[str, Any] = {
+        "status": result.status.value,
+        "decisions": decisions,
+        "totaux": {
+            "attribues": granted,
+            "quota": request.quota,
+            "demandes": sum(s.nombreConseillersSouhaites for s in request.structures),
+            "coutEtatEur": _clean(
+                sum(
+                    a.cost_eur * d.granted
+                    for a, d in zip(round_input.applicants, result.decisions, strict=True)
+                )
+            ),
+        },
+        "solveur": {
+            "nom": result.solver.name,
+            "version": result.solver.version,
+            "backend": result.solver.backend,
+            "gap": _clean(result.gap),
+            "objectif": _clean(result.objective),
+            "borne": _clean(result.best_bound),
+            "secondes": round(result.solver.wall_seconds, 3),
+            "graine": result.solver.seed,
+            "workers": result.solver.workers,
+            "parametres": _clean(result.solver.parameters),
+        },
+        "entreeSha256": result.input_sha256,
+    }
+    if result.conflicts:
+        out["conflits"] = list(result.conflicts)
+    out["rapport"] = _clean(result.report)
+    return out
+
+
+def run_round(
+    request: RoundRequest,
+    *,
+    extra_existing: Mapping[str, int] | None = None,
+    locks: Mapping[int, int] | None = None,
+    config: SolverConfig | None = None,
+) -> dict[str, Any]:
+    """Solve one round and return the contract's result as a JSON-ready dict.
+
+    Parameters
+    ----------
+    request
+        A validated :class:`service.schemas.RoundRequest`.
+    extra_existing
+        Posts granted by committed rounds, by code commune, added to the bundled 2021 advisors
+        when the request does not list ``conseillersExistants`` itself.
+    locks
+        Committee locks/overrides ``{idPG: posts of this round}`` (take precedence over
+        ``verrou`` in the request).
+    config
+        Solver configuration (defaults: :class:`allocator.SolverConfig`).
+
+    Raises
+    ------
+    service.schemas.InvalidRequest
+        For input that is well-formed JSON but wrong for the data (e.g. an unknown commune).
+    """
+    policy = policy_from_request(request)
+    geo = _geodata_for(request, _existing_map(request, extra_existing))
+    round_input = build_round_input(request, policy, geo, locks)
+    result = allocate(round_input, policy, config or SolverConfig())
+    return result_to_contract(request, round_input, result, geo)
+
+
+def dumps(result: dict[str, Any]) -> str:
+    """Canonical JSON text of a result (stable key order, UTF-8 kept)."""
+    return json.dumps(result, ensure_ascii=False, indent=2) + "\n"
+
+
+def result_summary(result: dict[str, Any]) -> str:
+    """A short human summary of a round result (stderr of the CLI, logs)."""
+    t = result["totaux"]
+    s = result["solveur"]
+    granted = [d for d in result["decisions"] if d["nombreConseillersAttribues"] > 0]
+    lines = [
+        f"statut {result['status']} (écart {s['gap']}, {s['backend']}, {s['secondes']} s)",
+        f"{t['attribues']} postes attribués / quota {t['quota']} ; demandés {t['demandes']}",
+        f"{len(granted)} structures retenues sur {len(result['decisions'])}",
+    ]
+    if result.get("conflits"):
+        lines.append("règles en conflit : " + " ; ".join(result["conflits"]))
+    return "\n".join(lines)
