@@ -65,6 +65,8 @@ def rekey_series(
         ``{code_ancien: code_insee_2026}``.
     source
         Name used in messages (file or argument).
+    stacklevel
+        As for :func:`warnings.warn`: 2 attributes the warning to the direct caller.
 
     Returns
     -------
@@ -85,7 +87,7 @@ def rekey_series(
     if unknown:
         raise UnknownCommuneCode(unknown, source)
     mapping = {v: history[v] for v in old}
-    warnings.warn(RekeyedCodeWarning(mapping, source), stacklevel=stacklevel + 1)
+    warnings.warn(RekeyedCodeWarning(mapping, source), stacklevel=stacklevel)
     return pd.Series([mapping.get(v, v) for v in values], index=codes.index, dtype=codes.dtype)
 
 

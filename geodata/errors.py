@@ -84,5 +84,6 @@ class RekeyedCodeWarning(UserWarning):
         pairs = ", ".join(f"{a}->{b}" for a, b in list(self.mapping.items())[:20])
         more = f" (+{len(self.mapping) - 20} more)" if len(self.mapping) > 20 else ""
         where = f" in {source}" if source else ""
-        super().__init__(f"re-keyed {len(self.mapping)} code(s) INSEE to COG 2026{where}: "
-                         f"{pairs}{more}")
+        super().__init__(
+            f"re-keyed {len(self.mapping)} code(s) INSEE to COG 2026{where}: {pairs}{more}"
+        )

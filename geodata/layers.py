@@ -223,7 +223,7 @@ def known_codes() -> frozenset[str]:
 
 
 def _rekey(df: pd.DataFrame, column: str, source: str) -> pd.DataFrame:
-    codes = rekey_series(df[column], known_codes(), code_history_map(), source, stacklevel=4)
+    codes = rekey_series(df[column], known_codes(), code_history_map(), source, stacklevel=5)
     if codes is df[column]:
         return df
     return df.assign(**{column: codes})
@@ -243,7 +243,9 @@ def _communes(path: Path) -> pd.DataFrame:
     if missing.any():
         comp = _comparateur(DATA_DIR / "insee_comparateur_communes_2024.csv")
         comp = comp.dropna(subset=["lat", "lng"]).drop_duplicates("code_insee_2026")
-        comp = comp.set_index("code_insee_2026")
+        comp_pos = {c: k for k, c in enumerate(comp["code_insee_2026"].tolist())}
+        comp_lng, comp_lat = comp["lng"].to_numpy(float), comp["lat"].to_numpy(float)
+        codes = df["code_insee"].tolist()
         postal = [str(v).split(";") for v in df["codes_postaux"].tolist()]
         wanted = {cp for i in np.flatnonzero(missing) for cp in postal[i]}
         by_cp: dict[str, list[int]] = {}
@@ -252,9 +254,9 @@ def _communes(path: Path) -> pd.DataFrame:
                 for cp in set(cps) & wanted:
                     by_cp.setdefault(cp, []).append(j)
         for i in np.flatnonzero(missing):
-            code = df["code_insee"].iat[i]
-            if code in comp.index:
-                lon[i], lat[i] = comp.at[code, "lng"], comp.at[code, "lat"]
+            code = codes[i]
+            if code in comp_pos:
+                lon[i], lat[i] = comp_lng[comp_pos[code]], comp_lat[comp_pos[code]]
                 source[i] = "comparateur"
                 continue
             same = sorted({j for cp in postal[i] for j in by_cp.get(cp, ())})
@@ -263,7 +265,9 @@ def _communes(path: Path) -> pd.DataFrame:
                 source[i] = "code_postal"
     x = np.full(len(df), np.nan)
     y = np.full(len(df), np.nan)
-    zone = df["departement"].map(lambda d: d if d in ZONE_EPSG else ("com" if d in COM else "metro"))
+    zone = df["departement"].map(
+        lambda d: d if d in ZONE_EPSG else ("com" if d in COM else "metro")
+    )
     epsg = zone.map(lambda z: ZONE_EPSG.get(z, 0)).to_numpy()
     for code in sorted(set(epsg) - {0}):
         sel = (epsg == code) & ~np.isnan(lon)
@@ -446,8 +450,11 @@ def _structures_2021(path: Path) -> pd.DataFrame:
     # codes that are present are checked and re-keyed like everywhere else.
     has_code = df["code_insee_2026"].notna()
     rekeyed = rekey_series(
-        df.loc[has_code, "code_insee_2026"], known_codes(), code_history_map(), path.name,
-        stacklevel=3,
+        df.loc[has_code, "code_insee_2026"],
+        known_codes(),
+        code_history_map(),
+        path.name,
+        stacklevel=4,
     )
     df.loc[has_code, "code_insee_2026"] = rekeyed
     return df
@@ -456,6 +463,10 @@ def _structures_2021(path: Path) -> pd.DataFrame:
 def load_structures_2021(path: str | Path | None = None) -> pd.DataFrame:
     """The 1,450 host structures (2,138 posts) validated by the 2021 comités de sélection."""
     return _structures_2021(_path(path, "conseillers_numeriques_structures_2021.csv")).copy()
+
+
+#: Singular alias of :func:`load_epcis`.
+load_epci = load_epcis
 
 
 def load_all() -> dict[str, pd.DataFrame]:

@@ -1,0 +1,220 @@
+"""Choropleth maps (PNG) of need and coverage, per département or per commune of a département.
+
+Rendering uses matplotlib's Agg canvas on a fresh :class:`matplotlib.figure.Figure` (no pyplot
+global state, no display): safe in a web worker or a CLI. Polygons are the bundled simplified
+2018 IGN shapes (≈200 m), reprojected explicitly to Lambert-93 for the métropole and to the local
+projection of each DROM (drawn as insets on the national map). Labels are in French: the maps
+are shown to the committees.
+
+Indicators
+----------
+- ``need``: fragile population as a share of the population (%);
+- ``coverage``: existing advisors hosted per 10,000 fragile inhabitants;
+- ``accessibility``: E2SFCA advisors per 10,000 fragile inhabitants within reach (straight-line
+  proxy, no road network);
+- ``without_advisor``: share of the fragile population with no advisor within reach (%).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.cm import ScalarMappable
+from matplotlib.colors import Normalize
+from matplotlib.figure import Figure
+
+from geodata import layers
+from geodata.access import AccessParams
+from geodata.diagnostic import diagnostic_table
+from geodata.errors import GeodataError
+
+INDICATORS: dict[str, tuple[str, str, str]] = {
+    "need": ("Population fragile (% de la population)", "OrRd", "pct_fragile"),
+    "coverage": ("Conseillers hébergés pour 10 000 hab. fragiles", "Blues", "advisors_per_10k"),
+    "accessibility": (
+        "Conseillers accessibles pour 10 000 hab. fragiles (E2SFCA, distance à vol d'oiseau)",
+        "Greens",
+        "accessibility_10k",
+    ),
+    "without_advisor": (
+        "Population fragile sans conseiller à portée (%)",
+        "Purples",
+        "pct_without",
+    ),
+}
+
+
+def _values(table: pd.DataFrame, indicator: str) -> pd.Series:
+    if indicator not in INDICATORS:
+        raise GeodataError(f"indicator must be one of {sorted(INDICATORS)}, got {indicator!r}")
+    pop = table["population"].where(table["population"] > 0)
+    column = {
+        "pct_fragile": table["fragile_population"] / pop * 100,
+        "advisors_per_10k": table["advisors_per_10k_fragile"],
+        "accessibility_10k": table["accessibility_10k"],
+        "pct_without": table["share_without_advisor"] * 100,
+    }[INDICATORS[indicator][2]]
+    return column.astype(float)
+
+
+def _draw(ax, gdf: gpd.GeoDataFrame, values: pd.Series, cmap: str, norm: Normalize) -> None:
+    data = gdf.assign(_v=gdf["_key"].map(values).astype(float))
+    missing = data["_v"].isna()
+    if (~missing).any():
+        data[~missing].plot(
+            ax=ax, column="_v", cmap=cmap, norm=norm, linewidth=0.1, edgecolor="white"
+        )
+    if missing.any():
+        data[missing].plot(ax=ax, color="lightgrey", hatch="//", linewidth=0.1, edgecolor="white")
+    ax.set_axis_off()
+
+
+def _save(fig: Figure, path: str | Path) -> Path:
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    FigureCanvasAgg(fig)
+    fig.savefig(out, dpi=120)
+    return out
+
+
+def map_departements(
+    path: str | Path,
+    indicator: str = "need",
+    existing: Mapping[str, int] | None = None,
+    params: AccessParams | None = None,
+) -> Path:
+    """National choropleth per département (métropole + DROM insets), written as PNG.
+
+    Parameters
+    ----------
+    path
+        Output PNG file (parent folders are created).
+    indicator
+        ``need``, ``coverage``, ``accessibility`` or ``without_advisor``.
+    existing, params
+        As for :func:`geodata.diagnostic.diagnostic_table`.
+
+    Returns
+    -------
+    pathlib.Path
+        The written file.
+    """
+    table = diagnostic_table(None, existing, params=params)
+    values = _values(table, indicator)
+    label, cmap, _ = INDICATORS[indicator]
+    contours = layers.check_geodataframe(
+        layers._departement_contours(layers.DATA_DIR / "departements_contours.parquet"),
+        "departements_contours",
+        crs=layers.SOURCE_CRS,
+    ).assign(_key=lambda d: d["code"])
+    norm = Normalize(float(np.nanmin(values)), float(np.nanmax(values)))
+    fig = Figure(figsize=(9, 8))
+    ax = fig.add_axes((0.22, 0.08, 0.76, 0.86))
+    metro = contours[~contours["code"].isin(layers.DROM)]
+    _draw(ax, metro.to_crs(epsg=layers.METRO_EPSG), values, cmap, norm)
+    for i, dep in enumerate(layers.DROM):
+        inset = fig.add_axes((0.01, 0.78 - i * 0.17, 0.18, 0.15))
+        _draw(
+            inset, layers.to_local_crs(contours[contours["code"] == dep], dep), values, cmap, norm
+        )
+        inset.set_title(dep, fontsize=8)
+    fig.colorbar(
+        ScalarMappable(norm=norm, cmap=cmap),
+        ax=ax,
+        orientation="horizontal",
+        fraction=0.04,
+        pad=0.01,
+        label=label,
+    )
+    fig.suptitle(f"{label} — par département", fontsize=10)
+    return _save(fig, path)
+
+
+def map_communes(
+    path: str | Path,
+    departement: str,
+    indicator: str = "need",
+    existing: Mapping[str, int] | None = None,
+    params: AccessParams | None = None,
+) -> Path:
+    """Choropleth of the communes of one département, in its local projection, as PNG.
+
+    Communes without polygon (the 7 re-created after 2018) are not drawn; communes without
+    value are hatched grey.
+
+    Parameters
+    ----------
+    path
+        Output PNG file.
+    departement
+        Département code (``"01"``, ``"2A"``, ``"974"``...).
+    indicator
+        ``need``, ``coverage``, ``accessibility`` or ``without_advisor``.
+    existing, params
+        As for :func:`geodata.diagnostic.diagnostic_table`.
+
+    Returns
+    -------
+    pathlib.Path
+    """
+    table = diagnostic_table(departement, existing, level="commune", params=params)
+    values = _values(table, indicator)
+    label, cmap, _ = INDICATORS[indicator]
+    contours = layers._commune_contours(
+        layers.DATA_DIR / "communes_2026_contours_simplifies.parquet"
+    )
+    layers.check_geodataframe(contours, "commune_contours", crs=layers.SOURCE_CRS)
+    sel = contours[contours["departement"] == departement].assign(_key=lambda d: d["code_insee"])
+    finite = values[np.isfinite(values)]
+    lo, hi = (float(finite.min()), float(finite.max())) if len(finite) else (0.0, 1.0)
+    norm = Normalize(lo, hi if hi > lo else lo + 1)
+    fig = Figure(figsize=(8, 8))
+    ax = fig.add_axes((0.02, 0.1, 0.96, 0.84))
+    _draw(ax, layers.to_local_crs(sel, departement), values, cmap, norm)
+    fig.colorbar(
+        ScalarMappable(norm=norm, cmap=cmap),
+        ax=ax,
+        orientation="horizontal",
+        fraction=0.04,
+        pad=0.01,
+        label=label,
+    )
+    deps = layers._departements(layers.DATA_DIR / "departements_2026.csv")
+    nom = dict(zip(deps["code"], deps["nom"], strict=True)).get(departement, departement)
+    fig.suptitle(f"{label} — communes, {nom} ({departement})", fontsize=10)
+    return _save(fig, path)
+
+
+def diagnostic_maps(
+    out_dir: str | Path,
+    departement: str | None = None,
+    existing: Mapping[str, int] | None = None,
+    params: AccessParams | None = None,
+    indicators: tuple[str, ...] = tuple(INDICATORS),
+) -> list[Path]:
+    """Write one PNG per indicator: national per département, or per commune of ``departement``.
+
+    Files are named ``carte_<indicator>_national.png`` or ``carte_<indicator>_<dep>.png``.
+
+    Returns
+    -------
+    list of pathlib.Path
+        The written files, in the order of ``indicators``.
+    """
+    out = Path(out_dir)
+    paths = []
+    for ind in indicators:
+        if departement is None:
+            paths.append(map_departements(out / f"carte_{ind}_national.png", ind, existing, params))
+        else:
+            paths.append(
+                map_communes(
+                    out / f"carte_{ind}_{departement}.png", departement, ind, existing, params
+                )
+            )
+    return paths
