@@ -16,6 +16,7 @@ plus explicit row locks (``SELECT ... FOR UPDATE``) where a decision depends on 
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -57,6 +58,13 @@ def _sqlite_engine(url: str, *, immediate: bool) -> Engine:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
     return engine
+
+
+@functools.cache
+def _head_revision() -> str | None:
+    cfg = AlembicConfig()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    return ScriptDirectory.from_config(cfg).get_current_head()
 
 
 class Database:
@@ -122,7 +130,7 @@ class Database:
             return MigrationContext.configure(conn).get_current_revision()
 
     def head_revision(self) -> str | None:
-        return ScriptDirectory.from_config(self.alembic_config()).get_current_head()
+        return _head_revision()
 
     def is_up_to_date(self) -> bool:
         return self.current_revision() == self.head_revision()

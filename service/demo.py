@@ -100,7 +100,8 @@ def demo_request(
     """A stateless round request replaying one 2021 committee (default: the last one).
 
     Structures of earlier committees become ``conseillersExistants``; the quota defaults to
-    70 % of the posts asked, so that the round has to choose.
+    70 % of the posts asked by public hosts (those eligible under the default policy, as in the
+    call), so that the round has to choose.
     """
     table = geodata.load_structures_2021()
     table = table[table["code_insee_2026"].notna()]
@@ -110,7 +111,7 @@ def demo_request(
     earlier = table[table["date_validation_comite"] < date]
     existing = earlier.groupby("code_insee_2026")["nb_cnfs"].sum().astype(int)
     docs = portal_documents(applicants, seed=seed)
-    asked = sum(d["nombreConseillersSouhaites"] for d in docs)
+    asked = sum(d["nombreConseillersSouhaites"] for d in docs if d["type"] != "PRIVATE")
     return {
         "quota": quota if quota is not None else round(0.7 * asked),
         "mois": str(date)[:7],

@@ -27,7 +27,7 @@ The schema is created and upgraded by the Alembic migrations of ``service/migrat
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
@@ -77,7 +77,7 @@ def utcnow() -> datetime:
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
-    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+    type_annotation_map: ClassVar[dict[Any, Any]] = {dict[str, Any]: JSON, list[Any]: JSON}
 
 
 class Structure(Base):
@@ -123,6 +123,8 @@ class CoselecRow(Base):
     numero: Mapped[str | None] = mapped_column(String(64))
     inserted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     round_id: Mapped[int | None] = mapped_column(ForeignKey("rounds.id"), index=True)
+    motifs: Mapped[list[Any] | None]
+    explication: Mapped[dict[str, Any] | None]
 
 
 @event.listens_for(CoselecRow, "before_update")
@@ -149,9 +151,7 @@ class Round(Base):
     committed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     version: Mapped[int] = mapped_column(Integer, default=1)
 
-    __table_args__ = (
-        CheckConstraint("status IN ('draft', 'committed')", name="status"),
-    )
+    __table_args__ = (CheckConstraint("status IN ('draft', 'committed')", name="status"),)
 
 
 class Programme(Base):
@@ -163,9 +163,7 @@ class Programme(Base):
     version: Mapped[int] = mapped_column(Integer, default=0)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
-    __table_args__ = (
-        CheckConstraint("consumed >= 0 AND consumed <= enveloppe", name="envelope"),
-    )
+    __table_args__ = (CheckConstraint("consumed >= 0 AND consumed <= enveloppe", name="envelope"),)
 
 
 class ApiToken(Base):

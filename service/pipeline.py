@@ -187,7 +187,7 @@ def build_round_input(
                 code_commune=g.code_commune,
                 departement=g.departement,
                 region=g.region,
-                epci=f"{g.departement}:{g.epci}" if g.epci else None,
+                epci=g.epci,
                 requested=s.nombreConseillersSouhaites,
                 already_granted=min(s.already_granted, s.nombreConseillersSouhaites),
                 gains=tuple(g.gains),

@@ -120,6 +120,8 @@ def upgrade() -> None:
         sa.Column("numero", sa.String(length=64), nullable=True),
         sa.Column("inserted_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("round_id", sa.Integer(), nullable=True),
+        sa.Column("motifs", sa.JSON(), nullable=True),
+        sa.Column("explication", sa.JSON(), nullable=True),
         sa.ForeignKeyConstraint(
             ["id_pg"], ["structures.id_pg"], name=op.f("fk_coselec_id_pg_structures")
         ),

@@ -1,0 +1,518 @@
+"""Store functions: structures, préfet opinions, tokens, programme, idempotency keys.
+
+Domain-service functions shared by the HTTP views and the CLI. They take an open
+:class:`sqlalchemy.orm.Session` (see :mod:`service.db` for the transaction rules), never commit,
+and raise the typed errors of :mod:`service.errors` or :class:`service.schemas.InvalidRequest`.
+Documents are stored without personal contact data: only the fields of
+:class:`service.api_schemas.StructureDocument` ever reach the database.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import secrets
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from service.api_schemas import STATUTS_PORTAIL, AvisPrefetBody, StructureDocument
+from service.errors import Conflict, NotFound
+from service.models import (
+    STATUTS_EN_ATTENTE,
+    ApiToken,
+    AvisPrefetRow,
+    CoselecRow,
+    IdempotencyKey,
+    Programme,
+    Structure,
+    utcnow,
+)
+from service.schemas import FieldError, InvalidRequest
+
+ROLES = ("portail", "agence", "analyste", "admin")
+
+
+def iso(dt: datetime | None) -> str | None:
+    """ISO-8601 in UTC (SQLite returns naive datetimes: they were stored as UTC)."""
+    if dt is None:
+        return None
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    return dt.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def canonical_sha256(value: Any) -> str:
+    """SHA-256 of the canonical JSON of ``value`` (sorted keys, no spaces, UTF-8)."""
+    text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+# -- tokens -----------------------------------------------------------------------------------
+
+
+def hash_token(raw: str) -> str:
+    return hashlib.sha256(raw.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def create_token(session: Session, role: str, label: str = "") -> str:
+    """Create an API token for ``role``; return the raw token (only its hash is stored)."""
+    if role not in ROLES:
+        raise InvalidRequest(
+            [FieldError("role", f"rôle inconnu {role!r} ; attendu : {', '.join(ROLES)}")]
+        )
+    raw = "cn_" + secrets.token_urlsafe(32)
+    session.add(ApiToken(token_sha256=hash_token(raw), role=role, label=label[:200]))
+    session.flush()
+    return raw
+
+
+def find_token(session: Session, raw: str) -> ApiToken | None:
+    """The active token whose hash matches ``raw``, or ``None``."""
+    return session.scalars(
+        select(ApiToken).where(
+            ApiToken.token_sha256 == hash_token(raw), ApiToken.revoked_at.is_(None)
+        )
+    ).one_or_none()
+
+
+# -- structures ------------------------------------------------------------------------------
+
+
+def _document(doc: StructureDocument) -> dict[str, Any]:
+    return doc.model_dump(mode="json", exclude_none=True, exclude={"prefet", "coselec", "statut"})
+
+
+def _norm_avis(avis: str | None) -> str | None:
+    return "NÉGATIF" if avis == "NEGATIF" else avis
+
+
+#: Collectivités d'outre-mer: in the COG but outside the programme's data.
+COM_PREFIXES = ("975", "977", "978", "984", "986", "987", "988", "989")
+
+
+@functools.cache
+def _known_codes() -> frozenset[str]:
+    from geodata import layers
+
+    return frozenset(layers.known_codes()) | frozenset(layers.code_history_map())
+
+
+def check_communes(doc: StructureDocument) -> None:
+    """Refuse commune codes that the bundled COG (2026 or former codes) does not know.
+
+    Checked when an application is stored, so that one bad document cannot block a whole round.
+    """
+    codes = [("codeCommune", doc.codeCommune)] + [
+        (f"communesDesservies[{i}]", c) for i, c in enumerate(doc.communesDesservies or ())
+    ]
+    errors = []
+    for champ, code in codes:
+        if code.startswith(COM_PREFIXES):
+            errors.append(
+                FieldError(
+                    champ, f"commune d'une collectivité d'outre-mer, hors programme : {code}"
+                )
+            )
+        elif code not in _known_codes():
+            errors.append(FieldError(champ, f"code commune inconnu : {code}"))
+    if errors:
+        raise InvalidRequest(errors)
+
+
+def upsert_structure(session: Session, doc: StructureDocument) -> tuple[bool, dict[str, Any]]:
+    """Create or update an application (idempotent ``PUT``).
+
+    Returns ``(created, view)``. A SIRET already held by another ``idPG`` is a conflict, as on
+    the real platform. On creation the document's ``prefet`` and ``coselec`` entries are imported
+    (history decided elsewhere); afterwards they are owned by the service and ignored here.
+    The portal may move an existing structure only to CREEE, ANNULEE, ABANDON or DOUBLON.
+    """
+    check_communes(doc)
+    if doc.siret is not None:
+        holder = session.scalar(
+            select(Structure.id_pg).where(Structure.siret == doc.siret, Structure.id_pg != doc.idPG)
+        )
+        if holder is not None:
+            raise Conflict(
+                f"Le SIRET {doc.siret} est déjà utilisé par la structure idPG {holder}.",
+                [FieldError("siret", f"SIRET déjà utilisé par la structure idPG {holder}")],
+            )
+    row = session.get(Structure, doc.idPG, with_for_update=True)
+    now = utcnow()
+    document = _document(doc)
+    if row is None:
+        created = True
+        row = Structure(
+            id_pg=doc.idPG,
+            siret=doc.siret,
+            type=doc.type,
+            nom=doc.nom,
+            code_commune=doc.codeCommune,
+            statut=doc.statut or "CREEE",
+            document=document,
+            created_at=now,
+            updated_at=now,
+        )
+        session.add(row)
+        _flush(session, doc.idPG)  # the history rows below reference it
+        for p in doc.prefet:
+            session.add(
+                AvisPrefetRow(
+                    id_pg=doc.idPG,
+                    avis=_norm_avis(p.avisPrefet),
+                    nombre=p.nombreConseillersPrefet,
+                    commentaire=p.commentairePrefet,
+                    inserted_at=p.insertedAt or now,
+                    auteur="import",
+                )
+            )
+        for c in doc.coselec:
+            session.add(
+                CoselecRow(
+                    id_pg=doc.idPG,
+                    nombre_conseillers_coselec=c.nombreConseillersCoselec,
+                    avis=_norm_avis(c.avisCoselec),
+                    numero=c.numero,
+                    inserted_at=c.insertedAt,
+                )
+            )
+    else:
+        created = False
+        if doc.statut is not None and doc.statut != row.statut:
+            if doc.statut not in STATUTS_PORTAIL:
+                raise InvalidRequest(
+                    [
+                        FieldError(
+                            "statut",
+                            f"le statut {doc.statut} résulte d'une décision du comité ; le portail "
+                            f"peut seulement indiquer {', '.join(STATUTS_PORTAIL)}",
+                        )
+                    ]
+                )
+            row.statut = doc.statut
+        if row.document != document or row.siret != doc.siret:
+            row.siret = doc.siret
+            row.type = doc.type
+            row.nom = doc.nom
+            row.code_commune = doc.codeCommune
+            row.document = document
+            row.updated_at = now
+    _flush(session, doc.idPG)
+    return created, structure_view(session, row)
+
+
+def _flush(session: Session, id_pg: int) -> None:
+    """Flush; a unique-key race (same idPG or SIRET written concurrently) is a 409."""
+    try:
+        session.flush()
+    except IntegrityError:
+        raise Conflict(
+            f"Écriture concurrente sur la structure idPG {id_pg} ou son SIRET ; réessayez."
+        ) from None
+
+
+def get_structure_row(session: Session, id_pg: int, *, for_update: bool = False) -> Structure:
+    row = session.get(Structure, id_pg, with_for_update=for_update or None)
+    if row is None:
+        raise NotFound(f"Aucune structure idPG {id_pg}.")
+    return row
+
+
+def get_structure(session: Session, id_pg: int) -> dict[str, Any]:
+    """The structure view of ``GET /v1/structures/{idPG}``."""
+    return structure_view(session, get_structure_row(session, id_pg))
+
+
+def prefet_entries(session: Session, id_pg: int) -> list[AvisPrefetRow]:
+    return list(
+        session.scalars(
+            select(AvisPrefetRow).where(AvisPrefetRow.id_pg == id_pg).order_by(AvisPrefetRow.id)
+        )
+    )
+
+
+def coselec_entries(session: Session, id_pg: int) -> list[CoselecRow]:
+    return list(
+        session.scalars(select(CoselecRow).where(CoselecRow.id_pg == id_pg).order_by(CoselecRow.id))
+    )
+
+
+def current_grant(entries: Sequence[CoselecRow]) -> int:
+    """Posts currently granted: the last POSITIF coselec entry is authoritative."""
+    for c in reversed(entries):
+        if c.avis == "POSITIF":
+            return c.nombre_conseillers_coselec
+    return 0
+
+
+def _prefet_out(p: AvisPrefetRow) -> dict[str, Any]:
+    return {
+        "avisPrefet": p.avis,
+        "nombreConseillersPrefet": p.nombre,
+        "commentairePrefet": p.commentaire,
+        "insertedAt": iso(p.inserted_at),
+    }
+
+
+def _coselec_out(c: CoselecRow) -> dict[str, Any]:
+    return {
+        "nombreConseillersCoselec": c.nombre_conseillers_coselec,
+        "avisCoselec": c.avis,
+        "numero": c.numero,
+        "insertedAt": iso(c.inserted_at),
+        "roundId": c.round_id,
+    }
+
+
+def structure_view(session: Session, row: Structure) -> dict[str, Any]:
+    prefet = prefet_entries(session, row.id_pg)
+    coselec = coselec_entries(session, row.id_pg)
+    explanation = None
+    for c in reversed(coselec):
+        if c.round_id is not None:
+            explanation = {
+                "roundId": c.round_id,
+                "numero": c.numero,
+                "date": iso(c.inserted_at),
+                "nombreConseillersAttribues": c.attribues,
+                "motifs": c.motifs or [],
+                "explication": c.explication or {},
+            }
+            break
+    return {
+        **row.document,
+        "idPG": row.id_pg,
+        "statut": row.statut,
+        "nombreConseillersAttribues": current_grant(coselec),
+        "prefet": [_prefet_out(p) for p in prefet],
+        "coselec": [_coselec_out(c) for c in coselec],
+        "derniereExplication": explanation,
+        "creeLe": iso(row.created_at),
+        "modifieLe": iso(row.updated_at),
+    }
+
+
+def record_avis_prefet(
+    session: Session, id_pg: int, body: AvisPrefetBody, auteur: str = ""
+) -> dict[str, Any]:
+    """Append a préfet opinion (the latest one is what the next round uses)."""
+    row = get_structure_row(session, id_pg, for_update=True)
+    session.add(
+        AvisPrefetRow(
+            id_pg=id_pg,
+            avis=_norm_avis(body.avisPrefet),
+            nombre=body.nombreConseillersPrefet,
+            commentaire=body.commentairePrefet,
+            inserted_at=utcnow(),
+            auteur=auteur[:64],
+        )
+    )
+    session.flush()
+    return structure_view(session, row)
+
+
+@dataclass(frozen=True)
+class PendingStructure:
+    """A pending structure as a round sees it (request document + fingerprint)."""
+
+    id_pg: int
+    code_commune: str
+    document: dict[str, Any]
+    fingerprint: str
+
+
+def pending_structures(session: Session) -> list[PendingStructure]:
+    """Structures a new round considers (CREEE or EXAMEN_COMPLEMENTAIRE_COSELEC), by idPG.
+
+    Each document carries the stored préfet opinions and coselec history in portal form, so that
+    the round request is exactly what the portal would have sent.
+    """
+    rows = list(
+        session.scalars(
+            select(Structure)
+            .where(Structure.statut.in_(STATUTS_EN_ATTENTE))
+            .order_by(Structure.id_pg)
+        )
+    )
+    ids = [r.id_pg for r in rows]
+    prefet: dict[int, list[dict[str, Any]]] = {i: [] for i in ids}
+    coselec: dict[int, list[dict[str, Any]]] = {i: [] for i in ids}
+    for chunk in _chunks(ids, 500):
+        for p in session.scalars(
+            select(AvisPrefetRow).where(AvisPrefetRow.id_pg.in_(chunk)).order_by(AvisPrefetRow.id)
+        ):
+            entry = {
+                "avisPrefet": p.avis,
+                "nombreConseillersPrefet": p.nombre,
+                "commentairePrefet": p.commentaire,
+            }
+            prefet[p.id_pg].append({k: v for k, v in entry.items() if v is not None})
+        for c in session.scalars(
+            select(CoselecRow).where(CoselecRow.id_pg.in_(chunk)).order_by(CoselecRow.id)
+        ):
+            entry = {
+                "nombreConseillersCoselec": c.nombre_conseillers_coselec,
+                "avisCoselec": c.avis,
+                "numero": c.numero,
+            }
+            coselec[c.id_pg].append({k: v for k, v in entry.items() if v is not None})
+    out = []
+    for r in rows:
+        document = {**r.document, "prefet": prefet[r.id_pg], "coselec": coselec[r.id_pg]}
+        fingerprint = canonical_sha256({"statut": r.statut, "document": document})
+        out.append(PendingStructure(r.id_pg, r.code_commune, document, fingerprint))
+    return out
+
+
+def fingerprints(session: Session, ids: Iterable[int]) -> dict[int, str]:
+    """Current fingerprints of the given structures (pending ones only)."""
+    wanted = set(ids)
+    return {p.id_pg: p.fingerprint for p in pending_structures(session) if p.id_pg in wanted}
+
+
+def _chunks(items: Sequence[int], n: int) -> Iterable[Sequence[int]]:
+    for i in range(0, len(items), n):
+        yield items[i : i + n]
+
+
+# -- programme ----------------------------------------------------------------------------------
+
+
+def programme(session: Session, *, for_update: bool = False) -> Programme:
+    """The programme row (national envelope and consumption)."""
+    stmt = select(Programme).where(Programme.id == 1)
+    if for_update:
+        stmt = stmt.with_for_update()
+    row = session.scalars(stmt).one_or_none()
+    if row is None:  # pragma: no cover - the initial migration inserts it
+        raise Conflict("Programme non initialisé : lancez « allocator db upgrade ».")
+    return row
+
+
+def programme_view(row: Programme) -> dict[str, Any]:
+    return {
+        "enveloppe": row.enveloppe,
+        "consomme": row.consumed,
+        "restant": row.enveloppe - row.consumed,
+        "version": row.version,
+    }
+
+
+def grants_by_commune(session: Session) -> dict[str, int]:
+    """Posts granted by committed rounds, by the host's code commune."""
+    rows = session.execute(
+        select(Structure.code_commune, func.sum(CoselecRow.attribues))
+        .join(CoselecRow, CoselecRow.id_pg == Structure.id_pg)
+        .where(CoselecRow.round_id.is_not(None))
+        .group_by(Structure.code_commune)
+        .order_by(Structure.code_commune)
+    )
+    return {code: int(n) for code, n in rows if n}
+
+
+def structures_in(session: Session, codes: Iterable[str] | None = None) -> list[dict[str, Any]]:
+    """Compact list (idPG, statut, code commune, current grant) of structures in ``codes``."""
+    stmt = select(Structure).order_by(Structure.id_pg)
+    if codes is not None:
+        stmt = stmt.where(Structure.code_commune.in_(sorted(set(codes))))
+    rows = list(session.scalars(stmt))
+    grants: dict[int, int] = {}
+    ids = [r.id_pg for r in rows]
+    for chunk in _chunks(ids, 500):
+        for c in session.scalars(
+            select(CoselecRow).where(CoselecRow.id_pg.in_(chunk)).order_by(CoselecRow.id)
+        ):
+            if c.avis == "POSITIF":
+                grants[c.id_pg] = c.nombre_conseillers_coselec
+    return [
+        {
+            "idPG": r.id_pg,
+            "nom": r.nom,
+            "codeCommune": r.code_commune,
+            "statut": r.statut,
+            "nombreConseillersAttribues": grants.get(r.id_pg, 0),
+        }
+        for r in rows
+    ]
+
+
+# -- idempotency --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Replay:
+    status_code: int
+    body: str
+
+
+def reserve_idempotency_key(
+    session: Session, token_id: int, key: str, method: str, path: str, request_sha256: str
+) -> Replay | None:
+    """Reserve ``key`` for this request, or return the stored response to replay.
+
+    Raises :class:`InvalidRequest` when the key was used for another request (method, path or
+    body) and :class:`Conflict` while the first request with that key is still running.
+    """
+    existing = session.scalars(
+        select(IdempotencyKey).where(IdempotencyKey.token_id == token_id, IdempotencyKey.key == key)
+    ).one_or_none()
+    if existing is None:
+        try:
+            with session.begin_nested():
+                session.add(
+                    IdempotencyKey(
+                        token_id=token_id,
+                        key=key,
+                        method=method,
+                        path=path,
+                        request_sha256=request_sha256,
+                    )
+                )
+            return None
+        except IntegrityError:
+            existing = session.scalars(
+                select(IdempotencyKey).where(
+                    IdempotencyKey.token_id == token_id, IdempotencyKey.key == key
+                )
+            ).one()
+    if (existing.method, existing.path, existing.request_sha256) != (method, path, request_sha256):
+        raise InvalidRequest(
+            [
+                FieldError(
+                    "Idempotency-Key",
+                    "clé déjà utilisée pour une autre requête "
+                    "(méthode, chemin ou corps différents)",
+                )
+            ],
+            detail="Clé d'idempotence réutilisée avec une requête différente.",
+        )
+    if existing.status_code is None:
+        raise Conflict("Une requête avec cette clé d'idempotence est en cours de traitement.")
+    return Replay(existing.status_code, existing.response_body or "")
+
+
+def complete_idempotency_key(
+    session: Session, token_id: int, key: str, status_code: int, body: str
+) -> None:
+    session.execute(
+        update(IdempotencyKey)
+        .where(IdempotencyKey.token_id == token_id, IdempotencyKey.key == key)
+        .values(status_code=status_code, response_body=body)
+    )
+
+
+def release_idempotency_key(session: Session, token_id: int, key: str) -> None:
+    session.execute(
+        delete(IdempotencyKey).where(
+            IdempotencyKey.token_id == token_id,
+            IdempotencyKey.key == key,
+            IdempotencyKey.status_code.is_(None),
+        )
+    )

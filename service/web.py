@@ -1,0 +1,235 @@
+"""HTTP plumbing shared by the views: database access, JSON bodies, auth, idempotency.
+
+Role matrix (``admin`` may do everything):
+
+=====================================  =======  ======  ========  =====
+endpoint                               portail  agence  analyste  admin
+=====================================  =======  ======  ========  =====
+POST /v1/allocate                      oui      oui     oui       oui
+PUT  /v1/structures/{idPG}             oui      -       -         oui
+GET  /v1/structures/{idPG}             oui      oui     oui       oui
+POST /v1/structures/{idPG}/avis-prefet oui      oui     -         oui
+POST /v1/rounds, PATCH, commit         -        oui     -         oui
+GET  /v1/rounds, /v1/rounds/{id}       -        oui     oui       oui
+GET  /v1/territoires/{niveau}/{code}   oui      oui     oui       oui
+=====================================  =======  ======  ========  =====
+
+Préfet opinions: on the real platform the préfets enter them in the portal's back-office, so the
+portal relays them (``portail``); the agency may also record them (``agence``). Analysts only read
+(and simulate stateless rounds).
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from flask import Response, current_app, g, make_response, request
+
+from service import store
+from service.db import Database
+from service.errors import Forbidden, MalformedBody, Unauthenticated, UnsupportedMediaType
+from service.schemas import FieldError, InvalidRequest
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+IDEMPOTENCY_KEY_RE = re.compile(r"^[\x21-\x7e]{1,255}$")
+
+
+def db() -> Database:
+    """The application's :class:`~service.db.Database`."""
+    return current_app.extensions["allocator.db"]
+
+
+# -- JSON bodies ------------------------------------------------------------------------------
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} n'est pas un nombre JSON valide")
+
+
+def _check_strings(value: Any, path: str = "") -> None:
+    """Refuse NUL characters and lone surrogates (no database stores them)."""
+    stack = [(value, path)]
+    while stack:
+        v, p = stack.pop()
+        if isinstance(v, str):
+            if "\x00" in v:
+                raise MalformedBody(
+                    "Caractère NUL interdit.",
+                    [FieldError(p or "(corps)", "caractère NUL interdit")],
+                )
+            try:
+                v.encode("utf-8")
+            except UnicodeEncodeError:
+                raise MalformedBody(
+                    "Texte Unicode invalide.",
+                    [FieldError(p or "(corps)", "demi-paire de substitution UTF-16 isolée")],
+                ) from None
+        elif isinstance(v, dict):
+            for k, item in v.items():
+                stack.append((k, p))
+                stack.append((item, f"{p}.{k}" if p else str(k)))
+        elif isinstance(v, list):
+            stack.extend((item, f"{p}[{i}]") for i, item in enumerate(v))
+
+
+def _is_json(mimetype: str) -> bool:
+    return mimetype == "application/json" or (
+        mimetype.startswith("application/") and mimetype.endswith("+json")
+    )
+
+
+def json_body(*, optional: bool = False) -> Any:
+    """The request body decoded as strict JSON.
+
+    415 unless the content type is JSON (an empty body is accepted when ``optional``); 400 for
+    invalid JSON, ``NaN``/``Infinity`` tokens, NUL characters; 413 above the size limit.
+    """
+    raw = request.get_data(cache=True)
+    if optional and not raw:
+        return {}
+    if not _is_json(request.mimetype):
+        raise UnsupportedMediaType(
+            "Le corps doit être du JSON (Content-Type: application/json) ; "
+            f"reçu {request.mimetype or 'aucun type'}."
+        )
+    try:
+        value = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
+    except UnicodeDecodeError:
+        raise MalformedBody("Le corps n'est pas du texte UTF-8.") from None
+    except RecursionError:
+        raise MalformedBody("Le document JSON est trop profondément imbriqué.") from None
+    except ValueError as exc:
+        raise MalformedBody(f"JSON invalide : {exc}") from None
+    _check_strings(value)
+    return value
+
+
+# -- authentication ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Principal:
+    token_id: int
+    role: str
+    label: str
+
+    @property
+    def name(self) -> str:
+        return f"{self.role}:{self.label or self.token_id}"
+
+
+def authenticate() -> Principal:
+    """The caller from ``Authorization: Bearer <token>`` (401 when missing or unknown)."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, raw = header.partition(" ")
+    raw = raw.strip()
+    if scheme.lower() != "bearer" or not raw or len(raw) > 200:
+        raise Unauthenticated()
+    with db().read() as s:
+        token = store.find_token(s, raw)
+        if token is None:
+            raise Unauthenticated()
+        return Principal(token.id, token.role, token.label)
+
+
+def requires(*roles: str) -> Callable[[F], F]:
+    """Allow the view to ``roles`` (and ``admin``); 401 without a valid token, 403 otherwise."""
+    allowed = frozenset(roles) | {"admin"}
+
+    def decorator(view: F) -> F:
+        @functools.wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            principal = authenticate()
+            if principal.role not in allowed:
+                raise Forbidden(
+                    f"Le rôle « {principal.role} » ne permet pas cette opération "
+                    f"(rôles autorisés : {', '.join(sorted(allowed))})."
+                )
+            g.principal = principal
+            return view(*args, **kwargs)
+
+        wrapper.roles = tuple(sorted(allowed))  # type: ignore[attr-defined]
+        return wrapper  # type: ignore[return-value]
+
+    return decorator
+
+
+def principal() -> Principal:
+    return g.principal
+
+
+# -- idempotency ------------------------------------------------------------------------------
+
+
+def _request_sha256() -> str:
+    raw = request.get_data(cache=True)
+    try:
+        body: Any = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
+        text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        data = text.encode("utf-8", "surrogatepass")
+    except (ValueError, RecursionError):
+        data = raw
+    return hashlib.sha256(
+        request.method.encode() + b" " + request.path.encode() + b"\n" + data
+    ).hexdigest()
+
+
+def idempotent(view: F) -> F:
+    """Honour ``Idempotency-Key`` on a POST (to be placed under :func:`requires`).
+
+    Same key + same request → the stored response, replayed (header ``Idempotency-Replayed``).
+    Same key + another request → 422. A key whose first request is still running → 409. Only
+    successful (2xx) responses are stored; after an error the key is released for a retry.
+    """
+
+    @functools.wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        key = request.headers.get("Idempotency-Key")
+        if key is None:
+            return view(*args, **kwargs)
+        if not IDEMPOTENCY_KEY_RE.match(key):
+            raise InvalidRequest(
+                [FieldError("Idempotency-Key", "1 à 255 caractères ASCII visibles attendus")]
+            )
+        who = principal()
+        with db().write() as s:
+            replay = store.reserve_idempotency_key(
+                s, who.token_id, key, request.method, request.path, _request_sha256()
+            )
+        if replay is not None:
+            resp = Response(replay.body, status=replay.status_code, mimetype="application/json")
+            resp.headers["Idempotency-Replayed"] = "true"
+            return resp
+        try:
+            resp = make_response(view(*args, **kwargs))
+        except BaseException:
+            with db().write() as s:
+                store.release_idempotency_key(s, who.token_id, key)
+            raise
+        with db().write() as s:
+            if 200 <= resp.status_code < 300:
+                store.complete_idempotency_key(
+                    s, who.token_id, key, resp.status_code, resp.get_data(as_text=True)
+                )
+            else:
+                store.release_idempotency_key(s, who.token_id, key)
+        return resp
+
+    return wrapper  # type: ignore[return-value]
+
+
+def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    """A JSON response (UTF-8 kept, stable key order as built)."""
+    resp = Response(
+        json.dumps(body, ensure_ascii=False), status=status, mimetype="application/json"
+    )
+    for k, v in (headers or {}).items():
+        resp.headers[k] = v
+    return resp
