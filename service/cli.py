@@ -146,15 +146,14 @@ def demo(quota: int | None, out_dir: Path) -> None:
     run_demo(out_dir=out_dir, quota=quota, echo=lambda m: click.echo(m, err=True))
 
 
-def _register_optional() -> None:
-    try:
-        from service import cli_admin
-    except ImportError:  # the service commands ship with the service package
-        return
+def _register_commands() -> None:
+    """Commands of the other service modules, each module adding its own (``register(group)``)."""
+    from service import cli_admin
+
     cli_admin.register(main)
 
 
-_register_optional()
+_register_commands()
 
 
 if __name__ == "__main__":  # pragma: no cover
