@@ -151,6 +151,9 @@ class SolverConfig:
     time_limit_s: float = 30.0
     workers: int = 1
     seed: int = 0
+    # Counterfactual scores are computed in closed form for every applicant; this many of them
+    # (the closest to the cut-off first) are also verified by re-running the greedy.
+    counterfactual_reruns: int = 50
 
 
 @dataclass(frozen=True, slots=True)

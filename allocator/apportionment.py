@@ -1,0 +1,133 @@
+"""Exact apportionment methods: Webster/Sainte-Laguë (divisor) and Hamilton (largest remainder).
+
+Used for each département's fair share of the national envelope from its need, and by the
+need-proportional baseline. Arithmetic is exact (``fractions.Fraction`` of the float weights), so
+the result never depends on floating-point rounding; exact ties are broken by key (ascending
+string order), which makes every result a deterministic function of the mapping's *content*.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from collections.abc import Mapping
+from fractions import Fraction
+
+from allocator.errors import InvalidInput
+
+
+def _checked_weights(weights: Mapping[str, float], seats: int) -> dict[str, Fraction]:
+    if isinstance(seats, bool) or not isinstance(seats, int) or seats < 0:
+        raise InvalidInput(f"seats: must be an integer >= 0, got {seats!r}")
+    exact: dict[str, Fraction] = {}
+    for key in sorted(weights):
+        w = weights[key]
+        if not isinstance(w, int | float) or not math.isfinite(w) or w < 0:
+            raise InvalidInput(f"weights[{key!r}]: must be a finite number >= 0, got {w!r}")
+        exact[key] = Fraction(w)
+    if seats > 0 and not any(exact.values()):
+        raise InvalidInput(f"weights: all zero, cannot apportion {seats} seats")
+    return exact
+
+
+class _Priority:
+    """Webster priority ``w / (a + 1/2)`` of a key holding ``a`` seats; heap order = best first.
+
+    Compared by exact cross-multiplication ``w1 (2 a2 + 1)`` vs ``w2 (2 a1 + 1)``, then by key.
+    """
+
+    __slots__ = ("held", "key", "weight")
+
+    def __init__(self, key: str, weight: Fraction, held: int) -> None:
+        self.key = key
+        self.weight = weight
+        self.held = held
+
+    def __lt__(self, other: _Priority) -> bool:
+        left = self.weight * (2 * other.held + 1)
+        right = other.weight * (2 * self.held + 1)
+        if left != right:
+            return left > right  # larger priority first in a min-heap
+        return self.key < other.key
+
+
+def webster_capped(
+    weights: Mapping[str, float], seats: int, caps: Mapping[str, int] | None = None
+) -> dict[str, int]:
+    """Webster apportionment with optional upper caps (a key never gets more than its cap).
+
+    Seats are handed out one at a time to the highest priority ``w / (a + 1/2)`` among the keys
+    below their cap (the highest-averages form of the divisor method, which yields exactly the
+    Sainte-Laguë apportionment when no cap binds). Seats left when every key is capped or has
+    weight 0 are not distributed: the result may sum to less than ``seats``.
+
+    Parameters
+    ----------
+    weights
+        Non-negative finite weights by key.
+    seats
+        Number of seats to apportion (>= 0).
+    caps
+        Optional maximum number of seats per key (missing = uncapped).
+
+    Returns
+    -------
+    dict[str, int]
+        Seats per key, keys in ascending order.
+    """
+    exact = _checked_weights(weights, seats) if seats > 0 else {k: Fraction(0) for k in weights}
+    caps = caps or {}
+    held = {key: 0 for key in sorted(exact)}
+    heap = [_Priority(key, w, 0) for key, w in exact.items() if w > 0 and caps.get(key, seats) > 0]
+    heapq.heapify(heap)
+    for _ in range(seats):
+        if not heap:
+            break
+        best = heapq.heappop(heap)
+        held[best.key] += 1
+        if held[best.key] < caps.get(best.key, seats):
+            heapq.heappush(heap, _Priority(best.key, best.weight, held[best.key]))
+    return held
+
+
+def webster(weights: Mapping[str, float], seats: int) -> dict[str, int]:
+    """Webster/Sainte-Laguë apportionment of ``seats`` proportionally to ``weights``.
+
+    Exact (rational arithmetic), deterministic ties (ascending key). Keys of weight 0 get 0 seats.
+
+    Parameters
+    ----------
+    weights
+        Non-negative finite weights by key, not all zero when ``seats > 0``.
+    seats
+        Number of seats (>= 0).
+
+    Returns
+    -------
+    dict[str, int]
+        Seats per key (keys in ascending order), summing to ``seats``.
+
+    Examples
+    --------
+    >>> webster({"a": 5.0, "b": 3.0, "c": 2.0}, 4)
+    {'a': 2, 'b': 1, 'c': 1}
+    """
+    return webster_capped(weights, seats)
+
+
+def hamilton(weights: Mapping[str, float], seats: int) -> dict[str, int]:
+    """Hamilton (largest remainder) apportionment, exact, ties by ascending key.
+
+    Provided for comparisons: unlike Webster it is not house-monotone (Alabama paradox).
+    """
+    exact = _checked_weights(weights, seats)
+    if seats == 0:
+        return {key: 0 for key in exact}
+    total = sum(exact.values())
+    quotas = {key: w * seats / total for key, w in exact.items()}
+    held = {key: math.floor(q) for key, q in quotas.items()}
+    left = seats - sum(held.values())
+    order = sorted(quotas, key=lambda k: (-(quotas[k] - held[k]), k))
+    for key in order[:left]:
+        held[key] += 1
+    return held

@@ -1,0 +1,408 @@
+"""``allocate``: consistency check → model → greedy → certificate → explanations → validation.
+
+Determinism: applicants are sorted by ``id_pg`` and territories by code before anything is
+built; ties are broken by the published order of ``allocator.model``; backends are used only to
+*certify* (compare objective values) except in mode "optimal" off the laminar structure. The
+result depends on neither the order of the input nor the number of workers, apart from
+``SolverReport.wall_seconds`` / ``workers``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import asdict, fields
+from enum import Enum
+
+from allocator.domain import (
+    AllocationResult,
+    Decision,
+    RoundInput,
+    RoundPolicy,
+    SolverConfig,
+    SolverReport,
+    Status,
+)
+from allocator.errors import InternalError
+from allocator.explain import explain
+from allocator.model import (
+    QUALITY_FLOOR,
+    SCALE,
+    GreedyOutcome,
+    Model,
+    build_model,
+    check_input,
+    consistency_conflicts,
+    counts,
+    free_problem,
+    greedy,
+    objective,
+    objective_terms,
+)
+from allocator.solve import FLOAT_TOLERANCE, ORTOOLS_VERSION, BackendSolution, solve
+from allocator.validate import check_feasible
+
+
+# --------------------------------------------------------------------------------------------
+# Canonical input
+# --------------------------------------------------------------------------------------------
+def _plain(value: object) -> object:
+    """JSON-ready, with floats for float fields so that 72 and 72.0 hash alike."""
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, tuple | list):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    return value
+
+
+_FLOAT_FIELDS = frozenset(
+    {
+        "quality",
+        "cost_eur",
+        "need",
+        "budget_eur",
+        "min_quality",
+        "prefet_penalty",
+        "weight_access",
+        "weight_distribution",
+        "weight_balance",
+        "budget_consumed_eur",
+        "time_limit_s",
+    }
+)
+
+
+def _record(obj: object) -> dict[str, object]:
+    out: dict[str, object] = {}
+    for f in fields(obj):  # type: ignore[arg-type]
+        value = getattr(obj, f.name)
+        if f.name in _FLOAT_FIELDS and value is not None:
+            value = float(value)
+        elif f.name == "gains":
+            value = [float(g) for g in value]
+        out[f.name] = _plain(value)
+    return out
+
+
+def canonical_input(
+    round_input: RoundInput,
+    policy: RoundPolicy = RoundPolicy(),
+    config: SolverConfig = SolverConfig(),
+) -> bytes:
+    """Stable JSON (UTF-8) of everything that decides the result.
+
+    Applicants sorted by ``id_pg``, territories by code, keys sorted, floats normalised. The
+    worker count is left out: it never changes the result. ``AllocationResult.input_sha256`` is
+    the SHA-256 of these bytes.
+    """
+    config_part = _record(config)
+    config_part.pop("workers")
+    document = {
+        "round": {
+            "quota": round_input.quota,
+            "mois": round_input.mois,
+            "programme_consumed": round_input.programme_consumed,
+            "budget_consumed_eur": float(round_input.budget_consumed_eur),
+            "applicants": [
+                _record(a) for a in sorted(round_input.applicants, key=lambda a: a.id_pg)
+            ],
+            "departements": [
+                _record(t) for t in sorted(round_input.departements, key=lambda t: t.code)
+            ],
+            "epcis": [_record(t) for t in sorted(round_input.epcis, key=lambda t: t.code)],
+        },
+        "policy": _record(policy),
+        "config": config_part,
+    }
+    return json.dumps(
+        document, sort_keys=True, ensure_ascii=False, separators=(",", ":"), allow_nan=False
+    ).encode("utf-8")
+
+
+def policy_echo(policy: RoundPolicy) -> dict[str, object]:
+    """Every policy field, JSON-ready (enums as their values)."""
+    plain = _plain(asdict(policy))
+    assert isinstance(plain, dict)
+    return plain
+
+
+# --------------------------------------------------------------------------------------------
+# Certification
+# --------------------------------------------------------------------------------------------
+def _certify(m: Model, value: int, cert: BackendSolution) -> None:
+    """The greedy must equal the proven optimum of the laminar model; anything else is a bug."""
+    if cert.objective is not None and cert.objective > value:
+        raise InternalError(
+            f"greedy objective {value} < {cert.backend} solution {cert.objective}: "
+            "the laminar model is mis-specified"
+        )
+    if not cert.proven_optimal or cert.bound is None:
+        raise InternalError(f"{cert.backend} did not prove optimality of the laminar model")
+    tolerance = 0.0 if cert.exact else FLOAT_TOLERANCE * max(1.0, abs(cert.bound))
+    if cert.bound > value + tolerance or cert.bound < value - tolerance:
+        raise InternalError(
+            f"greedy objective {value} != {cert.backend} proven optimum {cert.bound}: "
+            "the laminar model is mis-specified"
+        )
+
+
+def _binding(m: Model, x: tuple[int, ...]) -> dict[str, object]:
+    total = sum(x)
+    spent = sum(c * v for c, v in zip(m.cost_cents, x, strict=True))
+    _, dcount = counts(m, x)
+    remaining = None if m.budget_remaining_cents is None else m.budget_remaining_cents - spent
+    return {
+        "quota": total >= m.quota,
+        "envelope": total >= m.envelope_remaining,
+        "budget": remaining is not None
+        and any(
+            m.lock[i] is None and x[i] < m.upper[i] and m.cost_cents[i] > remaining
+            for i in range(m.n)
+        ),
+        "departement_caps": [
+            m.dept_territories[d].code
+            for d, cap in enumerate(m.dept_cap)
+            if cap is not None and dcount[d] >= cap
+        ],
+    }
+
+
+def _report(
+    m: Model,
+    x: tuple[int, ...],
+    policy: RoundPolicy,
+    monotone_value: int,
+    optimum: int | None,
+    bound: float | None,
+    cert: BackendSolution | None,
+) -> dict[str, object]:
+    access, distribution, balance = objective_terms(m, x)
+    _, dcount = counts(m, x)
+    best = max(v for v in (monotone_value, optimum) if v is not None)
+    return {
+        "policy": policy_echo(policy),
+        "quota": m.quota,
+        "effective_quota": m.effective_quota,
+        "envelope_remaining": m.envelope_remaining,
+        "budget_remaining_eur": None
+        if m.budget_remaining_cents is None
+        else m.budget_remaining_cents / 100,
+        "locked_posts": m.locked_posts,
+        "granted_posts": sum(x),
+        "limits": list(m.limits),
+        "binding": _binding(m, x),
+        "laminar": not m.knapsack,
+        "posts_per_departement": {
+            t.code: dcount[d] for d, t in enumerate(m.dept_territories) if dcount[d]
+        },
+        "fair_shares": None
+        if all(v is None for v in m.dept_fair_share)
+        else {t.code: m.dept_fair_share[d] for d, t in enumerate(m.dept_territories)},
+        "objective_terms": {
+            "access": access / SCALE,
+            "distribution": distribution / SCALE,
+            "balance": balance / SCALE,
+        },
+        "objective_int": access + distribution + balance,
+        "monotone_objective": monotone_value / SCALE,
+        "optimum": None if optimum is None else optimum / SCALE,
+        "optimum_bound": None if bound is None else bound / SCALE,
+        "price_of_monotonicity": (best - monotone_value) / SCALE,
+        "certificate": None
+        if cert is None
+        else {
+            "backend": cert.backend,
+            "proven_optimal": cert.proven_optimal,
+            "objective": None if cert.objective is None else cert.objective / SCALE,
+            "parameters": cert.parameters,
+        },
+        "scale": SCALE,
+    }
+
+
+def _solver_report(
+    config: SolverConfig, backend: str, start: float, extra: dict[str, object]
+) -> SolverReport:
+    parameters: dict[str, object] = {
+        "scale": SCALE,
+        "quality_floor": QUALITY_FLOOR,
+        "requested_backend": config.backend,
+        "counterfactual_reruns": config.counterfactual_reruns,
+        "float_tolerance": FLOAT_TOLERANCE,
+    }
+    parameters.update(extra)
+    return SolverReport(
+        name="OR-Tools",
+        version=ORTOOLS_VERSION,
+        backend=backend,
+        seed=config.seed,
+        workers=config.workers,
+        time_limit_s=float(config.time_limit_s),
+        wall_seconds=time.perf_counter() - start,
+        parameters=parameters,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# allocate
+# --------------------------------------------------------------------------------------------
+def allocate(
+    round_input: RoundInput,
+    policy: RoundPolicy = RoundPolicy(),
+    config: SolverConfig = SolverConfig(),
+) -> AllocationResult:
+    """Allocate a round's posts: greedy on the laminar concave model, certified by OR-Tools.
+
+    Parameters
+    ----------
+    round_input
+        Applicants, territories, quota and consumption of the programme.
+    policy
+        Rules and weights (echoed in ``result.report["policy"]``).
+    config
+        Certification backend, limits, seed, workers.
+
+    Returns
+    -------
+    AllocationResult
+        OPTIMAL (greedy = proven optimum), FEASIBLE (with gap: a binding budget with unequal costs,
+        or a time limit) or INFEASIBLE (locks contradict the rules; ``conflicts`` names them).
+
+    Raises
+    ------
+    InvalidInput
+        A malformed input (field, value and rule in the message).
+    SolverFailure
+        A backend returned an error status.
+    InternalError
+        The certificate or the validator contradicts the greedy (a modelling bug).
+    """
+    start = time.perf_counter()
+    check_input(round_input, policy, config)
+    digest = hashlib.sha256(canonical_input(round_input, policy, config)).hexdigest()
+    m = build_model(round_input, policy)
+
+    conflicts = consistency_conflicts(m)
+    if conflicts:
+        return AllocationResult(
+            status=Status.INFEASIBLE,
+            decisions=(),
+            objective=None,
+            best_bound=None,
+            gap=None,
+            solver=_solver_report(config, "consistency_check", start, {}),
+            input_sha256=digest,
+            conflicts=tuple(conflicts),
+            report={
+                "policy": policy_echo(policy),
+                "quota": m.quota,
+                "effective_quota": m.effective_quota,
+            },
+        )
+
+    outcome: GreedyOutcome | None = greedy(m)
+    assert outcome is not None
+    monotone_x = outcome.x
+    monotone_value = objective(m, monotone_x)
+    fp = free_problem(m)
+    optimum: int | None
+    bound: float | None
+    gap: float | None
+
+    if not m.knapsack:
+        cert = solve(
+            m,
+            fp,
+            config.backend,
+            time_limit_s=config.time_limit_s,
+            workers=config.workers,
+            seed=config.seed,
+            with_budget=False,
+        )
+        _certify(m, monotone_value, cert)
+        status, x, value = Status.OPTIMAL, monotone_x, monotone_value
+        optimum, bound, gap = monotone_value, float(monotone_value), 0.0
+    else:
+        # A binding budget with unequal costs is a knapsack: only a MIP gives the optimum.
+        backend = config.backend if config.backend in ("scip", "cp_sat") else "scip"
+        cert = solve(
+            m,
+            fp,
+            backend,
+            time_limit_s=config.time_limit_s,
+            workers=config.workers,
+            seed=config.seed,
+            with_budget=True,
+        )
+        optimum = cert.objective if cert.proven_optimal else None
+        bound = cert.bound
+        best_known = max(monotone_value, cert.objective or monotone_value)
+        use_mip = (
+            policy.mode == "optimal"
+            and cert.x is not None
+            and (cert.objective or 0) > monotone_value
+        )
+        if use_mip:
+            assert cert.x is not None and cert.objective is not None
+            x, value, outcome = cert.x, cert.objective, None
+        else:
+            x, value = monotone_x, monotone_value
+        if bound is None:
+            status, gap = Status.FEASIBLE, None
+        else:
+            tolerance = 0.0 if cert.exact else FLOAT_TOLERANCE * max(1.0, abs(bound))
+            bound = max(bound, float(best_known))
+            gap = max(0.0, (bound - value) / max(1.0, abs(bound)))
+            proven = cert.proven_optimal and bound - value <= tolerance
+            status = Status.OPTIMAL if proven else Status.FEASIBLE
+            if proven:
+                gap = 0.0
+        if (
+            cert.objective is not None
+            and cert.proven_optimal
+            and cert.objective
+            < monotone_value
+            - (0 if cert.exact else FLOAT_TOLERANCE * max(1.0, abs(monotone_value)))
+        ):
+            raise InternalError(
+                f"{cert.backend} proven optimum {cert.objective} < "
+                f"a feasible greedy value {monotone_value}"
+            )
+        if optimum is not None:
+            optimum = max(optimum, monotone_value)
+
+    explanations = explain(m, x, outcome, config)
+    decisions = tuple(
+        Decision(
+            id_pg=m.ids[i],
+            granted=x[i],
+            total=m.applicants[i].already_granted + x[i],
+            explanation=e,
+        )
+        for i, e in enumerate(explanations)
+    )
+    report = _report(m, x, policy, monotone_value, optimum, bound, cert)
+    result = AllocationResult(
+        status=status,
+        decisions=decisions,
+        objective=value / SCALE,
+        best_bound=None if bound is None else bound / SCALE,
+        gap=gap,
+        solver=_solver_report(
+            config,
+            cert.backend,
+            start,
+            dict(cert.parameters),
+        ),
+        input_sha256=digest,
+        report=report,
+    )
+    violations = check_feasible(round_input, policy, result)
+    if violations:
+        raise InternalError(
+            "allocation breaks the rules: " + "; ".join(v.message for v in violations)
+        )
+    return result

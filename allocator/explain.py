@@ -1,0 +1,347 @@
+"""Per-applicant explanations: motifs, priorities, ranks, cut-off and a verified counterfactual.
+
+Priorities
+----------
+Every potential post (applicant ``i``, its k-th post of the round) has a priority: the marginal
+gain ``h_i'(k) + G_e'(X_e) + G_d'(X_d)`` it adds. Granted posts show the priority *at grant
+time* (the greedy grants posts by decreasing priority, so these are the national ranking);
+posts not granted show it *at the final state* (what the post would add as the next one of its
+groups). Locked posts are not ranked; they show the final-state value, for information. The
+round's *cut-off* is the priority of the last post granted (the lowest granted).
+
+Counterfactual score
+--------------------
+``h_i`` is linear in the quality factor, so the smallest score giving one more post has a closed
+form: by M♮-concavity the greedy's allocation ``x`` stops being optimal exactly when a single
+move ``x + e_i`` or ``x + e_i − e_j`` becomes strictly improving, and then *every* optimum gives
+``i`` more posts. For each ``j`` the move's gain is ``h_i'(x_i)(s) − T_j`` with ``T_j`` the loss
+of ``j``'s last post net of the group terms the move changes (same EPCI-part: groups cancel; same
+département: the EPCI terms; otherwise both levels). The smallest score on a 0.01 grid with
+``h_i'(x_i)(s) > min_j T_j`` (and ``s ≥ min_quality``) is then verified by re-running the greedy
+with that score (``SolverConfig.counterfactual_reruns`` of them, closest to their current score
+first). A larger request is judged the same way, assuming the extra post would gain as much as the
+last requested one (an optimistic estimate: gains are non-increasing).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from allocator import motifs
+from allocator.domain import Explanation, SolverConfig
+from allocator.errors import InternalError
+from allocator.model import (
+    SCALE,
+    GreedyOutcome,
+    Model,
+    access_coefficient,
+    access_marginals,
+    counts,
+    greedy,
+    quality_factor,
+)
+
+#: Counterfactual scores are searched on this grid (hundredths of a point).
+SCORE_GRID = 100
+_LIMIT_MOTIF = {
+    "quota": motifs.QUOTA_EPUISE,
+    "envelope": motifs.ENVELOPPE_NATIONALE_EPUISEE,
+    "budget": motifs.BUDGET_EPUISE,
+}
+_HARD_INELIGIBLE = frozenset({motifs.TYPE_NON_ELIGIBLE, motifs.AVIS_PREFET_NEGATIF})
+
+
+@dataclass(frozen=True, slots=True)
+class _Holders:
+    """The free applicants holding at least one post of the round, with their removal losses."""
+
+    idx: np.ndarray
+    loss_access: np.ndarray
+    loss_epci: np.ndarray
+    loss_dept: np.ndarray
+    group: np.ndarray
+    dept: np.ndarray
+    cost: np.ndarray
+
+
+def _holders(m: Model, x: tuple[int, ...], gcount: list[int], dcount: list[int]) -> _Holders:
+    rows = [i for i in range(m.n) if m.lock[i] is None and x[i] > 0]
+    return _Holders(
+        idx=np.asarray(rows, dtype=np.int64),
+        loss_access=np.asarray([m.hq[i][x[i] - 1] for i in rows], dtype=np.int64),
+        loss_epci=np.asarray(
+            [m.epci_marginal(m.app_group[i], gcount[m.app_group[i]] - 1) for i in rows],
+            dtype=np.int64,
+        ),
+        loss_dept=np.asarray(
+            [m.dept_marginal(m.app_dept[i], dcount[m.app_dept[i]] - 1) for i in rows],
+            dtype=np.int64,
+        ),
+        group=np.asarray([m.app_group[i] for i in rows], dtype=np.int64),
+        dept=np.asarray([m.app_dept[i] for i in rows], dtype=np.int64),
+        cost=np.asarray([m.cost_cents[i] for i in rows], dtype=np.int64),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Move:
+    """What one more post of applicant ``i`` must beat: ``add`` = it fits without displacing
+    anyone; else ``threshold`` = min_j T_j (``None`` when no exchange is feasible)."""
+
+    add: bool
+    threshold: int | None
+
+
+def _one_more(
+    m: Model,
+    i: int,
+    h: _Holders,
+    gcount: list[int],
+    dcount: list[int],
+    quota_left: int,
+    budget_left: int | None,
+) -> _Move:
+    g, d = m.app_group[i], m.app_dept[i]
+    cap = m.dept_cap[d]
+    capped = cap is not None and dcount[d] >= cap
+    cost = m.cost_cents[i]
+    fits = budget_left is None or budget_left >= cost
+    if quota_left > 0 and not capped and fits:
+        return _Move(True, None)
+    if h.idx.size == 0:
+        return _Move(False, None)
+    gain_epci = m.epci_marginal(g, gcount[g])
+    gain_dept = m.dept_marginal(d, dcount[d])
+    same_group = h.group == g
+    same_dept = h.dept == d
+    threshold = np.where(
+        same_group,
+        h.loss_access,
+        np.where(
+            same_dept,
+            h.loss_access + h.loss_epci - gain_epci,
+            h.loss_access + h.loss_epci + h.loss_dept - gain_epci - gain_dept,
+        ),
+    )
+    valid = h.idx != i
+    if capped:
+        valid &= same_dept
+    if budget_left is not None:
+        valid &= budget_left + h.cost - cost >= 0
+    if not valid.any():
+        return _Move(False, None)
+    return _Move(False, int(threshold[valid].min()))
+
+
+def _min_score(m: Model, i: int, gain: float, move: _Move) -> int | None:
+    """Smallest score (hundredths) with a strictly improving move, or None if none <= 100."""
+    a = m.applicants[i]
+    policy = m.policy
+    lo = max(0, math.ceil(policy.min_quality * SCORE_GRID))
+    if lo > 100 * SCORE_GRID:
+        return None
+    if move.add:
+        return lo
+    if move.threshold is None:
+        return None
+    threshold = move.threshold
+
+    def wins(n: int) -> bool:
+        coef = access_coefficient(n / SCORE_GRID, a.avis_prefet, policy)
+        return access_marginals(coef, (gain,))[0] > threshold
+
+    hi = 100 * SCORE_GRID
+    if not wins(hi):
+        return None
+    while lo < hi:  # wins() is monotone in the score: bisection on the grid
+        mid = (lo + hi) // 2
+        if wins(mid):
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
+
+
+def _rerun_gives_more(m: Model, i: int, score: float, current: int) -> bool:
+    a = m.applicants[i]
+    coef = access_coefficient(score, a.avis_prefet, m.policy)
+    hq = tuple(access_marginals(coef, a.gains))
+    eligible = score >= m.policy.min_quality
+    upper = m.cap_upper[i] if eligible else 0
+    return greedy(m, override=(i, hq, upper)).x[i] > current
+
+
+def _verified_score(m: Model, i: int, n: int, current: int) -> int | None:
+    """Verify ``n`` by a greedy re-run; off the laminar structure, search upwards by re-runs."""
+    if _rerun_gives_more(m, i, n / SCORE_GRID, current):
+        return n
+    if not m.knapsack:
+        raise InternalError(
+            f"counterfactual for structure {m.ids[i]}: score {n / SCORE_GRID} predicted by the "
+            "exchange argument does not give one more post in the laminar model"
+        )
+    hi = 100 * SCORE_GRID
+    if not _rerun_gives_more(m, i, hi / SCORE_GRID, current):
+        return None
+    lo = n + 1
+    while lo < hi:  # heuristic bisection: the knapsack greedy need not be monotone in the score
+        mid = (lo + hi) // 2
+        if _rerun_gives_more(m, i, mid / SCORE_GRID, current):
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
+
+
+def _limit_motifs(
+    m: Model,
+    i: int,
+    free_granted: int,
+    dcount: list[int],
+    outcome: GreedyOutcome | None,
+    budget_left: int | None,
+) -> list[str]:
+    """Why the applicant's next post was not granted (one limit, plus lost ranking if shared)."""
+    d = m.app_dept[i]
+    cap = m.dept_cap[d]
+    if cap is not None and dcount[d] >= cap:
+        return [motifs.PART_DEPARTEMENT_ATTEINTE]
+    if outcome is not None and outcome.skipped_budget[i]:
+        return [motifs.BUDGET_EPUISE]
+    if free_granted >= m.free_quota and m.limits:
+        return [_LIMIT_MOTIF[m.limits[0]], motifs.PRIORITE_INSUFFISANTE]
+    if budget_left is not None and budget_left < m.cost_cents[i]:
+        return [motifs.BUDGET_EPUISE]
+    return [motifs.PRIORITE_INSUFFISANTE]
+
+
+def explain(
+    m: Model, x: tuple[int, ...], outcome: GreedyOutcome | None, config: SolverConfig
+) -> tuple[Explanation, ...]:
+    """Explain every applicant (ascending ``id_pg``).
+
+    ``outcome`` is the greedy run that produced ``x``, or ``None`` when ``x`` comes from a direct
+    solve (mode "optimal" off the laminar structure): then posts have no national rank, there is
+    no cut-off and no counterfactual.
+    """
+    gcount, dcount = counts(m, x)
+    free_granted = sum(v for j, v in enumerate(x) if m.lock[j] is None)
+    quota_left = max(0, m.free_quota - free_granted)
+    spent = sum(m.cost_cents[j] * v for j, v in enumerate(x) if m.lock[j] is None)
+    budget_left = None if m.budget_free_cents is None else m.budget_free_cents - spent
+
+    ranks: list[list[int]] = [[] for _ in range(m.n)]
+    at_grant: list[list[int]] = [[] for _ in range(m.n)]
+    cutoff: float | None = None
+    if outcome is not None:
+        for rank, (i, _k, p) in enumerate(outcome.trace, start=1):
+            ranks[i].append(rank)
+            at_grant[i].append(p)
+        cutoff = outcome.trace[-1][2] / SCALE if outcome.trace else None
+
+    holders = _holders(m, x, gcount, dcount) if outcome is not None else None
+    scores: dict[int, int | None] = {}
+    larger: dict[int, bool | None] = {}
+    if holders is not None:
+        for i in range(m.n):
+            a = m.applicants[i]
+            if m.lock[i] is not None or _HARD_INELIGIBLE.intersection(m.ineligible[i]):
+                continue
+            if x[i] < m.cap_upper[i]:
+                move = _one_more(m, i, holders, gcount, dcount, quota_left, budget_left)
+                scores[i] = _min_score(m, i, a.gains[x[i]], move)
+            elif x[i] == m.remaining[i] and x[i] > 0 and not m.ineligible[i]:
+                cap = m.policy.max_posts_per_structure
+                if cap is not None and a.already_granted + x[i] + 1 > cap:
+                    larger[i] = False
+                else:
+                    move = _one_more(m, i, holders, gcount, dcount, quota_left, budget_left)
+                    last = m.hq[i][-1]
+                    larger[i] = move.add or (move.threshold is not None and last > move.threshold)
+    to_verify = sorted(
+        (i for i, n in scores.items() if n is not None),
+        key=lambda i: (scores[i] - round(m.applicants[i].quality * SCORE_GRID), m.ids[i]),  # type: ignore[operator]
+    )[: config.counterfactual_reruns]
+    verified: set[int] = set()
+    for i in to_verify:
+        n = scores[i]
+        assert n is not None
+        scores[i] = _verified_score(m, i, n, x[i])
+        verified.add(i)
+
+    explanations = []
+    for i, a in enumerate(m.applicants):
+        g, d = m.app_group[i], m.app_dept[i]
+        found: list[str] = list(m.ineligible[i])
+        if x[i] > 0:
+            found.append(motifs.ACCORDE)
+        if m.lock[i] is not None:
+            found.append(motifs.VERROUILLE)
+        if x[i] == m.remaining[i]:
+            found.append(motifs.DEMANDE_SATISFAITE)
+        elif not m.ineligible[i] and m.lock[i] is None:
+            if x[i] >= m.upper[i]:
+                found.append(motifs.PLAFOND_STRUCTURE)
+            else:
+                found.extend(_limit_motifs(m, i, free_granted, dcount, outcome, budget_left))
+
+        next_epci = m.epci_marginal(g, gcount[g])
+        next_dept = m.dept_marginal(d, dcount[d])
+        n_potential = max(m.upper[i], x[i])
+        priorities = []
+        for k in range(n_potential):
+            if m.lock[i] is None and k < x[i] and outcome is not None:
+                priorities.append(at_grant[i][k] / SCALE)
+            else:
+                priorities.append((m.hq[i][k] + next_epci + next_dept) / SCALE)
+
+        territory = m.dept_territories[d]
+        epci = m.group_territories[g]
+        counterfactual: dict[str, object] = {
+            "min_quality": None if scores.get(i) is None else scores[i] / SCORE_GRID,  # type: ignore[operator]
+            "verified": i in verified,
+            "larger_request_would_help": larger.get(i),
+        }
+        details: dict[str, object] = {
+            "departement": {
+                "code": territory.code,
+                "need": territory.need,
+                "existing": territory.existing,
+                "fair_share": m.dept_fair_share[d],
+                "cap_room": m.dept_cap[d],
+                "posts_round": dcount[d],
+            },
+            "epci": None
+            if epci is None
+            else {
+                "code": epci.code,
+                "need": epci.need,
+                "existing": epci.existing,
+                "posts_round": gcount[g],
+            },
+            "quality_factor": quality_factor(a.quality, a.avis_prefet, m.policy),
+            "gains": list(a.gains),
+            "remaining_request": m.remaining[i],
+            "upper_bound": m.upper[i],
+            "next_post": None
+            if x[i] >= len(m.hq[i])
+            else {
+                "access": m.hq[i][x[i]] / SCALE,
+                "distribution": next_epci / SCALE,
+                "balance": next_dept / SCALE,
+            },
+            "counterfactual": counterfactual,
+        }
+        explanations.append(
+            Explanation(
+                motifs=motifs.ordered(found),
+                priorities=tuple(priorities),
+                granted_ranks=tuple(ranks[i]),
+                cutoff=cutoff,
+                details=details,
+            )
+        )
+    return tuple(explanations)

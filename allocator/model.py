@@ -1,0 +1,873 @@
+r"""The allocation model: consistency check → bounds → greedy → objective.
+
+Formulation
+-----------
+**Sets.**
+``I`` applicants (keyed by ``id_pg``); ``D`` départements (``RoundInput.departements``); ``E``
+EPCI-parts, i.e. the part of an EPCI inside one département (``Territory.code`` =
+``"DEPT:SIREN"``, from ``RoundInput.epcis``). ``I_e`` / ``I_d`` are the applicants of EPCI-part
+``e`` / département ``d``; an applicant whose ``epci`` is ``None`` (types DEPARTEMENT, REGION)
+belongs to its département but to no EPCI-part. The family {i} ⊂ e ⊂ d ⊂ nation is *laminar*.
+
+**Parameters.**
+``r_i = max(0, requested_i − already_granted_i)`` remaining request; ``g_i[k]`` (k < r_i) the
+fragile inhabitants gaining access with the applicant's k-th post of the round (non-increasing);
+``q_i = max(quality_i, QUALITY_FLOOR) / 100``, times ``policy.prefet_penalty`` when the préfet's
+opinion is NÉGATIF and ``policy.prefet_negatif == "penaliser"``; ``need_t`` and ``H_t``
+(``Territory.existing``) for t ∈ D ∪ E; ``c_i`` the cost of one post in euros; ``L_i`` a lock.
+Weights ``w_a, w_e, w_d`` = ``policy.weight_access / weight_distribution / weight_balance``.
+
+**Variables.** ``x_i ∈ ℤ``, the posts granted to ``i`` by this round; ``X_e = Σ_{i∈I_e} x_i``,
+``X_d = Σ_{i∈I_d} x_i``.
+
+**Bounds** (one function per rule family below): ``0 ≤ x_i ≤ u_i`` with ``u_i = r_i`` (request),
+lowered to ``max(0, cap − already_granted_i)`` by ``policy.max_posts_per_structure`` (structure
+cap),
+and set to 0 when ineligible (type not in ``eligible_types``; ``quality < min_quality``; préfet
+NÉGATIF under ``"exclure"`` — a missing opinion is neutral). A lock sets ``x_i = L_i``.
+
+**Constraints.**
+(C1) ``Σ_i x_i ≤ quota``; (C2) ``Σ_i x_i ≤ national_envelope − programme_consumed``;
+(C3) ``Σ_i c_i x_i ≤ budget_eur − budget_consumed_eur`` when a budget is set;
+(C4) ``X_d ≤ max(0, fair_share_d − H_d)`` for every d when ``departement_cap == "part_equitable"``.
+
+**Objective.** Maximise
+
+.. math::
+
+    F(x) = \sum_i h_i(x_i) + \sum_e G_e(X_e) + \sum_d G_d(X_d),\quad
+    h_i(a) = \sum_{k<a} w_a q_i g_i[k],\quad
+    G_t(a) = w_t\,need_t \sum_{k<a} \frac{1}{H_t + k + 1/2}
+
+(access, distribution within the département, balance between départements: the latter is the
+Sainte-Laguë priority on what the territory will hold). Every term is concave in a group sum of a
+laminar family, so ``F`` is M♮-concave and, without (C3) or with equal costs, the greedy below is
+optimal, nested (house-monotone) and explainable as a priority list.
+
+**Integers.** All marginal gains are quantised once, ``round(value × SCALE)`` as Python ints
+(``access_marginals``, ``group_marginal``); rounding is monotone, so concavity survives; the greedy,
+the certificate (``allocator.solve``) and the explanations all use these same integers, hence ties
+are exact and results byte-deterministic. ``F`` in the result is ``F_int / SCALE``.
+
+**Greedy.** Start from the locks; repeatedly grant the post of largest marginal gain
+``h_i'(x_i) + G_e'(X_e) + G_d'(X_d)``; ties by ``created_at`` (earlier, string order of ISO-8601
+times), then ``id_pg``, then ``k``. A post whose cost exceeds the remaining budget is skipped (and,
+since the budget only shrinks, so is every later post of that applicant). Hierarchical heaps (per
+EPCI-part, per département, national) give ``O(log n)`` per step.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from dataclasses import dataclass
+
+from allocator import motifs
+from allocator.apportionment import webster
+from allocator.domain import (
+    Applicant,
+    AvisPrefet,
+    RoundInput,
+    RoundPolicy,
+    SolverConfig,
+    StructureType,
+    Territory,
+)
+from allocator.errors import InvalidInput
+
+#: Integer quantisation of every marginal gain (micro fragile inhabitants).
+SCALE = 1_000_000
+#: Scores below this floor count as this floor in the quality factor (when ``min_quality`` lets
+#: such projects in, they still bring *some* access).
+QUALITY_FLOOR = 10.0
+#: Largest quantised coefficient accepted: keeps flow costs far from int64 overflow even after
+#: OR-Tools' cost scaling by the number of nodes.
+MAX_COEFFICIENT = 10**14
+
+MODES = ("monotone", "optimal")
+PREFET_RULES = ("exclure", "penaliser")
+DEPARTEMENT_CAP_RULES = ("aucun", "part_equitable")
+BACKENDS = ("min_cost_flow", "scip", "cp_sat", "glop")
+
+
+# --------------------------------------------------------------------------------------------
+# Input checks (preconditions; violations raise InvalidInput)
+# --------------------------------------------------------------------------------------------
+def _is_int(v: object) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_num(v: object) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _check_policy(policy: RoundPolicy) -> None:
+    if not isinstance(policy, RoundPolicy):
+        raise InvalidInput(f"policy: should be a RoundPolicy, got {type(policy).__name__}")
+    for t in policy.eligible_types:
+        if not isinstance(t, StructureType):
+            raise InvalidInput(f"policy.eligible_types: {t!r} is not a StructureType")
+    if not _is_int(policy.national_envelope) or policy.national_envelope < 0:
+        raise InvalidInput(
+            f"policy.national_envelope: must be an int >= 0, got {policy.national_envelope!r}"
+        )
+    if policy.budget_eur is not None and (not _is_num(policy.budget_eur) or policy.budget_eur < 0):
+        raise InvalidInput(
+            f"policy.budget_eur: must be None or a finite number >= 0, got {policy.budget_eur!r}"
+        )
+    if not _is_num(policy.min_quality):
+        raise InvalidInput(
+            f"policy.min_quality: must be a finite number, got {policy.min_quality!r}"
+        )
+    if policy.prefet_negatif not in PREFET_RULES:
+        raise InvalidInput(
+            f"policy.prefet_negatif: must be one of {PREFET_RULES}, got {policy.prefet_negatif!r}"
+        )
+    if not _is_num(policy.prefet_penalty) or not 0 <= policy.prefet_penalty <= 1:
+        raise InvalidInput(
+            f"policy.prefet_penalty: must be in [0, 1], got {policy.prefet_penalty!r}"
+        )
+    cap = policy.max_posts_per_structure
+    if cap is not None and (not _is_int(cap) or cap < 0):
+        raise InvalidInput(
+            f"policy.max_posts_per_structure: must be None or an int >= 0, got {cap!r}"
+        )
+    if policy.departement_cap not in DEPARTEMENT_CAP_RULES:
+        raise InvalidInput(
+            f"policy.departement_cap: must be one of {DEPARTEMENT_CAP_RULES}, "
+            f"got {policy.departement_cap!r}"
+        )
+    for name in ("weight_access", "weight_distribution", "weight_balance"):
+        w = getattr(policy, name)
+        if not _is_num(w) or w < 0:
+            raise InvalidInput(f"policy.{name}: must be a finite number >= 0, got {w!r}")
+    if policy.mode not in MODES:
+        raise InvalidInput(f"policy.mode: must be one of {MODES}, got {policy.mode!r}")
+
+
+def _check_config(config: SolverConfig) -> None:
+    if not isinstance(config, SolverConfig):
+        raise InvalidInput(f"config: should be a SolverConfig, got {type(config).__name__}")
+    if config.backend not in BACKENDS:
+        raise InvalidInput(f"config.backend: must be one of {BACKENDS}, got {config.backend!r}")
+    if not _is_num(config.time_limit_s) or config.time_limit_s <= 0:
+        raise InvalidInput(f"config.time_limit_s: must be > 0, got {config.time_limit_s!r}")
+    if not _is_int(config.workers) or config.workers < 1:
+        raise InvalidInput(f"config.workers: must be an int >= 1, got {config.workers!r}")
+    if not _is_int(config.seed) or config.seed < 0:
+        raise InvalidInput(f"config.seed: must be an int >= 0, got {config.seed!r}")
+    if not _is_int(config.counterfactual_reruns) or config.counterfactual_reruns < 0:
+        raise InvalidInput(
+            "config.counterfactual_reruns: must be an int >= 0, "
+            f"got {config.counterfactual_reruns!r}"
+        )
+
+
+def _check_territories(kind: str, territories: tuple[Territory, ...]) -> None:
+    seen: set[str] = set()
+    for t in territories:
+        if not isinstance(t, Territory):
+            raise InvalidInput(f"{kind}: should hold Territory objects, got {type(t).__name__}")
+        if not isinstance(t.code, str) or not t.code:
+            raise InvalidInput(f"{kind}.code: must be a non-empty string, got {t.code!r}")
+        if t.code in seen:
+            raise InvalidInput(f"{kind}[{t.code}]: duplicate code")
+        seen.add(t.code)
+        if not _is_num(t.need) or t.need < 0:
+            raise InvalidInput(
+                f"{kind}[{t.code}].need: must be a finite number >= 0, got {t.need!r}"
+            )
+        if not _is_int(t.existing) or t.existing < 0:
+            raise InvalidInput(
+                f"{kind}[{t.code}].existing: must be an int >= 0, got {t.existing!r}"
+            )
+        if t.fair_share is not None and (not _is_int(t.fair_share) or t.fair_share < 0):
+            raise InvalidInput(
+                f"{kind}[{t.code}].fair_share: must be None or an int >= 0, got {t.fair_share!r}"
+            )
+
+
+def _check_applicant(a: Applicant, depts: set[str], epcis: set[str]) -> None:
+    where = f"applicants[id_pg={a.id_pg}]"
+    if not isinstance(a.type, StructureType):
+        raise InvalidInput(f"{where}.type: must be a StructureType, got {a.type!r}")
+    if a.departement not in depts:
+        raise InvalidInput(
+            f"{where}.departement: {a.departement!r} is not in round_input.departements"
+        )
+    if a.epci is not None and f"{a.departement}:{a.epci}" not in epcis:
+        raise InvalidInput(
+            f"{where}.epci: EPCI-part {a.departement}:{a.epci} is not in round_input.epcis"
+        )
+    if not _is_int(a.requested) or a.requested < 1:
+        raise InvalidInput(f"{where}.requested: must be an int >= 1, got {a.requested!r}")
+    if not _is_int(a.already_granted) or a.already_granted < 0:
+        raise InvalidInput(
+            f"{where}.already_granted: must be an int >= 0, got {a.already_granted!r}"
+        )
+    if not _is_num(a.quality) or not 0 <= a.quality <= 100:
+        raise InvalidInput(f"{where}.quality: must be in [0, 100], got {a.quality!r}")
+    if not _is_num(a.cost_eur) or a.cost_eur <= 0:
+        raise InvalidInput(f"{where}.cost_eur: must be a finite number > 0, got {a.cost_eur!r}")
+    if a.avis_prefet is not None and not isinstance(a.avis_prefet, AvisPrefet):
+        raise InvalidInput(
+            f"{where}.avis_prefet: must be None or an AvisPrefet, got {a.avis_prefet!r}"
+        )
+    if a.locked is not None and (not _is_int(a.locked) or a.locked < 0):
+        raise InvalidInput(f"{where}.locked: must be None or an int >= 0, got {a.locked!r}")
+    if not isinstance(a.created_at, str):
+        raise InvalidInput(f"{where}.created_at: must be a string, got {a.created_at!r}")
+    remaining = max(0, a.requested - a.already_granted)
+    if len(a.gains) != remaining:
+        raise InvalidInput(
+            f"{where}.gains: needs one gain per remaining post ({a.requested} requested − "
+            f"{a.already_granted} already granted = {remaining}), got {len(a.gains)}"
+        )
+    previous = math.inf
+    for k, g in enumerate(a.gains):
+        if not _is_num(g) or g < 0:
+            raise InvalidInput(f"{where}.gains[{k}]: must be a finite number >= 0, got {g!r}")
+        if g > previous:
+            raise InvalidInput(
+                f"{where}.gains: must be non-increasing (diminishing returns), "
+                f"got {g!r} after {previous!r}"
+            )
+        previous = g
+
+
+def check_input(round_input: RoundInput, policy: RoundPolicy, config: SolverConfig) -> None:
+    """Reject malformed inputs before anything is built (``InvalidInput`` names field and value)."""
+    if not isinstance(round_input, RoundInput):
+        raise InvalidInput(f"round_input: should be a RoundInput, got {type(round_input).__name__}")
+    _check_policy(policy)
+    _check_config(config)
+    if not _is_int(round_input.quota) or round_input.quota < 0:
+        raise InvalidInput(f"round_input.quota: must be an int >= 0, got {round_input.quota!r}")
+    if not _is_int(round_input.programme_consumed) or round_input.programme_consumed < 0:
+        raise InvalidInput(
+            "round_input.programme_consumed: must be an int >= 0, "
+            f"got {round_input.programme_consumed!r}"
+        )
+    if not _is_num(round_input.budget_consumed_eur) or round_input.budget_consumed_eur < 0:
+        raise InvalidInput(
+            "round_input.budget_consumed_eur: must be a finite number >= 0, "
+            f"got {round_input.budget_consumed_eur!r}"
+        )
+    _check_territories("departements", round_input.departements)
+    _check_territories("epcis", round_input.epcis)
+    depts = {t.code for t in round_input.departements}
+    epcis = {t.code for t in round_input.epcis}
+    for code in sorted(epcis):
+        if code.partition(":")[0] not in depts or ":" not in code:
+            raise InvalidInput(
+                f"epcis[{code}].code: must be 'DEPT:SIREN' with DEPT in departements"
+            )
+    ids: set[int] = set()
+    for a in round_input.applicants:
+        if not isinstance(a, Applicant):
+            raise InvalidInput(f"applicants: should hold Applicant objects, got {type(a).__name__}")
+        if not _is_int(a.id_pg):
+            raise InvalidInput(f"applicants.id_pg: must be an int, got {a.id_pg!r}")
+        if a.id_pg in ids:
+            raise InvalidInput(f"applicants[id_pg={a.id_pg}]: duplicate id_pg")
+        ids.add(a.id_pg)
+        _check_applicant(a, depts, epcis)
+    _check_magnitudes(round_input, policy)
+
+
+def _check_magnitudes(round_input: RoundInput, policy: RoundPolicy) -> None:
+    top_gain = max((a.gains[0] for a in round_input.applicants if a.gains), default=0.0)
+    if policy.weight_access * top_gain * SCALE > MAX_COEFFICIENT:
+        raise InvalidInput(
+            f"applicants.gains: {top_gain!r} too large for the integer scale {SCALE}"
+        )
+    for kind, ts, w in (
+        ("departements", round_input.departements, policy.weight_balance),
+        ("epcis", round_input.epcis, policy.weight_distribution),
+    ):
+        for t in ts:
+            if 2 * w * t.need * SCALE > MAX_COEFFICIENT:
+                raise InvalidInput(
+                    f"{kind}[{t.code}].need: {t.need!r} too large for the integer scale"
+                )
+
+
+# --------------------------------------------------------------------------------------------
+# Coefficients (the quantised marginal gains shared by greedy, certificate and explanations)
+# --------------------------------------------------------------------------------------------
+def quality_factor(quality: float, avis: AvisPrefet | None, policy: RoundPolicy) -> float:
+    """``q_i = max(quality, QUALITY_FLOOR) / 100``, times the préfet penalty under "penaliser"."""
+    factor = max(float(quality), QUALITY_FLOOR) / 100.0
+    if avis is AvisPrefet.NEGATIF and policy.prefet_negatif == "penaliser":
+        factor *= policy.prefet_penalty
+    return factor
+
+
+def access_coefficient(quality: float, avis: AvisPrefet | None, policy: RoundPolicy) -> float:
+    """``w_a · q_i · SCALE``: multiply a gain by it and round to get ``h_i'(k)`` as an int."""
+    return policy.weight_access * quality_factor(quality, avis, policy) * SCALE
+
+
+def access_marginals(coefficient: float, gains: tuple[float, ...]) -> list[int]:
+    """``h_i'(k) = round(w_a q_i g_i[k] · SCALE)``; non-increasing since rounding is monotone."""
+    return [round(coefficient * g) for g in gains]
+
+
+def group_marginal(coefficient: float, existing: int, count: int) -> int:
+    """``G_t'(count) = round(w_t need_t SCALE / (H_t + count + 1/2))`` (Sainte-Laguë priority)."""
+    if coefficient == 0.0:
+        return 0
+    return round(coefficient / (existing + count + 0.5))
+
+
+# --------------------------------------------------------------------------------------------
+# Bounds: one function per rule family
+# --------------------------------------------------------------------------------------------
+def request_bound(a: Applicant) -> int:
+    """Request: ``x_i ≤ r_i = max(0, requested − already_granted)`` (grants never withdrawn)."""
+    return max(0, a.requested - a.already_granted)
+
+
+def structure_cap_bound(a: Applicant, policy: RoundPolicy) -> int | None:
+    """Structure cap on the total: ``x_i ≤ max(0, max_posts_per_structure − already_granted)``."""
+    if policy.max_posts_per_structure is None:
+        return None
+    return max(0, policy.max_posts_per_structure - a.already_granted)
+
+
+def eligibility_motifs(a: Applicant, policy: RoundPolicy) -> tuple[str, ...]:
+    """Eligibility: ``x_i = 0`` when any returned motif applies (type, préfet, minimum score)."""
+    found = []
+    if a.type not in policy.eligible_types:
+        found.append(motifs.TYPE_NON_ELIGIBLE)
+    if a.avis_prefet is AvisPrefet.NEGATIF and policy.prefet_negatif == "exclure":
+        found.append(motifs.AVIS_PREFET_NEGATIF)
+    if a.quality < policy.min_quality:
+        found.append(motifs.SCORE_INSUFFISANT)
+    return tuple(found)
+
+
+def lock_bound(a: Applicant) -> int | None:
+    """Locks: ``x_i = L_i`` (a committee override), or ``None``."""
+    return a.locked
+
+
+def fair_shares(round_input: RoundInput, policy: RoundPolicy) -> dict[str, int] | None:
+    """Each département's fair share of the national envelope.
+
+    The caller's ``Territory.fair_share`` values are used when all are given (``geodata``
+    apportions over *every* département); when none is given they are computed here by Webster on
+    ``need`` over the départements of the input (only meaningful for a national input). A mix is
+    refused. Returns ``None`` when no fair share is known and none is needed.
+    """
+    given = [t.fair_share for t in round_input.departements]
+    if all(v is not None for v in given):
+        return {t.code: int(t.fair_share or 0) for t in round_input.departements}
+    if any(v is not None for v in given):
+        missing = sorted(t.code for t in round_input.departements if t.fair_share is None)
+        raise InvalidInput(
+            f"departements.fair_share: given for some départements but not for {missing}"
+        )
+    if policy.departement_cap != "part_equitable":
+        return None
+    needs = {t.code: t.need for t in round_input.departements}
+    if not any(needs.values()):
+        return {code: 0 for code in needs}
+    return webster(needs, policy.national_envelope)
+
+
+def departement_cap_bound(
+    territory: Territory, share: int | None, policy: RoundPolicy
+) -> int | None:
+    """Département cap: ``X_d ≤ max(0, fair_share_d − H_d)`` under "part_equitable"."""
+    if policy.departement_cap != "part_equitable" or share is None:
+        return None
+    return max(0, share - territory.existing)
+
+
+# --------------------------------------------------------------------------------------------
+# The model: plain lists indexed by applicant / EPCI-part / département (ascending keys)
+# --------------------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Model:
+    """Everything the greedy, the backends and the explanations read (built by ``build_model``).
+
+    Applicants are indexed in ascending ``id_pg``; départements and EPCI-parts in ascending code.
+    Applicants without EPCI each get a *virtual* group of zero weight (``group_is_epci`` False) so
+    that the three-level structure stays uniform.
+    """
+
+    policy: RoundPolicy
+    applicants: tuple[Applicant, ...]
+    ids: tuple[int, ...]
+    app_dept: tuple[int, ...]
+    app_group: tuple[int, ...]
+    remaining: tuple[int, ...]  # r_i
+    cap_upper: tuple[int, ...]  # r_i lowered by the structure cap (eligibility ignored)
+    upper: tuple[int, ...]  # u_i
+    ineligible: tuple[tuple[str, ...], ...]
+    lock: tuple[int | None, ...]
+    access_coef: tuple[float, ...]
+    hq: tuple[tuple[int, ...], ...]  # h_i'(k) for k < r_i
+    cost_cents: tuple[int, ...]
+    created: tuple[str, ...]
+    dept_territories: tuple[Territory, ...]
+    dept_coef: tuple[float, ...]
+    dept_cap: tuple[int | None, ...]
+    dept_fair_share: tuple[int | None, ...]
+    group_codes: tuple[str, ...]
+    group_territories: tuple[Territory | None, ...]
+    group_dept: tuple[int, ...]
+    group_coef: tuple[float, ...]
+    group_existing: tuple[int, ...]
+    group_is_epci: tuple[bool, ...]
+    quota: int
+    envelope_remaining: int
+    programme_consumed: int
+    budget_remaining_cents: int | None
+    effective_quota: int  # min(quota, envelope remaining)
+    locked_posts: int
+    free_quota: int  # posts the greedy may still grant after the locks (budget folded in)
+    budget_free_cents: int | None  # budget left after the locks
+    limits: tuple[str, ...]  # which of quota / envelope / budget sets free_quota (ties: all)
+    knapsack: bool  # a binding budget with unequal costs: the laminar structure is lost
+
+    @property
+    def n(self) -> int:
+        return len(self.ids)
+
+    def dept_marginal(self, d: int, count: int) -> int:
+        return group_marginal(self.dept_coef[d], self.dept_territories[d].existing, count)
+
+    def epci_marginal(self, g: int, count: int) -> int:
+        return group_marginal(self.group_coef[g], self.group_existing[g], count)
+
+
+def _cents(eur: float) -> int:
+    return round(eur * 100)
+
+
+def build_model(round_input: RoundInput, policy: RoundPolicy) -> Model:
+    """Build the bounds and quantised coefficients of a checked round (see module docstring)."""
+    applicants = tuple(sorted(round_input.applicants, key=lambda a: a.id_pg))
+    depts = tuple(sorted(round_input.departements, key=lambda t: t.code))
+    dept_index = {t.code: d for d, t in enumerate(depts)}
+    shares = fair_shares(round_input, policy)
+    epcis = {t.code: t for t in round_input.epcis}
+
+    group_keys: list[str] = []
+    for a in applicants:
+        # Virtual groups are keyed "DEPT:#id_pg" so they sort after no real SIREN collides.
+        group_keys.append(
+            f"{a.departement}:{a.epci}" if a.epci is not None else f"{a.departement}:#{a.id_pg}"
+        )
+    group_codes = tuple(sorted(set(group_keys)))
+    group_index = {code: g for g, code in enumerate(group_codes)}
+    group_territories = tuple(epcis.get(code) for code in group_codes)
+
+    remaining = tuple(request_bound(a) for a in applicants)
+    cap_upper = []
+    for a, r in zip(applicants, remaining, strict=True):
+        cap = structure_cap_bound(a, policy)
+        cap_upper.append(r if cap is None else min(r, cap))
+    ineligible = tuple(eligibility_motifs(a, policy) for a in applicants)
+    upper = tuple(0 if bad else c for bad, c in zip(ineligible, cap_upper, strict=True))
+    lock = tuple(lock_bound(a) for a in applicants)
+    access_coef = tuple(access_coefficient(a.quality, a.avis_prefet, policy) for a in applicants)
+    hq = tuple(
+        tuple(access_marginals(c, a.gains)) for c, a in zip(access_coef, applicants, strict=True)
+    )
+    cost_cents = tuple(_cents(a.cost_eur) for a in applicants)
+
+    quota = round_input.quota
+    envelope_remaining = max(0, policy.national_envelope - round_input.programme_consumed)
+    budget_remaining = (
+        None
+        if policy.budget_eur is None
+        else _cents(policy.budget_eur) - _cents(round_input.budget_consumed_eur)
+    )
+    effective = min(quota, envelope_remaining)
+    locked_posts = sum(v for v in lock if v is not None)
+    budget_free = (
+        None
+        if budget_remaining is None
+        else budget_remaining - sum(c * v for c, v in zip(cost_cents, lock, strict=True) if v)
+    )
+    candidates = {"quota": quota - locked_posts, "envelope": envelope_remaining - locked_posts}
+    knapsack = False
+    if budget_free is not None:
+        free_costs = sorted(
+            {c for c, u, v in zip(cost_cents, upper, lock, strict=True) if u > 0 and v is None}
+        )
+        room = max(0, effective - locked_posts)
+        if len(free_costs) == 1:
+            # Equal costs: the budget is a cardinality constraint, the structure stays laminar.
+            candidates["budget"] = budget_free // free_costs[0] if budget_free >= 0 else -1
+        elif free_costs:
+            spend = sorted(
+                (
+                    c
+                    for c, u, v in zip(cost_cents, upper, lock, strict=True)
+                    if v is None
+                    for _ in range(min(u, room))
+                ),
+                reverse=True,
+            )
+            knapsack = sum(spend[:room]) > budget_free
+    free_quota = min(candidates.values())
+    limits = tuple(name for name, value in candidates.items() if value == free_quota)
+
+    return Model(
+        policy=policy,
+        applicants=applicants,
+        ids=tuple(a.id_pg for a in applicants),
+        app_dept=tuple(dept_index[a.departement] for a in applicants),
+        app_group=tuple(group_index[k] for k in group_keys),
+        remaining=remaining,
+        cap_upper=tuple(cap_upper),
+        upper=upper,
+        ineligible=ineligible,
+        lock=lock,
+        access_coef=access_coef,
+        hq=hq,
+        cost_cents=cost_cents,
+        created=tuple(a.created_at for a in applicants),
+        dept_territories=depts,
+        dept_coef=tuple(policy.weight_balance * t.need * SCALE for t in depts),
+        dept_cap=tuple(
+            departement_cap_bound(t, None if shares is None else shares[t.code], policy)
+            for t in depts
+        ),
+        dept_fair_share=tuple(None if shares is None else shares[t.code] for t in depts),
+        group_codes=group_codes,
+        group_territories=group_territories,
+        group_dept=tuple(dept_index[code.partition(":")[0]] for code in group_codes),
+        group_coef=tuple(
+            0.0 if t is None else policy.weight_distribution * t.need * SCALE
+            for t in group_territories
+        ),
+        group_existing=tuple(0 if t is None else t.existing for t in group_territories),
+        group_is_epci=tuple(t is not None for t in group_territories),
+        quota=quota,
+        envelope_remaining=envelope_remaining,
+        programme_consumed=round_input.programme_consumed,
+        budget_remaining_cents=budget_remaining,
+        effective_quota=effective,
+        locked_posts=locked_posts,
+        free_quota=free_quota,
+        budget_free_cents=budget_free,
+        limits=limits,
+        knapsack=knapsack,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Consistency check (before any solve): locks against every rule, with the numbers
+# --------------------------------------------------------------------------------------------
+def _fmt_eur(cents: int) -> str:
+    return f"{cents / 100:.2f}".rstrip("0").rstrip(".") + " €"
+
+
+def _minimal_excess(
+    items: list[tuple[int, int, int]], limit: int
+) -> list[tuple[int, int, int]] | None:
+    """Fewest items ``(weight, id_pg, lock)`` whose weights sum above ``limit`` (largest first)."""
+    chosen, total = [], 0
+    for item in sorted(items, key=lambda t: (-t[0], t[1])):
+        chosen.append(item)
+        total += item[0]
+        if total > limit:
+            return sorted(chosen, key=lambda t: t[1])
+    return None
+
+
+def _locks_phrase(chosen: list[tuple[int, int, int]]) -> str:
+    word = "verrou structure" if len(chosen) == 1 else "verrous structures"
+    return word + " " + " + ".join(f"{i} ({v})" for _, i, v in chosen)
+
+
+def consistency_conflicts(m: Model) -> list[str]:
+    """Locks against each rule family; every returned message names a minimal conflicting set.
+
+    Empty list = the locks are compatible with every rule (then a feasible allocation exists:
+    granting nothing beyond the locks).
+    """
+    conflicts: list[str] = []
+    policy = m.policy
+    for i, a in enumerate(m.applicants):
+        v = m.lock[i]
+        if not v:
+            continue
+        if v > m.remaining[i]:
+            conflicts.append(
+                f"verrou structure {a.id_pg} ({v}) > demande restante {m.remaining[i]} "
+                f"({a.requested} demandés − {a.already_granted} déjà attribués)"
+            )
+        if (
+            policy.max_posts_per_structure is not None
+            and a.already_granted + v > policy.max_posts_per_structure
+        ):
+            conflicts.append(
+                f"verrou structure {a.id_pg} ({v}) + {a.already_granted} déjà attribués = "
+                f"{a.already_granted + v} > plafond par structure {policy.max_posts_per_structure}"
+            )
+        for motif in m.ineligible[i]:
+            if motif == motifs.TYPE_NON_ELIGIBLE:
+                conflicts.append(
+                    f"verrou structure {a.id_pg} ({v}) : type {a.type.value} non éligible"
+                )
+            elif motif == motifs.AVIS_PREFET_NEGATIF:
+                conflicts.append(
+                    f"verrou structure {a.id_pg} ({v}) : avis du préfet NÉGATIF "
+                    "(politique « exclure »)"
+                )
+            else:
+                conflicts.append(
+                    f"verrou structure {a.id_pg} ({v}) : score qualité {a.quality:g} "
+                    f"< minimum {policy.min_quality:g}"
+                )
+    locks = [(v, m.ids[i], v) for i, v in enumerate(m.lock) if v]
+    chosen = _minimal_excess(locks, m.quota)
+    if chosen:
+        conflicts.append(f"{_locks_phrase(chosen)} = {sum(c[0] for c in chosen)} > quota {m.quota}")
+    chosen = _minimal_excess(locks, m.envelope_remaining)
+    if chosen:
+        conflicts.append(
+            f"{_locks_phrase(chosen)} = {sum(c[0] for c in chosen)} > enveloppe nationale restante "
+            f"{m.envelope_remaining} ({policy.national_envelope} − "
+            f"{m.programme_consumed} consommés)"
+        )
+    if m.budget_remaining_cents is not None:
+        costed = [(m.cost_cents[i] * v, m.ids[i], v) for i, v in enumerate(m.lock) if v]
+        chosen = _minimal_excess(costed, m.budget_remaining_cents)
+        if chosen:
+            parts = " + ".join(f"{i} ({v} × {_fmt_eur(w // v)})" for w, i, v in chosen)
+            word = "verrou structure" if len(chosen) == 1 else "verrous structures"
+            conflicts.append(
+                f"{word} {parts} = {_fmt_eur(sum(c[0] for c in chosen))} > budget restant "
+                f"{_fmt_eur(m.budget_remaining_cents)}"
+            )
+    for d, cap in enumerate(m.dept_cap):
+        if cap is None:
+            continue
+        in_d = [(v, m.ids[i], v) for i, v in enumerate(m.lock) if v and m.app_dept[i] == d]
+        chosen = _minimal_excess(in_d, cap)
+        if chosen:
+            t = m.dept_territories[d]
+            conflicts.append(
+                f"{_locks_phrase(chosen)} = {sum(c[0] for c in chosen)} > part restante du "
+                f"département {t.code} {cap} (part équitable {m.dept_fair_share[d]} − "
+                f"{t.existing} existants)"
+            )
+    return conflicts
+
+
+# --------------------------------------------------------------------------------------------
+# Greedy (hierarchical heaps) and objective
+# --------------------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class GreedyOutcome:
+    """Result of one greedy run.
+
+    ``trace[t] = (applicant index, k, priority)`` is the (t+1)-th post granted nationally (locks
+    excluded); ``skipped_budget[i]`` is True when the applicant's next post was dropped because it
+    no longer fitted the budget; ``quota_used_up`` is True when the loop stopped on ``free_quota``.
+    """
+
+    x: tuple[int, ...]
+    trace: tuple[tuple[int, int, int], ...]
+    skipped_budget: tuple[bool, ...]
+    quota_used_up: bool
+    group_count: tuple[int, ...]
+    dept_count: tuple[int, ...]
+    budget_left_cents: int | None
+
+
+def lock_counts(m: Model) -> tuple[list[int], list[int]]:
+    """Posts per EPCI-part and per département from the locks alone."""
+    gcount = [0] * len(m.group_codes)
+    dcount = [0] * len(m.dept_territories)
+    for i, v in enumerate(m.lock):
+        if v:
+            gcount[m.app_group[i]] += v
+            dcount[m.app_dept[i]] += v
+    return gcount, dcount
+
+
+def greedy(m: Model, override: tuple[int, tuple[int, ...], int] | None = None) -> GreedyOutcome:
+    """Grant posts one at a time by decreasing marginal gain, from the locks (module docstring).
+
+    Parameters
+    ----------
+    m
+        The model.
+    override
+        ``(applicant index, h_i' list, u_i)`` replacing one applicant's coefficients and bound,
+        used to verify counterfactuals by re-running the very same procedure.
+    """
+    hq, upper = m.hq, m.upper
+    if override is not None:
+        i0, hq0, u0 = override
+        hq = (*hq[:i0], hq0, *hq[i0 + 1 :])
+        upper = (*upper[:i0], u0, *upper[i0 + 1 :])
+    n_groups, n_depts = len(m.group_codes), len(m.dept_territories)
+    x = [v or 0 for v in m.lock]
+    gcount, dcount = lock_counts(m)
+    skipped = [False] * m.n
+    created, ids, app_group, group_dept = m.created, m.ids, m.app_group, m.group_dept
+    gcoef, gexist = m.group_coef, m.group_existing
+    dcoef = m.dept_coef
+    dexist = [t.existing for t in m.dept_territories]
+    # An uncapped département can take every post of the round.
+    dcap = [m.free_quota + m.locked_posts + 1 if c is None else c for c in m.dept_cap]
+
+    # Heap entries: (-priority, created_at, id_pg, k, payload[, version]); lower = better.
+    group_heaps: list[list[tuple[int, str, int, int, int]]] = [[] for _ in range(n_groups)]
+    for i in range(m.n):
+        if m.lock[i] is None and upper[i] > 0:
+            group_heaps[app_group[i]].append((-hq[i][0], created[i], ids[i], 0, i))
+    gver = [0] * n_groups
+    dver = [0] * n_depts
+    dept_heaps: list[list[tuple[int, str, int, int, int, int]]] = [[] for _ in range(n_depts)]
+    for g, gheap in enumerate(group_heaps):
+        if gheap:
+            heapq.heapify(gheap)
+            gtop = gheap[0]
+            gm = group_marginal(gcoef[g], gexist[g], gcount[g])
+            dept_heaps[group_dept[g]].append((gtop[0] - gm, gtop[1], gtop[2], gtop[3], g, 0))
+    national: list[tuple[int, str, int, int, int, int]] = []
+    for d, dheap in enumerate(dept_heaps):
+        heapq.heapify(dheap)
+        if dheap and dcount[d] < dcap[d]:
+            dtop = dheap[0]
+            dm = group_marginal(dcoef[d], dexist[d], dcount[d])
+            national.append((dtop[0] - dm, dtop[1], dtop[2], dtop[3], d, 0))
+    heapq.heapify(national)
+
+    trace: list[tuple[int, int, int]] = []
+    left = m.free_quota
+    budget = m.budget_free_cents
+    while left > 0 and national:
+        entry = heapq.heappop(national)
+        d = entry[4]
+        if entry[5] != dver[d]:
+            continue  # stale: the département changed since this entry was pushed
+        g = dept_heaps[d][0][4]
+        gheap = group_heaps[g]
+        _, _, _, k, i = heapq.heappop(gheap)
+        cost = m.cost_cents[i]
+        if budget is not None and cost > budget:
+            skipped[i] = True  # the budget only shrinks: none of its later posts can fit either
+        else:
+            x[i] += 1
+            trace.append((i, k, -entry[0]))
+            left -= 1
+            if budget is not None:
+                budget -= cost
+            if k + 1 < upper[i]:
+                heapq.heappush(gheap, (-hq[i][k + 1], created[i], ids[i], k + 1, i))
+            gcount[g] += 1
+            dcount[d] += 1
+        gver[g] += 1
+        dheap = dept_heaps[d]
+        if gheap:
+            gtop = gheap[0]
+            gm = group_marginal(gcoef[g], gexist[g], gcount[g])
+            heapq.heappush(dheap, (gtop[0] - gm, gtop[1], gtop[2], gtop[3], g, gver[g]))
+        while dheap and dheap[0][5] != gver[dheap[0][4]]:
+            heapq.heappop(dheap)
+        dver[d] += 1
+        if dheap and dcount[d] < dcap[d]:
+            dtop = dheap[0]
+            dm = group_marginal(dcoef[d], dexist[d], dcount[d])
+            heapq.heappush(national, (dtop[0] - dm, dtop[1], dtop[2], dtop[3], d, dver[d]))
+
+    return GreedyOutcome(
+        x=tuple(x),
+        trace=tuple(trace),
+        skipped_budget=tuple(skipped),
+        quota_used_up=left <= 0,
+        group_count=tuple(gcount),
+        dept_count=tuple(dcount),
+        budget_left_cents=budget,
+    )
+
+
+def counts(m: Model, x: tuple[int, ...] | list[int]) -> tuple[list[int], list[int]]:
+    """Posts of the round per EPCI-part (incl. virtual groups) and per département."""
+    gcount = [0] * len(m.group_codes)
+    dcount = [0] * len(m.dept_territories)
+    for i, v in enumerate(x):
+        if v:
+            gcount[m.app_group[i]] += v
+            dcount[m.app_dept[i]] += v
+    return gcount, dcount
+
+
+def objective_terms(m: Model, x: tuple[int, ...] | list[int]) -> tuple[int, int, int]:
+    """Exact integer ``(access, distribution, balance)`` terms of ``F_int(x)``."""
+    access = sum(sum(m.hq[i][:v]) for i, v in enumerate(x) if v)
+    gcount, dcount = counts(m, x)
+    distribution = sum(
+        m.epci_marginal(g, k) for g, c in enumerate(gcount) if m.group_is_epci[g] for k in range(c)
+    )
+    balance = sum(m.dept_marginal(d, k) for d, c in enumerate(dcount) for k in range(c))
+    return access, distribution, balance
+
+
+def objective(m: Model, x: tuple[int, ...] | list[int]) -> int:
+    """Exact integer objective ``F_int(x)`` (``F = F_int / SCALE``)."""
+    return sum(objective_terms(m, x))
+
+
+# --------------------------------------------------------------------------------------------
+# The free part of the model, as handed to the OR-Tools backends
+# --------------------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class FreeProblem:
+    """The model once the locks are fixed: profits per unit, from the locks' counts on.
+
+    ``app_profits[j]`` are the marginal gains of free applicant ``apps[j]`` (at most ``quota``
+    units); ``group_profits[g]`` / ``dept_profits[d]`` the marginal gains of the next units of
+    EPCI-part / département (the département list is cut at its cap). ``constant`` is
+    ``F_int`` of the locks alone.
+    """
+
+    apps: tuple[int, ...]
+    app_profits: tuple[tuple[int, ...], ...]
+    group_profits: tuple[tuple[int, ...], ...]
+    dept_profits: tuple[tuple[int, ...], ...]
+    quota: int
+    budget_cents: int | None
+    constant: int
+
+
+def free_problem(m: Model) -> FreeProblem:
+    """Extract the free part of ``m`` (same integer coefficients as the greedy)."""
+    quota = max(0, m.free_quota)
+    gcount, dcount = lock_counts(m)
+    apps = tuple(i for i in range(m.n) if m.lock[i] is None and m.upper[i] > 0)
+    app_profits = tuple(m.hq[i][: min(m.upper[i], quota)] for i in apps)
+    g_room = [0] * len(m.group_codes)
+    d_room = [0] * len(m.dept_territories)
+    for i in apps:
+        g_room[m.app_group[i]] += m.upper[i]
+        d_room[m.app_dept[i]] += m.upper[i]
+    group_profits = tuple(
+        tuple(m.epci_marginal(g, gcount[g] + k) for k in range(min(room, quota)))
+        for g, room in enumerate(g_room)
+    )
+    dept_profits = []
+    for d, room in enumerate(d_room):
+        cap = m.dept_cap[d]
+        length = min(room, quota) if cap is None else min(room, quota, max(0, cap - dcount[d]))
+        dept_profits.append(tuple(m.dept_marginal(d, dcount[d] + k) for k in range(length)))
+    return FreeProblem(
+        apps=apps,
+        app_profits=app_profits,
+        group_profits=group_profits,
+        dept_profits=tuple(dept_profits),
+        quota=quota,
+        budget_cents=m.budget_free_cents,
+        constant=objective(m, [v or 0 for v in m.lock]),
+    )

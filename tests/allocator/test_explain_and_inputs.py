@@ -1,0 +1,163 @@
+"""Explanations (ranks, cut-off, ties), typed input errors, canonical input, apportionment."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import itertools
+
+import pytest
+
+from allocator import (
+    ALL_MOTIFS,
+    InvalidInput,
+    RoundPolicy,
+    SolverConfig,
+    Territory,
+    allocate,
+    canonical_input,
+    hamilton,
+    webster,
+)
+from allocator.baselines import first_come_first_served, need_proportional
+from tests.allocator.helpers import app, grants, round_of
+
+
+def test_ranks_are_a_national_priority_list_and_cutoff_is_the_lowest_granted():
+    applicants = [
+        app(1, (50.0, 40.0, 10.0), epci="200000001"),
+        app(2, (45.0, 5.0), epci="200000002"),
+        app(3, (30.0,), departement="02", epci=None),
+    ]
+    r = allocate(round_of(applicants, quota=4))
+    ranked = sorted(
+        (rank, p)
+        for d in r.decisions
+        for rank, p in zip(d.explanation.granted_ranks, d.explanation.priorities, strict=False)
+    )
+    assert [rank for rank, _ in ranked] == [1, 2, 3, 4]
+    assert all(a >= b for (_, a), (_, b) in itertools.pairwise(ranked))
+    assert r.decisions[0].explanation.cutoff == ranked[-1][1]
+    for d in r.decisions:
+        granted = d.explanation.granted_ranks
+        for p in d.explanation.priorities[len(granted) :]:
+            assert p <= d.explanation.cutoff
+        assert set(d.explanation.motifs) <= set(ALL_MOTIFS)
+
+
+def test_exact_ties_broken_by_created_at_then_id_pg():
+    earlier = app(9, (10.0,), created_at="2021-03-01T10:00:00Z")
+    later = app(3, (10.0,), created_at="2021-03-02T10:00:00Z")
+    assert grants(allocate(round_of([later, earlier], quota=1))) == {3: 0, 9: 1}
+    same = [app(9, (10.0,)), app(3, (10.0,))]
+    assert grants(allocate(round_of(same, quota=1))) == {3: 1, 9: 0}
+
+
+def test_balance_term_spreads_posts_across_departements():
+    deps = (Territory("01", 1000.0, 0), Territory("02", 1000.0, 0))
+    applicants = [app(1, (1.0,) * 4), app(2, (1.0,) * 4, departement="02")]
+    r = allocate(round_of(applicants, quota=4, departements=deps))
+    assert grants(r) == {1: 2, 2: 2}
+    assert r.report["posts_per_departement"] == {"01": 2, "02": 2}
+    terms = r.report["objective_terms"]
+    assert r.objective == pytest.approx(terms["access"] + terms["distribution"] + terms["balance"])
+
+
+def test_larger_request_would_have_helped():
+    r = allocate(round_of([app(1, (100.0,)), app(2, (1.0,))], quota=1))
+    assert (
+        r.decisions[0].explanation.details["counterfactual"]["larger_request_would_help"] is False
+    )
+    r = allocate(round_of([app(1, (100.0,)), app(2, (1.0,))], quota=3))
+    assert r.decisions[0].explanation.details["counterfactual"]["larger_request_would_help"] is True
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        (lambda ri: dataclasses.replace(ri, applicants=ri.applicants * 2), "duplicate id_pg"),
+        (lambda ri: dataclasses.replace(ri, applicants=(app(1, (1.0, 2.0)),)), "non-increasing"),
+        (lambda ri: dataclasses.replace(ri, applicants=(app(1, (1.0,), requested=3),)), "gains"),
+        (
+            lambda ri: dataclasses.replace(ri, applicants=(app(1, (1.0,), departement="99"),)),
+            "departement",
+        ),
+        (lambda ri: dataclasses.replace(ri, applicants=(app(1, (1.0,), epci="999"),)), "epci"),
+        (
+            lambda ri: dataclasses.replace(ri, applicants=(app(1, (1.0,), quality=101.0),)),
+            "quality",
+        ),
+        (lambda ri: dataclasses.replace(ri, applicants=(app(1, (float("nan"),)),)), "gains[0]"),
+        (lambda ri: dataclasses.replace(ri, quota=-1), "quota"),
+    ],
+)
+def test_invalid_inputs_name_the_field(change, field):
+    with pytest.raises(InvalidInput, match=field.replace("[", r"\[").replace("]", r"\]")):
+        allocate(change(round_of([app(1, (1.0,))], quota=1)))
+
+
+@pytest.mark.parametrize(
+    ("policy", "config", "field"),
+    [
+        (RoundPolicy(mode="fastest"), SolverConfig(), "policy.mode"),
+        (RoundPolicy(prefet_negatif="ignorer"), SolverConfig(), "policy.prefet_negatif"),
+        (RoundPolicy(weight_access=-1.0), SolverConfig(), "policy.weight_access"),
+        (RoundPolicy(), SolverConfig(backend="gurobi"), "config.backend"),
+        (RoundPolicy(), SolverConfig(workers=0), "config.workers"),
+    ],
+)
+def test_invalid_policy_and_config(policy, config, field):
+    with pytest.raises(InvalidInput, match=field):
+        allocate(round_of([app(1, (1.0,))], quota=1), policy, config)
+
+
+def test_canonical_input_is_stable_and_hashed():
+    ri = round_of([app(2, (1.0,), quality=72), app(1, (1.0,))], quota=1)
+    same = round_of([app(1, (1.0,)), app(2, (1.0,), quality=72.0)], quota=1)
+    assert canonical_input(ri, RoundPolicy(), SolverConfig()) == canonical_input(
+        same, RoundPolicy(), SolverConfig()
+    )
+    assert canonical_input(ri) != canonical_input(dataclasses.replace(ri, quota=2))
+    assert canonical_input(ri) == canonical_input(ri, config=SolverConfig(workers=8))
+    r = allocate(ri)
+    assert r.input_sha256 == hashlib.sha256(canonical_input(ri)).hexdigest()
+
+
+# ---------------------------------------------------------------------------- apportionment
+def test_webster_known_values_and_sum():
+    assert webster({"a": 5.0, "b": 3.0, "c": 2.0}, 4) == {"a": 2, "b": 1, "c": 1}
+    shares = webster({"a": 53.0, "b": 24.0, "c": 23.0}, 10)
+    assert shares == {"a": 6, "b": 2, "c": 2} and sum(shares.values()) == 10
+    assert webster({"x": 1.0, "y": 1.0}, 1) == {"x": 1, "y": 0}  # exact tie: by key
+    assert webster({"a": 0.0, "b": 2.0}, 3) == {"a": 0, "b": 3}
+
+
+def test_webster_is_house_monotone_hamilton_is_not():
+    weights = {"a": 6.0, "b": 6.0, "c": 2.0}  # the Alabama paradox of Hamilton
+    assert hamilton(weights, 10) == {"a": 4, "b": 4, "c": 2}
+    assert hamilton(weights, 11) == {"a": 5, "b": 5, "c": 1}
+    for seats in range(30):
+        small, large = webster(weights, seats), webster(weights, seats + 1)
+        assert all(large[k] >= v for k, v in small.items())
+
+
+def test_webster_rejects_bad_weights():
+    with pytest.raises(InvalidInput):
+        webster({"a": -1.0}, 2)
+    with pytest.raises(InvalidInput):
+        webster({"a": 0.0}, 2)
+
+
+# -------------------------------------------------------------------------------- baselines
+def test_baselines_respect_bounds():
+    applicants = [
+        app(1, (5.0,) * 3, created_at="2021-01-02"),
+        app(2, (1.0,) * 3, created_at="2021-01-01"),
+        app(3, (9.0,) * 2, departement="02", epci=None),
+    ]
+    deps = (Territory("01", 3000.0, 0), Territory("02", 1000.0, 0))
+    ri = round_of(applicants, quota=4, departements=deps)
+    # created_at "" sorts first: 3 is served, then 2 (earlier than 1)
+    assert first_come_first_served(ri) == {1: 0, 2: 2, 3: 2}
+    split = need_proportional(ri)
+    assert sum(split.values()) == 4 and split[3] == 1 and split[1] > split[2]
