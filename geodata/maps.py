@@ -218,3 +218,203 @@ def diagnostic_maps(
                 )
             )
     return paths
+
+
+# ------------------------------------------------------------------ maps of given values
+# Additive API for scenario maps (service.scenarios): the caller computes the values (coverage
+# after a round, differences between scenarios...) and these functions only draw them.
+
+
+def _norm_for(values: pd.Series, diverging: bool) -> Normalize:
+    finite = values[np.isfinite(values)]
+    if diverging:
+        m = float(np.abs(finite).max()) if len(finite) else 0.0
+        m = m if m > 0 else 1.0
+        return Normalize(-m, m)
+    lo, hi = (float(finite.min()), float(finite.max())) if len(finite) else (0.0, 1.0)
+    return Normalize(lo, hi if hi > lo else lo + 1)
+
+
+def _as_series(values: Mapping[str, float] | pd.Series) -> pd.Series:
+    series = pd.Series(values, dtype=float) if not isinstance(values, pd.Series) else values
+    series.index = series.index.astype(str)
+    return series.astype(float)
+
+
+def map_departement_values(
+    path: str | Path,
+    values: Mapping[str, float] | pd.Series,
+    label: str,
+    cmap: str = "viridis",
+    *,
+    diverging: bool = False,
+    title: str | None = None,
+) -> Path:
+    """National choropleth of given values per département code (métropole + DROM insets).
+
+    Parameters
+    ----------
+    path
+        Output PNG file (parent folders are created).
+    values
+        ``{code département: value}``; départements without a value are hatched grey.
+    label
+        Colour-bar label (French: the maps are shown to committees).
+    cmap
+        Matplotlib colour map (use a diverging one, e.g. ``RdBu``, with ``diverging=True``).
+    diverging
+        Centre the colour scale on 0 (differences between scenarios).
+    title
+        Figure title (default: ``label``).
+
+    Returns
+    -------
+    pathlib.Path
+    """
+    series = _as_series(values)
+    contours = layers.check_geodataframe(
+        layers._departement_contours(layers.DATA_DIR / "departements_contours.parquet"),
+        "departements_contours",
+        crs=layers.SOURCE_CRS,
+    ).assign(_key=lambda d: d["code"])
+    norm = _norm_for(series, diverging)
+    fig = Figure(figsize=(9, 8))
+    ax = fig.add_axes((0.22, 0.08, 0.76, 0.86))
+    metro = contours[~contours["code"].isin(layers.DROM)]
+    _draw(ax, metro.to_crs(epsg=layers.METRO_EPSG), series, cmap, norm)
+    for i, dep in enumerate(layers.DROM):
+        inset = fig.add_axes((0.01, 0.78 - i * 0.17, 0.18, 0.15))
+        _draw(
+            inset, layers.to_local_crs(contours[contours["code"] == dep], dep), series, cmap, norm
+        )
+        inset.set_title(dep, fontsize=8)
+    fig.colorbar(
+        ScalarMappable(norm=norm, cmap=cmap),
+        ax=ax,
+        orientation="horizontal",
+        fraction=0.04,
+        pad=0.01,
+        label=label,
+    )
+    fig.suptitle(title or f"{label} — par département", fontsize=10)
+    return _save(fig, path)
+
+
+def map_commune_values(
+    path: str | Path,
+    departement: str,
+    values: Mapping[str, float] | pd.Series,
+    label: str,
+    cmap: str = "viridis",
+    *,
+    diverging: bool = False,
+    title: str | None = None,
+) -> Path:
+    """Choropleth of given values per code INSEE over the communes of one département.
+
+    Same conventions as :func:`map_departement_values`; drawn in the département's local
+    projection (Lambert-93 for the métropole).
+    """
+    series = _as_series(values)
+    contours = layers._commune_contours(
+        layers.DATA_DIR / "communes_2026_contours_simplifies.parquet"
+    )
+    layers.check_geodataframe(contours, "commune_contours", crs=layers.SOURCE_CRS)
+    sel = contours[contours["departement"] == departement].assign(_key=lambda d: d["code_insee"])
+    if sel.empty:
+        raise GeodataError(f"no commune contour for département {departement!r}")
+    norm = _norm_for(series[series.index.isin(sel["_key"])], diverging)
+    fig = Figure(figsize=(8, 8))
+    ax = fig.add_axes((0.02, 0.1, 0.96, 0.84))
+    _draw(ax, layers.to_local_crs(sel, departement), series, cmap, norm)
+    fig.colorbar(
+        ScalarMappable(norm=norm, cmap=cmap),
+        ax=ax,
+        orientation="horizontal",
+        fraction=0.04,
+        pad=0.01,
+        label=label,
+    )
+    fig.suptitle(title or f"{label} — communes ({departement})", fontsize=10)
+    return _save(fig, path)
+
+
+def map_values(
+    path: str | Path,
+    values: Mapping[str, float],
+    label: str,
+    *,
+    departement: str | None = None,
+    cmap: str = "YlGn",
+    title: str | None = None,
+) -> Path:
+    """Choropleth of given values: per département (national map with DROM insets), or per
+    commune of ``departement``; keys without a value are hatched grey. Written as PNG.
+
+    Used for maps of a round's proposal (e.g. posts granted per département or per commune),
+    whose values come from the round result rather than from :func:`diagnostic_table`.
+
+    Parameters
+    ----------
+    path
+        Output PNG file (parent folders are created).
+    values
+        Value per département code (national map) or per code INSEE (commune map).
+    label
+        Colour-bar label (French: the maps are shown to the committees).
+    departement
+        ``None`` for the national map, else the département whose communes are drawn.
+    cmap, title
+        Matplotlib colour map; figure title (default: ``label``).
+
+    Returns
+    -------
+    pathlib.Path
+    """
+    series = pd.Series({str(k): float(v) for k, v in values.items()}, dtype=float)
+    finite = series[np.isfinite(series)]
+    lo, hi = (float(finite.min()), float(finite.max())) if len(finite) else (0.0, 1.0)
+    norm = Normalize(min(lo, 0.0), hi if hi > min(lo, 0.0) else min(lo, 0.0) + 1)
+    if departement is None:
+        contours = layers.check_geodataframe(
+            layers._departement_contours(layers.DATA_DIR / "departements_contours.parquet"),
+            "departements_contours",
+            crs=layers.SOURCE_CRS,
+        ).assign(_key=lambda d: d["code"])
+        fig = Figure(figsize=(9, 8))
+        ax = fig.add_axes((0.22, 0.08, 0.76, 0.86))
+        metro = contours[~contours["code"].isin(layers.DROM)]
+        _draw(ax, metro.to_crs(epsg=layers.METRO_EPSG), series, cmap, norm)
+        for i, dep in enumerate(layers.DROM):
+            inset = fig.add_axes((0.01, 0.78 - i * 0.17, 0.18, 0.15))
+            _draw(
+                inset,
+                layers.to_local_crs(contours[contours["code"] == dep], dep),
+                series,
+                cmap,
+                norm,
+            )
+            inset.set_title(dep, fontsize=8)
+    else:
+        contours = layers._commune_contours(
+            layers.DATA_DIR / "communes_2026_contours_simplifies.parquet"
+        )
+        layers.check_geodataframe(contours, "commune_contours", crs=layers.SOURCE_CRS)
+        sel = contours[contours["departement"] == departement].assign(
+            _key=lambda d: d["code_insee"]
+        )
+        if sel.empty:
+            raise GeodataError(f"no commune contours for département {departement!r}")
+        fig = Figure(figsize=(8, 8))
+        ax = fig.add_axes((0.02, 0.1, 0.96, 0.84))
+        _draw(ax, layers.to_local_crs(sel, departement), series, cmap, norm)
+    fig.colorbar(
+        ScalarMappable(norm=norm, cmap=cmap),
+        ax=ax,
+        orientation="horizontal",
+        fraction=0.04,
+        pad=0.01,
+        label=label,
+    )
+    fig.suptitle(title or label, fontsize=10)
+    return _save(fig, path)
