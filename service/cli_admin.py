@@ -152,14 +152,23 @@ def register(group: click.Group) -> None:
 
     @round_group.command("draft")
     @click.option("--mois", required=True, help="Month of the round, AAAA-MM.")
-    @click.option("--quota", required=True, type=int, help="Posts to distribute.")
+    @click.option(
+        "--quota",
+        type=int,
+        default=None,
+        help="Posts to distribute (default: remaining envelope / months left, service.cycle).",
+    )
     @click.option("--politique", default=None, help="Policy overrides as JSON (see CONTRACT.md).")
     @click.option("--json", "as_json", is_flag=True, help="Print the whole round as JSON.")
     @_handled
-    def round_draft(mois: str, quota: int, politique: str | None, as_json: bool) -> None:
-        """Draft a round over the pending structures (CREEE, EXAMEN_COMPLEMENTAIRE_COSELEC)."""
-        from service import rounds
-        from service.api_schemas import RoundDraftBody, parse_model
+    def round_draft(mois: str, quota: int | None, politique: str | None, as_json: bool) -> None:
+        """Draft the round of MOIS over the pending structures received by the 15th.
+
+        Pending = CREEE or EXAMEN_COMPLEMENTAIRE_COSELEC (cadence and quota in service.cycle).
+        """
+        from service import cycle
+        from service.api_cycle import MonthlyRoundBody
+        from service.api_schemas import parse_model
         from service.schemas import FieldError
 
         payload: dict[str, Any] = {"mois": mois, "quota": quota}
@@ -168,8 +177,8 @@ def register(group: click.Group) -> None:
                 payload["politique"] = json.loads(politique)
             except ValueError as exc:
                 raise InvalidRequest([FieldError("politique", f"JSON invalide : {exc}")]) from None
-        body = parse_model(RoundDraftBody, payload)
-        view = rounds.draft_round(
+        body = parse_model(MonthlyRoundBody, payload)
+        view = cycle.draft_monthly(
             _database(),
             mois=body.mois,
             quota=body.quota,

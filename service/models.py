@@ -20,6 +20,13 @@ Tables
     Bearer tokens, stored as SHA-256 hex digests, with their role.
 ``idempotency_keys``
     ``Idempotency-Key`` replays: key per token, method and path, request hash, stored response.
+``postes``
+    One row per granted post (migration 0002): its lifecycle state (see :mod:`service.posts`),
+    grant date, vacancy start, re-assessment flag, return to the pool.
+``postes_evenements``
+    Append-only log of the lifecycle events reported by the portal (or by the deadline sweep).
+``demandes_postes``
+    A structure's requests to add posts or to hand posts back (at most one pending at a time).
 
 The schema is created and upgraded by the Alembic migrations of ``service/migrations``.
 """
@@ -42,6 +49,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     event,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -150,6 +158,8 @@ class Round(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     committed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     version: Mapped[int] = mapped_column(Integer, default=1)
+    #: ``moteur`` (solved by the engine) or ``historique`` (imported 2021 committee decisions).
+    origine: Mapped[str] = mapped_column(String(16), default="moteur", server_default="moteur")
 
     __table_args__ = (CheckConstraint("status IN ('draft', 'committed')", name="status"),)
 
@@ -197,4 +207,102 @@ class IdempotencyKey(Base):
     __table_args__ = (
         UniqueConstraint("token_id", "key", name="uq_idempotency_keys_token_key"),
         Index("ix_idempotency_keys_created_at", "created_at"),
+    )
+
+
+# -- posts after the grant (migration 0002) ---------------------------------------------------
+
+#: Lifecycle states of a granted post (service.posts documents the transitions).
+POSTE_STATUTS = (
+    "ACCORDE",
+    "CANDIDAT_PRESENTE",
+    "CANDIDAT_SELECTIONNE",
+    "CONTRAT_SIGNE",
+    "EN_FORMATION",
+    "EN_POSTE",
+    "TERMINE",
+    "RENDU",
+)
+DEMANDE_TYPES = ("AJOUT", "RESTITUTION")
+DEMANDE_STATUTS = ("EN_ATTENTE", "TRAITEE", "ANNULEE")
+
+
+class Poste(Base):
+    """One granted post of a structure, numbered ``1..n`` within the structure."""
+
+    __tablename__ = "postes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    id_pg: Mapped[int] = mapped_column(ForeignKey("structures.id_pg"), index=True)
+    numero: Mapped[int] = mapped_column(Integer)
+    round_id: Mapped[int | None] = mapped_column(ForeignKey("rounds.id"), index=True)
+    statut: Mapped[str] = mapped_column(String(24), index=True)
+    accorde_le: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    statut_depuis: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    vacant_depuis: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    recrute_le: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    a_reexaminer_depuis: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    rendu_le: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    motif_rendu: Mapped[str | None] = mapped_column(String(32))
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    __table_args__ = (
+        UniqueConstraint("id_pg", "numero", name="uq_postes_id_pg_numero"),
+        CheckConstraint(
+            "statut IN (" + ", ".join(f"'{s}'" for s in POSTE_STATUTS) + ")", name="statut"
+        ),
+    )
+
+
+class PosteEvenement(Base):
+    """One lifecycle event of a post. Append-only."""
+
+    __tablename__ = "postes_evenements"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    poste_id: Mapped[int] = mapped_column(ForeignKey("postes.id"), index=True)
+    type: Mapped[str] = mapped_column(String(32))
+    date: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    enregistre_le: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    auteur: Mapped[str] = mapped_column(String(64), default="")
+    statut_avant: Mapped[str | None] = mapped_column(String(24))
+    statut_apres: Mapped[str] = mapped_column(String(24))
+    commentaire: Mapped[str | None] = mapped_column(Text)
+
+
+@event.listens_for(PosteEvenement, "before_update")
+@event.listens_for(PosteEvenement, "before_delete")
+def _events_append_only(mapper: Any, connection: Any, target: PosteEvenement) -> None:
+    raise RuntimeError("the post event log is append-only")
+
+
+class DemandePostes(Base):
+    """A structure's request to add posts (next round) or to hand free posts back."""
+
+    __tablename__ = "demandes_postes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    id_pg: Mapped[int] = mapped_column(ForeignKey("structures.id_pg"), index=True)
+    type: Mapped[str] = mapped_column(String(16))
+    nombre: Mapped[int] = mapped_column(Integer)
+    statut: Mapped[str] = mapped_column(String(16))
+    motif: Mapped[str] = mapped_column(Text, default="")
+    auteur: Mapped[str] = mapped_column(String(64), default="")
+    creee_le: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    traitee_le: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    round_id: Mapped[int | None] = mapped_column(ForeignKey("rounds.id"))
+    resultat: Mapped[int | None] = mapped_column(Integer)
+
+    __table_args__ = (
+        CheckConstraint("type IN ('AJOUT', 'RESTITUTION')", name="type"),
+        CheckConstraint("statut IN ('EN_ATTENTE', 'TRAITEE', 'ANNULEE')", name="statut"),
+        CheckConstraint("nombre > 0", name="nombre"),
+        # At most one pending request per structure, enforced by the database itself.
+        Index(
+            "uq_demandes_postes_en_attente",
+            "id_pg",
+            unique=True,
+            sqlite_where=text("statut = 'EN_ATTENTE'"),
+            postgresql_where=text("statut = 'EN_ATTENTE'"),
+        ),
     )

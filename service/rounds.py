@@ -17,6 +17,7 @@ transaction, so no solve ever runs inside one:
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select, update
@@ -62,18 +63,50 @@ def allocate(db: Database, request: RoundRequest) -> dict[str, Any]:
     """Stateless round (``POST /v1/allocate``).
 
     Without ``conseillersExistants`` in the request, the existing advisors are the store's current
-    state: the bundled 2021 advisors plus the posts granted by committed rounds.
+    state, each post counted once (rule in :mod:`service.cycle`): the store alone once the 2021
+    history is imported, else the bundled 2021 advisors plus the posts of committed rounds.
     """
     extra = None
     if request.conseillersExistants is None:
         with db.read() as s:
-            extra = existing_from_committed(s)
+            state = existing_for_round(s)
+        extra = state.extra
+        if state.full is not None:
+            from service.schemas import ExistantIn
+
+            request = request.model_copy(
+                update={
+                    "conseillersExistants": [
+                        ExistantIn.model_validate(e) for e in state.as_request_list() or []
+                    ]
+                }
+            )
     return solve(request, extra_existing=extra)
 
 
 def existing_from_committed(session: Session) -> dict[str, int]:
-    """Posts granted by committed rounds, by code commune (added to the bundled advisors)."""
+    """Posts granted by committed rounds, by code commune (legacy ``extra_existing``)."""
     return store.grants_by_commune(session)
+
+
+def existing_for_round(session: Session) -> Any:
+    """Existing advisors of the store for a round (:class:`service.cycle.ExistingState`).
+
+    ``full`` (history imported: the store is the single source, sent as the request's
+    ``conseillersExistants``) or ``extra`` (legacy: posts of committed rounds, net of posts
+    returned to the pool, added to the bundled 2021 advisors). Each post counts once; the rule
+    is documented in :mod:`service.cycle`.
+    """
+    from service import cycle
+
+    return cycle.existing_state(session)
+
+
+def _environment() -> dict[str, Any]:
+    """Code, solver and parameters of a solve, stored with the snapshot (``service.replay``)."""
+    from service import replay
+
+    return replay.environment()
 
 
 # -- views ------------------------------------------------------------------------------------
@@ -112,6 +145,7 @@ def round_summary(row: Round) -> dict[str, Any]:
         "quota": row.quota,
         "statut": row.status,
         "attribues": int((row.result.get("totaux") or {}).get("attribues", 0)),
+        "auteur": row.author,
         "creeLe": store.iso(row.created_at),
         "valideLe": store.iso(row.committed_at),
     }
@@ -130,6 +164,12 @@ def _get(session: Session, round_id: int, *, for_update: bool = False) -> Round:
 def get_round(db: Database, round_id: int) -> dict[str, Any]:
     with db.read() as s:
         return round_view(_get(s, round_id))
+
+
+def get_round_snapshot(db: Database, round_id: int) -> dict[str, Any]:
+    """The round's input snapshot (request, existing advisors, fingerprints); set at draft."""
+    with db.read() as s:
+        return _get(s, round_id).snapshot
 
 
 def list_rounds(db: Database) -> list[dict[str, Any]]:
@@ -155,8 +195,12 @@ def draft_round(
     quota: int,
     politique: PolitiqueIn | None = None,
     author: str = "",
+    received_before: datetime | None = None,
 ) -> dict[str, Any]:
     """Draft a round over the pending structures and store its snapshot and result.
+
+    ``received_before``: only applications received before this instant (portal ``createdAt``)
+    are considered (the monthly cadence of :mod:`service.cycle`); ``None`` = all pending ones.
 
     Raises
     ------
@@ -167,8 +211,13 @@ def draft_round(
     """
     with db.read() as s:
         pending = store.pending_structures(s)
-        extra = existing_from_committed(s)
+        existing = existing_for_round(s)
         prog = store.programme_view(store.programme(s))
+    if received_before is not None:
+        from service.cycle import received_before as received
+
+        pending = [p for p in pending if received(p.document, received_before)]
+    extra = existing.extra
     if not pending:
         raise Conflict(
             "Aucune structure en attente (statut CREEE ou EXAMEN_COMPLEMENTAIRE_COSELEC)."
@@ -184,6 +233,8 @@ def draft_round(
         "mois": mois,
         "structures": [p.document for p in pending],
     }
+    if existing.full is not None:
+        payload["conseillersExistants"] = existing.as_request_list()
     if politique is not None:
         payload["politique"] = politique.model_dump(mode="json", exclude_none=True)
     try:
@@ -197,6 +248,7 @@ def draft_round(
         "extraExisting": extra,
         "structures": {str(p.id_pg): p.fingerprint for p in pending},
         "programme": prog,
+        "moteur": _environment(),
     }
     now = utcnow()
     with db.write() as s:
@@ -221,6 +273,24 @@ def draft_round(
 # -- override ---------------------------------------------------------------------------------
 
 
+def proposal_moves(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Structures whose posts of this round differ between two results, by ascending idPG.
+
+    Each entry: ``{"idPG", "avant", "apres", "motifs"}`` (``motifs`` of the new result: why).
+    """
+    old = {
+        int(d["idPG"]): int(d["nombreConseillersAttribues"]) for d in before.get("decisions", [])
+    }
+    moves = []
+    for d in after.get("decisions", []):
+        i, n = int(d["idPG"]), int(d["nombreConseillersAttribues"])
+        if old.get(i, 0) != n:
+            moves.append(
+                {"idPG": i, "avant": old.get(i, 0), "apres": n, "motifs": d.get("motifs", [])}
+            )
+    return moves
+
+
 def override_round(
     db: Database, round_id: int, *, id_pg: int, nombre: int, motif: str, author: str = ""
 ) -> dict[str, Any]:
@@ -235,25 +305,47 @@ def override_round(
         row = _get(s, round_id)
         if row.status != ROUND_DRAFT:
             raise Conflict(f"Le tour n° {round_id} est validé : il ne peut plus être modifié.")
-        snapshot, version = row.snapshot, row.version
+        snapshot, version, previous = row.snapshot, row.version, row.result
         locks = dict(row.locks or {})
     if str(id_pg) not in snapshot["structures"]:
         raise InvalidRequest(
             [FieldError("idPG", f"la structure idPG {id_pg} ne fait pas partie de ce tour")]
         )
+    # The algorithm's own proposal for this structure, kept across re-locks: the explanation
+    # says whether and how the committee departed from it (service.explication).
+    proposition = (locks.get(str(id_pg)) or {}).get(
+        "proposition",
+        next(
+            (
+                int(d["nombreConseillersAttribues"])
+                for d in previous.get("decisions", [])
+                if int(d["idPG"]) == id_pg
+            ),
+            None,
+        ),
+    )
     locks[str(id_pg)] = {
         "nombre": nombre,
         "motif": motif.strip(),
         "auteur": author[:64],
         "date": store.iso(utcnow()),
+        "proposition": proposition,
     }
     request = _request_from_snapshot(snapshot)
     result = solve(request, extra_existing=snapshot["extraExisting"], locks=_locks_map(locks))
+    # What this lock moved since the previous proposal (shown to the committee).
+    locks[str(id_pg)].update(version=version + 1, mouvements=proposal_moves(previous, result))
     with db.write() as s:
         done = s.execute(
             update(Round)
             .where(Round.id == round_id, Round.version == version, Round.status == ROUND_DRAFT)
-            .values(locks=locks, result=result, updated_at=utcnow(), version=version + 1)
+            .values(
+                locks=locks,
+                result=result,
+                snapshot={**snapshot, "moteur": _environment()},
+                updated_at=utcnow(),
+                version=version + 1,
+            )
         )
         if done.rowcount != 1:
             raise Conflict(
@@ -265,12 +357,23 @@ def override_round(
 # -- commit -----------------------------------------------------------------------------------
 
 
-def commit_round(db: Database, round_id: int, *, author: str = "") -> dict[str, Any]:
-    """Commit a drafted round in one transaction (see the module docstring)."""
+def commit_round(
+    db: Database, round_id: int, *, author: str = "", expected_version: int | None = None
+) -> dict[str, Any]:
+    """Commit a drafted round in one transaction (see the module docstring).
+
+    ``expected_version``: the version the committee confirmed; another one is a 409 (the draft
+    changed after the confirmation page was shown).
+    """
     with db.write() as s:
         row = _get(s, round_id, for_update=True)
         if row.status != ROUND_DRAFT:
             raise Conflict(f"Le tour n° {round_id} est déjà validé.")
+        if expected_version is not None and row.version != expected_version:
+            raise Conflict(
+                f"Le tour n° {round_id} a changé depuis la confirmation (version "
+                f"{expected_version}, maintenant {row.version}) ; relisez-le avant de valider."
+            )
         result = row.result
         if result.get("status") == "INFEASIBLE":
             raise Conflict(
@@ -300,6 +403,9 @@ def commit_round(db: Database, round_id: int, *, author: str = "") -> dict[str, 
             )
         now = utcnow()
         numero = str(round_id)
+        from service import explication  # committed explanations: who, when, overrides
+
+        explications = explication.explain_committed(row, author[:64], now)
         for d in decisions:
             structure = locked[int(d["idPG"])]
             total = int(d["nombreConseillersCoselec"])
@@ -313,13 +419,16 @@ def commit_round(db: Database, round_id: int, *, author: str = "") -> dict[str, 
                     inserted_at=now,
                     round_id=round_id,
                     motifs=list(d.get("motifs", [])),
-                    explication=d.get("explication", {}),
+                    explication=explications.get(int(d["idPG"]), d.get("explication", {})),
                 )
             )
             assert structure.statut in STATUTS_EN_ATTENTE
             # A structure that holds posts stays validated even when this round adds none.
             structure.statut = "VALIDATION_COSELEC" if total > 0 else "REFUS_COSELEC"
             structure.updated_at = now
+        from service import posts
+
+        posts.record_round_grants(s, round_id, decisions, now)
         prog.consumed += granted
         prog.version += 1
         prog.updated_at = now

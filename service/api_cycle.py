@@ -1,0 +1,190 @@
+"""``/v1`` endpoints of the monthly cycle: thin views over :mod:`service.cycle`,
+:mod:`service.posts` and :mod:`service.replay` (parse, authorise, call, serialise).
+
+=================================================  =======  ======  ========
+endpoint                                           portail  agence  analyste
+=================================================  =======  ======  ========
+POST /v1/rounds/mensuel                            -        oui     -
+POST /v1/rounds/import-historique                  -        oui     -
+GET  /v1/rounds/{id}/rejeu                         -        oui     oui
+GET  /v1/programme                                 oui      oui     oui
+GET  /v1/structures/{idPG}/postes[/{n}]            oui      oui     oui
+POST /v1/structures/{idPG}/postes/{n}/evenements   oui      -       -
+POST /v1/structures/{idPG}/demandes                oui      -       -
+GET  /v1/postes/echeances                          -        oui     oui
+POST /v1/postes/echeances                          -        oui     -
+=================================================  =======  ======  ========
+
+(``admin`` may do everything.) Time comes from ``app.config["CLOCK"]`` (a callable returning an
+aware UTC datetime; default :func:`service.models.utcnow`) so that tests freeze it.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Literal
+
+from flask import Blueprint, Response, current_app, request
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
+
+from service import cycle, posts, replay
+from service.api_schemas import MAX_ID, MAX_POSTS, parse_model
+from service.errors import NotFound
+from service.models import utcnow
+from service.schemas import FieldError, InvalidRequest, PolitiqueIn
+from service.web import db, idempotent, json_body, json_response, principal, requires
+
+bp = Blueprint("v1_cycle", __name__, url_prefix="/v1")
+
+
+def now() -> datetime:
+    """The application's clock (``CLOCK`` in the config, tests freeze it)."""
+    clock = current_app.config.get("CLOCK") or utcnow
+    return clock()
+
+
+def _id(value: int, what: str) -> int:
+    if value > MAX_ID:
+        raise NotFound(f"Aucun(e) {what} n° {value}.")
+    return value
+
+
+class MonthlyRoundBody(BaseModel):
+    """``POST /v1/rounds/mensuel``: the round of ``mois`` on the monthly cadence."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    mois: Annotated[str, Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")]
+    quota: Annotated[StrictInt, Field(ge=0, le=MAX_POSTS)] | None = None
+    politique: PolitiqueIn | None = None
+
+
+class EventBody(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    type: Literal[posts.EVENT_TYPES]  # type: ignore[valid-type]
+    date: datetime | None = None
+    commentaire: Annotated[str, Field(max_length=2000)] | None = None
+
+
+class DemandeBody(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    type: Literal["AJOUT", "RESTITUTION"]
+    nombre: Annotated[StrictInt, Field(ge=1, le=1000)]
+    motif: Annotated[str, Field(max_length=2000)] = ""
+
+
+def _date_arg() -> datetime:
+    raw = request.args.get("date")
+    if not raw:
+        return now()
+    try:
+        dt = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        raise InvalidRequest(
+            [FieldError("date", f"date ISO-8601 attendue ; reçu {raw!r}")]
+        ) from None
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+
+
+@bp.post("/rounds/mensuel")
+@requires("agence")
+@idempotent
+def post_monthly_round() -> Response:
+    body = parse_model(MonthlyRoundBody, json_body())
+    view = cycle.draft_monthly(
+        db(), mois=body.mois, quota=body.quota, politique=body.politique, author=principal().name
+    )
+    return json_response(view, 201, {"Location": f"/v1/rounds/{view['id']}"})
+
+
+@bp.post("/rounds/import-historique")
+@requires("agence")
+def post_import_history() -> Response:
+    summary = cycle.import_history(db(), author=principal().name)
+    return json_response(summary, 201 if summary["importe"] else 200)
+
+
+@bp.get("/rounds/<int:round_id>/rejeu")
+@requires("agence", "analyste")
+def get_replay(round_id: int) -> Response:
+    _id(round_id, "tour")
+    return json_response(replay.replay_round(db(), round_id))
+
+
+@bp.get("/programme")
+@requires("portail", "agence", "analyste")
+def get_programme() -> Response:
+    raw = request.args.get("duree")
+    duree = None
+    if raw is not None:
+        if not raw.isdigit():
+            raise InvalidRequest([FieldError("duree", "nombre de mois entier attendu")])
+        duree = int(raw)
+    return json_response(cycle.programme_state(db(), duree_mois=duree))
+
+
+@bp.get("/structures/<int:id_pg>/postes")
+@requires("portail", "agence", "analyste")
+def get_posts(id_pg: int) -> Response:
+    _id(id_pg, "structure")
+    return json_response(posts.list_posts(db(), id_pg, now()))
+
+
+@bp.get("/structures/<int:id_pg>/postes/<int:numero>")
+@requires("portail", "agence", "analyste")
+def get_post(id_pg: int, numero: int) -> Response:
+    _id(id_pg, "structure")
+    _id(numero, "poste")
+    return json_response(posts.get_post(db(), id_pg, numero, now()))
+
+
+@bp.post("/structures/<int:id_pg>/postes/<int:numero>/evenements")
+@requires("portail")
+@idempotent
+def post_event(id_pg: int, numero: int) -> Response:
+    _id(id_pg, "structure")
+    _id(numero, "poste")
+    body = parse_model(EventBody, json_body())
+    view = posts.report_event(
+        db(),
+        id_pg,
+        numero,
+        type_=body.type,
+        now=now(),
+        date=body.date,
+        commentaire=body.commentaire,
+        auteur=principal().name,
+    )
+    return json_response(view, 201)
+
+
+@bp.post("/structures/<int:id_pg>/demandes")
+@requires("portail")
+@idempotent
+def post_demande(id_pg: int) -> Response:
+    _id(id_pg, "structure")
+    body = parse_model(DemandeBody, json_body())
+    view = posts.file_request(
+        db(),
+        id_pg,
+        type_=body.type,
+        nombre=body.nombre,
+        motif=body.motif,
+        now=now(),
+        auteur=principal().name,
+    )
+    return json_response(view, 201)
+
+
+@bp.get("/postes/echeances")
+@requires("agence", "analyste")
+def get_deadlines() -> Response:
+    return json_response(posts.deadlines(db(), _date_arg()))
+
+
+@bp.post("/postes/echeances")
+@requires("agence")
+def post_deadlines() -> Response:
+    return json_response(posts.apply_deadlines(db(), now(), principal().name))
