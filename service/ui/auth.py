@@ -1,0 +1,170 @@
+"""Sign-in with an API token, the session cookie and CSRF protection of the agency pages.
+
+- Sign-in: the agency pastes its API token (the same tokens as the API, ``allocator token
+  create``); the token is looked up once with :func:`service.store.find_token` and only its row
+  id is kept in Flask's signed session cookie (never the token itself). Every request re-reads
+  the token row, so a revoked token ends the session at once.
+- Cookie: ``HttpOnly``, ``SameSite=Strict``, and ``Secure`` whenever the request came over HTTPS
+  (or ``SESSION_COOKIE_SECURE`` is set). Behind a TLS-terminating proxy, wrap the app in
+  ``werkzeug.middleware.proxy_fix.ProxyFix`` so that ``request.is_secure`` is true.
+- CSRF: one random token per session, a hidden ``csrf_token`` field in every form, checked in
+  constant time on every POST of the blueprint (sign-in included).
+- Roles, as in the API (:mod:`service.web`): ``agence`` and ``admin`` act, ``analyste`` reads,
+  ``portail`` has no access to these pages.
+"""
+
+from __future__ import annotations
+
+import functools
+import hmac
+import secrets
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any, TypeVar
+
+from flask import (
+    Flask,
+    abort,
+    current_app,
+    g,
+    has_request_context,
+    redirect,
+    request,
+    session,
+    url_for,
+)
+from flask.sessions import SecureCookieSessionInterface
+
+from service import store
+from service.models import ApiToken
+from service.web import Principal, db
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+READ_ROLES = frozenset({"agence", "analyste", "admin"})
+ACT_ROLES = frozenset({"agence", "admin"})
+CSRF_FIELD = "csrf_token"
+#: A committee meeting lasts a day; the session expires after 12 hours.
+SESSION_LIFETIME = timedelta(hours=12)
+
+
+class _SessionInterface(SecureCookieSessionInterface):
+    """Flask's signed cookie, marked ``Secure`` whenever the request came over HTTPS."""
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        if app.config.get("SESSION_COOKIE_SECURE"):
+            return True
+        return has_request_context() and request.is_secure
+
+
+def init_app(app: Flask) -> None:
+    """Cookie settings (kept when the configuration already chose them)."""
+    app.config["SESSION_COOKIE_HTTPONLY"] = True
+    if not app.config.get("SESSION_COOKIE_SAMESITE"):
+        app.config["SESSION_COOKIE_SAMESITE"] = "Strict"
+    app.config.setdefault("PERMANENT_SESSION_LIFETIME", SESSION_LIFETIME)
+    app.session_interface = _SessionInterface()
+
+
+# -- CSRF -------------------------------------------------------------------------------------
+
+
+def csrf_token() -> str:
+    """This session's CSRF token (created on first use)."""
+    token = session.get("csrf")
+    if not token:
+        token = session["csrf"] = secrets.token_urlsafe(32)
+    return token
+
+
+def check_csrf() -> None:
+    """Refuse (400) a POST whose form lacks this session's CSRF token."""
+    expected = session.get("csrf")
+    sent = request.form.get(CSRF_FIELD, "")
+    if not expected or not sent or not hmac.compare_digest(str(expected), sent):
+        abort(400, "Jeton de sécurité du formulaire absent ou périmé : rechargez la page.")
+
+
+# -- sign-in ----------------------------------------------------------------------------------
+
+
+class SignInError(Exception):
+    """Unknown, revoked or unsuitable token (French message for the form)."""
+
+
+def sign_in(raw_token: str) -> Principal:
+    """Open a session for ``raw_token``; raise :class:`SignInError` otherwise."""
+    raw_token = raw_token.strip()
+    if not raw_token or len(raw_token) > 200:
+        raise SignInError("Jeton d'accès inconnu ou révoqué.")
+    with db().read() as s:
+        token = store.find_token(s, raw_token)
+        if token is None:
+            raise SignInError("Jeton d'accès inconnu ou révoqué.")
+        who = Principal(token.id, token.role, token.label)
+    if who.role not in READ_ROLES:
+        raise SignInError(
+            f"Le rôle « {who.role} » ne donne pas accès à l'espace de l'agence "
+            "(rôles admis : agence, analyste, admin)."
+        )
+    csrf = session.get("csrf")
+    session.clear()  # no fixation: a fresh session at sign-in
+    session["token_id"] = who.token_id
+    session["csrf"] = csrf or secrets.token_urlsafe(32)
+    session.permanent = True
+    return who
+
+
+def sign_out() -> None:
+    session.clear()
+
+
+def current_principal() -> Principal | None:
+    """The signed-in caller, re-checked against the token table (revocation ends the session)."""
+    if "principal" in g:
+        return g.principal
+    token_id = session.get("token_id")
+    who = None
+    if isinstance(token_id, int):
+        with db().read() as s:
+            token = s.get(ApiToken, token_id)
+            if token is not None and token.revoked_at is None and token.role in READ_ROLES:
+                who = Principal(token.id, token.role, token.label)
+    if who is None and token_id is not None:
+        session.pop("token_id", None)
+    g.principal = who
+    return who
+
+
+def can_act() -> bool:
+    who = current_principal()
+    return who is not None and who.role in ACT_ROLES
+
+
+def login_required(*, act: bool = False) -> Callable[[F], F]:
+    """Redirect to the sign-in page without a session; 403 when the role may only read."""
+
+    def decorator(view: F) -> F:
+        @functools.wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            who = current_principal()
+            if who is None:
+                if request.method == "GET":
+                    return redirect(url_for("ui.connexion", suite=request.full_path.rstrip("?")))
+                abort(401, "Session absente ou expirée : reconnectez-vous.")
+            if act and who.role not in ACT_ROLES:
+                abort(403, f"Le rôle « {who.role} » permet seulement de consulter les tours.")
+            return view(*args, **kwargs)
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorator
+
+
+def safe_next(target: str | None) -> str:
+    """A local path under the blueprint to go to after sign-in (no open redirect)."""
+    default = url_for("ui.tours")
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return default
+    prefix = current_app.blueprints["ui"].url_prefix or ""
+    return target if target.startswith(prefix + "/") or target == prefix else default

@@ -1,0 +1,353 @@
+"""The agency pages through Flask's test client (fake solver): sign-in, roles, CSRF, the draft →
+override → commit flow through the forms, error pages, and the pure presentation helpers.
+
+The same flow in a real browser with the real engine is ``tests/e2e/test_ui_browser.py``.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from service import rounds, store
+from service.ui import present
+from tests.service.conftest import make_tokens, structure_doc
+
+CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
+CODES = ("01283", "01053", "75056", "13055")
+
+
+@pytest.fixture(autouse=True)
+def _instance(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keep the map cache of these tests in a temporary instance folder."""
+    monkeypatch.setenv("ALLOCATOR_INSTANCE_PATH", str(tmp_path / "instance"))
+
+
+def raw_tokens(app: Any) -> dict[str, str]:
+    return {r: h["Authorization"].removeprefix("Bearer ") for r, h in make_tokens(db(app)).items()}
+
+
+def text(resp: Any) -> str:
+    """The response body with HTML entities decoded (Jinja escapes apostrophes)."""
+    return html.unescape(resp.get_data(as_text=True))
+
+
+def db(app: Any) -> Any:
+    return app.extensions["allocator.db"]
+
+
+def seed(client: Any, portail: str, n: int = 6) -> None:
+    for i in range(1, n + 1):
+        doc = structure_doc(i, CODES[i % len(CODES)], nombreConseillersSouhaites=1 + i % 3)
+        resp = client.put(
+            f"/v1/structures/{i}", json=doc, headers={"Authorization": f"Bearer {portail}"}
+        )
+        assert resp.status_code == 201, resp.get_json()
+
+
+def csrf(client: Any, path: str = "/agence/connexion") -> str:
+    body = text(client.get(path))
+    match = CSRF_RE.search(body)
+    assert match, body[:500]
+    return match.group(1)
+
+
+def sign_in(client: Any, token: str) -> Any:
+    return client.post("/agence/connexion", data={"csrf_token": csrf(client), "jeton": token})
+
+
+def flashes(client: Any, path: str) -> str:
+    return text(client.get(path, follow_redirects=True))
+
+
+@pytest.fixture
+def ui(sqlite_app: Any) -> tuple[Any, Any, dict[str, str]]:
+    tokens = raw_tokens(sqlite_app)
+    client = sqlite_app.test_client()
+    seed(client, tokens["portail"])
+    return sqlite_app, client, tokens
+
+
+# -- sign-in, cookie, CSRF ---------------------------------------------------------------------
+
+
+def test_sign_in_cookie_and_csrf(ui: tuple[Any, Any, dict[str, str]]) -> None:
+    _, client, tokens = ui
+    resp = client.get("/agence/tours")
+    assert resp.status_code == 302 and "/agence/connexion" in resp.headers["Location"]
+    token = csrf(client)
+    # Missing or wrong CSRF token: refused before the token is even looked at.
+    assert client.post("/agence/connexion", data={"jeton": tokens["agence"]}).status_code == 400
+    bad = client.post("/agence/connexion", data={"csrf_token": "x", "jeton": tokens["agence"]})
+    assert bad.status_code == 400 and "Jeton de sécurité" in text(bad)
+    wrong = client.post("/agence/connexion", data={"csrf_token": token, "jeton": "cn_nope"})
+    assert wrong.status_code == 401
+    assert "Jeton d'accès inconnu ou révoqué." in text(wrong)
+    ok = client.post("/agence/connexion", data={"csrf_token": token, "jeton": tokens["agence"]})
+    assert ok.status_code == 302 and ok.headers["Location"].endswith("/agence/tours")
+    cookie = ok.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and "Secure" not in cookie
+    assert tokens["agence"] not in cookie
+    page = client.get("/agence/tours")
+    assert page.status_code == 200
+    assert "frame-ancestors 'none'" in page.headers["Content-Security-Policy"]
+    assert page.headers["Cache-Control"] == "no-store"
+
+
+def test_cookie_is_secure_over_https(sqlite_app: Any) -> None:
+    tokens = raw_tokens(sqlite_app)
+    client = sqlite_app.test_client()
+    csrf_https = CSRF_RE.search(text(client.get("/agence/connexion", base_url="https://localhost")))
+    assert csrf_https is not None
+    resp = client.post(
+        "/agence/connexion",
+        data={"csrf_token": csrf_https.group(1), "jeton": tokens["agence"]},
+        base_url="https://localhost",
+    )
+    assert resp.status_code == 302
+    assert "Secure" in resp.headers["Set-Cookie"]
+
+
+def test_roles(ui: tuple[Any, Any, dict[str, str]]) -> None:
+    _, client, tokens = ui
+    resp = sign_in(client, tokens["portail"])
+    assert resp.status_code == 401 and "ne donne pas accès" in text(resp)
+    assert sign_in(client, tokens["analyste"]).status_code == 302
+    page = text(client.get("/agence/tours"))
+    assert "lecture seule" in page and "Calculer la proposition" not in page
+    refused = client.post(
+        "/agence/tours", data={"csrf_token": csrf(client, "/agence/tours"), "mois": "2021-06"}
+    )
+    assert refused.status_code == 403
+    assert "permet seulement de consulter" in text(refused)
+
+
+def test_revoked_token_ends_the_session(ui: tuple[Any, Any, dict[str, str]]) -> None:
+    app, client, tokens = ui
+    sign_in(client, tokens["agence"])
+    assert client.get("/agence/tours").status_code == 200
+    with db(app).write() as s:
+        row = store.find_token(s, tokens["agence"])
+        row.revoked_at = row.created_at
+    resp = client.get("/agence/tours")
+    assert resp.status_code == 302 and "/agence/connexion" in resp.headers["Location"]
+
+
+@pytest.mark.parametrize(
+    ("suite", "expected"),
+    [
+        ("/agence/tours/1", "/agence/tours/1"),
+        ("//evil.example/agence", "/agence/tours"),
+        ("https://evil.example/", "/agence/tours"),
+        ("/v1/rounds", "/agence/tours"),
+    ],
+)
+def test_no_open_redirect_after_sign_in(
+    ui: tuple[Any, Any, dict[str, str]], suite: str, expected: str
+) -> None:
+    _, client, tokens = ui
+    resp = client.post(
+        "/agence/connexion",
+        data={"csrf_token": csrf(client), "jeton": tokens["agence"], "suite": suite},
+    )
+    assert resp.headers["Location"] == expected
+
+
+# -- the round flow through the forms (SQLite and PostgreSQL) -----------------------------------
+
+
+def test_draft_override_commit_through_forms(app: Any) -> None:
+    tokens = raw_tokens(app)
+    client = app.test_client()
+    seed(client, tokens["portail"])
+    assert sign_in(client, tokens["agence"]).status_code == 302
+    token = csrf(client, "/agence/tours")
+
+    resp = client.post("/agence/tours", data={"csrf_token": token, "mois": "2021-13", "quota": "4"})
+    assert resp.status_code == 302 and resp.headers["Location"].endswith("/agence/tours")
+    assert "Mois" in flashes(client, "/agence/tours") and rounds.list_rounds(db(app)) == []
+
+    resp = client.post("/agence/tours", data={"csrf_token": token, "mois": "2021-06", "quota": "4"})
+    assert resp.headers["Location"].endswith("/agence/tours/1")
+    page = text(client.get("/agence/tours/1"))
+    assert "Tour n° 1 préparé : 4 postes proposés." in page
+    assert "Structures par département" in page and "Arbitrer et valider" in page
+    listed = text(client.get("/agence/tours"))
+    assert "agence:test-agence" in listed and "Brouillon" in listed
+
+    view = rounds.get_round(db(app), 1)
+    first = next(d for d in view["resultat"]["decisions"] if d["nombreConseillersAttribues"])
+    id_pg, before = first["idPG"], first["nombreConseillersAttribues"]
+
+    # No reason: refused, nothing changes.
+    form = {"csrf_token": token, "idPG": str(id_pg), "nombre": "0", "motif": " "}
+    resp = client.post("/agence/tours/1/verrous", data=form)
+    assert resp.status_code == 302
+    assert "le motif est obligatoire" in flashes(client, "/agence/tours/1")
+    assert rounds.get_round(db(app), 1)["version"] == 1
+
+    # Without the CSRF token: 400, nothing changes.
+    no_csrf = {k: v for k, v in form.items() if k != "csrf_token"}
+    assert client.post("/agence/tours/1/verrous", data=no_csrf).status_code == 400
+
+    form["motif"] = "financé par ailleurs"
+    resp = client.post("/agence/tours/1/verrous", data=form)
+    assert resp.headers["Location"].endswith("/agence/tours/1#mouvements")
+    page = text(client.get("/agence/tours/1"))
+    assert "Ce qui a changé au dernier calcul" in page
+    assert "Verrou du comité : « financé par ailleurs »" in page
+    view = rounds.get_round(db(app), 1)
+    lock = view["verrous"][0]
+    assert lock["version"] == 2 and lock["mouvements"][0] == {
+        "idPG": id_pg,
+        "avant": before,
+        "apres": 0,
+        "motifs": ["VERROU_COMITE"],
+    }
+
+    # The structure page shows the lock; the map is a PNG.
+    structure = text(client.get(f"/agence/tours/1/structures/{id_pg}"))
+    assert "financé par ailleurs" in structure and "Arbitrer cette structure" in structure
+    carte = client.get("/agence/tours/1/carte.png?v=2")
+    assert carte.status_code == 200 and carte.data[:8] == b"\x89PNG\r\n\x1a\n"
+
+    # Confirmation states what will be recorded; unchecked box or stale version: refused.
+    confirm = text(client.get("/agence/tours/1/validation"))
+    assert "6</strong> décision(s) du comité n° 1" in confirm
+    assert "0 → <strong>4</strong> postes consommés" in confirm
+    resp = client.post("/agence/tours/1/validation", data={"csrf_token": token, "version": "2"})
+    assert "cochez la case" in flashes(client, "/agence/tours/1/validation")
+    stale = {"csrf_token": token, "version": "1", "confirme": "oui"}
+    client.post("/agence/tours/1/validation", data=stale)
+    assert "a changé depuis la confirmation" in flashes(client, "/agence/tours/1/validation")
+    assert rounds.get_round(db(app), 1)["statut"] == "draft"
+
+    resp = client.post(
+        "/agence/tours/1/validation", data={**stale, "version": "2"}, follow_redirects=True
+    )
+    page = text(resp)
+    assert "Tour n° 1 validé" in page and "Certificat de reproductibilité" in page
+    assert "Fixer et recalculer" not in page and "Valider le tour…" not in page
+    assert rounds.get_round(db(app), 1)["statut"] == "committed"
+    # Read-only: a late override is refused with the domain's message.
+    client.post("/agence/tours/1/verrous", data=form)
+    assert "ne peut plus être modifié" in flashes(client, "/agence/tours/1")
+    assert "déjà validé" in flashes(client, "/agence/tours/1/validation")
+
+
+def test_error_pages_are_html_and_api_keeps_problem_json(
+    ui: tuple[Any, Any, dict[str, str]],
+) -> None:
+    _, client, tokens = ui
+    sign_in(client, tokens["agence"])
+    resp = client.get("/agence/tours/99")
+    assert resp.status_code == 404 and resp.mimetype == "text/html"
+    assert "Aucun tour d'attribution n° 99." in text(resp)
+    api = client.get("/v1/rounds/99", headers={"Authorization": f"Bearer {tokens['agence']}"})
+    assert api.status_code == 404 and api.mimetype == "application/problem+json"
+    token = csrf(client, "/agence/tours")
+    client.post("/agence/tours", data={"csrf_token": token, "mois": "2021-06", "quota": "2"})
+    assert client.get("/agence/tours/1/structures/424242").status_code == 404
+    assert client.get("/agence/tours/1/telechargements/inconnu").status_code == 404
+    notice = client.get("/agence/tours/1/telechargements/notice")
+    assert notice.status_code == 200 and notice.mimetype == "text/html"
+    xlsx = client.get("/agence/tours/1/telechargements/xlsx")
+    assert xlsx.status_code == 200 and xlsx.data[:2] == b"PK"
+    assert 'filename="tour_1.xlsx"' in xlsx.headers["Content-Disposition"]
+    decisions = client.get("/agence/tours/1/telechargements/csv")
+    assert decisions.mimetype == "text/csv" and text(decisions).startswith("\ufeffidPG;")
+
+
+def test_filters_and_sorting_in_the_page(ui: tuple[Any, Any, dict[str, str]]) -> None:
+    _, client, tokens = ui
+    sign_in(client, tokens["agence"])
+    token = csrf(client, "/agence/tours")
+    client.post("/agence/tours", data={"csrf_token": token, "mois": "2021-06", "quota": "3"})
+    page = client.get("/agence/tours/1?departement=75&tri=proposition&ordre=desc")
+    body = text(page)
+    assert 'id="dep-75"' in body and 'id="dep-01"' not in body
+    assert 'aria-sort="descending"' in body
+    none = text(client.get("/agence/tours/1?q=introuvable"))
+    assert "Aucune structure ne correspond aux filtres." in none
+
+
+# -- pure helpers -------------------------------------------------------------------------------
+
+
+def test_proposal_moves() -> None:
+    before = {"decisions": [{"idPG": 1, "nombreConseillersAttribues": 2}]}
+    after = {
+        "decisions": [
+            {"idPG": 1, "nombreConseillersAttribues": 0, "motifs": ["VERROUILLE"]},
+            {"idPG": 2, "nombreConseillersAttribues": 1, "motifs": ["ACCORDE"]},
+        ]
+    }
+    assert rounds.proposal_moves(before, after) == [
+        {"idPG": 1, "avant": 2, "apres": 0, "motifs": ["VERROUILLE"]},
+        {"idPG": 2, "avant": 0, "apres": 1, "motifs": ["ACCORDE"]},
+    ]
+    assert rounds.proposal_moves(after, after) == []
+
+
+def _row(i: int, dep: str, prop: int, score: float | None) -> present.Row:
+    return present.Row(
+        id_pg=i,
+        nom=f"S{i}",
+        type="COMMUNE",
+        code_commune="01283",
+        commune="Oyonnax",
+        departement=dep,
+        demande=3,
+        deja_accorde=0,
+        avis_prefet=None,
+        nombre_prefet=None,
+        score=score,
+        proposition=prop,
+        total=prop,
+        motifs=[],
+    )
+
+
+rows_strategy = st.lists(
+    st.tuples(
+        st.sampled_from(["01", "2A", "75", "974"]),
+        st.integers(0, 3),
+        st.one_of(st.none(), st.floats(0, 100)),
+    ),
+    max_size=30,
+).map(lambda items: [_row(i, *item) for i, item in enumerate(items)])
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    rows=rows_strategy,
+    tri=st.sampled_from(sorted(present.SORTS)),
+    ordre=st.sampled_from(["asc", "desc"]),
+    selection=st.sampled_from(sorted(present.SELECTIONS)),
+)
+def test_grouped_is_a_sorted_partition_of_the_kept_rows(
+    rows: list[present.Row], tri: str, ordre: str, selection: str
+) -> None:
+    filters = present.Filters.from_args({"tri": tri, "ordre": ordre, "selection": selection})
+    groups = present.grouped(rows, filters)
+    shown = [r for _, _, g in groups for r in g]
+    kept = [r for r in rows if filters.keep(r)]
+    assert sorted(r.id_pg for r in shown) == sorted(r.id_pg for r in kept)
+    assert [code for code, _, _ in groups] == sorted({r.departement for r in kept})
+    for code, _, group in groups:
+        assert all(r.departement == code for r in group)
+        keys = [r.sort_key(tri) for r in group]
+        assert keys == sorted(keys, reverse=ordre == "desc")
+    if selection == "retenues":
+        assert all(r.proposition > 0 for r in shown)
+
+
+def test_filters_ignore_unknown_values() -> None:
+    f = present.Filters.from_args({"tri": "drop table", "ordre": "sideways", "type": "X"})
+    assert (f.tri, f.ordre, f.type) == ("idpg", "asc", "")
+    assert f.query(tri="score") == {"tri": "score"}
