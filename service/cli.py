@@ -135,22 +135,28 @@ class _pandas_display:
     show_default=True,
 )
 def demo(quota: int | None, out_dir: Path) -> None:
-    """The main job on bundled real data: replay the 2021 first wave as monthly rounds.
+    """The main job: a full monthly round on the store (embedded SQLite by default).
 
-    Committees of 2021 before the last one are imported as committed history into the embedded
-    store; the last committee's structures apply to a round (synthetic project scores and préfet
-    opinions, fixed seed), which is drafted, solved, committed and summarised.
+    Committees of 2021 before the last one are imported as committed history; the last
+    committee's structures apply to the June 2021 round (synthetic project scores and préfet
+    opinions, fixed seed), which is drafted, solved, committed, replayed and summarised.
     """
+    from service.cli_admin import _database
     from service.demo import run_demo
 
-    run_demo(out_dir=out_dir, quota=quota, echo=lambda m: click.echo(m, err=True))
+    run_demo(_database(), out_dir=out_dir, quota=quota, echo=lambda m: click.echo(m, err=True))
 
 
 def _register_commands() -> None:
     """Commands of the other service modules, each module adding its own (``register(group)``)."""
-    from service import cli_admin
+    from service import cli_admin, cli_cycle, cli_scenarios
 
     cli_admin.register(main)
+    cli_cycle.register(main)  # after cli_admin: it extends the ``round`` group
+    cli_scenarios.register(main)
+    from service import cli_transparence  # notice, round export (after cli_admin as well)
+
+    cli_transparence.register(main)
 
 
 _register_commands()

@@ -349,8 +349,13 @@ def history_result(committee: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def import_history(db: Database, *, author: str = HISTORY_AUTHOR) -> dict[str, Any]:
+def import_history(
+    db: Database, *, author: str = HISTORY_AUTHOR, until: str | None = None
+) -> dict[str, Any]:
     """Import the bundled 2021 committees as committed history (idempotent, one transaction).
+
+    ``until`` (ISO date) keeps only the committees held before that day, and their structures:
+    the demo round replays the last committee on top of the earlier ones.
 
     Creates the 1,443 placed structures (portal documents of :func:`service.demo
     .portal_documents`, statut VALIDATION_COSELEC), one committed round of origin ``historique``
@@ -370,8 +375,9 @@ def import_history(db: Database, *, author: str = HISTORY_AUTHOR) -> dict[str, A
         if history_imported(s):
             n = s.scalar(select(func.count(Round.id)).where(Round.origine == ORIGINE_HISTORIQUE))
             return {"importe": False, "tours": int(n or 0), "message": "historique déjà importé"}
-    docs = {d["idPG"]: d for d in history_documents()}
-    committees = history_committees()
+    committees = [c for c in history_committees() if until is None or c["date"] < until]
+    kept = {i for c in committees for i, _ in c["decisions"]}
+    docs = {d["idPG"]: d for d in history_documents() if d["idPG"] in kept}
     sha = bundled_file_sha256()
     total = sum(n for c in committees for _, n in c["decisions"]) + sum(
         u["nombre"] for c in committees for u in c["nonLocalises"]

@@ -122,24 +122,90 @@ def demo_request(
     }
 
 
-def run_demo(
-    out_dir: Path, quota: int | None = None, echo: Callable[[str], None] = print
-) -> dict[str, Any]:
-    """Build the demo request, solve it, write request/result JSON, print the summary."""
-    from service.pipeline import dumps, result_summary, run_round
-    from service.schemas import parse_round_request
+DEMO_MONTH = "2021-06"
+DEMO_AUTHOR = "démonstration"
 
-    payload = demo_request(quota=quota)
+
+def run_demo(
+    db: Any, out_dir: Path, quota: int | None = None, echo: Callable[[str], None] = print
+) -> dict[str, Any]:
+    """The main job: a full monthly round on the store, from bundled real data.
+
+    1. the 2021 committees before the last one are imported as committed history
+       (``service.cycle.import_history``; idempotent);
+    2. the last committee's structures are submitted as applications (synthetic scores and préfet
+       opinions, fixed seed) and the June 2021 round is drafted on the cadence of the call, with a
+       quota of 70 % of what public hosts ask;
+    3. the round is committed (one coselec entry per structure), replayed from its snapshot to
+       check that it is reproducible byte for byte, and summarised; its request, result and
+       certificate are written to ``out_dir``.
+
+    A second run finds the committed round and only replays and summarises it.
+    """
+    from sqlalchemy import select
+
+    from service import cycle, metrics, replay, rounds, store
+    from service.api_schemas import StructureDocument
+    from service.models import Structure
+    from service.pipeline import dumps, result_summary
+
     out_dir.mkdir(parents=True, exist_ok=True)
+    payload = demo_request(quota=quota)
+    last = committees()[-1]
+    imported = cycle.import_history(db, author=DEMO_AUTHOR, until=str(last)[:10])
+    if imported.get("importe"):
+        echo(
+            f"historique 2021 importé : {imported['structures']} structures, "
+            f"{len(imported['tours'])} comités validés avant le {str(last)[:10]}"
+        )
+    done = [
+        r for r in rounds.list_rounds(db) if r["mois"] == DEMO_MONTH and r["statut"] == "committed"
+    ]
+    if done:
+        round_id = done[-1]["id"]
+        echo(f"le tour {DEMO_MONTH} est déjà validé (n° {round_id}) : rejeu et résumé")
+    else:
+        with db.write() as s:
+            # A SIRET seen twice in the 2021 file is another site of the same body; the store
+            # keeps SIRETs unique (as the platform did), so the later site (in this committee or
+            # an earlier one) is submitted without it, as the history import does.
+            held = set(s.scalars(select(Structure.siret).where(Structure.siret.is_not(None))))
+            for doc in payload["structures"]:
+                if doc.get("siret") in held:
+                    doc = {**doc, "siret": None}
+                held.add(doc.get("siret"))
+                store.upsert_structure(s, StructureDocument.model_validate(doc))
+        echo(
+            f"tour {DEMO_MONTH} : {len(payload['structures'])} candidatures (comité du "
+            f"{str(last)[:10]}), quota {payload['quota']} ; scores et avis préfet synthétiques "
+            f"(graine {DEMO_SEED})"
+        )
+        draft = cycle.draft_monthly(db, mois=DEMO_MONTH, quota=payload["quota"], author=DEMO_AUTHOR)
+        round_id = draft["id"]
+        rounds.commit_round(db, round_id, author=DEMO_AUTHOR)
+    view = rounds.get_round(db, round_id)
+    result = view["resultat"]
+    cert = replay.replay_round(db, round_id)
     (out_dir / "requete.json").write_text(
         json.dumps(payload, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
     )
-    echo(
-        f"tour de démonstration {payload['mois']} : {len(payload['structures'])} structures, "
-        f"quota {payload['quota']} (scores et avis préfet synthétiques, graine {DEMO_SEED})"
-    )
-    result = run_round(parse_round_request(payload))
     (out_dir / "resultat.json").write_text(dumps(result), encoding="utf-8")
+    (out_dir / "certificat.json").write_text(dumps(cert), encoding="utf-8")
     echo(result_summary(result))
-    echo(f"requête : {out_dir / 'requete.json'}\nrésultat : {out_dir / 'resultat.json'}")
+    existing = {e["codeCommune"]: e["nombre"] for e in payload["conseillersExistants"]}
+    equity = metrics.round_equity(result, existing)
+    for when, label in (("avant", "avant le tour"), ("apres", "après le tour")):
+        m = equity[when]
+        echo(
+            f"{label} : {m['posts']} conseillers ; écart à la répartition selon le besoin "
+            f"{m['share_away_from_need']:.1%} ; Gini {m['gini']:.3f} ; population fragile à "
+            f"portée {m['fragile_within_reach'] / m['fragile_total']:.1%}"
+        )
+    echo(replay.certificate_text(cert))
+    with db.read() as s:
+        prog = store.programme_view(store.programme(s))
+    echo(f"enveloppe nationale : {prog}")
+    echo(f"requête, résultat, certificat : {out_dir}/")
+    if not cert.get("identique"):
+        raise RuntimeError(f"le tour {round_id} ne se rejoue pas à l'identique")
     return result

@@ -51,6 +51,10 @@ PG_AVAILABLE = _pg_available()
 def pg_url() -> Iterator[str]:
     """A fresh PostgreSQL schema (dropped afterwards), as a URL with its search_path."""
     if not PG_AVAILABLE:
+        if os.environ.get("ALLOCATOR_REQUIRE_POSTGRES") == "1":
+            pytest.fail(
+                f"PostgreSQL required (ALLOCATOR_REQUIRE_POSTGRES=1) but unreachable at {PG_URL}"
+            )
         pytest.skip(f"PostgreSQL unavailable at {PG_URL}")
     schema = f"t_{uuid.uuid4().hex[:12]}"
     admin = sa.create_engine(PG_URL)

@@ -1,0 +1,97 @@
+"""Whole-process time of ``allocator allocate`` on national requests (run on demand, not a test).
+
+Requests of 1,500 / 5,000 / 20,000 structures are drawn (fixed seed) from real COG 2026 communes
+of the programme, with types in realistic proportions, requests of 1-5 posts and a quota of a
+quarter of the posts asked. Each request is solved by a fresh ``allocator allocate`` process, as
+the agency's scripts run it; the baseline measured in the same run is a fresh process that only
+imports the project and exits (``allocator --version``), and ratios are printed against it.
+
+    .venv/bin/python benchmarks/bench_allocate_cli.py [--sizes 1500 5000 20000] [--repeat 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import geodata  # noqa: E402
+
+ALLOCATOR = [sys.executable, "-m", "service.cli"]
+
+
+def national_request(n: int, seed: int = 7) -> dict:
+    communes = geodata.load_communes()
+    communes = communes[communes["zone"] != "com"]
+    rng = np.random.default_rng(seed)
+    weights = communes["population"].to_numpy(dtype=float) + 200.0
+    picks = rng.choice(len(communes), size=n, replace=True, p=weights / weights.sum())
+    types = rng.choice(
+        ["COMMUNE", "EPCI", "DEPARTEMENT", "COLLECTIVITE", "PRIVATE"],
+        size=n,
+        p=[0.55, 0.25, 0.03, 0.12, 0.05],
+    )
+    structures = []
+    for i, (idx, typ) in enumerate(zip(picks, types, strict=True)):
+        structures.append(
+            {
+                "idPG": i + 1,
+                "type": str(typ),
+                "codeCommune": str(communes["code_insee"].iloc[idx]),
+                "nombreConseillersSouhaites": int(rng.integers(1, 6)),
+                "qualiteProjet": int(rng.integers(30, 101)),
+                "createdAt": f"2021-05-{1 + i % 28:02d}T10:00:00Z",
+            }
+        )
+    asked = sum(s["nombreConseillersSouhaites"] for s in structures)
+    return {"quota": min(asked // 4, 1800), "mois": "2021-06", "structures": structures}
+
+
+def timed(cmd: list[str]) -> float:
+    start = time.perf_counter()
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=False)
+    elapsed = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed ({proc.returncode}): {proc.stderr[-2000:]}")
+    return elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1500, 5000, 20000])
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+
+    baseline = statistics.median(timed([*ALLOCATOR, "--version"]) for _ in range(args.repeat))
+    print(f"baseline: fresh process importing the project: {baseline:.2f} s (median)")
+    print(f"{'structures':>10} {'quota':>6} {'status':>8} {'gap':>5} {'wall s':>8} {'ratio':>6}")
+    with tempfile.TemporaryDirectory() as tmp:
+        for n in args.sizes:
+            req = national_request(n)
+            path = Path(tmp) / f"req_{n}.json"
+            out = Path(tmp) / f"res_{n}.json"
+            path.write_text(json.dumps(req), encoding="utf-8")
+            times = [
+                timed([*ALLOCATOR, "allocate", str(path), "-o", str(out)])
+                for _ in range(args.repeat)
+            ]
+            res = json.loads(out.read_text(encoding="utf-8"))
+            wall = statistics.median(times)
+            print(
+                f"{n:>10} {req['quota']:>6} {res['status']:>8} {res['solveur']['gap']!s:>5} "
+                f"{wall:>8.2f} {wall / baseline:>6.1f}"
+            )
+
+
+if __name__ == "__main__":
+    main()
