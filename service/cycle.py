@@ -557,12 +557,12 @@ def fair_shares(envelope: int, existing: dict[str, int] | None) -> dict[str, dic
     import warnings
 
     import geodata
-    from allocator import webster
+    from service.pipeline import departement_fair_shares
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", geodata.RekeyedCodeWarning)
         geo = geodata.round_geodata([], existing=existing)
-    shares = webster({d.code: d.need for d in geo.departements}, envelope)
+    shares = departement_fair_shares(geo.departements, envelope)
     return {
         d.code: {"nom": d.nom, "besoin": d.need, "partEquitable": shares[d.code]}
         for d in geo.departements

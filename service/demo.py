@@ -189,8 +189,8 @@ def run_demo(
     (out_dir / "requete.json").write_text(
         json.dumps(payload, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
     )
-    (out_dir / "resultat.json").write_text(dumps(result), encoding="utf-8")
-    (out_dir / "certificat.json").write_text(dumps(cert), encoding="utf-8")
+    (out_dir / "resultat.json").write_text(dumps(result, indent=2), encoding="utf-8")
+    (out_dir / "certificat.json").write_text(dumps(cert, indent=2), encoding="utf-8")
     echo(result_summary(result))
     existing = {e["codeCommune"]: e["nombre"] for e in payload["conseillersExistants"]}
     equity = metrics.round_equity(result, existing)

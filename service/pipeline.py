@@ -18,10 +18,11 @@ Steps
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import math
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import geodata
@@ -159,6 +160,24 @@ def _geodata_for(request: RoundRequest, existing: dict[str, int] | None) -> geod
         raise InvalidRequest(errors) from None
 
 
+def departement_fair_shares(
+    departements: Sequence[geodata.TerritoryNeed], envelope: int
+) -> dict[str, int]:
+    """Each département's fair share of the national envelope: Webster apportionment on need.
+
+    The need does not change within a process (it depends on the bundled data only), so the exact
+    (rational-arithmetic) apportionment is computed once per envelope and reused.
+    """
+    return dict(_fair_shares(tuple((d.code, d.need) for d in departements), envelope))
+
+
+@functools.lru_cache(maxsize=16)
+def _fair_shares(
+    needs: tuple[tuple[str, float], ...], envelope: int
+) -> tuple[tuple[str, int], ...]:
+    return tuple(sorted(webster(dict(needs), envelope).items()))
+
+
 def build_round_input(
     request: RoundRequest,
     policy: RoundPolicy,
@@ -167,7 +186,7 @@ def build_round_input(
 ) -> RoundInput:
     """Frozen engine input from the validated request and its geodata numbers."""
     locks = dict(locks or {})
-    shares = webster({d.code: d.need for d in geo.departements}, policy.national_envelope)
+    shares = departement_fair_shares(geo.departements, policy.national_envelope)
     departements = tuple(
         Territory(code=d.code, need=d.need, existing=d.existing, fair_share=shares[d.code])
         for d in geo.departements
@@ -300,7 +319,10 @@ def result_to_contract(
     if result.conflicts:
         out["conflits"] = list(result.conflicts)
     out["rapport"] = _clean(result.report)
-    return out
+    from service import explication  # the legal explanation of every decision (issue 6)
+
+    out["sources"] = _clean(explication.round_sources(request, geo))
+    return explication.attach(out, request)
 
 
 def run_round(
@@ -331,15 +353,106 @@ def run_round(
         For input that is well-formed JSON but wrong for the data (e.g. an unknown commune).
     """
     policy = policy_from_request(request)
-    geo = _geodata_for(request, _existing_map(request, extra_existing))
-    round_input = build_round_input(request, policy, geo, locks)
+    prepared = prepare_round(request, extra_existing=extra_existing)
+    return solve_prepared(prepared, policy, locks=locks, config=config)
+
+
+@dataclasses.dataclass(frozen=True)
+class PreparedRound:
+    """A validated request with its geodata numbers: the policy-independent part of a round.
+
+    Computed once by :func:`prepare_round` and reused by every policy solved on the same
+    applicants (scenario variants, robustness draws): only the engine re-runs.
+
+    Attributes
+    ----------
+    request
+        The validated request (its ``politique`` is the baseline policy).
+    existing
+        Advisors already hosted, by code commune, that the round is solved against
+        (``None`` = the bundled 2021 state).
+    geo
+        Service areas, need, existing offer and marginal gains of the applicants.
+    """
+
+    request: RoundRequest
+    existing: dict[str, int] | None
+    geo: geodata.RoundGeodata
+    # Engine inputs already built, by (national envelope, locks): a policy enters
+    # build_round_input only through the envelope (fair shares, an exact apportionment), and the
+    # quota is a plain field of the input.
+    _inputs: dict[tuple[Any, ...], RoundInput] = dataclasses.field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+
+
+def prepare_round(
+    request: RoundRequest, *, extra_existing: Mapping[str, int] | None = None
+) -> PreparedRound:
+    """Steps 1-2 of :func:`run_round` without the policy: the geodata numbers of the applicants.
+
+    Raises
+    ------
+    service.schemas.InvalidRequest
+        For input that is well-formed JSON but wrong for the data (e.g. an unknown commune).
+    """
+    existing = _existing_map(request, extra_existing)
+    return PreparedRound(request=request, existing=existing, geo=_geodata_for(request, existing))
+
+
+def prepared_input(
+    prepared: PreparedRound,
+    policy: RoundPolicy,
+    *,
+    quota: int | None = None,
+    locks: Mapping[int, int] | None = None,
+) -> tuple[RoundRequest, RoundInput]:
+    """The (request, engine input) of a prepared round under ``policy`` (and another quota).
+
+    Inputs are cached on ``prepared`` (frozen values), so variants that differ only by weights
+    or rules share one build.
+    """
+    request = prepared.request
+    if quota is not None and quota != request.quota:
+        request = request.model_copy(update={"quota": quota})
+    key = (policy.national_envelope, tuple(sorted((locks or {}).items())))
+    if key not in prepared._inputs:
+        prepared._inputs[key] = build_round_input(prepared.request, policy, prepared.geo, locks)
+    round_input = prepared._inputs[key]
+    if round_input.quota != request.quota:
+        round_input = dataclasses.replace(round_input, quota=request.quota)
+    return request, round_input
+
+
+def solve_prepared(
+    prepared: PreparedRound,
+    policy: RoundPolicy | None = None,
+    *,
+    quota: int | None = None,
+    locks: Mapping[int, int] | None = None,
+    config: SolverConfig | None = None,
+) -> dict[str, Any]:
+    """Steps 3-5 of :func:`run_round` on a prepared round: the contract result of ``policy``.
+
+    ``policy`` defaults to the request's own (``policy_from_request``); ``quota`` to the
+    request's. ``run_round(r)`` is ``solve_prepared(prepare_round(r))``.
+    """
+    if policy is None:
+        policy = policy_from_request(prepared.request)
+    request, round_input = prepared_input(prepared, policy, quota=quota, locks=locks)
     result = allocate(round_input, policy, config or SolverConfig())
-    return result_to_contract(request, round_input, result, geo)
+    return result_to_contract(request, round_input, result, prepared.geo)
 
 
-def dumps(result: dict[str, Any]) -> str:
-    """Canonical JSON text of a result (stable key order, UTF-8 kept)."""
-    return json.dumps(result, ensure_ascii=False, indent=2) + "\n"
+def dumps(result: dict[str, Any], *, indent: int | None = None) -> str:
+    """Canonical JSON text of a result (stable key order, UTF-8 kept).
+
+    Compact by default: a national round carries a legal explanation per structure, and the
+    compact form is written by the C encoder, several times faster than the indented one.
+    """
+    if indent is None:
+        return json.dumps(result, ensure_ascii=False, separators=(",", ":")) + "\n"
+    return json.dumps(result, ensure_ascii=False, indent=indent) + "\n"
 
 
 def result_summary(result: dict[str, Any]) -> str:
