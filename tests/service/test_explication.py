@@ -189,7 +189,7 @@ def test_results_stay_byte_deterministic(
     again = run_round(parse_round_request(request.model_dump(mode="json", exclude_none=True)))
 
     def strip(text: str) -> str:
-        return re.sub(r'"secondes": [0-9.e-]+', "", text)
+        return re.sub(r'"secondes": ?[0-9.e-]+', "", text)
 
     assert strip(dumps(again)) == strip(dumps(result))
 
