@@ -21,17 +21,26 @@ aware UTC datetime; default :func:`service.models.utcnow`) so that tests freeze 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Literal
 
 from flask import Blueprint, Response, current_app, request
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from service import cycle, posts, replay
-from service.api_schemas import MAX_ID, MAX_POSTS, parse_model
+from service.api_schemas import (
+    MAX_ID,
+    MAX_POSTS,
+    EcheancesQuery,
+    Mois,
+    ProgrammeQuery,
+    UtcDateTime,
+    parse_model,
+    parse_query,
+)
 from service.errors import NotFound
 from service.models import utcnow
-from service.schemas import FieldError, InvalidRequest, PolitiqueIn
+from service.schemas import PolitiqueIn
 from service.web import db, idempotent, json_body, json_response, principal, requires
 
 bp = Blueprint("v1_cycle", __name__, url_prefix="/v1")
@@ -54,7 +63,7 @@ class MonthlyRoundBody(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
-    mois: Annotated[str, Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")]
+    mois: Mois
     quota: Annotated[StrictInt, Field(ge=0, le=MAX_POSTS)] | None = None
     politique: PolitiqueIn | None = None
 
@@ -63,7 +72,7 @@ class EventBody(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     type: Literal[posts.EVENT_TYPES]  # type: ignore[valid-type]
-    date: datetime | None = None
+    date: UtcDateTime | None = None
     commentaire: Annotated[str, Field(max_length=2000)] | None = None
 
 
@@ -76,16 +85,10 @@ class DemandeBody(BaseModel):
 
 
 def _date_arg() -> datetime:
-    raw = request.args.get("date")
-    if not raw:
-        return now()
-    try:
-        dt = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-    except ValueError:
-        raise InvalidRequest(
-            [FieldError("date", f"date ISO-8601 attendue ; reçu {raw!r}")]
-        ) from None
-    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+    args = request.args.copy()
+    if not args.get("date"):  # absent or empty: now
+        args.pop("date", None)
+    return parse_query(EcheancesQuery, args).date or now()
 
 
 @bp.post("/rounds/mensuel")
@@ -116,12 +119,7 @@ def get_replay(round_id: int) -> Response:
 @bp.get("/programme")
 @requires("portail", "agence", "analyste")
 def get_programme() -> Response:
-    raw = request.args.get("duree")
-    duree = None
-    if raw is not None:
-        if not raw.isdigit():
-            raise InvalidRequest([FieldError("duree", "nombre de mois entier attendu")])
-        duree = int(raw)
+    duree = parse_query(ProgrammeQuery, request.args).duree
     return json_response(cycle.programme_state(db(), duree_mois=duree))
 
 

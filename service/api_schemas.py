@@ -8,9 +8,18 @@ describe the responses for the OpenAPI document (``/openapi.json``).
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictInt,
+    ValidationError,
+    field_validator,
+)
 
 from service.models import STATUTS
 from service.schemas import (
@@ -43,6 +52,24 @@ assert set(StatutName.__args__) == set(STATUTS)  # type: ignore[attr-defined]
 STATUTS_PORTAIL = ("CREEE", "ANNULEE", "ABANDON", "DOUBLON")
 
 Posts = Annotated[StrictInt, Field(ge=0, le=MAX_POSTS)]
+
+#: ``AAAA-MM`` with ASCII digits and a year from 1000 (``\d`` would also accept other scripts'
+#: digits, and year 0 has no calendar date).
+Mois = Annotated[str, Field(pattern=r"^[1-9][0-9]{3}-(0[1-9]|1[0-2])$")]
+
+
+def _utc(value: datetime) -> datetime:
+    """Naive → UTC; aware → converted to UTC (a date that cannot be is refused, not a 500)."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("date hors de l'intervalle représentable") from None
+
+
+#: A date-time (ISO 8601), normalised to UTC.
+UtcDateTime = Annotated[datetime, AfterValidator(_utc)]
 
 
 def parse_model(model: type[BaseModel], payload: Any) -> Any:
@@ -122,7 +149,7 @@ class RoundDraftBody(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
-    mois: Annotated[str, Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")]
+    mois: Mois
     quota: Annotated[StrictInt, Field(ge=0, le=MAX_POSTS)]
     politique: PolitiqueIn | None = None
 
@@ -148,6 +175,54 @@ class RoundCommitBody(BaseModel):
     """``POST /v1/rounds/{id}/commit`` (body optional)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# -- query strings ------------------------------------------------------------------------------
+
+#: Longest convention the programme pays for (= ``service.cycle.MAX_CONVENTION_MONTHS``).
+MAX_DUREE_MOIS = 36
+
+
+class _Query(BaseModel):
+    # Unknown query parameters (cache busters...) are ignored, as Flask does.
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class ProgrammeQuery(_Query):
+    """``GET /v1/programme?duree=``."""
+
+    duree: (
+        Annotated[
+            int,
+            Field(
+                ge=1,
+                le=MAX_DUREE_MOIS,
+                description="durée de convention (mois) pour le calcul des coûts ; "
+                "par défaut la durée de référence (24 mois public, 18 mois privé)",
+            ),
+        ]
+        | None
+    ) = None
+
+
+class EcheancesQuery(_Query):
+    """``GET /v1/postes/echeances?date=``."""
+
+    date: (
+        Annotated[
+            UtcDateTime,
+            Field(
+                description="date d'évaluation des échéances (ISO 8601, UTC si sans fuseau) ; "
+                "par défaut maintenant"
+            ),
+        ]
+        | None
+    ) = None
+
+
+def parse_query(model: type[BaseModel], args: Any) -> Any:
+    """Validate a query string (a ``MultiDict``, first value of each key) against ``model``."""
+    return parse_model(model, args.to_dict())
 
 
 # -- responses (documentation; the views build plain dicts) --------------------------------------
@@ -183,9 +258,9 @@ class DecisionOut(_Out):
 
 
 class RoundResult(_Out):
-    """The contract's round result."""
+    """The contract's round result (``HISTORIQUE``: an imported 2021 committee)."""
 
-    status: Literal["OPTIMAL", "FEASIBLE", "INFEASIBLE"]
+    status: Literal["OPTIMAL", "FEASIBLE", "INFEASIBLE", "HISTORIQUE"]
     decisions: list[DecisionOut]
     totaux: dict[str, Any]
     solveur: dict[str, Any]
@@ -263,6 +338,233 @@ class TerritoireOut(_Out):
 
 class Health(_Out):
     status: str
+
+
+# -- transparency -------------------------------------------------------------------------------
+
+
+class ExplicationOut(_Out):
+    """``GET /v1/structures/{idPG}/explication`` (JSON): the committed decision and its reasons."""
+
+    idPG: int
+    nom: str | None
+    roundId: int
+    numero: str | None
+    date: str | None
+    nombreConseillersAttribues: int
+    nombreConseillersCoselec: int
+    avisCoselec: str | None
+    motifs: list[str]
+    explication: dict[str, Any]
+
+
+# -- monthly cycle, posts, programme ----------------------------------------------------------
+
+
+class CadenceOut(_Out):
+    dateTour: str
+    receptionAvant: str
+    quotaParDefaut: bool
+
+
+class MonthlyRoundOut(RoundOut):
+    """``POST /v1/rounds/mensuel``: the drafted round and its cadence."""
+
+    cadence: CadenceOut
+
+
+class ProgrammeCounters(_Out):
+    enveloppe: int
+    consomme: int
+    restant: int
+    version: int
+
+
+class ImportedRound(_Out):
+    id: int
+    numero: str
+    date: str
+    postes: int
+
+
+class ImportHistoriqueOut(_Out):
+    """``POST /v1/rounds/import-historique``: 201 when imported, 200 when already done.
+
+    ``tours`` lists the created rounds (201) or counts the existing ones (200).
+    """
+
+    importe: bool
+    tours: list[ImportedRound] | int | None = None
+    structures: int | None = None
+    programme: ProgrammeCounters | None = None
+    message: str | None = None
+
+
+class ReplayValidator(_Out):
+    verdict: Literal["conforme", "non conforme"]
+    violations: list[str]
+
+
+class ReplayOut(_Out):
+    """``GET /v1/rounds/{id}/rejeu``: the replay certificate of a stored round."""
+
+    roundId: int
+    mois: str
+    statut: str
+    origine: str | None
+    identique: bool
+    entreeSha256: str
+    entreeMoteurSha256: str | None
+    entreeMoteurRejoueSha256: str | None
+    resultatSha256: str
+    resultatRejoueSha256: str | None
+    solveur: dict[str, Any]
+    validateur: ReplayValidator
+    environnement: dict[str, Any]
+    differences: list[dict[str, Any]]
+
+
+class ProgrammeRound(_Out):
+    id: int | None
+    mois: str | None
+    origine: str | None
+    postes: int
+    rendus: int
+    coutEtatEur: float
+    coutPostesRendusEur: float
+
+
+class ProgrammeDepartement(_Out):
+    departement: str
+    nom: str
+    postes: int
+    partEquitable: int
+    ecart: int
+    postesPour10000Fragiles: float | None
+    rendus: int
+    coutEtatEur: float
+
+
+class ProgrammeOut(ProgrammeCounters):
+    """``GET /v1/programme``: envelope, posts by state, money per round and département."""
+
+    historiqueImporte: bool
+    postesNonLocalises: int
+    postesParStatut: dict[str, int]
+    postesActifs: int
+    postesRendus: int
+    demandesEnAttente: int
+    dureeConventionMois: int | None
+    coutEtatEur: float
+    coutPostesRendusEur: float
+    tours: list[ProgrammeRound]
+    departements: list[ProgrammeDepartement] | None = None
+
+
+class EcheanceOut(_Out):
+    type: str
+    echeance: str
+    depassee: bool
+
+
+class PosteOut(_Out):
+    """One post of a structure and its running deadlines."""
+
+    idPG: int
+    numero: int
+    statut: str
+    roundId: int | None
+    accordeLe: str | None
+    statutDepuis: str | None
+    vacantDepuis: str | None
+    recruteLe: str | None
+    aReexaminerDepuis: str | None
+    renduLe: str | None
+    motifRendu: str | None
+    echeances: list[EcheanceOut]
+
+
+class EvenementOut(_Out):
+    type: str
+    date: str | None
+    enregistreLe: str | None
+    auteur: str | None
+    statutAvant: str | None
+    statutApres: str | None
+    commentaire: str | None
+
+
+class PosteDetailOut(PosteOut):
+    """``GET /v1/structures/{idPG}/postes/{numero}``: the post and its events."""
+
+    evenements: list[EvenementOut]
+
+
+class DemandeOut(_Out):
+    """A structure's request for more posts (``AJOUT``) or to hand some back (``RESTITUTION``)."""
+
+    id: int
+    idPG: int
+    type: Literal["AJOUT", "RESTITUTION"]
+    nombre: int
+    statut: str
+    motif: str | None
+    creeeLe: str | None
+    traiteeLe: str | None
+    roundId: int | None
+    resultat: int | None
+
+
+class PostesOut(_Out):
+    """``GET /v1/structures/{idPG}/postes``."""
+
+    idPG: int
+    postes: list[PosteOut]
+    postesLibres: int
+    demandes: list[DemandeOut]
+
+
+class AlerteOut(EcheanceOut):
+    idPG: int
+    numero: int
+    statut: str
+
+
+class EcheancesOut(_Out):
+    """``GET /v1/postes/echeances``: the overdue deadlines at ``date``."""
+
+    date: str
+    alertes: list[AlerteOut]
+    compte: dict[str, int]
+
+
+class PosteRef(_Out):
+    idPG: int
+    numero: int
+
+
+class EcheancesAppliedOut(_Out):
+    """``POST /v1/postes/echeances``: grants flagged for re-assessment, posts returned."""
+
+    date: str
+    signalesPourReexamen: list[PosteRef]
+    rendusAuVivier: list[PosteRef]
+    programme: ProgrammeCounters
+
+
+# -- scenarios ----------------------------------------------------------------------------------
+
+
+class ScenariosOut(_Out):
+    """``POST /v1/scenarios``: the comparison report (see :mod:`service.scenarios`)."""
+
+    structures: int
+    mois: str | None
+    base: dict[str, Any]
+    variantes: list[dict[str, Any]]
+    prixEquite: list[dict[str, Any]]
+    resolutions: int
+    methode: Any
 
 
 def check_code_commune(value: str) -> str:

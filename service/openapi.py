@@ -4,6 +4,12 @@
 ``models_json_schema`` with a ``#/components/schemas/{model}`` ref template) and describes the
 operations below. ``render_docs()`` turns the same document into a self-contained HTML page
 (no JavaScript, no CDN: the machines have no internet access).
+
+Every route of the application is an operation here (except static files, the agency's pages
+under ``/agence`` and ``/docs``): ``tests/service/test_openapi_coverage.py`` compares the document
+with the app's ``url_map``, the views' roles and body models. Request bodies and query strings
+are the pydantic models the views validate with; response models (``api_schemas.*Out``) document
+the dicts the views build, and ``tests/service/test_schemathesis.py`` checks that they conform.
 """
 
 from __future__ import annotations
@@ -16,24 +22,41 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
+from service.api_cycle import DemandeBody, EventBody, MonthlyRoundBody
 from service.api_schemas import (
     MAX_ID,
     AvisPrefetBody,
+    DemandeOut,
+    EcheancesAppliedOut,
+    EcheancesOut,
+    EcheancesQuery,
+    ExplicationOut,
     Health,
+    ImportHistoriqueOut,
+    MonthlyRoundOut,
+    PosteDetailOut,
+    PosteOut,
+    PostesOut,
     Problem,
+    ProgrammeOut,
+    ProgrammeQuery,
+    ReplayOut,
     RoundCommitBody,
     RoundDraftBody,
     RoundList,
     RoundOut,
     RoundOverrideBody,
     RoundResult,
+    ScenariosOut,
     StructureDocument,
     StructureOut,
     TerritoireOut,
 )
+from service.scenarios import ScenariosIn
 from service.schemas import RoundRequest
 
 REF = "#/components/schemas/{model}"
+#: Request bodies: the very models the views validate with (``parse_model``).
 INPUT_MODELS: list[type[BaseModel]] = [
     RoundRequest,
     StructureDocument,
@@ -41,7 +64,12 @@ INPUT_MODELS: list[type[BaseModel]] = [
     RoundDraftBody,
     RoundOverrideBody,
     RoundCommitBody,
+    MonthlyRoundBody,
+    EventBody,
+    DemandeBody,
+    ScenariosIn,
 ]
+#: Responses (documentation: the views build plain dicts; schemathesis checks they conform).
 OUTPUT_MODELS: list[type[BaseModel]] = [
     RoundResult,
     StructureOut,
@@ -50,6 +78,18 @@ OUTPUT_MODELS: list[type[BaseModel]] = [
     TerritoireOut,
     Health,
     Problem,
+    ExplicationOut,
+    MonthlyRoundOut,
+    ImportHistoriqueOut,
+    ReplayOut,
+    ProgrammeOut,
+    PostesOut,
+    PosteOut,
+    PosteDetailOut,
+    DemandeOut,
+    EcheancesOut,
+    EcheancesAppliedOut,
+    ScenariosOut,
 ]
 
 ROLES_DOC = {
@@ -74,6 +114,16 @@ def _json(model: str, description: str) -> dict[str, Any]:
     }
 
 
+def _text(description: str, *mimetypes: str, json_model: str | None = None) -> dict[str, Any]:
+    """A response in ``mimetypes`` (text documents), optionally also as JSON (``json_model``)."""
+    content: dict[str, Any] = {}
+    if json_model is not None:
+        content["application/json"] = {"schema": {"$ref": REF.format(model=json_model)}}
+    for mime in mimetypes:
+        content[mime] = {"schema": {"type": "string"}}
+    return {"description": description, "content": content}
+
+
 def _body(model: str, required: bool = True) -> dict[str, Any]:
     return {
         "required": required,
@@ -85,17 +135,27 @@ ERRORS = {
     "400": _problem("JSON mal formé (NaN/Infinity, caractère NUL...)"),
     "401": _problem("jeton absent ou inconnu"),
     "403": _problem("rôle non autorisé"),
+    "404": _problem("ressource introuvable"),
+    "406": _problem("format de réponse non disponible"),
+    "409": _problem("conflit avec l'état stocké (ou clé d'idempotence en cours d'utilisation)"),
     "413": _problem("corps trop volumineux"),
     "415": _problem("le corps n'est pas du JSON"),
     "422": _problem("requête invalide (champ, valeur, règle)"),
     "503": _problem("service indisponible"),
     "default": _problem("autre erreur (RFC 9457)"),
 }
+IDEMPOTENCY_KEY = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "description": "même clé + même corps → même réponse ; autre corps → 422",
+    "schema": {"type": "string", "pattern": "^[\\x21-\\x7e]{1,255}$"},
+}
 
 
 def _op(
     summary: str,
-    roles: tuple[str, ...],
+    roles: tuple[str, ...] | None,
     responses: dict[str, Any],
     *,
     body: dict[str, Any] | None = None,
@@ -103,25 +163,36 @@ def _op(
     idempotent: bool = False,
     errors: tuple[str, ...] = (),
 ) -> dict[str, Any]:
-    all_roles = sorted({*roles, "admin"})
-    op: dict[str, Any] = {
-        "summary": summary,
-        "description": "Rôles autorisés : " + ", ".join(all_roles) + ".",
-        "security": [{"bearer": []}],
-        "x-roles": all_roles,
-        "responses": {**responses, **{k: ERRORS[k] for k in ("401", "403", *errors, "default")}},
-    }
+    """One operation. ``roles=None``: public (no token).
+
+    The problem responses every operation can give are added here: 401/403 with a token, 404
+    with a path parameter (unknown id, or one the route does not match), 400/413/415/422 with a
+    body, 409/422 with ``Idempotency-Key``, and ``default``.
+    """
     parameters = list(params or [])
+    codes: list[str] = list(errors)
+    op: dict[str, Any] = {"summary": summary}
+    if roles is None:
+        op["description"] = "Public : sans jeton."
+        op["security"] = []
+    else:
+        all_roles = sorted({*roles, "admin"})
+        op["description"] = "Rôles autorisés : " + ", ".join(all_roles) + "."
+        op["security"] = [{"bearer": []}]
+        op["x-roles"] = all_roles
+        codes += ["401", "403"]
+    if any(p["in"] == "path" for p in parameters):
+        codes.append("404")
+    if body is not None:
+        codes += ["400", "413", "415", "422"]
     if idempotent:
-        parameters.append(
-            {
-                "name": "Idempotency-Key",
-                "in": "header",
-                "required": False,
-                "description": "même clé + même corps → même réponse ; autre corps → 422",
-                "schema": {"type": "string", "pattern": "^[\\x21-\\x7e]{1,255}$"},
-            }
-        )
+        parameters.append(IDEMPOTENCY_KEY)
+        codes += ["409", "422"]
+    op["responses"] = {
+        **responses,
+        **{k: ERRORS[k] for k in sorted(set(codes) - set(responses))},
+        "default": ERRORS["default"],
+    }
     if parameters:
         op["parameters"] = parameters
     if body is not None:
@@ -139,10 +210,42 @@ def _id(name: str, description: str) -> dict[str, Any]:
     }
 
 
+def _query(model: type[BaseModel]) -> list[dict[str, Any]]:
+    """The query parameters of ``model`` (the one the view validates the query string with)."""
+    schema = model.model_json_schema(ref_template=REF)
+    out = []
+    for name, field in model.model_fields.items():
+        prop = dict(schema["properties"][name])
+        branches = [b for b in prop.pop("anyOf", []) if b != {"type": "null"}]
+        if len(branches) == 1:  # optional X: the parameter is X (absent = default)
+            prop.update(branches[0])
+        for key in ("title", "default"):
+            prop.pop(key, None)
+        param: dict[str, Any] = {"name": name, "in": "query", "required": field.is_required()}
+        if "description" in prop:
+            param["description"] = prop.pop("description")
+        out.append({**param, "schema": prop})
+    return out
+
+
+def _format(values: dict[str, str], default: str) -> dict[str, Any]:
+    return {
+        "name": "format",
+        "in": "query",
+        "required": False,
+        "description": "format de la réponse ("
+        + ", ".join(f"{k} = {v}" for k, v in values.items())
+        + f") ; sinon selon l'en-tête Accept, par défaut {default}",
+        "schema": {"type": "string", "enum": list(values)},
+    }
+
+
 ID_PG = _id("idPG", "identifiant de la structure sur le portail")
 ROUND_ID = _id("id", "numéro du tour d'attribution")
-NOT_FOUND = {"404": _problem("ressource introuvable")}
+NUMERO = _id("numero", "numéro du poste dans la structure (1, 2, ...)")
+NOT_FOUND = {"404": ERRORS["404"]}
 CONFLICT = {"409": _problem("conflit avec l'état stocké")}
+READERS = ("portail", "agence", "analyste")
 
 
 @functools.cache
@@ -156,11 +259,10 @@ def build_spec() -> dict[str, Any]:
         "/v1/allocate": {
             "post": _op(
                 "Tour sans état : requête de tour → résultat (CONTRACT.md)",
-                ("portail", "agence", "analyste"),
+                READERS,
                 {"200": _json("RoundResult", "résultat du tour")},
                 body=_body("RoundRequest"),
                 idempotent=True,
-                errors=("400", "413", "415", "422"),
             )
         },
         "/v1/structures/{idPG}": {
@@ -174,12 +276,11 @@ def build_spec() -> dict[str, Any]:
                 },
                 body=_body("StructureDocument"),
                 params=[ID_PG],
-                errors=("400", "413", "415", "422"),
             ),
             "get": _op(
                 "Lire une candidature : statut, dotation, historique, explication",
-                ("portail", "agence", "analyste"),
-                {"200": _json("StructureOut", "structure"), **NOT_FOUND},
+                READERS,
+                {"200": _json("StructureOut", "structure")},
                 params=[ID_PG],
             ),
         },
@@ -187,11 +288,61 @@ def build_spec() -> dict[str, Any]:
             "post": _op(
                 "Enregistrer l'avis du préfet",
                 ("portail", "agence"),
-                {"201": _json("StructureOut", "avis enregistré"), **NOT_FOUND},
+                {"201": _json("StructureOut", "avis enregistré")},
                 body=_body("AvisPrefetBody"),
                 params=[ID_PG],
                 idempotent=True,
-                errors=("400", "413", "415", "422"),
+            )
+        },
+        "/v1/structures/{idPG}/explication": {
+            "get": _op(
+                "Explication de la dernière décision validée de la structure (JSON ou HTML)",
+                READERS,
+                {
+                    "200": _text(
+                        "décision, motifs et explication enregistrés à la validation du tour",
+                        "text/html",
+                        json_model="ExplicationOut",
+                    )
+                },
+                params=[ID_PG, _format({"json": "application/json", "html": "text/html"}, "json")],
+                errors=("406",),
+            )
+        },
+        "/v1/structures/{idPG}/postes": {
+            "get": _op(
+                "Postes de la structure (état, échéances) et ses demandes",
+                READERS,
+                {"200": _json("PostesOut", "postes et demandes")},
+                params=[ID_PG],
+            )
+        },
+        "/v1/structures/{idPG}/postes/{numero}": {
+            "get": _op(
+                "Un poste de la structure et son historique d'événements",
+                READERS,
+                {"200": _json("PosteDetailOut", "poste")},
+                params=[ID_PG, NUMERO],
+            )
+        },
+        "/v1/structures/{idPG}/postes/{numero}/evenements": {
+            "post": _op(
+                "Signaler un événement du poste (candidat présenté, contrat signé, fin...)",
+                ("portail",),
+                {"201": _json("PosteOut", "événement appliqué"), **CONFLICT},
+                body=_body("EventBody"),
+                params=[ID_PG, NUMERO],
+                idempotent=True,
+            )
+        },
+        "/v1/structures/{idPG}/demandes": {
+            "post": _op(
+                "Demander des postes supplémentaires (AJOUT) ou en rendre (RESTITUTION)",
+                ("portail",),
+                {"201": _json("DemandeOut", "demande enregistrée"), **CONFLICT},
+                body=_body("DemandeBody"),
+                params=[ID_PG],
+                idempotent=True,
             )
         },
         "/v1/rounds": {
@@ -201,7 +352,6 @@ def build_spec() -> dict[str, Any]:
                 {"201": _json("RoundOut", "brouillon créé"), **CONFLICT},
                 body=_body("RoundDraftBody"),
                 idempotent=True,
-                errors=("400", "413", "415", "422"),
             ),
             "get": _op(
                 "Lister les tours",
@@ -209,38 +359,95 @@ def build_spec() -> dict[str, Any]:
                 {"200": _json("RoundList", "tours")},
             ),
         },
+        "/v1/rounds/mensuel": {
+            "post": _op(
+                "Préparer le tour du mois (cadence mensuelle, quota par défaut)",
+                ("agence",),
+                {"201": _json("MonthlyRoundOut", "brouillon créé"), **CONFLICT},
+                body=_body("MonthlyRoundBody"),
+                idempotent=True,
+            )
+        },
+        "/v1/rounds/import-historique": {
+            "post": _op(
+                "Importer les comités 2021 (fichier embarqué) comme historique validé",
+                ("agence",),
+                {
+                    "200": _json("ImportHistoriqueOut", "historique déjà importé"),
+                    "201": _json("ImportHistoriqueOut", "historique importé"),
+                    **CONFLICT,
+                },
+            )
+        },
         "/v1/rounds/{id}": {
             "get": _op(
                 "Lire un tour",
                 ("agence", "analyste"),
-                {"200": _json("RoundOut", "tour"), **NOT_FOUND},
+                {"200": _json("RoundOut", "tour")},
                 params=[ROUND_ID],
             ),
             "patch": _op(
                 "Verrouiller / arbitrer une structure (motif obligatoire) et recalculer",
                 ("agence",),
-                {"200": _json("RoundOut", "tour recalculé"), **NOT_FOUND, **CONFLICT},
+                {"200": _json("RoundOut", "tour recalculé"), **CONFLICT},
                 body=_body("RoundOverrideBody"),
                 params=[ROUND_ID],
-                errors=("400", "413", "415", "422"),
             ),
         },
         "/v1/rounds/{id}/commit": {
             "post": _op(
                 "Valider un tour (une transaction ; immuable ensuite)",
                 ("agence",),
-                {"200": _json("RoundOut", "tour validé"), **NOT_FOUND, **CONFLICT},
+                {"200": _json("RoundOut", "tour validé"), **CONFLICT},
                 body=_body("RoundCommitBody", required=False),
                 params=[ROUND_ID],
                 idempotent=True,
-                errors=("400", "413", "415", "422"),
+            )
+        },
+        "/v1/rounds/{id}/rejeu": {
+            "get": _op(
+                "Rejouer un tour depuis son instantané : certificat de reproductibilité",
+                ("agence", "analyste"),
+                {"200": _json("ReplayOut", "certificat")},
+                params=[ROUND_ID],
+            )
+        },
+        "/v1/programme": {
+            "get": _op(
+                "État du programme : enveloppe, postes par état, coûts par tour et département",
+                READERS,
+                {"200": _json("ProgrammeOut", "état du programme")},
+                params=_query(ProgrammeQuery),
+                errors=("422",),
+            )
+        },
+        "/v1/postes/echeances": {
+            "get": _op(
+                "Échéances dépassées des postes à une date",
+                ("agence", "analyste"),
+                {"200": _json("EcheancesOut", "alertes")},
+                params=_query(EcheancesQuery),
+                errors=("422",),
+            ),
+            "post": _op(
+                "Appliquer les échéances : signaler les réexamens, rendre les postes vacants",
+                ("agence",),
+                {"200": _json("EcheancesAppliedOut", "échéances appliquées")},
+            ),
+        },
+        "/v1/scenarios": {
+            "post": _op(
+                "Comparer un tour de base et des variantes de politique (sans écriture)",
+                ("analyste", "agence"),
+                {"200": _json("ScenariosOut", "comparaison")},
+                body=_body("ScenariosIn"),
             )
         },
         "/v1/territoires/{niveau}/{code}": {
             "get": _op(
                 "Diagnostic d'un territoire : besoin, couverture, accessibilité, dotations",
-                ("portail", "agence", "analyste"),
-                {"200": _json("TerritoireOut", "diagnostic"), **NOT_FOUND},
+                READERS,
+                {"200": _json("TerritoireOut", "diagnostic")},
                 params=[
                     {
                         "name": "niveau",
@@ -259,22 +466,43 @@ def build_spec() -> dict[str, Any]:
                 errors=("422", "503"),
             )
         },
+        "/v1/notice": {
+            "get": _op(
+                "Notice publique de l'algorithme (Markdown ou HTML)",
+                None,
+                {"200": _text("notice", "text/markdown", "text/html")},
+                params=[_format({"md": "text/markdown", "html": "text/html"}, "md")],
+                errors=("406",),
+            )
+        },
         "/health": {
-            "get": {
-                "summary": "Le processus répond",
-                "security": [],
-                "responses": {"200": _json("Health", "en service")},
-            }
+            "get": _op(
+                "Le processus répond",
+                None,
+                {"200": _json("Health", "en service")},
+            )
         },
         "/ready": {
-            "get": {
-                "summary": "La base est joignable et à jour",
-                "security": [],
-                "responses": {
+            "get": _op(
+                "La base est joignable et à jour",
+                None,
+                {
                     "200": _json("Health", "prêt"),
                     "503": _problem("base injoignable ou schéma pas à jour"),
                 },
-            }
+            )
+        },
+        "/openapi.json": {
+            "get": _op(
+                "Ce document (OpenAPI 3.1) ; sa version HTML est servie sur /docs",
+                None,
+                {
+                    "200": {
+                        "description": "document OpenAPI",
+                        "content": {"application/json": {"schema": {"type": "object"}}},
+                    }
+                },
+            )
         },
     }
     return {
@@ -345,9 +573,18 @@ def render_docs(spec: dict[str, Any]) -> str:
             ref = op["requestBody"]["content"]["application/json"]["schema"]["$ref"]
             name = ref.rsplit("/", 1)[-1]
             out.append(f"<p>corps : <a href='#schema-{name}'>{name}</a></p>")
-        out.append("<ul>")
+        out.append(
+            "<p>authentification : "
+            + ("jeton bearer" if op.get("security") else "aucune (public)")
+            + "</p><ul>"
+        )
         for code, resp in op["responses"].items():
-            out.append(f"<li><b>{code}</b> {html.escape(resp['description'])}</li>")
+            types = ", ".join(resp.get("content", {}))
+            out.append(
+                f"<li><b>{code}</b> {html.escape(resp['description'])}"
+                + (f" <small>({html.escape(types)})</small>" if types else "")
+                + "</li>"
+            )
         out.append("</ul>")
     out.append("<h2>Schémas</h2>")
     for name, schema in spec["components"]["schemas"].items():
