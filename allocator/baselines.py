@@ -34,7 +34,7 @@ def first_come_first_served(
         cap = m.dept_cap[d]
         if cap is not None:
             room = min(room, max(0, cap - dcount[d]))
-        if budget is not None:
+        if budget is not None and m.cost_cents[i] > 0:  # a fully co-funded post costs 0
             room = min(room, max(0, budget // m.cost_cents[i]))
             budget -= room * m.cost_cents[i]
         x[i] += room

@@ -72,7 +72,13 @@ class Applicant:
         post of this applicant, for k = 0 .. requested - already_granted - 1; non-increasing
         (diminishing returns). Computed by ``geodata`` from the service area and the existing offer.
     cost_eur
-        The State's cost of one post for this host (50k mainland public, 70k 971-973, ...).
+        The State's cost of one post for this host (50k mainland public, 70k 971-973, ...),
+        net of the host's co-funding; 0 for a post the host funds entirely.
+    standard_cost_eur
+        The standard cost of one post for this host and territory *before* co-funding, or
+        ``None`` when the host declares no co-funding (then it equals ``cost_eur``). The host's
+        co-funding per post is ``standard_cost_eur - cost_eur``; it matters to the ranking only
+        under ``RoundPolicy.cofunding_priority == "prioritaire"``.
     avis_prefet, nombre_prefet
         The préfet's latest opinion and suggested number, if any.
     locked
@@ -95,6 +101,7 @@ class Applicant:
     nombre_prefet: int | None = None
     locked: int | None = None
     nom: str = ""
+    standard_cost_eur: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +148,10 @@ class RoundPolicy:
     weight_balance: float = 1.0
     # Mode: "monotone" (nested greedy, default) or "optimal" (direct solve of the model)
     mode: str = "monotone"
+    # Co-funding: "neutre" (default; the ranking ignores it, need first) or "prioritaire" (the
+    # access term of a co-funded host is scaled by min(cap, standard cost / State cost), see
+    # allocator.model.cofunding_factor). Under both, the State's cost is what the budget counts.
+    cofunding_priority: str = "neutre"
 
 
 @dataclass(frozen=True, slots=True)

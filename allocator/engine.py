@@ -9,6 +9,7 @@ result depends on neither the order of the input nor the number of workers, apar
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import time
@@ -27,6 +28,7 @@ from allocator.domain import (
 from allocator.errors import InternalError
 from allocator.explain import explain
 from allocator.model import (
+    COFUNDING_PRIORITY_CAP,
     QUALITY_FLOOR,
     SCALE,
     GreedyOutcome,
@@ -62,6 +64,7 @@ _FLOAT_FIELDS = frozenset(
     {
         "quality",
         "cost_eur",
+        "standard_cost_eur",
         "need",
         "budget_eur",
         "min_quality",
@@ -75,10 +78,17 @@ _FLOAT_FIELDS = frozenset(
 )
 
 
+#: Fields added after the first canonical form, left out while at their default so that the
+#: inputs of earlier rounds keep their hash (their replay certificates stay valid).
+_LATER_FIELDS: dict[str, object] = {"standard_cost_eur": None, "cofunding_priority": "neutre"}
+
+
 def _record(obj: object) -> dict[str, object]:
     out: dict[str, object] = {}
     for f in fields(obj):  # type: ignore[arg-type]
         value = getattr(obj, f.name)
+        if f.name in _LATER_FIELDS and value == _LATER_FIELDS[f.name]:
+            continue
         if f.name in _FLOAT_FIELDS and value is not None:
             value = float(value)
         elif f.name == "gains":
@@ -170,6 +180,98 @@ def _binding(m: Model, x: tuple[int, ...]) -> dict[str, object]:
     }
 
 
+def binding_constraints(m: Model, x: tuple[int, ...]) -> list[str]:
+    """Which of quota / envelope / budget stopped the round (``[]``: the demand ran out first).
+
+    ``quota`` / ``envelope``: the round granted that many posts. ``budget``: the budget left
+    cannot pay the State's cost of any post still open (free applicant below its bound, outside
+    a capped département). Several may bind at once (listed in this order).
+    """
+    total = sum(x)
+    names = []
+    if total >= m.quota:
+        names.append("quota")
+    if total >= m.envelope_remaining:
+        names.append("envelope")
+    if m.budget_remaining_cents is not None:
+        left = m.budget_remaining_cents - sum(c * v for c, v in zip(m.cost_cents, x, strict=True))
+        _, dcount = counts(m, x)
+        room = [m.n + sum(x) + 1 if c is None else c - dcount[d] for d, c in enumerate(m.dept_cap)]
+        open_costs = [
+            m.cost_cents[i]
+            for i in range(m.n)
+            if m.lock[i] is None and x[i] < m.upper[i] and room[m.app_dept[i]] > 0
+        ]
+        if open_costs and left < min(open_costs):
+            names.append("budget")
+    return names
+
+
+def _money(m: Model, x: tuple[int, ...] | None) -> dict[str, object] | None:
+    if x is None:
+        return None
+    state = sum(c * v for c, v in zip(m.cost_cents, x, strict=True))
+    standard = sum(c * v for c, v in zip(m.standard_cents, x, strict=True))
+    return {
+        "posts": sum(x),
+        "state_cost_eur": state / 100,
+        "standard_cost_eur": standard / 100,
+        "cofunding_eur": (standard - state) / 100,
+    }
+
+
+def _guarantees(
+    m: Model,
+    x: tuple[int, ...],
+    monotone_x: tuple[int, ...],
+    from_greedy: bool,
+    optimal: bool,
+    monotone_value: int,
+    best: int,
+    cert: BackendSolution | None,
+    neutral: tuple[int, ...] | None,
+    neutral_model: Model | None,
+) -> dict[str, object]:
+    """The engine's guarantees kept and lost by this round, with the price of each lost one.
+
+    ``optimal`` — the allocation maximises ``F`` under every rule (proven);
+    ``house_monotone`` — a larger quota never removes a post (nested greedy);
+    ``budget_monotone`` — a larger budget never removes a post (no knapsack);
+    ``priority_list`` — posts are granted in national priority order down to one cut-off;
+    ``cofunding_neutral`` — co-funding does not change the ranking (policy "neutre").
+    """
+    kept = {
+        "optimal": optimal,
+        "house_monotone": from_greedy,
+        "budget_monotone": not m.knapsack,
+        "priority_list": from_greedy and not m.knapsack,
+        "cofunding_neutral": all(f == 1.0 for f in m.cofunding),
+        "deterministic": True,
+    }
+    prices: dict[str, object] = {}
+    gap_value = (best - monotone_value) / SCALE
+    if not kept["optimal"] or not kept["house_monotone"]:
+        prices["optimal_vs_monotone"] = {
+            "objective": gap_value,
+            "relative": gap_value / max(1e-12, best / SCALE) if best else 0.0,
+            "monotone": _money(m, monotone_x),
+            "optimum": _money(m, None if cert is None else cert.x),
+        }
+    if not kept["cofunding_neutral"] and neutral is not None and neutral_model is not None:
+        moved = sum(abs(a - b) for a, b in zip(x, neutral, strict=True)) // 2
+        prices["cofunding_neutral"] = {
+            # objective of the need-first (neutral) model: what the co-funding bonus costs it
+            "objective": (objective(neutral_model, neutral) - objective(neutral_model, x)) / SCALE,
+            "posts_moved": moved,
+            "neutral": _money(m, neutral),
+        }
+    return {
+        "kept": [name for name, ok in kept.items() if ok],
+        "lost": [name for name, ok in kept.items() if not ok],
+        "prices": prices,
+    }
+
+
 def _report(
     m: Model,
     x: tuple[int, ...],
@@ -178,6 +280,7 @@ def _report(
     optimum: int | None,
     bound: float | None,
     cert: BackendSolution | None,
+    guarantees: dict[str, object] | None = None,
 ) -> dict[str, object]:
     access, distribution, balance = objective_terms(m, x)
     _, dcount = counts(m, x)
@@ -194,7 +297,17 @@ def _report(
         "granted_posts": sum(x),
         "limits": list(m.limits),
         "binding": _binding(m, x),
+        "binding_constraints": binding_constraints(m, x),
         "laminar": not m.knapsack,
+        "money": _money(m, x),
+        "cofunding": {
+            "priority": policy.cofunding_priority,
+            "priority_cap": COFUNDING_PRIORITY_CAP,
+            "cofunded_applicants": sum(
+                1 for s, c in zip(m.standard_cents, m.cost_cents, strict=True) if s > c
+            ),
+        },
+        "guarantees": guarantees,
         "posts_per_departement": {
             t.code: dcount[d] for d, t in enumerate(m.dept_territories) if dcount[d]
         },
@@ -384,7 +497,27 @@ def allocate(
         )
         for i, e in enumerate(explanations)
     )
-    report = _report(m, x, policy, monotone_value, optimum, bound, cert)
+    neutral_model: Model | None = None
+    neutral: tuple[int, ...] | None = None
+    if any(f != 1.0 for f in m.cofunding):
+        # What the co-funding bonus changes: the need-first priority list of the same round.
+        neutral_model = build_model(
+            round_input, dataclasses.replace(policy, cofunding_priority="neutre")
+        )
+        neutral = greedy(neutral_model).x
+    guarantees = _guarantees(
+        m,
+        x,
+        monotone_x,
+        from_greedy=outcome is not None,
+        optimal=status is Status.OPTIMAL,
+        monotone_value=monotone_value,
+        best=max(v for v in (monotone_value, optimum) if v is not None),
+        cert=cert,
+        neutral=neutral,
+        neutral_model=neutral_model,
+    )
+    report = _report(m, x, policy, monotone_value, optimum, bound, cert, guarantees)
     result = AllocationResult(
         status=status,
         decisions=decisions,

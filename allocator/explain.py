@@ -150,7 +150,7 @@ def _min_score(m: Model, i: int, gain: float, move: _Move) -> int | None:
     threshold = move.threshold
 
     def wins(n: int) -> bool:
-        coef = access_coefficient(n / SCORE_GRID, a.avis_prefet, policy)
+        coef = access_coefficient(n / SCORE_GRID, a.avis_prefet, policy, m.cofunding[i])
         return access_marginals(coef, (gain,))[0] > threshold
 
     hi = 100 * SCORE_GRID
@@ -167,17 +167,38 @@ def _min_score(m: Model, i: int, gain: float, move: _Move) -> int | None:
 
 def _rerun_gives_more(m: Model, i: int, score: float, current: int) -> bool:
     a = m.applicants[i]
-    coef = access_coefficient(score, a.avis_prefet, m.policy)
+    coef = access_coefficient(score, a.avis_prefet, m.policy, m.cofunding[i])
     hq = tuple(access_marginals(coef, a.gains))
     eligible = score >= m.policy.min_quality
     upper = m.cap_upper[i] if eligible else 0
     return greedy(m, override=(i, hq, upper)).x[i] > current
 
 
+def _tie_floor(m: Model, i: int, n: int, current: int) -> int:
+    """Lowest score below ``n`` that still gives one more post through the tie-break.
+
+    The exchange argument finds the smallest score with a *strictly* better move; at an exact
+    tie (quantised priorities equal) the published order (earlier ``createdAt``, then ``idPG``)
+    may already favour this applicant, so lower scores can win too. One re-run tells whether the
+    score just below wins; only then is the tie band bisected (winning is monotone in the score).
+    """
+    lo = max(0, math.ceil(m.policy.min_quality * SCORE_GRID))
+    if n <= lo or not _rerun_gives_more(m, i, (n - 1) / SCORE_GRID, current):
+        return n
+    hi = n - 1
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if _rerun_gives_more(m, i, mid / SCORE_GRID, current):
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
+
+
 def _verified_score(m: Model, i: int, n: int, current: int) -> int | None:
     """Verify ``n`` by a greedy re-run; off the laminar structure, search upwards by re-runs."""
     if _rerun_gives_more(m, i, n / SCORE_GRID, current):
-        return n
+        return _tie_floor(m, i, n, current)
     if not m.knapsack:
         raise InternalError(
             f"counterfactual for structure {m.ids[i]}: score {n / SCORE_GRID} predicted by the "
@@ -323,6 +344,12 @@ def explain(
                 "posts_round": gcount[g],
             },
             "quality_factor": quality_factor(a.quality, a.avis_prefet, m.policy),
+            "cofunding_factor": m.cofunding[i],
+            "cost": {
+                "state_eur": m.cost_cents[i] / 100,
+                "standard_eur": m.standard_cents[i] / 100,
+                "cofunding_eur": (m.standard_cents[i] - m.cost_cents[i]) / 100,
+            },
             "gains": list(a.gains),
             "remaining_request": m.remaining[i],
             "upper_bound": m.upper[i],

@@ -14,7 +14,10 @@ belongs to its département but to no EPCI-part. The family {i} ⊂ e ⊂ d ⊂ 
 fragile inhabitants gaining access with the applicant's k-th post of the round (non-increasing);
 ``q_i = max(quality_i, QUALITY_FLOOR) / 100``, times ``policy.prefet_penalty`` when the préfet's
 opinion is NÉGATIF and ``policy.prefet_negatif == "penaliser"``; ``need_t`` and ``H_t``
-(``Territory.existing``) for t ∈ D ∪ E; ``c_i`` the cost of one post in euros; ``L_i`` a lock.
+(``Territory.existing``) for t ∈ D ∪ E; ``c_i`` the State's cost of one post in euros (the
+standard cost ``s_i`` of the host's type and territory minus its co-funding, ``0 ≤ c_i ≤ s_i``);
+``φ_i`` the co-funding factor (``cofunding_factor``: 1 under ``cofunding_priority == "neutre"``,
+``min(COFUNDING_PRIORITY_CAP, s_i / c_i)`` under "prioritaire"); ``L_i`` a lock.
 Weights ``w_a, w_e, w_d`` = ``policy.weight_access / weight_distribution / weight_balance``.
 
 **Variables.** ``x_i ∈ ℤ``, the posts granted to ``i`` by this round; ``X_e = Σ_{i∈I_e} x_i``,
@@ -36,13 +39,21 @@ NÉGATIF under ``"exclure"`` — a missing opinion is neutral). A lock sets ``x_
 .. math::
 
     F(x) = \sum_i h_i(x_i) + \sum_e G_e(X_e) + \sum_d G_d(X_d),\quad
-    h_i(a) = \sum_{k<a} w_a q_i g_i[k],\quad
+    h_i(a) = \sum_{k<a} w_a q_i \varphi_i g_i[k],\quad
     G_t(a) = w_t\,need_t \sum_{k<a} \frac{1}{H_t + k + 1/2}
 
 (access, distribution within the département, balance between départements: the latter is the
 Sainte-Laguë priority on what the territory will hold). Every term is concave in a group sum of a
 laminar family, so ``F`` is M♮-concave and, without (C3) or with equal costs, the greedy below is
 optimal, nested (house-monotone) and explainable as a priority list.
+
+**Co-funding.** A host's co-funding lowers ``c_i``, which only matters through (C3). Under
+"neutre" (the default) ``φ_i = 1``: the ranking is need first, and when only the quota (or the
+envelope) binds the allocation is exactly the one without any co-funding. Under "prioritaire"
+``φ_i`` scales the applicant's *own* access term by the share of the standard cost the State
+saves (capped: a fully co-funded post counts ``COFUNDING_PRIORITY_CAP`` times, not infinitely).
+``h_i`` stays concave and the group terms are untouched, so the structure stays laminar and every
+guarantee above holds — for an objective that now favours hosts able to pay.
 
 **Integers.** All marginal gains are quantised once, ``round(value × SCALE)`` as Python ints
 (``access_marginals``, ``group_marginal``); rounding is monotone, so concavity survives; the greedy,
@@ -85,6 +96,10 @@ QUALITY_FLOOR = 10.0
 MAX_COEFFICIENT = 10**14
 
 MODES = ("monotone", "optimal")
+COFUNDING_RULES = ("neutre", "prioritaire")
+#: Largest co-funding factor ``φ_i`` under "prioritaire" (reached at half the standard cost
+#: co-funded): a post the host pays entirely is not infinitely cheap for the ranking.
+COFUNDING_PRIORITY_CAP = 2.0
 PREFET_RULES = ("exclure", "penaliser")
 DEPARTEMENT_CAP_RULES = ("aucun", "part_equitable")
 BACKENDS = ("min_cost_flow", "scip", "cp_sat", "glop")
@@ -143,6 +158,11 @@ def _check_policy(policy: RoundPolicy) -> None:
             raise InvalidInput(f"policy.{name}: must be a finite number >= 0, got {w!r}")
     if policy.mode not in MODES:
         raise InvalidInput(f"policy.mode: must be one of {MODES}, got {policy.mode!r}")
+    if policy.cofunding_priority not in COFUNDING_RULES:
+        raise InvalidInput(
+            f"policy.cofunding_priority: must be one of {COFUNDING_RULES}, "
+            f"got {policy.cofunding_priority!r}"
+        )
 
 
 def _check_config(config: SolverConfig) -> None:
@@ -207,8 +227,19 @@ def _check_applicant(a: Applicant, depts: set[str], epcis: set[str]) -> None:
         )
     if not _is_num(a.quality) or not 0 <= a.quality <= 100:
         raise InvalidInput(f"{where}.quality: must be in [0, 100], got {a.quality!r}")
-    if not _is_num(a.cost_eur) or a.cost_eur <= 0:
-        raise InvalidInput(f"{where}.cost_eur: must be a finite number > 0, got {a.cost_eur!r}")
+    if not _is_num(a.cost_eur) or a.cost_eur < 0:
+        raise InvalidInput(f"{where}.cost_eur: must be a finite number >= 0, got {a.cost_eur!r}")
+    if a.standard_cost_eur is not None and (
+        not _is_num(a.standard_cost_eur) or a.standard_cost_eur < a.cost_eur
+    ):
+        raise InvalidInput(
+            f"{where}.standard_cost_eur: must be None or a finite number >= cost_eur "
+            f"({a.cost_eur!r}), got {a.standard_cost_eur!r}"
+        )
+    if a.cost_eur == 0 and a.standard_cost_eur is None:
+        raise InvalidInput(
+            f"{where}.cost_eur: 0 only for a co-funded post (standard_cost_eur > 0 given)"
+        )
     if a.avis_prefet is not None and not isinstance(a.avis_prefet, AvisPrefet):
         raise InvalidInput(
             f"{where}.avis_prefet: must be None or an AvisPrefet, got {a.avis_prefet!r}"
@@ -277,7 +308,8 @@ def check_input(round_input: RoundInput, policy: RoundPolicy, config: SolverConf
 
 def _check_magnitudes(round_input: RoundInput, policy: RoundPolicy) -> None:
     top_gain = max((a.gains[0] for a in round_input.applicants if a.gains), default=0.0)
-    if policy.weight_access * top_gain * SCALE > MAX_COEFFICIENT:
+    factor = COFUNDING_PRIORITY_CAP if policy.cofunding_priority == "prioritaire" else 1.0
+    if policy.weight_access * factor * top_gain * SCALE > MAX_COEFFICIENT:
         raise InvalidInput(
             f"applicants.gains: {top_gain!r} too large for the integer scale {SCALE}"
         )
@@ -303,9 +335,24 @@ def quality_factor(quality: float, avis: AvisPrefet | None, policy: RoundPolicy)
     return factor
 
 
-def access_coefficient(quality: float, avis: AvisPrefet | None, policy: RoundPolicy) -> float:
-    """``w_a · q_i · SCALE``: multiply a gain by it and round to get ``h_i'(k)`` as an int."""
-    return policy.weight_access * quality_factor(quality, avis, policy) * SCALE
+def cofunding_factor(a: Applicant, policy: RoundPolicy) -> float:
+    """``φ_i``: 1 under "neutre"; ``min(COFUNDING_PRIORITY_CAP, s_i / c_i)`` under "prioritaire".
+
+    ``s_i`` is the standard cost (``standard_cost_eur``, default ``cost_eur``) and ``c_i`` the
+    State's cost; a post the host funds entirely (``c_i = 0``) gets the cap.
+    """
+    if policy.cofunding_priority != "prioritaire" or a.standard_cost_eur is None:
+        return 1.0
+    if a.cost_eur <= 0:
+        return COFUNDING_PRIORITY_CAP
+    return min(COFUNDING_PRIORITY_CAP, max(1.0, a.standard_cost_eur / a.cost_eur))
+
+
+def access_coefficient(
+    quality: float, avis: AvisPrefet | None, policy: RoundPolicy, cofunding: float = 1.0
+) -> float:
+    """``w_a · q_i · φ_i · SCALE``: multiply a gain by it and round to get ``h_i'(k)`` as an int."""
+    return policy.weight_access * quality_factor(quality, avis, policy) * cofunding * SCALE
 
 
 def access_marginals(coefficient: float, gains: tuple[float, ...]) -> list[int]:
@@ -409,7 +456,9 @@ class Model:
     lock: tuple[int | None, ...]
     access_coef: tuple[float, ...]
     hq: tuple[tuple[int, ...], ...]  # h_i'(k) for k < r_i
-    cost_cents: tuple[int, ...]
+    cost_cents: tuple[int, ...]  # c_i, the State's cost (net of co-funding)
+    standard_cents: tuple[int, ...]  # s_i, the standard cost before co-funding
+    cofunding: tuple[float, ...]  # φ_i
     created: tuple[str, ...]
     dept_territories: tuple[Territory, ...]
     dept_coef: tuple[float, ...]
@@ -473,11 +522,19 @@ def build_model(round_input: RoundInput, policy: RoundPolicy) -> Model:
     ineligible = tuple(eligibility_motifs(a, policy) for a in applicants)
     upper = tuple(0 if bad else c for bad, c in zip(ineligible, cap_upper, strict=True))
     lock = tuple(lock_bound(a) for a in applicants)
-    access_coef = tuple(access_coefficient(a.quality, a.avis_prefet, policy) for a in applicants)
+    cofunding = tuple(cofunding_factor(a, policy) for a in applicants)
+    access_coef = tuple(
+        access_coefficient(a.quality, a.avis_prefet, policy, f)
+        for a, f in zip(applicants, cofunding, strict=True)
+    )
     hq = tuple(
         tuple(access_marginals(c, a.gains)) for c, a in zip(access_coef, applicants, strict=True)
     )
     cost_cents = tuple(_cents(a.cost_eur) for a in applicants)
+    standard_cents = tuple(
+        c if a.standard_cost_eur is None else _cents(a.standard_cost_eur)
+        for a, c in zip(applicants, cost_cents, strict=True)
+    )
 
     quota = round_input.quota
     envelope_remaining = max(0, policy.national_envelope - round_input.programme_consumed)
@@ -500,7 +557,11 @@ def build_model(round_input: RoundInput, policy: RoundPolicy) -> Model:
             {c for c, u, v in zip(cost_cents, upper, lock, strict=True) if u > 0 and v is None}
         )
         room = max(0, effective - locked_posts)
-        if len(free_costs) == 1:
+        if len(free_costs) == 1 and free_costs[0] == 0:
+            # Posts the hosts fund entirely: the budget limits nothing (unless locks exceed it).
+            if budget_free < 0:
+                candidates["budget"] = -1
+        elif len(free_costs) == 1:
             # Equal costs: the budget is a cardinality constraint, the structure stays laminar.
             candidates["budget"] = budget_free // free_costs[0] if budget_free >= 0 else -1
         elif free_costs:
@@ -531,6 +592,8 @@ def build_model(round_input: RoundInput, policy: RoundPolicy) -> Model:
         access_coef=access_coef,
         hq=hq,
         cost_cents=cost_cents,
+        standard_cents=standard_cents,
+        cofunding=cofunding,
         created=tuple(a.created_at for a in applicants),
         dept_territories=depts,
         dept_coef=tuple(policy.weight_balance * t.need * SCALE for t in depts),

@@ -521,22 +521,36 @@ def post_cost_eur(
     code_commune: str,
     cofinancement_eur: float | None = None,
     duree_mois: int | None = None,
+    cofinancement_part: float | None = None,
 ) -> float:
     """The State's cost of one post for this host over a convention of ``duree_mois``.
 
     The standard costs of :data:`service.pipeline.COST_PER_POST_EUR` (50 k mainland public,
     70 k 971-973, 67.5 k 974/976) pay for a 24-month convention, 32 k for a private host over 18
     months (:data:`CONVENTION_MONTHS`); a convention of ``duree_mois`` (at most 36) is paid pro
-    rata. ``None`` = the reference length. The host's co-funding is deducted as in the pipeline.
+    rata. ``None`` = the reference length. The host's co-funding (``cofinancementEur`` or
+    ``cofinancementPart``) is deducted as in the pipeline (:func:`service.pipeline.post_costs`).
     """
+    return post_costs_eur(type_, code_commune, cofinancement_eur, duree_mois, cofinancement_part)[1]
+
+
+def post_costs_eur(
+    type_: str,
+    code_commune: str,
+    cofinancement_eur: float | None = None,
+    duree_mois: int | None = None,
+    cofinancement_part: float | None = None,
+) -> tuple[float, float]:
+    """``(standard cost, State's cost)`` of one post, pro rata as :func:`post_cost_eur`."""
     from geodata.round import COST_ZONES
-    from service.pipeline import COST_PER_POST_EUR, COST_PER_POST_PRIVATE_EUR
+    from service.pipeline import post_costs
 
     private = type_ == "PRIVATE"
-    base = (
-        COST_PER_POST_PRIVATE_EUR
-        if private
-        else COST_PER_POST_EUR[COST_ZONES.get(departement_of(code_commune), "metro")]
+    base, state = post_costs(
+        type_,
+        COST_ZONES.get(departement_of(code_commune), "metro"),
+        cofinancement_eur,
+        cofinancement_part,
     )
     reference = CONVENTION_MONTHS["private" if private else "public"]
     months = reference if duree_mois is None else duree_mois
@@ -549,7 +563,7 @@ def post_cost_eur(
                 )
             ]
         )
-    return max(0.0, base - (cofinancement_eur or 0.0)) * months / reference
+    return base * months / reference, state * months / reference
 
 
 def fair_shares(envelope: int, existing: dict[str, int] | None) -> dict[str, dict[str, Any]]:
@@ -605,21 +619,31 @@ def programme_state(
     per_round: dict[int, dict[str, Any]] = {}
     per_dep: dict[str, dict[str, Any]] = {}
     total_eur = 0.0
+    standard_eur = 0.0
     returned_eur = 0.0
-    cost_cache: dict[tuple[str, str, float | None], float] = {}
+    cost_cache: dict[tuple[str, str, float | None, float | None], tuple[float, float]] = {}
     for statut, round_id, type_, code, document in rows:
         by_state[statut] = by_state.get(statut, 0) + 1
-        cof = document.get("cofinancementEur")
-        key = (type_, code, cof)
+        cof, part = document.get("cofinancementEur"), document.get("cofinancementPart")
+        key = (type_, code, cof, part)
         if key not in cost_cache:
-            cost_cache[key] = post_cost_eur(type_, code, cof, duree_mois)
-        cost = cost_cache[key]
+            cost_cache[key] = post_costs_eur(type_, code, cof, duree_mois, part)
+        standard, cost = cost_cache[key]
         rid = int(round_id) if round_id is not None else 0
         r = per_round.setdefault(
-            rid, {"postes": 0, "rendus": 0, "coutEtatEur": 0.0, "postesRendusEur": 0.0}
+            rid,
+            {
+                "postes": 0,
+                "rendus": 0,
+                "coutEtatEur": 0.0,
+                "coutStandardEur": 0.0,
+                "postesRendusEur": 0.0,
+            },
         )
         dep = departement_of(code)
-        d = per_dep.setdefault(dep, {"postes": 0, "rendus": 0, "coutEtatEur": 0.0})
+        d = per_dep.setdefault(
+            dep, {"postes": 0, "rendus": 0, "coutEtatEur": 0.0, "coutStandardEur": 0.0}
+        )
         if statut == "RENDU":
             r["rendus"] += 1
             r["postesRendusEur"] += cost
@@ -628,9 +652,12 @@ def programme_state(
         else:
             r["postes"] += 1
             r["coutEtatEur"] += cost
+            r["coutStandardEur"] += standard
             d["postes"] += 1
             d["coutEtatEur"] += cost
+            d["coutStandardEur"] += standard
             total_eur += cost
+            standard_eur += standard
     tours = []
     for rid in sorted(per_round):
         mois, origine, _ = rounds_meta.get(rid, (None, None, None))
@@ -647,6 +674,9 @@ def programme_state(
         "demandesEnAttente": int(pending_requests or 0),
         "dureeConventionMois": duree_mois,
         "coutEtatEur": round(total_eur, 2),
+        # co-funding of the hosts: State's cost + co-funding = standard cost of the posts held
+        "coutStandardEur": round(standard_eur, 2),
+        "cofinancementEur": round(standard_eur - total_eur, 2),
         "coutPostesRendusEur": round(returned_eur, 2),
         "tours": tours,
     }
@@ -654,7 +684,9 @@ def programme_state(
         shares = fair_shares(prog["enveloppe"], existing if imported else None)
         deps = []
         for code, info in shares.items():
-            d = per_dep.get(code, {"postes": 0, "rendus": 0, "coutEtatEur": 0.0})
+            d = per_dep.get(
+                code, {"postes": 0, "rendus": 0, "coutEtatEur": 0.0, "coutStandardEur": 0.0}
+            )
             held = d["postes"]
             deps.append(
                 {
@@ -668,6 +700,7 @@ def programme_state(
                     else None,
                     "rendus": d["rendus"],
                     "coutEtatEur": round(d["coutEtatEur"], 2),
+                    "cofinancementEur": round(d["coutStandardEur"] - d["coutEtatEur"], 2),
                 }
             )
         out["departements"] = deps
@@ -679,5 +712,6 @@ def _money(r: dict[str, Any]) -> dict[str, Any]:
         "postes": r["postes"],
         "rendus": r["rendus"],
         "coutEtatEur": round(r["coutEtatEur"], 2),
+        "cofinancementEur": round(r["coutStandardEur"] - r["coutEtatEur"], 2),
         "coutPostesRendusEur": round(r["postesRendusEur"], 2),
     }

@@ -254,6 +254,14 @@ POLICY_DOCS: dict[str, tuple[str, str]] = {
         "« monotone » : liste de priorités (un quota plus grand ne retire jamais un poste) ; "
         "« optimal » : optimum exact lorsqu'un budget en euros rend le problème non emboîté",
     ),
+    "cofunding_priority": (
+        "effet du cofinancement sur la priorité",
+        "« neutre » (par défaut) : le cofinancement déclaré par la structure d'accueil réduit "
+        "le coût du poste pour l'État, compté dans le budget du tour, mais ne change pas la "
+        "priorité : le besoin d'abord, pour ne pas favoriser les collectivités qui peuvent "
+        "payer ; « prioritaire » : la composante « accès » est multipliée par min(2, coût "
+        "standard / coût pour l'État)",
+    ),
 }
 
 #: French label of the ``allocator.SolverConfig`` fields (the notice lists them with defaults).
@@ -649,6 +657,15 @@ def _donnees(
             "sources": ["candidature", "S6"],
         },
     }
+    cost = det.get("cost") or {}
+    d["cofinancement"] = {
+        "declareEur": s.cofinancementEur,
+        "declarePart": s.cofinancementPart,
+        "coutStandardParPosteEur": cost.get("standard_eur"),
+        "cofinancementParPosteEur": cost.get("cofunding_eur"),
+        "coutEtatParPosteEur": cost.get("state_eur"),
+        "sources": ["candidature", "calcul"],
+    }
     fs_in = bool(acc.get("franceServicesIncluses"))
     repli = d["indiceFragilite"]["motifsRepli"]
     lignes = [
@@ -704,9 +721,34 @@ def _donnees(
         f"déclarée « {s.estLabelliseFranceServices or 'non renseigné'} », "
         f"{nombre(t.get('franceServices'))} site(s) dans la zone ({source_ref('S6')}).",
     ]
+    if cost:
+        lignes.append(_cost_line(s, cost))
     d["titre"] = "Données utilisées et leurs sources"
     d["lignes"] = lignes
     return d
+
+
+def _euros(value: float | None) -> str:
+    return nombre(value, 0 if value is None or float(value).is_integer() else 2) + " €"
+
+
+def _cost_line(s: StructureIn, cost: Mapping[str, Any]) -> str:
+    """The post's standard cost, the host's co-funding and the State's cost (per post)."""
+    standard, state = cost.get("standard_eur"), cost.get("state_eur")
+    text = f"Coût d'un poste : coût standard {_euros(standard)} (barème de l'appel selon le type "
+    text += "de structure et le territoire)"
+    if s.cofinancementEur is None and s.cofinancementPart is None:
+        return text + f" ; aucun cofinancement déclaré : coût pour l'État {_euros(state)}."
+    declared = (
+        f"{_euros(s.cofinancementEur)} par poste"
+        if s.cofinancementEur is not None
+        else f"{nombre((s.cofinancementPart or 0.0) * 100, 1)} % du coût standard"
+    )
+    return (
+        text + f" ; cofinancement déclaré par votre structure : {declared}, soit "
+        f"{_euros(cost.get('cofunding_eur'))} par poste ; coût pour l'État : {_euros(state)} "
+        "par poste (jamais négatif) — source : votre candidature."
+    )
 
 
 def _binding_rules(
@@ -803,6 +845,7 @@ def _parametres(
         and s.prefet[-1].avisPrefet in ("NÉGATIF", "NEGATIF")
     )
     dep_code = dep.get("code")
+    cofinancement = _cofunding_params(decision, det, policy, report)
     lignes = [
         f"Poids des trois composantes de la priorité : accès {nombre(poids['acces'], 2)}, "
         f"répartition dans le département {nombre(poids['repartition'], 2)}, équilibre entre "
@@ -834,6 +877,7 @@ def _parametres(
             else " (repère, pas un plafond dans ce tour)."
         ),
     ]
+    lignes.extend(cofinancement.pop("lignes"))
     for r in rules:
         if r["contraignante"]:
             lignes.append(
@@ -872,6 +916,68 @@ def _parametres(
             r["code"]: {"valeur": r["valeur"], "contraignante": r["contraignante"]} for r in rules
         },
         "reglesContraignantes": [r["code"] for r in rules if r["contraignante"]],
+        "cofinancement": cofinancement,
+        "lignes": lignes,
+    }
+
+
+#: French names of the engine's binding constraints (``rapport.binding_constraints``).
+CONTRAINTES = {
+    "quota": "le quota de postes",
+    "envelope": "l'enveloppe nationale",
+    "budget": "le budget",
+}
+
+
+def _cofunding_params(
+    decision: Mapping[str, Any],
+    det: Mapping[str, Any],
+    policy: Mapping[str, Any],
+    report: Mapping[str, Any],
+) -> dict[str, Any]:
+    """The co-funding rule, factor and money of this decision, with the round's budget."""
+    cost = det.get("cost") or {}
+    granted = int(decision["nombreConseillersAttribues"])
+    regle = policy.get("cofunding_priority") or "neutre"
+    facteur = det.get("cofunding_factor", 1.0)
+    state, cof = cost.get("state_eur"), cost.get("cofunding_eur")
+    budget = policy.get("budget_eur")
+    binding = report.get("binding_constraints")
+    cap = (report.get("cofunding") or {}).get("priority_cap")
+    lignes = []
+    if regle == "prioritaire":
+        lignes.append(
+            "Règle du cofinancement « prioritaire » : la composante « accès » de vos postes est "
+            f"multipliée par {nombre(facteur, 3)} = min({nombre(cap, 1)}, "
+            "coût standard / coût pour l'État) (1 sans cofinancement)."
+        )
+    else:
+        lignes.append(
+            "Règle du cofinancement « neutre » : le cofinancement ne change pas la priorité de "
+            "vos postes (le besoin d'abord) ; il réduit seulement leur coût pour l'État."
+        )
+    if cost:
+        lignes.append(
+            f"Coût pour l'État des postes attribués par ce tour ({granted}) : "
+            f"{_euros((state or 0) * granted)}"
+            f" ; cofinancement : {_euros((cof or 0) * granted)}."
+        )
+    if budget is not None:
+        lignes.append(f"Budget du tour : {_euros(budget)} (coût pour l'État des postes attribués).")
+    if binding:
+        lignes.append(
+            "Ce qui a arrêté le tour : " + " et ".join(CONTRAINTES.get(b, b) for b in binding) + "."
+        )
+    return {
+        "regle": regle,
+        "facteur": facteur,
+        "coutStandardParPosteEur": cost.get("standard_eur"),
+        "cofinancementParPosteEur": cof,
+        "coutEtatParPosteEur": state,
+        "coutEtatCeTourEur": None if state is None else state * granted,
+        "cofinancementCeTourEur": None if cof is None else cof * granted,
+        "budgetTourEur": budget,
+        "contraintesLiantes": binding,
         "lignes": lignes,
     }
 
@@ -894,6 +1000,7 @@ def _operations(
     epci = det.get("epci")
     gains = list(det.get("gains") or [])
     q = det.get("quality_factor")
+    f_cof = det.get("cofunding_factor", 1.0)
     w_a = policy.get("weight_access") or 0.0
     priorities = list(expl.get("priorites") or [])
     ranks = list(expl.get("rangs") or [])
@@ -956,7 +1063,7 @@ def _operations(
     ]
 
     # 2. need and coverage
-    access = [round(w_a * (q or 0.0) * g, 6) for g in gains]
+    access = [round(w_a * (q or 0.0) * f_cof * g, 6) for g in gains]
     need_lignes = [
         f"Votre zone compte {nombre(t.get('populationFragile'))} personnes éloignées du "
         f"numérique et une offre déjà à portée de {nombre(t.get('offreExistante'), 1)} "
@@ -971,7 +1078,8 @@ def _operations(
         )
         need_lignes.append(
             f"Composante « accès » = poids {nombre(w_a, 2)} × facteur qualité {nombre(q, 3)} × "
-            "personnes nouvellement à portée : "
+            + (f"facteur cofinancement {nombre(f_cof, 3)} × " if f_cof != 1.0 else "")
+            + "personnes nouvellement à portée : "
             + ", ".join(f"poste {k + 1} : {nombre(a, 1)}" for k, a in enumerate(access))
             + "."
         )

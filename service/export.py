@@ -55,6 +55,11 @@ DECISION_COLUMNS = (
     "priorité du poste suivant",
     "seuil du tour",
     "note qui aurait valu un poste de plus",
+    "coût standard par poste (euros)",
+    "cofinancement par poste (euros)",
+    "coût pour l'État par poste (euros)",
+    "coût pour l'État ce tour (euros)",
+    "cofinancement ce tour (euros)",
     "explication courte",
 )
 SUMMARY_COLUMNS = (
@@ -70,6 +75,8 @@ SUMMARY_COLUMNS = (
     "part équitable",
     "couverture avant (pour 10 000 pers. fragiles)",
     "couverture après (pour 10 000 pers. fragiles)",
+    "coût pour l'État ce tour (euros)",
+    "cofinancement ce tour (euros)",
 )
 SUMMARY_SHEET = "Synthèse nationale"
 ROUND_SHEET = "Tour"
@@ -177,6 +184,7 @@ def decision_rows(pack: RoundPack) -> list[dict[str, Any]]:
         locked = lock is not None or "VERROUILLE" in d.get("motifs", ())
         prefet = s.prefet[-1] if s.prefet else None
         code = t.get("codeCommune") or s.codeCommune
+        cost = ((expl.get("details") or {}).get("cost")) or {}
         rows.append(
             {
                 "idPG": s.idPG,
@@ -207,10 +215,24 @@ def decision_rows(pack: RoundPack) -> list[dict[str, Any]]:
                 else None,
                 "seuil du tour": expl.get("seuil"),
                 "note qui aurait valu un poste de plus": cf.get("min_quality"),
+                "coût standard par poste (euros)": cost.get("standard_eur"),
+                "cofinancement par poste (euros)": cost.get("cofunding_eur"),
+                "coût pour l'État par poste (euros)": cost.get("state_eur"),
+                "coût pour l'État ce tour (euros)": _times(cost.get("state_eur"), granted),
+                "cofinancement ce tour (euros)": _times(cost.get("cofunding_eur"), granted),
                 "explication courte": explained[s.idPG]["resume"],
             }
         )
     return rows
+
+
+def _times(per_post: float | None, posts: int) -> float | None:
+    return None if per_post is None else round(per_post * posts, 2)
+
+
+def _sum(values: Iterable[Any]) -> float | None:
+    known = [v for v in values if v is not None]
+    return round(sum(known), 2) if known else None
 
 
 def summary_rows(
@@ -254,6 +276,12 @@ def summary_rows(
                 "couverture après (pour 10 000 pers. fragiles)": _per_10k(
                     None if before is None else before + granted, need
                 ),
+                "coût pour l'État ce tour (euros)": _sum(
+                    r["coût pour l'État ce tour (euros)"] for r in rs
+                ),
+                "cofinancement ce tour (euros)": _sum(
+                    r["cofinancement ce tour (euros)"] for r in rs
+                ),
             }
         )
     return out
@@ -282,6 +310,13 @@ def round_rows(pack: RoundPack) -> list[tuple[str, Any]]:
         ("postes attribués", (r.get("totaux") or {}).get("attribues")),
         ("postes demandés", (r.get("totaux") or {}).get("demandes")),
         ("coût pour l'État (euros)", (r.get("totaux") or {}).get("coutEtatEur")),
+        ("coût standard des postes (euros)", (r.get("totaux") or {}).get("coutStandardEur")),
+        ("cofinancement des structures (euros)", (r.get("totaux") or {}).get("cofinancementEur")),
+        ("budget du tour (euros)", (r.get("totaux") or {}).get("budgetEur")),
+        ("contrainte liante", (r.get("totaux") or {}).get("contrainteLiante")),
+        ("garanties conservées", ", ".join((report.get("guarantees") or {}).get("kept") or ())),
+        ("garanties perdues", ", ".join((report.get("guarantees") or {}).get("lost") or ())),
+        ("prix de la monotonie (objectif)", report.get("price_of_monotonicity")),
         ("statut du calcul", r.get("status")),
         ("empreinte des données (entreeSha256)", r.get("entreeSha256")),
         (

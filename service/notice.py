@@ -131,7 +131,7 @@ def blocks() -> list[Block]:
     """The notice as blocks: ``("h", level, text)``, ``("p", text)``, ``("ul", items)``,
     ``("table", headers, rows)``."""
     from allocator import SolverConfig, motifs
-    from allocator.model import QUALITY_FLOOR, SCALE
+    from allocator.model import COFUNDING_PRIORITY_CAP, QUALITY_FLOOR, SCALE
     from allocator.solve import ORTOOLS_VERSION
     from geodata.access import AccessParams
     from geodata.need import NeedParams
@@ -280,6 +280,26 @@ def blocks() -> list[Block]:
                 f"La Réunion, Mayotte : {valeur(COST_PER_POST_EUR['974-976'])} euros ; "
                 f"employeur privé : {valeur(COST_PER_POST_PRIVATE_EUR)} euros (moins le "
                 "cofinancement déclaré).",
+                "Cofinancement : une structure d'accueil peut déclarer qu'elle prend en charge "
+                "une partie du coût de chaque poste, en euros (cofinancementEur) ou en part du "
+                "coût standard (cofinancementPart, de 0 à 1), l'un ou l'autre. Le coût pour "
+                "l'État est le coût standard moins ce cofinancement, jamais négatif ; coût pour "
+                "l'État + cofinancement = coût standard, par poste et dans les totaux.",
+                "Un tour peut avoir un budget en euros à côté de son quota en postes : les deux "
+                "sont respectés et le résultat dit lequel a arrêté le tour (contrainteLiante). "
+                "Lorsque les coûts diffèrent (outre-mer, cofinancements) et que le budget limite "
+                "le tour, le calcul devient un problème de sac à dos : en mode « monotone », la "
+                "liste de priorités est suivie et un poste qui ne tient plus dans le budget est "
+                "sauté (motif BUDGET_EPUISE) ; le résultat indique les garanties conservées et "
+                "perdues et l'écart à l'optimum calculé par le solveur (prix de la monotonie).",
+                "Effet du cofinancement sur la priorité (paramètre cofunding_priority) : par "
+                "défaut « neutre », il ne change pas la priorité, pour que les collectivités qui "
+                "peuvent payer ne soient pas favorisées — le besoin d'abord ; avec un budget, un "
+                "poste cofinancé coûte moins au budget. En « prioritaire », la composante accès "
+                "d'un poste est multipliée par min("
+                f"{valeur(COFUNDING_PRIORITY_CAP)}, coût standard / coût pour l'État) ; les "
+                "garanties de la section 8 restent vraies pour cette priorité modifiée, et le "
+                "résultat chiffre ce qu'elle coûte au regard du besoin.",
             ],
         ),
         ("h", 2, "4. Paramètres d'un tour et valeurs par défaut"),
@@ -320,6 +340,9 @@ def blocks() -> list[Block]:
                 "vérifié par un contrôle indépendant de toutes les règles.",
                 "Monotonie : augmenter le quota d'un tour ne retire jamais un poste à personne "
                 "(les attributions sont emboîtées).",
+                "Ces garanties valent sans budget en euros, ou avec des coûts égaux ; lorsqu'un "
+                "budget limite un tour aux coûts inégaux, le résultat liste celles qui restent "
+                "vraies (rapport.guarantees) et le prix de celles qui ne le sont plus.",
                 "Reproductibilité : la même demande donne le même résultat, à l'octet près "
                 "(hors durée de calcul) ; l'empreinte SHA-256 des données d'entrée "
                 "(entreeSha256) et tous les paramètres sont enregistrés avec le résultat, qui "

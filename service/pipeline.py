@@ -61,6 +61,7 @@ _POLICY_FIELDS = {
     "poidsRepartition": "weight_distribution",
     "poidsEquilibre": "weight_balance",
     "mode": "mode",
+    "cofinancement": "cofunding_priority",
 }
 
 
@@ -106,9 +107,32 @@ def _avis(s: StructureIn) -> tuple[AvisPrefet | None, int | None]:
     return avis, last.nombreConseillersPrefet
 
 
+def post_costs(
+    type_: str,
+    cost_zone: str,
+    cofinancement_eur: float | None = None,
+    cofinancement_part: float | None = None,
+) -> tuple[float, float]:
+    """``(standard cost, State's cost)`` of one post for this host over the reference convention.
+
+    The standard cost is :data:`COST_PER_POST_EUR` of the host's territory (or
+    :data:`COST_PER_POST_PRIVATE_EUR` for a private host); the host's co-funding per post
+    (``cofinancementEur``, or ``cofinancementPart`` × the standard cost) is deducted, never
+    below zero: a host paying more than the standard cost (a salary complement) saves the State
+    the whole standard cost, no more. Co-funding = standard − State's cost.
+    """
+    base = COST_PER_POST_PRIVATE_EUR if type_ == "PRIVATE" else COST_PER_POST_EUR[cost_zone]
+    cofunding = (cofinancement_eur or 0.0) + (cofinancement_part or 0.0) * base
+    return base, max(0.0, base - cofunding)
+
+
 def _state_cost(s: StructureIn, cost_zone: str) -> float:
-    base = COST_PER_POST_PRIVATE_EUR if s.type == "PRIVATE" else COST_PER_POST_EUR[cost_zone]
-    return max(0.0, base - (s.cofinancementEur or 0.0))
+    return post_costs(s.type, cost_zone, s.cofinancementEur, s.cofinancementPart)[1]
+
+
+def _standard_if_cofunded(s: StructureIn, cost_zone: str) -> float | None:
+    standard, state = post_costs(s.type, cost_zone, s.cofinancementEur, s.cofinancementPart)
+    return standard if state < standard else None
 
 
 def _geodata_for(request: RoundRequest, existing: dict[str, int] | None) -> geodata.RoundGeodata:
@@ -213,6 +237,8 @@ def build_round_input(
                 quality=DEFAULT_QUALITY if s.qualiteProjet is None else float(s.qualiteProjet),
                 created_at=s.createdAt.isoformat() if s.createdAt else "",
                 cost_eur=_state_cost(s, g.cost_zone),
+                # only when co-funded: inputs without co-funding keep their canonical hash
+                standard_cost_eur=_standard_if_cofunded(s, g.cost_zone),
                 avis_prefet=avis,
                 nombre_prefet=nombre,
                 locked=lock,
@@ -243,6 +269,40 @@ def _clean(value: Any) -> Any:
     if hasattr(value, "value") and isinstance(getattr(value, "value", None), str):
         return value.value
     return value
+
+
+#: French names of the engine's binding constraints (``rapport.binding_constraints``).
+_CONTRAINTES = {"quota": "quota", "envelope": "enveloppe", "budget": "budget"}
+
+
+def money_totals(round_input: RoundInput, result: AllocationResult) -> dict[str, Any]:
+    """The round's money: State's cost, standard cost and co-funding of the granted posts.
+
+    ``coutEtatEur + cofinancementEur == coutStandardEur``; ``contrainteLiante`` says which of the
+    quota (in posts), the national envelope and the budget (in euros) stopped the round
+    (``"quota+budget"`` when both; ``"aucune"`` when the demand ran out first; ``None`` for an
+    INFEASIBLE round).
+    """
+    granted = {d.id_pg: d.granted for d in result.decisions}
+    state = standard = 0.0
+    for a in round_input.applicants:
+        n = granted.get(a.id_pg, 0)
+        state += a.cost_eur * n
+        standard += (a.cost_eur if a.standard_cost_eur is None else a.standard_cost_eur) * n
+    report: dict[str, Any] = result.report
+    budget = (report.get("policy") or {}).get("budget_eur")
+    binding = report.get("binding_constraints")
+    remaining = report.get("budget_remaining_eur")  # budget minus earlier consumption
+    return {
+        "coutEtatEur": _clean(state),
+        "coutStandardEur": _clean(standard),
+        "cofinancementEur": _clean(standard - state),
+        "budgetEur": _clean(budget),
+        "budgetRestantEur": None if remaining is None else _clean(remaining - state),
+        "contrainteLiante": None
+        if binding is None
+        else "+".join(_CONTRAINTES[b] for b in binding) or "aucune",
+    }
 
 
 def result_to_contract(
@@ -295,12 +355,7 @@ def result_to_contract(
             "attribues": granted,
             "quota": request.quota,
             "demandes": sum(s.nombreConseillersSouhaites for s in request.structures),
-            "coutEtatEur": _clean(
-                sum(
-                    a.cost_eur * d.granted
-                    for a, d in zip(round_input.applicants, result.decisions, strict=True)
-                )
-            ),
+            **money_totals(round_input, result),
         },
         "solveur": {
             "nom": result.solver.name,
@@ -465,6 +520,13 @@ def result_summary(result: dict[str, Any]) -> str:
         f"{t['attribues']} postes attribués / quota {t['quota']} ; demandés {t['demandes']}",
         f"{len(granted)} structures retenues sur {len(result['decisions'])}",
     ]
+    if t.get("coutEtatEur") is not None:
+        lines.append(
+            f"coût pour l'État {t['coutEtatEur']:,.0f} EUR ; cofinancement "
+            f"{t.get('cofinancementEur') or 0:,.0f} EUR"
+            + (f" ; budget {t['budgetEur']:,.0f} EUR" if t.get("budgetEur") is not None else "")
+            + f" ; contrainte liante : {t.get('contrainteLiante')}"
+        )
     if result.get("conflits"):
         lines.append("règles en conflit : " + " ; ".join(result["conflits"]))
     return "\n".join(lines)

@@ -21,6 +21,7 @@ from pydantic import (
     StrictBool,
     StrictInt,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -90,7 +91,10 @@ class StructureIn(_Edge):
     coselec: list[CoselecIn] = Field(default_factory=list)
     communesDesservies: list[str] | None = None
     createdAt: datetime | None = None
+    # The host's co-funding of each post: an amount in euros, or a share of the standard cost
+    # of the post (0-1); one or the other. The State's cost is the standard cost minus it.
     cofinancementEur: Annotated[float, Field(ge=0)] | None = None
+    cofinancementPart: Annotated[float, Field(ge=0, le=1)] | None = None
     verrou: Annotated[StrictInt, Field(ge=0)] | None = None
 
     _code = field_validator("codeCommune")(_check_code)
@@ -108,6 +112,17 @@ class StructureIn(_Edge):
     def _finite(cls, v: float | None) -> float | None:
         if v is not None and not math.isfinite(v):
             raise ValueError("nombre fini attendu")
+        return v
+
+    @field_validator("cofinancementPart")
+    @classmethod
+    def _one_cofunding(cls, v: float | None, info: ValidationInfo) -> float | None:
+        # cofinancementEur is declared first, so it is already in info.data when set and valid.
+        if v is not None and info.data.get("cofinancementEur") is not None:
+            raise ValueError(
+                "cofinancementEur (montant par poste) et cofinancementPart (part du coût "
+                "standard) s'excluent : n'en donner qu'un"
+            )
         return v
 
     @property
@@ -141,6 +156,7 @@ class PolitiqueIn(_Edge):
     poidsRepartition: Annotated[float, Field(ge=0)] | None = None
     poidsEquilibre: Annotated[float, Field(ge=0)] | None = None
     mode: Literal["monotone", "optimal"] | None = None
+    cofinancement: Literal["neutre", "prioritaire"] | None = None
 
 
 class RoundRequest(_Edge):

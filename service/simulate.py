@@ -43,14 +43,24 @@ posts per 10,000 fragile inhabitants by département; the share of posts away fr
 need-proportional split (``½ Σ_d |posts_d − webster_d| / Σ posts``, Webster of the posts held on
 need); the share of fragile inhabitants with an advisor within reach (E2SFCA reach of
 :func:`geodata.round.commune_indicators`); envelope use (posts / national envelope); the State's
-cost of the month's grants.
+cost of the month's grants and the hosts' co-funding (``cofinancementEur``: standard cost − State's
+cost, from the applications' ``cofinancementEur`` / ``cofinancementPart``).
+
+Money
+-----
+``budget_eur`` gives the programme a budget in euros beside the envelope in posts: each month's
+round gets the budget left (``politique.budgetEur`` = budget − State's cost so far) and
+``budgetUtilise`` is the share spent. The engine and first come, first served respect it; the
+département-envelopes baseline does not (:func:`allocator.baselines.need_proportional`), so its
+share may exceed 1. ``politique`` overrides the engine's policy in every round (e.g.
+``{"cofinancement": "prioritaire"}``).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -141,6 +151,7 @@ class PolicyState:
     closed: set[int] = dataclasses.field(default_factory=set)
     consumed: int = 0
     cost_eur: float = 0.0
+    cofunding_eur: float = 0.0
 
 
 @dataclasses.dataclass
@@ -157,7 +168,11 @@ class Simulation:
 
 
 def _request(
-    docs: Sequence[dict[str, Any]], state: PolicyState, quota: int, mois: str
+    docs: Sequence[dict[str, Any]],
+    state: PolicyState,
+    quota: int,
+    mois: str,
+    politique: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     structures = []
     for d in docs:
@@ -167,7 +182,7 @@ def _request(
             [{"nombreConseillersCoselec": g, "avisCoselec": "POSITIF"}] if g > 0 else []
         )
         structures.append(doc)
-    return {
+    payload: dict[str, Any] = {
         "quota": quota,
         "mois": mois,
         "structures": structures,
@@ -175,10 +190,15 @@ def _request(
             {"codeCommune": c, "nombre": n} for c, n in sorted(state.existing.items()) if n > 0
         ],
     }
+    if politique:
+        payload["politique"] = dict(politique)
+    return payload
 
 
-def _solve(name: str, payload: dict[str, Any]) -> tuple[dict[int, int], dict[int, int], float]:
-    """One round of policy ``name``: ``(grants, engine bounds, State cost)``."""
+def _solve(
+    name: str, payload: dict[str, Any]
+) -> tuple[dict[int, int], dict[int, int], float, float]:
+    """One round of policy ``name``: ``(grants, engine bounds, State cost, co-funding)``."""
     from allocator import baselines
     from allocator.model import build_model
     from service import pipeline
@@ -202,7 +222,12 @@ def _solve(name: str, payload: dict[str, Any]) -> tuple[dict[int, int], dict[int
     m = build_model(round_input, policy)
     bounds = dict(zip(m.ids, m.upper, strict=True))
     cost = sum(a.cost_eur * grants.get(a.id_pg, 0) for a in round_input.applicants)
-    return grants, bounds, float(cost)
+    standard = sum(
+        (a.cost_eur if a.standard_cost_eur is None else a.standard_cost_eur)
+        * grants.get(a.id_pg, 0)
+        for a in round_input.applicants
+    )
+    return grants, bounds, float(cost), float(standard - cost)
 
 
 def _departement_needs() -> tuple[dict[str, float], dict[str, str]]:
@@ -242,11 +267,14 @@ def simulate(
     synthetic_per_month: int | None = None,
     applications: Sequence[dict[str, Any]] | None = None,
     envelope: int = ENVELOPE,
+    budget_eur: float | None = None,
+    politique: Mapping[str, Any] | None = None,
 ) -> Simulation:
     """Simulate monthly rounds ``first..last`` under each policy (see the module docstring).
 
     ``applications`` replaces the historical + synthetic arrivals (tests, scenarios);
-    ``envelope`` is the national envelope the monthly quotas are taken from.
+    ``envelope`` is the national envelope the monthly quotas are taken from; ``budget_eur`` the
+    programme's budget in euros (``None``: none); ``politique`` the rounds' policy overrides.
     """
     t0 = time.perf_counter()
     unknown = [p for p in policies if p not in POLICIES]
@@ -279,12 +307,17 @@ def simulate(
             ]
             quota = cycle.default_quota(envelope - st.consumed, mois, last)
             granted_now = 0
-            cost = 0.0
+            cost = cofunding = 0.0
+            rules = dict(politique or {})
+            if budget_eur is not None:
+                rules["budgetEur"] = max(0.0, budget_eur - st.cost_eur)
             asked = sum(
                 a["nombreConseillersSouhaites"] - st.granted.get(a["idPG"], 0) for a in docs
             )
             if docs and quota > 0:
-                grants, bounds, cost = _solve(name, _request(docs, st, quota, mois))
+                grants, bounds, cost, cofunding = _solve(
+                    name, _request(docs, st, quota, mois, rules)
+                )
                 for a in docs:
                     i = a["idPG"]
                     g = grants.get(i, 0)
@@ -299,6 +332,7 @@ def simulate(
                         st.closed.add(i)
             st.consumed += granted_now
             st.cost_eur += cost
+            st.cofunding_eur += cofunding
             by_dep, away, within = _indicators(st, needs)
             monthly.append(
                 {
@@ -314,6 +348,10 @@ def simulate(
                     "populationFragileAPortee": round(within, 6),
                     "coutEtatEur": round(cost, 2),
                     "coutEtatCumulEur": round(st.cost_eur, 2),
+                    "cofinancementEur": round(cofunding, 2),
+                    "cofinancementCumulEur": round(st.cofunding_eur, 2),
+                    "budgetEur": budget_eur,
+                    "budgetUtilise": None if not budget_eur else round(st.cost_eur / budget_eur, 6),
                 }
             )
             for d, n in sorted(by_dep.items()):
@@ -344,6 +382,8 @@ def simulate(
             "synthetiquesAPartirDe": SYNTHETIC_FROM,
             "toursMaximum": MAX_ROUNDS,
             "enveloppe": envelope,
+            "budgetEur": budget_eur,
+            "politique": dict(politique or {}),
             "candidatures": len(apps),
         },
     )
@@ -371,7 +411,9 @@ def summary_text(sim: Simulation) -> str:
                     "partHorsRepartitionBesoin",
                     "populationFragileAPortee",
                     "coutEtatCumulEur",
+                    "cofinancementCumulEur",
                 ]
+                + (["budgetUtilise"] if sim.parameters.get("budgetEur") else [])
             ].to_string(),
         ]
     return "\n".join(lines)

@@ -6,7 +6,7 @@ import ast
 import dataclasses
 from pathlib import Path
 
-from allocator import RoundPolicy, SolverConfig, Status, allocate
+from allocator import RoundPolicy, SolverConfig, Status, Territory, allocate
 from allocator.model import SCALE
 from tests.allocator.helpers import app, round_of, without_wall_time
 
@@ -36,6 +36,30 @@ def test_regression_knapsack_bound_independent_of_workers():
         without_wall_time(r), solver=dataclasses.replace(without_wall_time(r).solver, workers=0)
     )
     assert strip(one) == strip(two)
+
+
+def test_regression_counterfactual_score_counts_the_tie_break():
+    """Hypothesis found: quota 1, one département with no need, structures 3 (score 30) and 5
+    (score 40) with equal gains. The exchange argument published 40.01 for structure 3 (strictly
+    better), but at 40.00 the priorities tie and the published order (lower ``idPG``) already
+    gives structure 3 the post. The counterfactual is now the lowest score that wins."""
+    ri = round_of(
+        [app(3, (1.0,), epci=None, quality=30.0), app(5, (1.0,), epci=None, quality=40.0)],
+        quota=1,
+        departements=(Territory("01", 0.0, 0),),
+    )
+    policy = RoundPolicy(min_quality=0.0)
+    result = allocate(ri, policy)
+    loser = next(d for d in result.decisions if d.id_pg == 3)
+    assert loser.granted == 0
+    score = loser.explanation.details["counterfactual"]["min_quality"]
+    assert score == 40.0
+    bumped = round_of(
+        [app(3, (1.0,), epci=None, quality=score), app(5, (1.0,), epci=None, quality=40.0)],
+        quota=1,
+        departements=(Territory("01", 0.0, 0),),
+    )
+    assert next(d for d in allocate(bumped, policy).decisions if d.id_pg == 3).granted == 1
 
 
 def test_allocator_imports_no_edge_and_does_no_file_io():
