@@ -17,7 +17,6 @@ from pydantic import (
     ConfigDict,
     Field,
     StrictInt,
-    ValidationError,
     field_validator,
 )
 
@@ -25,12 +24,10 @@ from service.models import STATUTS
 from service.schemas import (
     AvisPrefetIn,
     CoselecIn,
-    FieldError,
-    InvalidRequest,
     PolitiqueIn,
     StructureIn,
     _check_code,
-    _path,
+    parse_model,
 )
 
 MAX_ID = 2**53 - 1  # JSON-safe integer ids (fit PostgreSQL BIGINT, exact in JavaScript)
@@ -70,27 +67,6 @@ def _utc(value: datetime) -> datetime:
 
 #: A date-time (ISO 8601), normalised to UTC.
 UtcDateTime = Annotated[datetime, AfterValidator(_utc)]
-
-
-def parse_model(model: type[BaseModel], payload: Any) -> Any:
-    """Validate a decoded JSON document against ``model``; raise :class:`InvalidRequest`."""
-    if not isinstance(payload, dict):
-        raise InvalidRequest([FieldError("(corps)", "un objet JSON est attendu")])
-    try:
-        return model.model_validate(payload)
-    except ValidationError as exc:
-        errors = []
-        for err in exc.errors(include_url=False):
-            loc = tuple(
-                p
-                for p in err["loc"]
-                if not (
-                    isinstance(p, str)
-                    and p.startswith(("function-", "int", "float", "literal", "constrained"))
-                )
-            )
-            errors.append(FieldError(_path(loc), err["msg"].removeprefix("Value error, ")))
-        raise InvalidRequest(errors) from None
 
 
 # -- structures -------------------------------------------------------------------------------

@@ -195,24 +195,80 @@ def _path(loc: tuple[Any, ...]) -> str:
     return out or "(corps)"
 
 
-def parse_round_request(payload: Any) -> RoundRequest:
-    """Validate a decoded JSON document; raise :class:`InvalidRequest` naming every bad field."""
+#: French wording of pydantic's error types (messages to the portal are in French); anything
+#: else keeps pydantic's own message.
+_MESSAGES_FR: dict[str, str] = {
+    "missing": "champ obligatoire manquant",
+    "int_type": "nombre entier attendu",
+    "int_parsing": "nombre entier attendu",
+    "int_from_float": "nombre entier attendu (sans partie décimale)",
+    "float_type": "nombre attendu",
+    "float_parsing": "nombre attendu",
+    "finite_number": "nombre fini attendu (NaN et Infinity refusés)",
+    "bool_type": "booléen attendu (true ou false)",
+    "bool_parsing": "booléen attendu (true ou false)",
+    "string_type": "chaîne de caractères attendue",
+    "list_type": "liste attendue",
+    "dict_type": "objet JSON attendu",
+    "model_type": "objet JSON attendu",
+    "datetime_type": "date-heure ISO 8601 attendue",
+    "datetime_parsing": "date-heure ISO 8601 attendue, p. ex. 2021-05-02T10:00:00Z",
+    "datetime_from_date_parsing": "date-heure ISO 8601 attendue, p. ex. 2021-05-02T10:00:00Z",
+    "date_parsing": "date ISO 8601 attendue, p. ex. 2021-05-02",
+    "extra_forbidden": "champ inconnu",
+}
+
+
+def _message(err: Any) -> str:
+    ctx = err.get("ctx") or {}
+    kind = err["type"]
+    if kind == "literal_error":
+        return f"valeur non autorisée ; attendu : {ctx.get('expected', '')}"
+    if kind in ("greater_than_equal", "greater_than", "less_than_equal", "less_than"):
+        op = {
+            "greater_than_equal": "≥",
+            "greater_than": ">",
+            "less_than_equal": "≤",
+            "less_than": "<",
+        }[kind]
+        bound = next(iter(ctx.values()), "")
+        return f"doit être {op} {bound}"
+    if kind in ("string_too_short", "string_too_long"):
+        n = ctx.get("min_length", ctx.get("max_length"))
+        word = "au moins" if kind == "string_too_short" else "au plus"
+        return f"{word} {n} caractères"
+    if kind == "string_pattern_mismatch":
+        return f"format invalide (motif attendu {ctx.get('pattern', '')})"
+    return _MESSAGES_FR.get(kind) or str(err["msg"]).removeprefix("Value error, ")
+
+
+def parse_model(model: type[BaseModel], payload: Any) -> Any:
+    """Validate a decoded JSON document against ``model``; raise :class:`InvalidRequest`.
+
+    Every faulty field is named by its path in the document (``structures[3].codeCommune``)
+    with a French message.
+    """
     if not isinstance(payload, dict):
         raise InvalidRequest([FieldError("(corps)", "un objet JSON est attendu")])
     try:
-        return RoundRequest.model_validate(payload)
+        return model.model_validate(payload)
     except ValidationError as exc:
         errors = []
         for err in exc.errors(include_url=False):
-            loc = tuple(p for p in err["loc"] if not str(p).startswith("function-after"))
-            # drop pydantic's union/literal branch tags from the path
+            # drop pydantic's validator and union/literal branch tags from the path
             loc = tuple(
                 p
-                for p in loc
+                for p in err["loc"]
                 if not (
-                    isinstance(p, str) and p.startswith(("int", "float", "literal", "constrained"))
+                    isinstance(p, str)
+                    and p.startswith(("function-", "int", "float", "literal", "constrained"))
                 )
             )
-            msg = err["msg"].removeprefix("Value error, ")
-            errors.append(FieldError(_path(loc), msg))
+            errors.append(FieldError(_path(loc), _message(err)))
         raise InvalidRequest(errors) from None
+
+
+def parse_round_request(payload: Any) -> RoundRequest:
+    """Validate a decoded round request; raise :class:`InvalidRequest` naming every bad field."""
+    result: RoundRequest = parse_model(RoundRequest, payload)
+    return result
