@@ -55,7 +55,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     RuntimeError
         In production (``ENV == "production"``) without a secret key.
     """
-    from service import api, errors, meta
+    from service import api, errors, meta, ui
     from service.db import Database, default_sqlite_url
 
     instance_path = os.environ.get("ALLOCATOR_INSTANCE_PATH") or os.path.join(
@@ -94,6 +94,16 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     errors.register(app)
     app.register_blueprint(meta.bp)
     app.register_blueprint(api.bp)
+    from service import api_transparence  # explanations and public notice (issue 6)
+
+    app.register_blueprint(api_transparence.bp)
+    from service import api_cycle
+
+    app.register_blueprint(api_cycle.bp)
+    from service import api_scenarios  # scenario comparison (issue 7)
+
+    app.register_blueprint(api_scenarios.bp)
+    ui.init_app(app)
 
     @app.before_request
     def _start_timer() -> None:
