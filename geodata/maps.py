@@ -104,35 +104,9 @@ def map_departements(
     pathlib.Path
         The written file.
     """
-    table = diagnostic_table(None, existing, params=params)
-    values = _values(table, indicator)
+    values = _values(diagnostic_table(None, existing, params=params), indicator)
     label, cmap, _ = INDICATORS[indicator]
-    contours = layers.check_geodataframe(
-        layers._departement_contours(layers.DATA_DIR / "departements_contours.parquet"),
-        "departements_contours",
-        crs=layers.SOURCE_CRS,
-    ).assign(_key=lambda d: d["code"])
-    norm = Normalize(float(np.nanmin(values)), float(np.nanmax(values)))
-    fig = Figure(figsize=(9, 8))
-    ax = fig.add_axes((0.22, 0.08, 0.76, 0.86))
-    metro = contours[~contours["code"].isin(layers.DROM)]
-    _draw(ax, metro.to_crs(epsg=layers.METRO_EPSG), values, cmap, norm)
-    for i, dep in enumerate(layers.DROM):
-        inset = fig.add_axes((0.01, 0.78 - i * 0.17, 0.18, 0.15))
-        _draw(
-            inset, layers.to_local_crs(contours[contours["code"] == dep], dep), values, cmap, norm
-        )
-        inset.set_title(dep, fontsize=8)
-    fig.colorbar(
-        ScalarMappable(norm=norm, cmap=cmap),
-        ax=ax,
-        orientation="horizontal",
-        fraction=0.04,
-        pad=0.01,
-        label=label,
-    )
-    fig.suptitle(f"{label} — par département", fontsize=10)
-    return _save(fig, path)
+    return map_departement_values(path, values, label, cmap, title=f"{label} — par département")
 
 
 def map_communes(
@@ -165,29 +139,16 @@ def map_communes(
     table = diagnostic_table(departement, existing, level="commune", params=params)
     values = _values(table, indicator)
     label, cmap, _ = INDICATORS[indicator]
-    contours = layers._commune_contours(
-        layers.DATA_DIR / "communes_2026_contours_simplifies.parquet"
-    )
-    layers.check_geodataframe(contours, "commune_contours", crs=layers.SOURCE_CRS)
-    sel = contours[contours["departement"] == departement].assign(_key=lambda d: d["code_insee"])
-    finite = values[np.isfinite(values)]
-    lo, hi = (float(finite.min()), float(finite.max())) if len(finite) else (0.0, 1.0)
-    norm = Normalize(lo, hi if hi > lo else lo + 1)
-    fig = Figure(figsize=(8, 8))
-    ax = fig.add_axes((0.02, 0.1, 0.96, 0.84))
-    _draw(ax, layers.to_local_crs(sel, departement), values, cmap, norm)
-    fig.colorbar(
-        ScalarMappable(norm=norm, cmap=cmap),
-        ax=ax,
-        orientation="horizontal",
-        fraction=0.04,
-        pad=0.01,
-        label=label,
-    )
     deps = layers._departements(layers.DATA_DIR / "departements_2026.csv")
     nom = dict(zip(deps["code"], deps["nom"], strict=True)).get(departement, departement)
-    fig.suptitle(f"{label} — communes, {nom} ({departement})", fontsize=10)
-    return _save(fig, path)
+    return map_commune_values(
+        path,
+        departement,
+        values,
+        label,
+        cmap,
+        title=f"{label} — communes, {nom} ({departement})",
+    )
 
 
 def diagnostic_maps(
@@ -225,13 +186,17 @@ def diagnostic_maps(
 # after a round, differences between scenarios...) and these functions only draw them.
 
 
-def _norm_for(values: pd.Series, diverging: bool) -> Normalize:
+def _norm_for(values: pd.Series, diverging: bool, zero_based: bool = False) -> Normalize:
+    """Colour scale: data range, centred on 0 (``diverging``) or starting at 0 (``zero_based``,
+    for counts such as posts granted)."""
     finite = values[np.isfinite(values)]
     if diverging:
         m = float(np.abs(finite).max()) if len(finite) else 0.0
         m = m if m > 0 else 1.0
         return Normalize(-m, m)
     lo, hi = (float(finite.min()), float(finite.max())) if len(finite) else (0.0, 1.0)
+    if zero_based:
+        lo = min(lo, 0.0)
     return Normalize(lo, hi if hi > lo else lo + 1)
 
 
@@ -248,6 +213,7 @@ def map_departement_values(
     cmap: str = "viridis",
     *,
     diverging: bool = False,
+    zero_based: bool = False,
     title: str | None = None,
 ) -> Path:
     """National choropleth of given values per département code (métropole + DROM insets).
@@ -264,6 +230,8 @@ def map_departement_values(
         Matplotlib colour map (use a diverging one, e.g. ``RdBu``, with ``diverging=True``).
     diverging
         Centre the colour scale on 0 (differences between scenarios).
+    zero_based
+        Start the colour scale at 0 (counts, e.g. posts granted).
     title
         Figure title (default: ``label``).
 
@@ -277,7 +245,7 @@ def map_departement_values(
         "departements_contours",
         crs=layers.SOURCE_CRS,
     ).assign(_key=lambda d: d["code"])
-    norm = _norm_for(series, diverging)
+    norm = _norm_for(series, diverging, zero_based)
     fig = Figure(figsize=(9, 8))
     ax = fig.add_axes((0.22, 0.08, 0.76, 0.86))
     metro = contours[~contours["code"].isin(layers.DROM)]
@@ -308,6 +276,7 @@ def map_commune_values(
     cmap: str = "viridis",
     *,
     diverging: bool = False,
+    zero_based: bool = False,
     title: str | None = None,
 ) -> Path:
     """Choropleth of given values per code INSEE over the communes of one département.
@@ -323,7 +292,7 @@ def map_commune_values(
     sel = contours[contours["departement"] == departement].assign(_key=lambda d: d["code_insee"])
     if sel.empty:
         raise GeodataError(f"no commune contour for département {departement!r}")
-    norm = _norm_for(series[series.index.isin(sel["_key"])], diverging)
+    norm = _norm_for(series[series.index.isin(sel["_key"])], diverging, zero_based)
     fig = Figure(figsize=(8, 8))
     ax = fig.add_axes((0.02, 0.1, 0.96, 0.84))
     _draw(ax, layers.to_local_crs(sel, departement), series, cmap, norm)
@@ -371,50 +340,10 @@ def map_values(
     -------
     pathlib.Path
     """
-    series = pd.Series({str(k): float(v) for k, v in values.items()}, dtype=float)
-    finite = series[np.isfinite(series)]
-    lo, hi = (float(finite.min()), float(finite.max())) if len(finite) else (0.0, 1.0)
-    norm = Normalize(min(lo, 0.0), hi if hi > min(lo, 0.0) else min(lo, 0.0) + 1)
     if departement is None:
-        contours = layers.check_geodataframe(
-            layers._departement_contours(layers.DATA_DIR / "departements_contours.parquet"),
-            "departements_contours",
-            crs=layers.SOURCE_CRS,
-        ).assign(_key=lambda d: d["code"])
-        fig = Figure(figsize=(9, 8))
-        ax = fig.add_axes((0.22, 0.08, 0.76, 0.86))
-        metro = contours[~contours["code"].isin(layers.DROM)]
-        _draw(ax, metro.to_crs(epsg=layers.METRO_EPSG), series, cmap, norm)
-        for i, dep in enumerate(layers.DROM):
-            inset = fig.add_axes((0.01, 0.78 - i * 0.17, 0.18, 0.15))
-            _draw(
-                inset,
-                layers.to_local_crs(contours[contours["code"] == dep], dep),
-                series,
-                cmap,
-                norm,
-            )
-            inset.set_title(dep, fontsize=8)
-    else:
-        contours = layers._commune_contours(
-            layers.DATA_DIR / "communes_2026_contours_simplifies.parquet"
+        return map_departement_values(
+            path, values, label, cmap, zero_based=True, title=title or label
         )
-        layers.check_geodataframe(contours, "commune_contours", crs=layers.SOURCE_CRS)
-        sel = contours[contours["departement"] == departement].assign(
-            _key=lambda d: d["code_insee"]
-        )
-        if sel.empty:
-            raise GeodataError(f"no commune contours for département {departement!r}")
-        fig = Figure(figsize=(8, 8))
-        ax = fig.add_axes((0.02, 0.1, 0.96, 0.84))
-        _draw(ax, layers.to_local_crs(sel, departement), series, cmap, norm)
-    fig.colorbar(
-        ScalarMappable(norm=norm, cmap=cmap),
-        ax=ax,
-        orientation="horizontal",
-        fraction=0.04,
-        pad=0.01,
-        label=label,
+    return map_commune_values(
+        path, departement, values, label, cmap, zero_based=True, title=title or label
     )
-    fig.suptitle(title or label, fontsize=10)
-    return _save(fig, path)
