@@ -185,7 +185,12 @@ def _tie_floor(m: Model, i: int, n: int, current: int) -> int:
     lo = max(0, math.ceil(m.policy.min_quality * SCORE_GRID))
     if n <= lo or not _rerun_gives_more(m, i, (n - 1) / SCORE_GRID, current):
         return n
-    hi = n - 1
+    return _lowest_winning(m, i, lo, n - 1, current)
+
+
+def _lowest_winning(m: Model, i: int, lo: int, hi: int, current: int) -> int:
+    """Bisection on the score grid for the lowest score in ``[lo, hi]`` whose re-run gives one
+    more post, ``hi`` being known to win (exact when winning is monotone in the score)."""
     while lo < hi:
         mid = (lo + hi) // 2
         if _rerun_gives_more(m, i, mid / SCORE_GRID, current):
@@ -207,14 +212,8 @@ def _verified_score(m: Model, i: int, n: int, current: int) -> int | None:
     hi = 100 * SCORE_GRID
     if not _rerun_gives_more(m, i, hi / SCORE_GRID, current):
         return None
-    lo = n + 1
-    while lo < hi:  # heuristic bisection: the knapsack greedy need not be monotone in the score
-        mid = (lo + hi) // 2
-        if _rerun_gives_more(m, i, mid / SCORE_GRID, current):
-            hi = mid
-        else:
-            lo = mid + 1
-    return lo
+    # heuristic there: the knapsack greedy need not be monotone in the score
+    return _lowest_winning(m, i, n + 1, hi, current)
 
 
 def _limit_motifs(
