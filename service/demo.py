@@ -204,7 +204,10 @@ def run_demo(
     echo(replay.certificate_text(cert))
     with db.read() as s:
         prog = store.programme_view(store.programme(s))
-    echo(f"enveloppe nationale : {prog}")
+    echo(
+        f"enveloppe nationale : {prog['consomme']} postes consommés sur {prog['enveloppe']}, "
+        f"{prog['restant']} restants"
+    )
     echo(f"requête, résultat, certificat : {out_dir}/")
     if not cert.get("identique"):
         raise RuntimeError(f"le tour {round_id} ne se rejoue pas à l'identique")
