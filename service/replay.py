@@ -93,6 +93,17 @@ def result_sha256(result: dict[str, Any]) -> str:
     return store.canonical_sha256(comparable(result))
 
 
+def _grants(result: dict[str, Any] | None) -> dict[int, tuple[Any, Any, Any]]:
+    return {
+        d["idPG"]: (
+            d.get("nombreConseillersAttribues"),
+            d.get("nombreConseillersCoselec"),
+            d.get("avisCoselec"),
+        )
+        for d in (result or {}).get("decisions", [])
+    }
+
+
 def _differences(a: dict[str, Any], b: dict[str, Any], limit: int = 10) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     da = {d["idPG"]: d for d in a.get("decisions", [])}
@@ -105,6 +116,12 @@ def _differences(a: dict[str, Any], b: dict[str, Any], limit: int = 10) -> list[
                     "idPG": i,
                     "enregistre": None if x is None else x.get("nombreConseillersAttribues"),
                     "rejoue": None if y is None else y.get("nombreConseillersAttribues"),
+                    # which fields of the decision differ (e.g. only its explanation)
+                    "champs": sorted(
+                        k
+                        for k in set(x or {}) | set(y or {})
+                        if (x or {}).get(k) != (y or {}).get(k)
+                    ),
                 }
             )
             if len(out) >= limit:
@@ -179,6 +196,7 @@ def replay_round(db: Database, round_id: int) -> dict[str, Any]:
         )
     a, b = result_sha256(stored), result_sha256(replayed) if replayed else None
     same = a == b and not violations
+    same_grants = not violations and _grants(stored) == _grants(replayed)
     current = environment(_solver_config(recorded.get("config")))
     return {
         "roundId": row.id,
@@ -186,6 +204,9 @@ def replay_round(db: Database, round_id: int) -> dict[str, Any]:
         "statut": row.status,
         "origine": row.origine,
         "identique": same,
+        # the decisions' numbers, when the bytes differ (e.g. a newer code version words the
+        # explanations differently): a replay mismatch is then a format change, not a new decision
+        "attributionsIdentiques": same_grants,
         "entreeSha256": input_sha,
         "entreeMoteurSha256": stored.get("entreeSha256"),
         "entreeMoteurRejoueSha256": replayed.get("entreeSha256"),
@@ -241,7 +262,14 @@ def certificate_text(cert: dict[str, Any]) -> str:
         + "".join(f"\n    - {v}" for v in cert["validateur"]["violations"]),
         f"  code : {'identique' if env['codeIdentique'] else 'différent ou non enregistré'}"
         f" (actuel {env['actuel']['codeSha256'][:12]}…)",
-        "  verdict : " + ("IDENTIQUE" if cert["identique"] else "DIFFÉRENT"),
+        "  verdict : "
+        + (
+            "IDENTIQUE"
+            if cert["identique"]
+            else "DIFFÉRENT (attributions identiques, autres octets)"
+            if cert.get("attributionsIdentiques")
+            else "DIFFÉRENT"
+        ),
     ]
     for d in cert["differences"]:
         lines.append(f"    diff {d}")

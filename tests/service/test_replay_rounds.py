@@ -59,9 +59,22 @@ def test_replay_reproduces_committed_rounds(db_url: str, real_pipeline: None) ->
     with db.write() as s:
         s.execute(update(Round).where(Round.id == second["id"]).values(result=result))
     bad = replay.replay_round(db, second["id"])
-    assert not bad["identique"]
+    assert not bad["identique"] and not bad["attributionsIdentiques"]
     assert bad["differences"][0]["idPG"] == result["decisions"][0]["idPG"]
+    assert "nombreConseillersAttribues" in bad["differences"][0]["champs"]
     assert "DIFFÉRENT" in replay.certificate_text(bad)
+    assert "attributions identiques" not in replay.certificate_text(bad)
+
+    # only the wording of an explanation differs (e.g. a round stored by an older code version):
+    # still not identical, but the certificate says the grants are the same
+    result["decisions"][0]["nombreConseillersAttribues"] -= 1
+    result["decisions"][0]["explication"] = {"texte": "ancienne formulation"}
+    with db.write() as s:
+        s.execute(update(Round).where(Round.id == second["id"]).values(result=result))
+    worded = replay.replay_round(db, second["id"])
+    assert not worded["identique"] and worded["attributionsIdentiques"]
+    assert worded["differences"][0]["champs"] == ["explication"]
+    assert "attributions identiques" in replay.certificate_text(worded)
     db.dispose()
 
 
