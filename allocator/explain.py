@@ -136,9 +136,15 @@ def _one_more(
     return _Move(False, int(threshold[valid].min()))
 
 
+def _priority_at(m: Model, i: int, gain: float, n: int) -> int:
+    """Quantised access priority of applicant ``i``'s next post at score ``n`` (hundredths)."""
+    a = m.applicants[i]
+    coef = access_coefficient(n / SCORE_GRID, a.avis_prefet, m.policy, m.cofunding[i])
+    return access_marginals(coef, (gain,))[0]
+
+
 def _min_score(m: Model, i: int, gain: float, move: _Move) -> int | None:
     """Smallest score (hundredths) with a strictly improving move, or None if none <= 100."""
-    a = m.applicants[i]
     policy = m.policy
     lo = max(0, math.ceil(policy.min_quality * SCORE_GRID))
     if lo > 100 * SCORE_GRID:
@@ -150,8 +156,7 @@ def _min_score(m: Model, i: int, gain: float, move: _Move) -> int | None:
     threshold = move.threshold
 
     def wins(n: int) -> bool:
-        coef = access_coefficient(n / SCORE_GRID, a.avis_prefet, policy, m.cofunding[i])
-        return access_marginals(coef, (gain,))[0] > threshold
+        return _priority_at(m, i, gain, n) > threshold
 
     hi = 100 * SCORE_GRID
     if not wins(hi):
@@ -200,10 +205,14 @@ def _lowest_winning(m: Model, i: int, lo: int, hi: int, current: int) -> int:
     return lo
 
 
-def _verified_score(m: Model, i: int, n: int, current: int) -> int | None:
-    """Verify ``n`` by a greedy re-run; off the laminar structure, search upwards by re-runs."""
+def _verified_score(m: Model, i: int, n: int, current: int, tie_below: bool = True) -> int | None:
+    """Verify ``n`` by a greedy re-run; off the laminar structure, search upwards by re-runs.
+
+    ``tie_below``: the score just below ``n`` ties with the threshold, so the tie-break may
+    already give the post there (checked by :func:`_tie_floor`).
+    """
     if _rerun_gives_more(m, i, n / SCORE_GRID, current):
-        return _tie_floor(m, i, n, current)
+        return _tie_floor(m, i, n, current) if tie_below else n
     if not m.knapsack:
         raise InternalError(
             f"counterfactual for structure {m.ids[i]}: score {n / SCORE_GRID} predicted by the "
@@ -264,6 +273,7 @@ def explain(
 
     holders = _holders(m, x, gcount, dcount) if outcome is not None else None
     scores: dict[int, int | None] = {}
+    moves: dict[int, _Move] = {}
     larger: dict[int, bool | None] = {}
     if holders is not None:
         for i in range(m.n):
@@ -273,6 +283,7 @@ def explain(
             if x[i] < m.cap_upper[i]:
                 move = _one_more(m, i, holders, gcount, dcount, quota_left, budget_left)
                 scores[i] = _min_score(m, i, a.gains[x[i]], move)
+                moves[i] = move
             elif x[i] == m.remaining[i] and x[i] > 0 and not m.ineligible[i]:
                 cap = m.policy.max_posts_per_structure
                 if cap is not None and a.already_granted + x[i] + 1 > cap:
@@ -289,7 +300,13 @@ def explain(
     for i in to_verify:
         n = scores[i]
         assert n is not None
-        scores[i] = _verified_score(m, i, n, x[i])
+        threshold = moves[i].threshold
+        tie_below = (
+            threshold is not None
+            and n > 0
+            and (_priority_at(m, i, m.applicants[i].gains[x[i]], n - 1) == threshold)
+        )
+        scores[i] = _verified_score(m, i, n, x[i], tie_below)
         verified.add(i)
 
     explanations = []
