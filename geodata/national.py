@@ -15,7 +15,6 @@ from geodata import layers
 from geodata.need import NeedParams, compute_need
 
 
-@cache
 def commune_table(params: NeedParams | None = None) -> pd.DataFrame:
     """All 34,969 communes with need, flags and projected positions (cached, read-only).
 
@@ -27,6 +26,13 @@ def commune_table(params: NeedParams | None = None) -> pd.DataFrame:
 
     Treat the result as read-only: it is shared by every caller of the process.
     """
+    # One cache entry per parameter set: ``commune_table()`` and ``commune_table(None)`` must not
+    # build the table twice (functools.cache keys on how the arguments were passed).
+    return _commune_table(params or NeedParams())
+
+
+@cache
+def _commune_table(params: NeedParams) -> pd.DataFrame:
     communes = layers._communes(layers.DATA_DIR / "communes_2026.parquet")
     frag = layers._fragilite(layers.DATA_DIR / "fragilite_numerique_communes_2026.csv")
     comp = layers._comparateur(layers.DATA_DIR / "insee_comparateur_communes_2024.csv")
@@ -56,10 +62,14 @@ def commune_table(params: NeedParams | None = None) -> pd.DataFrame:
     return out
 
 
-@cache
 def programme_table(params: NeedParams | None = None) -> pd.DataFrame:
     """:func:`commune_table` restricted to the programme (métropole + DROM), read-only."""
-    t = commune_table(params)
+    return _programme_table(params or NeedParams())
+
+
+@cache
+def _programme_table(params: NeedParams) -> pd.DataFrame:
+    t = _commune_table(params)
     return t[t["in_programme"].to_numpy()]
 
 
