@@ -190,6 +190,8 @@ SOURCES_INTERNES: dict[str, str] = {
     "tours_valides": "les postes attribués par les tours d'attribution déjà validés",
     "requete": "l'état des conseillers en poste transmis avec la demande de calcul",
     "calcul": "un calcul du service à partir des autres données (méthode publiée)",
+    "synthetique": "une valeur synthétique (données de démonstration générées avec une graine "
+    "fixe), pas une donnée réelle",
 }
 
 
@@ -591,6 +593,9 @@ def _donnees(
     etat = _etat_conseillers(origine, meta)
     note_defaut = s.qualiteProjet is None
     note = DEFAULT_QUALITY if note_defaut else float(s.qualiteProjet)  # type: ignore[arg-type]
+    synthetic = set(s.synthetique or ())
+    note_synth = "qualiteProjet" in synthetic and not note_defaut
+    prefet_synth = "prefet" in synthetic and prefet is not None
     code = t.get("codeCommune") or s.codeCommune
     methode_acc = (
         "accessibilité à deux étages (E2SFCA) : conseillers à portée pour 10 000 personnes "
@@ -604,13 +609,21 @@ def _donnees(
         "noteProjet": {
             "valeur": note,
             "parDefaut": note_defaut,
-            "sources": ["note_par_defaut" if note_defaut else "instructeur_anct"],
+            "synthetique": note_synth,
+            "sources": [
+                "note_par_defaut"
+                if note_defaut
+                else "synthetique"
+                if note_synth
+                else "instructeur_anct"
+            ],
         },
         "avisPrefet": {
             "valeur": None if prefet is None else prefet.avisPrefet,
             "nombreSuggere": None if prefet is None else prefet.nombreConseillersPrefet,
             "commentaire": None if prefet is None else prefet.commentairePrefet,
-            "sources": ["prefet"],
+            "synthetique": prefet_synth,
+            "sources": ["synthetique" if prefet_synth else "prefet"],
         },
         "communeSiege": {
             "code": code,
@@ -676,6 +689,8 @@ def _donnees(
         + (
             f"note par défaut ({nombre(DEFAULT_QUALITY)}) : le projet n'avait pas été noté."
             if note_defaut
+            else "note SYNTHÉTIQUE (données de démonstration, graine fixe), pas une note réelle."
+            if note_synth
             else "note attribuée par l'instructeur de l'ANCT (qualiteProjet)."
         ),
         (
@@ -688,7 +703,11 @@ def _donnees(
                 else ""
             )
             + (f" (« {prefet.commentairePrefet} »)" if prefet.commentairePrefet else "")
-            + " — source : le préfet de département, via le portail."
+            + (
+                " — avis SYNTHÉTIQUE (données de démonstration, graine fixe), pas un avis réel."
+                if prefet_synth
+                else " — source : le préfet de département, via le portail."
+            )
         ),
         f"Commune siège : {d['communeSiege']['nom']} ({code}) ; zone desservie : "
         f"{nombre(t.get('communesDesservies'))} commune(s), "

@@ -44,6 +44,7 @@ DECISION_COLUMNS = (
     "avis préfet",
     "nombre suggéré par le préfet",
     "note du projet",
+    "valeurs synthétiques",
     "proposition de l'algorithme",
     "attribués ce tour",
     "total après le tour",
@@ -202,6 +203,8 @@ def decision_rows(pack: RoundPack) -> list[dict[str, Any]]:
                 "note du projet": DEFAULT_QUALITY
                 if s.qualiteProjet is None
                 else float(s.qualiteProjet),
+                # demo data: which of this row's values are synthetic (labelled wherever shown)
+                "valeurs synthétiques": " ".join(s.synthetique or ()) or None,
                 "proposition de l'algorithme": _proposal(d, lock),
                 "attribués ce tour": granted,
                 "total après le tour": int(d["nombreConseillersCoselec"]),

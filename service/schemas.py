@@ -96,6 +96,9 @@ class StructureIn(_Edge):
     cofinancementEur: Annotated[float, Field(ge=0)] | None = None
     cofinancementPart: Annotated[float, Field(ge=0, le=1)] | None = None
     verrou: Annotated[StrictInt, Field(ge=0)] | None = None
+    #: Fields whose values are synthetic (demo and test data: project scores and préfet opinions
+    #: are not public); explanations and screens label them so.
+    synthetique: list[Literal["qualiteProjet", "prefet", "createdAt"]] | None = None
 
     _code = field_validator("codeCommune")(_check_code)
 

@@ -88,6 +88,8 @@ class Row:
     lock: dict[str, Any] | None = None
     moved: tuple[int, int] | None = None
     explication: dict[str, Any] = field(default_factory=dict)
+    #: fields of the structure whose values are synthetic (demo data), shown as such
+    synthetique: tuple[str, ...] = ()
 
     @property
     def type_label(self) -> str:
@@ -147,6 +149,7 @@ def rows(view: Mapping[str, Any], request: RoundRequest) -> list[Row]:
                 avis_prefet=prefet.avisPrefet if prefet else None,
                 nombre_prefet=prefet.nombreConseillersPrefet if prefet else None,
                 score=s.qualiteProjet,
+                synthetique=tuple(s.synthetique or ()),
                 proposition=int(d["nombreConseillersAttribues"]),
                 total=int(d.get("nombreConseillersCoselec", 0)),
                 motifs=list(d.get("motifs", [])),

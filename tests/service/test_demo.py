@@ -41,6 +41,13 @@ def test_demo_round_is_committed_reproducible_and_idempotent(
         assert 0 <= d["nombreConseillersAttribues"] <= asked
         assert d["avisCoselec"] == ("POSITIF" if d["nombreConseillersAttribues"] else "NÉGATIF")
     assert any("IDENTIQUE" in m for m in messages)
+    # scores and préfet opinions of the demo are synthetic, and every explanation says so
+    for d in result["decisions"]:
+        donnees = d["explication"]["donnees"]
+        assert donnees["noteProjet"]["synthetique"] is True
+        assert donnees["noteProjet"]["sources"] == ["synthetique"]
+        assert donnees["avisPrefet"]["synthetique"] is True
+        assert "note SYNTHÉTIQUE" in d["explication"]["texte"]
     for name in ("requete.json", "resultat.json", "certificat.json"):
         assert (tmp_path / name).stat().st_size > 0
 
