@@ -82,6 +82,22 @@ def _save(fig: Figure, path: str | Path) -> Path:
     return out
 
 
+def _finish(
+    fig: Figure, ax, norm: Normalize, cmap: str, label: str, title: str, path: str | Path
+) -> Path:
+    """Horizontal colour bar, title, PNG file."""
+    fig.colorbar(
+        ScalarMappable(norm=norm, cmap=cmap),
+        ax=ax,
+        orientation="horizontal",
+        fraction=0.04,
+        pad=0.01,
+        label=label,
+    )
+    fig.suptitle(title, fontsize=10)
+    return _save(fig, path)
+
+
 def map_departements(
     path: str | Path,
     indicator: str = "need",
@@ -256,16 +272,7 @@ def map_departement_values(
             inset, layers.to_local_crs(contours[contours["code"] == dep], dep), series, cmap, norm
         )
         inset.set_title(dep, fontsize=8)
-    fig.colorbar(
-        ScalarMappable(norm=norm, cmap=cmap),
-        ax=ax,
-        orientation="horizontal",
-        fraction=0.04,
-        pad=0.01,
-        label=label,
-    )
-    fig.suptitle(title or f"{label} — par département", fontsize=10)
-    return _save(fig, path)
+    return _finish(fig, ax, norm, cmap, label, title or f"{label} — par département", path)
 
 
 def map_commune_values(
@@ -296,16 +303,7 @@ def map_commune_values(
     fig = Figure(figsize=(8, 8))
     ax = fig.add_axes((0.02, 0.1, 0.96, 0.84))
     _draw(ax, layers.to_local_crs(sel, departement), series, cmap, norm)
-    fig.colorbar(
-        ScalarMappable(norm=norm, cmap=cmap),
-        ax=ax,
-        orientation="horizontal",
-        fraction=0.04,
-        pad=0.01,
-        label=label,
-    )
-    fig.suptitle(title or f"{label} — communes ({departement})", fontsize=10)
-    return _save(fig, path)
+    return _finish(fig, ax, norm, cmap, label, title or f"{label} — communes ({departement})", path)
 
 
 def map_values(
