@@ -593,9 +593,8 @@ def _donnees(
     etat = _etat_conseillers(origine, meta)
     note_defaut = s.qualiteProjet is None
     note = DEFAULT_QUALITY if note_defaut else float(s.qualiteProjet)  # type: ignore[arg-type]
-    synthetic = set(s.synthetique or ())
-    note_synth = "qualiteProjet" in synthetic and not note_defaut
-    prefet_synth = "prefet" in synthetic and prefet is not None
+    note_synth = s.is_synthetic("qualiteProjet") and not note_defaut
+    prefet_synth = s.is_synthetic("prefet") and prefet is not None
     code = t.get("codeCommune") or s.codeCommune
     methode_acc = (
         "accessibilité à deux étages (E2SFCA) : conseillers à portée pour 10 000 personnes "

@@ -96,9 +96,10 @@ class StructureIn(_Edge):
     cofinancementEur: Annotated[float, Field(ge=0)] | None = None
     cofinancementPart: Annotated[float, Field(ge=0, le=1)] | None = None
     verrou: Annotated[StrictInt, Field(ge=0)] | None = None
-    #: Fields whose values are synthetic (demo and test data: project scores and préfet opinions
-    #: are not public); explanations and screens label them so.
-    synthetique: list[Literal["qualiteProjet", "prefet", "createdAt"]] | None = None
+    #: Fields whose values are synthetic (demo and simulation data: project scores and préfet
+    #: opinions are not public; ``tout`` = a whole generated application); explanations, packs
+    #: and screens label them so.
+    synthetique: list[Literal["qualiteProjet", "prefet", "createdAt", "tout"]] | None = None
 
     _code = field_validator("codeCommune")(_check_code)
 
@@ -127,6 +128,11 @@ class StructureIn(_Edge):
                 "standard) s'excluent : n'en donner qu'un"
             )
         return v
+
+    def is_synthetic(self, name: str) -> bool:
+        """Whether field ``name`` holds a synthetic value (``"tout"``: the whole application)."""
+        marks = self.synthetique or ()
+        return name in marks or "tout" in marks
 
     @property
     def already_granted(self) -> int:

@@ -149,7 +149,7 @@ def rows(view: Mapping[str, Any], request: RoundRequest) -> list[Row]:
                 avis_prefet=prefet.avisPrefet if prefet else None,
                 nombre_prefet=prefet.nombreConseillersPrefet if prefet else None,
                 score=s.qualiteProjet,
-                synthetique=tuple(s.synthetique or ()),
+                synthetique=tuple(f for f in ("qualiteProjet", "prefet") if s.is_synthetic(f)),
                 proposition=int(d["nombreConseillersAttribues"]),
                 total=int(d.get("nombreConseillersCoselec", 0)),
                 motifs=list(d.get("motifs", [])),
