@@ -254,8 +254,13 @@ def build_round_input(
     )
 
 
+_PLAIN = (int, str, bool)
+
+
 def _clean(value: Any) -> Any:
     """JSON-ready, platform-stable values: floats rounded, tuples as lists, enums as strings."""
+    if value is None or type(value) in _PLAIN:  # most leaves: nothing to do (enums fall through)
+        return value
     if isinstance(value, float):
         if not math.isfinite(value):
             return None
