@@ -202,6 +202,24 @@ def test_coselec_history_is_append_only(app: Any, client: Any, tokens: Any) -> N
 
 
 @pytest.mark.postgres
+def _race_commits(apps: list[Any], rid: int, headers: dict[str, str]) -> list[int]:
+    """Commit round ``rid`` from each app at the same instant (one thread per app)."""
+    barrier = threading.Barrier(len(apps))
+    statuses: list[int] = []
+
+    def commit(app: Any) -> None:
+        c = app.test_client()
+        barrier.wait()
+        statuses.append(c.post(f"/v1/rounds/{rid}/commit", headers=headers).status_code)
+
+    threads = [threading.Thread(target=commit, args=(a,)) for a in apps]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    return statuses
+
+
 @pytest.mark.parametrize("attempt", range(3))
 def test_concurrent_commits_postgres(pg_url: str, fake_solver: Any, attempt: int) -> None:
     """Two threads commit the same round: exactly one 200, one 409, envelope consumed once."""
@@ -212,20 +230,7 @@ def test_concurrent_commits_postgres(pg_url: str, fake_solver: Any, attempt: int
     rid = client.post(
         "/v1/rounds", json={"mois": "2021-06", "quota": 25}, headers=tokens["agence"]
     ).get_json()["id"]
-    barrier = threading.Barrier(2)
-    statuses: list[int] = []
-
-    def commit(app: Any) -> None:
-        c = app.test_client()
-        barrier.wait()
-        statuses.append(c.post(f"/v1/rounds/{rid}/commit", headers=tokens["agence"]).status_code)
-
-    threads = [threading.Thread(target=commit, args=(a,)) for a in apps]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
-    assert sorted(statuses) == [200, 409]
+    assert sorted(_race_commits(apps, rid, tokens["agence"])) == [200, 409]
     db = Database(pg_url)
     with db.read() as s:
         consumed, version = s.execute(sa.text("SELECT consumed, version FROM programme")).one()
@@ -248,20 +253,7 @@ def test_concurrent_commits_sqlite(sqlite_url: str, fake_solver: Any) -> None:
     rid = client.post(
         "/v1/rounds", json={"mois": "2021-06", "quota": 6}, headers=tokens["agence"]
     ).get_json()["id"]
-    barrier = threading.Barrier(2)
-    statuses: list[int] = []
-
-    def commit(app: Any) -> None:
-        c = app.test_client()
-        barrier.wait()
-        statuses.append(c.post(f"/v1/rounds/{rid}/commit", headers=tokens["agence"]).status_code)
-
-    threads = [threading.Thread(target=commit, args=(a,)) for a in apps]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
-    assert sorted(statuses) == [200, 409]
+    assert sorted(_race_commits(apps, rid, tokens["agence"])) == [200, 409]
     with apps[0].extensions["allocator.db"].read() as s:
         assert s.execute(sa.text("SELECT consumed FROM programme")).scalar() == 6
     for a in apps:
