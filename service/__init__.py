@@ -1,119 +1,27 @@
 """Service edge: schemas, CLI, Flask application, persistence.
 
-``create_app(test_config=None)`` is the application factory (no module-level app): production
-runs ``gunicorn 'service:create_app()'``, development ``allocator serve``.
+``service.create_app(test_config=None)`` is the application factory (no module-level app):
+production runs ``gunicorn 'service:create_app()'``, development ``allocator serve``. It lives in
+:mod:`service.app` with its configuration layers (:data:`service.app.DEFAULTS`).
 
-Configuration layers, later ones winning: :data:`DEFAULTS` → ``instance/config.py`` (if present)
-→ environment variables prefixed ``ALLOCATOR_`` (``ALLOCATOR_DATABASE_URL``,
-``ALLOCATOR_SECRET_KEY``, ``ALLOCATOR_MAX_CONTENT_LENGTH``, ``ALLOCATOR_ENV``...) → ``test_config``.
-The instance folder is ``$ALLOCATOR_INSTANCE_PATH`` or ``./instance``.
+The package itself imports nothing heavy: ``allocator allocate`` (the CLI imports
+``service.cli``) must not pay for Flask, SQLAlchemy or Alembic, so the factory is loaded on first
+access (PEP 562).
 """
 
 from __future__ import annotations
 
-import logging
-import os
-import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from flask import Flask, Response, g, request
+if TYPE_CHECKING:  # pragma: no cover
+    from service.app import DEFAULTS, DEV_SECRET, create_app
 
-DEFAULTS: dict[str, Any] = {
-    "ENV": "development",
-    # Development only; production refuses to start without ALLOCATOR_SECRET_KEY.
-    "SECRET_KEY": None,
-    # None: SQLite file ``<instance>/allocator.sqlite3``.
-    "DATABASE_URL": None,
-    # A round of 1,500 whole portal documents is ~2 MB: 16 MB leaves room and stops abuse.
-    "MAX_CONTENT_LENGTH": 16 * 1024 * 1024,
-    # None: upgrade the embedded SQLite automatically outside production; never otherwise.
-    "AUTO_MIGRATE": None,
-    "LOG_LEVEL": "INFO",
-}
-DEV_SECRET = "dev-secret-not-for-production"
-
-log = logging.getLogger("service")
+__all__ = ["DEFAULTS", "DEV_SECRET", "create_app"]
 
 
-def _normalise_url(url: str) -> str:
-    for prefix in ("postgres://", "postgresql://"):
-        if url.startswith(prefix):
-            return "postgresql+psycopg://" + url[len(prefix) :]
-    return url
+def __getattr__(name: str) -> Any:
+    if name in __all__:
+        from service import app
 
-
-def create_app(test_config: dict[str, Any] | None = None) -> Flask:
-    """Build the Flask application.
-
-    Parameters
-    ----------
-    test_config
-        Configuration applied last (tests): e.g. ``{"DATABASE_URL": "sqlite:///..."}``.
-
-    Raises
-    ------
-    RuntimeError
-        In production (``ENV == "production"``) without a secret key.
-    """
-    from service import api, errors, meta, ui
-    from service.db import Database, default_sqlite_url
-
-    instance_path = os.environ.get("ALLOCATOR_INSTANCE_PATH") or os.path.join(
-        os.getcwd(), "instance"
-    )
-    app = Flask(
-        __name__, instance_path=os.path.abspath(instance_path), instance_relative_config=True
-    )
-    app.config.from_mapping(DEFAULTS)
-    app.config.from_pyfile("config.py", silent=True)
-    app.config.from_prefixed_env("ALLOCATOR")
-    if test_config is not None:
-        app.config.from_mapping(test_config)
-
-    production = app.config["ENV"] == "production"
-    if not app.config.get("SECRET_KEY"):
-        if production:
-            raise RuntimeError(
-                "ALLOCATOR_SECRET_KEY est obligatoire en production (ALLOCATOR_ENV=production)."
-            )
-        app.config["SECRET_KEY"] = DEV_SECRET
-    elif production and app.config["SECRET_KEY"] == DEV_SECRET:
-        raise RuntimeError("La clé secrète de développement est interdite en production.")
-
-    url = app.config.get("DATABASE_URL") or default_sqlite_url(app.instance_path)
-    app.config["DATABASE_URL"] = url = _normalise_url(str(url))
-    database = Database(url)
-    app.extensions["allocator.db"] = database
-    auto = app.config.get("AUTO_MIGRATE")
-    if auto is None:
-        auto = database.is_sqlite and not production
-    if auto:
-        database.upgrade()
-
-    logging.getLogger("service").setLevel(app.config["LOG_LEVEL"])
-    errors.register(app)
-    app.register_blueprint(meta.bp)
-    app.register_blueprint(api.bp)
-    from service import api_transparence  # explanations and public notice (issue 6)
-
-    app.register_blueprint(api_transparence.bp)
-    from service import api_cycle
-
-    app.register_blueprint(api_cycle.bp)
-    from service import api_scenarios  # scenario comparison (issue 7)
-
-    app.register_blueprint(api_scenarios.bp)
-    ui.init_app(app)
-
-    @app.before_request
-    def _start_timer() -> None:
-        g.t0 = time.perf_counter()
-
-    @app.after_request
-    def _log_request(response: Response) -> Response:
-        # Method, path, status and duration only: bodies may hold personal data.
-        elapsed = (time.perf_counter() - g.get("t0", time.perf_counter())) * 1000
-        log.info("%s %s %s %.1f ms", request.method, request.path, response.status_code, elapsed)
-        return response
-
-    return app
+        return getattr(app, name)
+    raise AttributeError(f"module 'service' has no attribute {name!r}")

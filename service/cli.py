@@ -22,7 +22,34 @@ def _fail_invalid(errors: list[tuple[str, str]]) -> None:
     sys.exit(EXIT_INVALID)
 
 
-@click.group()
+class _LazyGroup(click.Group):
+    """The root group: commands of the other service modules are registered on first need.
+
+    ``allocator allocate`` is the agency's hot path (a national round in a fresh process): it must
+    not import Flask, SQLAlchemy or Alembic through the store commands. The commands defined in
+    this module are found directly; any other name, ``--help`` or completion registers the rest.
+    """
+
+    _registered = False
+
+    def _register_all(self) -> None:
+        if not self._registered:
+            type(self)._registered = True
+            _register_commands()
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        command = super().get_command(ctx, cmd_name)
+        if command is None:
+            self._register_all()
+            command = super().get_command(ctx, cmd_name)
+        return command
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        self._register_all()
+        return super().list_commands(ctx)
+
+
+@click.group(cls=_LazyGroup)
 @click.version_option(package_name="conseillers-numeriques-allocator")
 def main() -> None:
     """Allocation of conseillers numériques posts: rounds, territories, service."""
@@ -39,7 +66,7 @@ def main() -> None:
 )
 def allocate(request_file, output: Path | None) -> None:
     """Solve one round statelessly: REQUEST_FILE is the round request JSON ('-' = stdin)."""
-    from service.pipeline import dumps, result_summary, run_round
+    from service.pipeline import dumps_bytes, result_summary, run_round
     from service.schemas import InvalidRequest, parse_round_request
 
     raw = request_file.read()
@@ -55,11 +82,12 @@ def allocate(request_file, output: Path | None) -> None:
     except Exception as exc:
         click.echo(f"erreur interne : {type(exc).__name__}: {exc}", err=True)
         sys.exit(EXIT_INTERNAL)
-    text = dumps(result)
+    data = dumps_bytes(result)
     if output is None:
-        click.echo(text, nl=False)
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
     else:
-        output.write_text(text, encoding="utf-8")
+        output.write_bytes(data)
     click.echo(result_summary(result), err=True)
 
 
@@ -157,9 +185,6 @@ def _register_commands() -> None:
     from service import cli_transparence  # notice, round export (after cli_admin as well)
 
     cli_transparence.register(main)
-
-
-_register_commands()
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -28,7 +28,7 @@ EXIT_INVALID = 2
 
 
 def _database(*, upgrade_embedded: bool = True) -> Any:
-    from service import _normalise_url
+    from service.app import _normalise_url
     from service.db import Database, default_sqlite_url
 
     url = os.environ.get("ALLOCATOR_DATABASE_URL") or default_sqlite_url(
