@@ -19,11 +19,12 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import json
 import math
 import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
+
+import orjson
 
 import geodata
 from allocator import (
@@ -504,15 +505,27 @@ def solve_prepared(
     return result_to_contract(request, round_input, result, prepared.geo)
 
 
-def dumps(result: dict[str, Any], *, indent: int | None = None) -> str:
-    """Canonical JSON text of a result (stable key order, UTF-8 kept).
+def dumps_bytes(result: Any, *, indent: int | None = None, newline: bool = True) -> bytes:
+    """Canonical UTF-8 JSON of a result (key order as built, UTF-8 kept, final newline).
 
-    Compact by default: a national round carries a legal explanation per structure, and the
-    compact form is written by the C encoder, several times faster than the indented one.
+    Encoded by orjson: a national round carries a legal explanation per structure (≈75 MB of
+    JSON for 5,000 structures), which the standard library's encoder writes about ten times
+    slower. Compact by default; ``indent=2`` for files read by people; ``newline=False`` for
+    HTTP bodies. Integer keys become
+    strings (as the standard encoder does); NaN and infinities never reach here
+    (:func:`_clean` maps them to ``null``).
     """
-    if indent is None:
-        return json.dumps(result, ensure_ascii=False, separators=(",", ":")) + "\n"
-    return json.dumps(result, ensure_ascii=False, indent=indent) + "\n"
+    option = orjson.OPT_NON_STR_KEYS | (orjson.OPT_APPEND_NEWLINE if newline else 0)
+    if indent is not None:
+        if indent != 2:
+            raise ValueError("orjson indents by 2 spaces only")
+        option |= orjson.OPT_INDENT_2
+    return orjson.dumps(result, option=option)
+
+
+def dumps(result: Any, *, indent: int | None = None) -> str:
+    """:func:`dumps_bytes` as text."""
+    return dumps_bytes(result, indent=indent).decode("utf-8")
 
 
 def result_summary(result: dict[str, Any]) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -70,7 +71,7 @@ def gunicorn_server(tmp_path: Any) -> Any:
 def test_gunicorn_serves_health_and_ready(gunicorn_server: str) -> None:
     with urllib.request.urlopen(gunicorn_server + "/health", timeout=5) as resp:
         assert resp.status == 200
-        assert resp.read() == b'{"status": "ok"}'
+        assert json.loads(resp.read()) == {"status": "ok"}
     with urllib.request.urlopen(gunicorn_server + "/ready", timeout=5) as resp:
         assert resp.status == 200
     req = urllib.request.Request(gunicorn_server + "/v1/rounds", method="GET")
