@@ -1,9 +1,11 @@
 """Exact apportionment methods: Webster/Sainte-Laguë (divisor) and Hamilton (largest remainder).
 
 Used for each département's fair share of the national envelope from its need, and by the
-need-proportional baseline. Arithmetic is exact (``fractions.Fraction`` of the float weights), so
-the result never depends on floating-point rounding; exact ties are broken by key (ascending
-string order), which makes every result a deterministic function of the mapping's *content*.
+need-proportional baseline. Arithmetic is exact, so the result never depends on floating-point
+rounding: Webster scales the float weights (dyadic rationals) by their common power-of-two
+denominator into Python integers, Hamilton uses ``fractions.Fraction``; exact ties are broken by
+key (ascending string order), which makes every result a deterministic function of the mapping's
+*content*.
 """
 
 from __future__ import annotations
@@ -30,6 +32,18 @@ def _checked_weights(weights: Mapping[str, float], seats: int) -> dict[str, Frac
     return exact
 
 
+def _integer_weights(weights: Mapping[str, float], seats: int) -> dict[str, int]:
+    """The weights as integers with exactly the same ratios (keys in ascending order).
+
+    A finite float is ``n / 2**k``: multiplying every weight by the largest denominator gives
+    integers, and the cross-multiplied comparisons of :class:`_Priority` stay exact while costing
+    integer products instead of fraction arithmetic.
+    """
+    exact = _checked_weights(weights, seats) if seats > 0 else {k: Fraction(0) for k in weights}
+    common = max((w.denominator for w in exact.values()), default=1)
+    return {key: w.numerator * (common // w.denominator) for key, w in exact.items()}
+
+
 class _Priority:
     """Webster priority ``w / (a + 1/2)`` of a key holding ``a`` seats; heap order = best first.
 
@@ -38,7 +52,7 @@ class _Priority:
 
     __slots__ = ("held", "key", "weight")
 
-    def __init__(self, key: str, weight: Fraction, held: int) -> None:
+    def __init__(self, key: str, weight: int, held: int) -> None:
         self.key = key
         self.weight = weight
         self.held = held
@@ -75,7 +89,7 @@ def webster_capped(
     dict[str, int]
         Seats per key, keys in ascending order.
     """
-    exact = _checked_weights(weights, seats) if seats > 0 else {k: Fraction(0) for k in weights}
+    exact = _integer_weights(weights, seats)
     caps = caps or {}
     held = {key: 0 for key in sorted(exact)}
     heap = [_Priority(key, w, 0) for key, w in exact.items() if w > 0 and caps.get(key, seats) > 0]

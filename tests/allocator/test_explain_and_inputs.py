@@ -5,8 +5,11 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import itertools
+from fractions import Fraction
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from allocator import (
     ALL_MOTIFS,
@@ -139,6 +142,38 @@ def test_webster_is_house_monotone_hamilton_is_not():
     for seats in range(30):
         small, large = webster(weights, seats), webster(weights, seats + 1)
         assert all(large[k] >= v for k, v in small.items())
+
+
+def _webster_by_fractions(weights: dict[str, float], seats: int) -> dict[str, int]:
+    """The textbook highest-averages loop in exact rationals: the reference of the fast path."""
+    held = dict.fromkeys(sorted(weights), 0)
+    for _ in range(seats):
+        best = min(
+            (k for k in held if weights[k] > 0),
+            key=lambda k: (-Fraction(weights[k]) / (held[k] + Fraction(1, 2)), k),
+        )
+        held[best] += 1
+    return held
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    weights=st.dictionaries(
+        st.text("abcdef", min_size=1, max_size=3),
+        st.one_of(
+            st.floats(min_value=0, max_value=1e7, allow_nan=False, allow_infinity=False),
+            st.sampled_from([0.0, 1.0, 2.0, 0.5, 1e-300, 5e-324, 1e15]),
+        ),
+        min_size=1,
+        max_size=8,
+    ),
+    seats=st.integers(0, 40),
+)
+def test_webster_integer_scaling_equals_exact_fractions(weights, seats):
+    """Scaling dyadic float weights to integers keeps comparisons exact, subnormals included."""
+    if seats > 0 and not any(weights.values()):
+        return
+    assert webster(weights, seats) == _webster_by_fractions(weights, seats)
 
 
 def test_webster_rejects_bad_weights():
