@@ -10,6 +10,7 @@ result depends on neither the order of the input nor the number of workers, apar
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import time
@@ -45,12 +46,16 @@ from allocator.model import (
 from allocator.solve import FLOAT_TOLERANCE, ORTOOLS_VERSION, BackendSolution, solve
 from allocator.validate import check_feasible
 
-
 # --------------------------------------------------------------------------------------------
 # Canonical input
 # --------------------------------------------------------------------------------------------
+_SCALARS = (str, int, float, bool, type(None))
+
+
 def _plain(value: object) -> object:
     """JSON-ready, with floats for float fields so that 72 and 72.0 hash alike."""
+    if type(value) in _SCALARS:
+        return value
     if isinstance(value, Enum):
         return value.value
     if isinstance(value, tuple | list):
@@ -83,17 +88,32 @@ _FLOAT_FIELDS = frozenset(
 _LATER_FIELDS: dict[str, object] = {"standard_cost_eur": None, "cofunding_priority": "neutre"}
 
 
+@functools.cache
+def _record_plan(cls: type) -> tuple[tuple[str, int, bool, object], ...]:
+    """Per dataclass: ``(field, kind, is_later, default)``; kind 1 = float, 2 = gains, 0 = as is."""
+    return tuple(
+        (
+            f.name,
+            1 if f.name in _FLOAT_FIELDS else 2 if f.name == "gains" else 0,
+            f.name in _LATER_FIELDS,
+            _LATER_FIELDS.get(f.name),
+        )
+        for f in fields(cls)
+    )
+
+
 def _record(obj: object) -> dict[str, object]:
     out: dict[str, object] = {}
-    for f in fields(obj):  # type: ignore[arg-type]
-        value = getattr(obj, f.name)
-        if f.name in _LATER_FIELDS and value == _LATER_FIELDS[f.name]:
+    for name, kind, later, default in _record_plan(type(obj)):
+        value = getattr(obj, name)
+        if later and value == default:
             continue
-        if f.name in _FLOAT_FIELDS and value is not None:
-            value = float(value)
-        elif f.name == "gains":
-            value = [float(g) for g in value]
-        out[f.name] = _plain(value)
+        if kind == 1 and value is not None:
+            out[name] = float(value)  # type: ignore[arg-type]
+        elif kind == 2:
+            out[name] = [float(g) for g in value]  # type: ignore[attr-defined]
+        else:
+            out[name] = _plain(value)
     return out
 
 

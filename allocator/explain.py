@@ -41,6 +41,7 @@ from allocator.model import (
     access_marginals,
     counts,
     greedy,
+    override_gives_more,
     quality_factor,
 )
 
@@ -170,16 +171,25 @@ def _min_score(m: Model, i: int, gain: float, move: _Move) -> int | None:
     return lo
 
 
-def _rerun_gives_more(m: Model, i: int, score: float, current: int) -> bool:
+def _rerun_gives_more(
+    m: Model, i: int, score: float, current: int, base: GreedyOutcome | None = None
+) -> bool:
+    """Would applicant ``i`` get more than ``current`` posts with this score? A greedy re-run,
+    skipped when the base run already decides it exactly (:func:`override_gives_more`)."""
     a = m.applicants[i]
     coef = access_coefficient(score, a.avis_prefet, m.policy, m.cofunding[i])
     hq = tuple(access_marginals(coef, a.gains))
     eligible = score >= m.policy.min_quality
     upper = m.cap_upper[i] if eligible else 0
-    return greedy(m, override=(i, hq, upper)).x[i] > current
+    override = (i, hq, upper)
+    if base is not None:
+        known = override_gives_more(m, base, override, current)
+        if known is not None:
+            return known
+    return greedy(m, override=override).x[i] > current
 
 
-def _tie_floor(m: Model, i: int, n: int, current: int) -> int:
+def _tie_floor(m: Model, i: int, n: int, current: int, base: GreedyOutcome | None) -> int:
     """Lowest score below ``n`` that still gives one more post through the tie-break.
 
     The exchange argument finds the smallest score with a *strictly* better move; at an exact
@@ -188,41 +198,50 @@ def _tie_floor(m: Model, i: int, n: int, current: int) -> int:
     score just below wins; only then is the tie band bisected (winning is monotone in the score).
     """
     lo = max(0, math.ceil(m.policy.min_quality * SCORE_GRID))
-    if n <= lo or not _rerun_gives_more(m, i, (n - 1) / SCORE_GRID, current):
+    if n <= lo or not _rerun_gives_more(m, i, (n - 1) / SCORE_GRID, current, base):
         return n
-    return _lowest_winning(m, i, lo, n - 1, current)
+    return _lowest_winning(m, i, lo, n - 1, current, base)
 
 
-def _lowest_winning(m: Model, i: int, lo: int, hi: int, current: int) -> int:
+def _lowest_winning(
+    m: Model, i: int, lo: int, hi: int, current: int, base: GreedyOutcome | None
+) -> int:
     """Bisection on the score grid for the lowest score in ``[lo, hi]`` whose re-run gives one
     more post, ``hi`` being known to win (exact when winning is monotone in the score)."""
     while lo < hi:
         mid = (lo + hi) // 2
-        if _rerun_gives_more(m, i, mid / SCORE_GRID, current):
+        if _rerun_gives_more(m, i, mid / SCORE_GRID, current, base):
             hi = mid
         else:
             lo = mid + 1
     return lo
 
 
-def _verified_score(m: Model, i: int, n: int, current: int, tie_below: bool = True) -> int | None:
+def _verified_score(
+    m: Model,
+    i: int,
+    n: int,
+    current: int,
+    tie_below: bool = True,
+    base: GreedyOutcome | None = None,
+) -> int | None:
     """Verify ``n`` by a greedy re-run; off the laminar structure, search upwards by re-runs.
 
     ``tie_below``: the score just below ``n`` ties with the threshold, so the tie-break may
     already give the post there (checked by :func:`_tie_floor`).
     """
-    if _rerun_gives_more(m, i, n / SCORE_GRID, current):
-        return _tie_floor(m, i, n, current) if tie_below else n
+    if _rerun_gives_more(m, i, n / SCORE_GRID, current, base):
+        return _tie_floor(m, i, n, current, base) if tie_below else n
     if not m.knapsack:
         raise InternalError(
             f"counterfactual for structure {m.ids[i]}: score {n / SCORE_GRID} predicted by the "
             "exchange argument does not give one more post in the laminar model"
         )
     hi = 100 * SCORE_GRID
-    if not _rerun_gives_more(m, i, hi / SCORE_GRID, current):
+    if not _rerun_gives_more(m, i, hi / SCORE_GRID, current, base):
         return None
     # heuristic there: the knapsack greedy need not be monotone in the score
-    return _lowest_winning(m, i, n + 1, hi, current)
+    return _lowest_winning(m, i, n + 1, hi, current, base)
 
 
 def _limit_motifs(
@@ -306,7 +325,7 @@ def explain(
             and n > 0
             and (_priority_at(m, i, m.applicants[i].gains[x[i]], n - 1) == threshold)
         )
-        scores[i] = _verified_score(m, i, n, x[i], tie_below)
+        scores[i] = _verified_score(m, i, n, x[i], tie_below, outcome)
         verified.add(i)
 
     explanations = []

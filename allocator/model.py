@@ -773,9 +773,22 @@ def greedy(m: Model, override: tuple[int, tuple[int, ...], int] | None = None) -
         i0, hq0, u0 = override
         hq = (*hq[:i0], hq0, *hq[i0 + 1 :])
         upper = (*upper[:i0], u0, *upper[i0 + 1 :])
+    return _greedy_from(m, hq, upper, [v or 0 for v in m.lock], m.free_quota)
+
+
+def _greedy_from(
+    m: Model,
+    hq: tuple[tuple[int, ...], ...],
+    upper: tuple[int, ...],
+    x: list[int],
+    left: int,
+) -> GreedyOutcome:
+    """The greedy loop from a state: ``x`` posts already granted (locks included), ``left``
+    posts of the quota still free. From the locks it is :func:`greedy`; from a prefix of a run
+    it continues that run (the trace then holds the continuation only). No budget skips in the
+    prefix: the state would not record them."""
     n_groups, n_depts = len(m.group_codes), len(m.dept_territories)
-    x = [v or 0 for v in m.lock]
-    gcount, dcount = lock_counts(m)
+    gcount, dcount = counts(m, x)
     skipped = [False] * m.n
     created, ids, app_group, group_dept = m.created, m.ids, m.app_group, m.group_dept
     gcoef, gexist = m.group_coef, m.group_existing
@@ -787,8 +800,9 @@ def greedy(m: Model, override: tuple[int, tuple[int, ...], int] | None = None) -
     # Heap entries: (-priority, created_at, id_pg, k, payload[, version]); lower = better.
     group_heaps: list[list[tuple[int, str, int, int, int]]] = [[] for _ in range(n_groups)]
     for i in range(m.n):
-        if m.lock[i] is None and upper[i] > 0:
-            group_heaps[app_group[i]].append((-hq[i][0], created[i], ids[i], 0, i))
+        if m.lock[i] is None and x[i] < upper[i]:
+            k = x[i]
+            group_heaps[app_group[i]].append((-hq[i][k], created[i], ids[i], k, i))
     gver = [0] * n_groups
     dver = [0] * n_depts
     dept_heaps: list[list[tuple[int, str, int, int, int, int]]] = [[] for _ in range(n_depts)]
@@ -808,7 +822,6 @@ def greedy(m: Model, override: tuple[int, tuple[int, ...], int] | None = None) -
     heapq.heapify(national)
 
     trace: list[tuple[int, int, int]] = []
-    left = m.free_quota
     budget = m.budget_free_cents
     while left > 0 and national:
         entry = heapq.heappop(national)
@@ -854,6 +867,84 @@ def greedy(m: Model, override: tuple[int, tuple[int, ...], int] | None = None) -
         dept_count=tuple(dcount),
         budget_left_cents=budget,
     )
+
+
+def override_gives_more(
+    m: Model,
+    base: GreedyOutcome,
+    override: tuple[int, tuple[int, ...], int],
+    current: int,
+) -> bool | None:
+    """Does ``greedy(m, override)`` give applicant ``i0`` more than ``current`` posts? Without
+    re-running it when the answer follows from the base run; ``None`` when it does not.
+
+    The greedy grants, at each step, the lexicographically smallest key
+    ``(−(h_i[x_i] + G_g(count_g) + G_d(count_d)), created_i, id_i, x_i)`` over the posts still
+    open (a post of a group or département enters its heap with the marginal common to all its
+    members, so the three heap levels order posts exactly like this key). When the override only
+    raises ``i0``'s coefficients (``h'_i0 ≥ h_i0`` term by term) and does not lower its bound, the
+    overridden run takes the base run's step as long as that step's key is smaller than ``i0``'s
+    own next key: both runs coincide up to the first step ``t*`` where ``i0``'s key is smaller
+    (the divergence), and at ``t*`` the overridden run grants ``i0`` its post ``x_i0(t*) + 1``.
+    Grants are never withdrawn, so when ``x_i0(t*) = current`` the answer is *yes*; when no
+    divergence happens before the quota is spent the answer is *no*; otherwise (an earlier post
+    of ``i0`` pulled forward) the overridden run is continued from the state at ``t*`` instead
+    of from the locks. A budget (skipped posts are not in the trace), the knapsack path, a lower
+    coefficient or bound return ``None``: the caller re-runs. Exactness against the full re-run
+    is a property test (``tests/allocator``).
+    """
+    i0, hq0, u0 = override
+    if m.knapsack or m.budget_free_cents is not None or m.lock[i0] is not None:
+        return None
+    hq_base, u_base = m.hq[i0], m.upper[i0]
+    if u0 < u_base or any(hq0[k] < hq_base[k] for k in range(u_base)):
+        return None
+    g0, d0 = m.app_group[i0], m.app_dept[i0]
+    gcoef, gexist = m.group_coef[g0], m.group_existing[g0]
+    dcoef, dexist = m.dept_coef[d0], m.dept_territories[d0].existing
+    cap = m.dept_cap[d0]
+    dcap = m.free_quota + m.locked_posts + 1 if cap is None else cap
+    created0, id0 = m.created[i0], m.ids[i0]
+    gcount, dcount = lock_counts(m)
+    g_n, d_n = gcount[g0], dcount[d0]
+    x0 = 0
+    created, ids, app_group, app_dept = m.created, m.ids, m.app_group, m.app_dept
+    gm = group_marginal(gcoef, gexist, g_n)
+    dm = group_marginal(dcoef, dexist, d_n)
+    for t, (i, k, p) in enumerate(base.trace):
+        if x0 < u0 and d_n < dcap:
+            own = (-(hq0[x0] + gm + dm), created0, id0, x0)
+            if own < (-p, created[i], ids[i], k):
+                if x0 == current:
+                    return True
+                return _resumed(m, base, override, t).x[i0] > current
+        if i == i0:
+            x0 += 1
+        if app_group[i] == g0:
+            g_n += 1
+            gm = group_marginal(gcoef, gexist, g_n)
+        if app_dept[i] == d0:
+            d_n += 1
+            dm = group_marginal(dcoef, dexist, d_n)
+    if base.quota_used_up or x0 >= u0 or d_n >= dcap:
+        return False
+    # The base run stopped with quota left because no post was open: i0's extra post is.
+    if x0 == current:
+        return True
+    return _resumed(m, base, override, len(base.trace)).x[i0] > current
+
+
+def _resumed(
+    m: Model, base: GreedyOutcome, override: tuple[int, tuple[int, ...], int], t: int
+) -> GreedyOutcome:
+    """The overridden greedy continued from the base run's state after ``t`` steps."""
+    i0, hq0, u0 = override
+    x = [v or 0 for v in m.lock]
+    for i, _k, _p in base.trace[:t]:
+        x[i] += 1
+    hq = (*m.hq[:i0], hq0, *m.hq[i0 + 1 :])
+    upper = (*m.upper[:i0], u0, *m.upper[i0 + 1 :])
+    return _greedy_from(m, hq, upper, x, m.free_quota - t)
 
 
 def counts(m: Model, x: tuple[int, ...] | list[int]) -> tuple[list[int], list[int]]:

@@ -10,6 +10,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from allocator import SolverConfig, Status, allocate, canonical_input, check_feasible
+from allocator.model import (
+    SCALE as SCALE_INT,
+)
+from allocator.model import (
+    build_model,
+    consistency_conflicts,
+    greedy,
+    override_gives_more,
+)
 from tests.allocator.helpers import grants, rounds, without_wall_time
 
 #: Set ALLOCATOR_HYPOTHESIS_SCALE=20 for a thorough local run; CI keeps the suite short.
@@ -154,3 +163,27 @@ def test_counterfactual_score_is_sufficient_and_minimal(case):
         checked += 1
         if checked >= 3:
             break
+
+
+@examples(150)
+@given(rounds(budget=False), st.data())
+def test_override_shortcut_agrees_with_a_full_rerun(case, data):
+    """``override_gives_more`` answers exactly as a re-run of the greedy, or abstains."""
+    round_input, policy = case
+    m = build_model(round_input, policy)
+    if consistency_conflicts(m):
+        return
+    base = greedy(m)
+    free = [i for i in range(m.n) if m.lock[i] is None]
+    if not free:
+        return
+    i = data.draw(st.sampled_from(free))
+    raise_by = data.draw(st.lists(st.integers(0, 3 * SCALE_INT), min_size=len(m.hq[i])))
+    hq = tuple(h + (raise_by[k] if k < len(raise_by) else 0) for k, h in enumerate(m.hq[i]))
+    hq = tuple(sorted(hq, reverse=True)) if data.draw(st.booleans()) else hq
+    upper = data.draw(st.integers(0, len(hq)))
+    current = base.x[i]
+    known = override_gives_more(m, base, (i, hq, upper), current)
+    rerun = greedy(m, override=(i, hq, upper)).x[i] > current
+    if known is not None:
+        assert known == rerun
