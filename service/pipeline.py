@@ -255,17 +255,27 @@ def build_round_input(
     )
 
 
-_PLAIN = (int, str, bool)
+_PLAIN = frozenset({int, str, bool, type(None)})
 
 
 def _clean(value: Any) -> Any:
-    """JSON-ready, platform-stable values: floats rounded, tuples as lists, enums as strings."""
-    if value is None or type(value) in _PLAIN:  # most leaves: nothing to do (enums fall through)
+    """JSON-ready, platform-stable values: floats rounded, tuples as lists, enums as strings.
+
+    Called on every explanation of a national round (≈300,000 values for 5,000 structures), so
+    the common types are dispatched on ``type()`` before any ``isinstance``.
+    """
+    t = type(value)
+    if t in _PLAIN:
         return value
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            return None
-        return round(value, 6)
+    if t is float:
+        # finite ⇔ value − value == 0 (inf − inf and NaN − NaN are NaN)
+        return round(value, 6) if value - value == 0 else None
+    if t is dict:
+        return {k if type(k) is str else str(k): _clean(v) for k, v in value.items()}
+    if t is list or t is tuple:
+        return [_clean(v) for v in value]
+    if isinstance(value, float):  # float subclasses (numpy.float64)
+        return round(float(value), 6) if math.isfinite(value) else None
     if isinstance(value, dict):
         return {str(k): _clean(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
