@@ -160,9 +160,20 @@ def _min_score(m: Model, i: int, gain: float, move: _Move) -> int | None:
         return _priority_at(m, i, gain, n) > threshold
 
     hi = 100 * SCORE_GRID
-    if not wins(hi):
+    at_max = _priority_at(m, i, gain, hi)
+    if at_max <= threshold:
         return None
-    while lo < hi:  # wins() is monotone in the score: bisection on the grid
+    # wins() is monotone in the score. The priority is about linear in the score above the
+    # floor: a guess brackets the answer in a few points of the grid, and the bracket is checked
+    # (the lowest winner lies in [a, b] iff b wins and a − 1 does not) before the bisection runs
+    # on it; a wrong guess only costs the full bisection.
+    per_point = at_max / (100 * SCORE_GRID)
+    if per_point > 0:
+        guess = math.ceil((threshold + 0.5) / per_point)
+        a, b = max(lo, guess - 2), min(hi, max(lo, guess + 2))
+        if wins(b) and (a == lo or not wins(a - 1)):
+            lo, hi = a, b
+    while lo < hi:
         mid = (lo + hi) // 2
         if wins(mid):
             hi = mid
