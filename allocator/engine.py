@@ -16,6 +16,7 @@ import json
 import time
 from dataclasses import asdict, fields
 from enum import Enum
+from typing import Any
 
 from allocator.domain import (
     AllocationResult,
@@ -104,14 +105,15 @@ def _record_plan(cls: type) -> tuple[tuple[str, int, bool, object], ...]:
 
 def _record(obj: object) -> dict[str, object]:
     out: dict[str, object] = {}
-    for name, kind, later, default in _record_plan(type(obj)):
-        value = getattr(obj, name)
+    cls: Any = type(obj)
+    for name, kind, later, default in _record_plan(cls):
+        value: Any = getattr(obj, name)
         if later and value == default:
             continue
         if kind == 1 and value is not None:
-            out[name] = float(value)  # type: ignore[arg-type]
+            out[name] = float(value)
         elif kind == 2:
-            out[name] = [float(g) for g in value]  # type: ignore[attr-defined]
+            out[name] = [float(g) for g in value]
         else:
             out[name] = _plain(value)
     return out

@@ -31,8 +31,6 @@ from dataclasses import dataclass, field
 import numpy as np
 import ortools
 from ortools.graph.python import min_cost_flow
-from ortools.linear_solver import pywraplp
-from ortools.sat.python import cp_model
 
 from allocator.errors import SolverFailure
 from allocator.model import SCALE, FreeProblem, Model, objective
@@ -175,6 +173,8 @@ def solve_linear(
     with_budget: bool,
 ) -> BackendSolution:
     """Solve with pywraplp (``backend`` = "scip" MIP or "glop" LP relaxation)."""
+    from ortools.linear_solver import pywraplp  # loaded on use: the default backend is the flow
+
     start = time.perf_counter()
     if fp.quota == 0 or not fp.apps:
         return _trivial(m, fp, backend, start)
@@ -271,6 +271,8 @@ def solve_cp_sat(
     with_budget: bool,
 ) -> BackendSolution:
     """Solve on integers with CP-SAT (exact objective and bound)."""
+    from ortools.sat.python import cp_model  # loaded on use (it imports pandas)
+
     start = time.perf_counter()
     if fp.quota == 0 or not fp.apps:
         return _trivial(m, fp, "cp_sat", start)
