@@ -1,14 +1,27 @@
-"""Benchmark of geodata: layer loading, national E2SFCA, round_geodata, memory.
+"""Benchmark of geodata: layer loading, national E2SFCA, round_geodata, memory, fresh processes.
 
-Run: ``.venv/bin/python benchmarks/bench_geodata.py``. Not a test: prints timings, and ratios
-against a naive baseline measured in the same run (a pandas full distance matrix E2SFCA on a
-subset of communes, compared with :func:`geodata.access.e2sfca` on the same subset).
+Run: ``.venv/bin/python benchmarks/bench_geodata.py [--repeat 5]``. Not a test: prints timings,
+and ratios against baselines measured in the same run:
+
+- in process (disk cache off): a naive pandas full distance matrix E2SFCA on a subset of
+  communes, compared with :func:`geodata.access.e2sfca` on the same subset;
+- fresh processes (``import geodata.round`` + :func:`round_geodata` on 5,000 national sites, as a
+  fresh ``allocator allocate`` does): without the disk cache (``ALLOCATOR_CACHE_DIR=off``, the
+  baseline), with a cold cache (empty directory: computed, then stored) and with a warm cache
+  (loaded). Medians of ``--repeat`` processes, each cache in a temporary directory.
 """
 
 from __future__ import annotations
 
+import argparse
+import json
+import os
 import resource
+import statistics
+import subprocess
 import sys
+import tempfile
+import textwrap
 import time
 import tracemalloc
 from collections.abc import Callable
@@ -17,12 +30,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+# The in-process measurements compute everything (as before the disk cache existed).
+os.environ["ALLOCATOR_CACHE_DIR"] = "off"
 
-from geodata import layers
-from geodata.access import AccessParams, commune_accessibility, e2sfca
-from geodata.coverage import advisors_column, bundled_existing
-from geodata.round import ApplicantSite, _context, round_geodata
+from geodata import layers  # noqa: E402
+from geodata.access import AccessParams, commune_accessibility, e2sfca  # noqa: E402
+from geodata.coverage import advisors_column, bundled_existing  # noqa: E402
+from geodata.round import ApplicantSite, _context, _trees, round_geodata  # noqa: E402
 
 TYPES = ("COMMUNE", "EPCI", "DEPARTEMENT", "REGION", "COLLECTIVITE", "GIP", "PRIVATE")
 
@@ -50,7 +66,76 @@ def naive_e2sfca(
     return w.mul(ratio.fillna(0.0), axis=1).sum(axis=1).to_numpy()
 
 
+FRESH = """
+import json, sys, time
+sites = json.load(open(sys.argv[1]))
+t0 = time.perf_counter()
+from geodata.round import ApplicantSite, round_geodata
+t1 = time.perf_counter()
+res = round_geodata([ApplicantSite(*s) for s in sites])
+t2 = time.perf_counter()
+heavy = ("pandas", "scipy", "pyproj", "pyarrow", "geopandas", "shapely", "matplotlib")
+print(json.dumps({"import": t1 - t0, "round": t2 - t1, "n": len(res.applicants),
+                  "loaded": [m for m in heavy if m in sys.modules]}))
+"""
+
+
+def national_sites(n: int = 5000, seed: int = 11) -> list[list]:
+    """``n`` sites on programme communes, types in the proportions of a national call."""
+    rng = np.random.default_rng(seed)
+    codes = _context().codes
+    kinds = ["COMMUNE", "EPCI", "COLLECTIVITE", "PRIVATE", "DEPARTEMENT", "GIP", "REGION"]
+    share = np.array([0.53, 0.26, 0.12, 0.05, 0.025, 0.01, 0.005])
+    kind = rng.choice(len(kinds), size=n, p=share / share.sum())
+    seats = rng.choice(codes, size=n)
+    posts = rng.integers(1, 6, size=n)
+    return [
+        [i + 1, kinds[k], str(c), None, int(p)]
+        for i, (k, c, p) in enumerate(zip(kind, seats, posts, strict=True))
+    ]
+
+
+def fresh_processes(repeat: int) -> None:
+    """Fresh-process round_geodata on 5,000 sites: no cache (baseline), cold and warm cache."""
+    with tempfile.TemporaryDirectory() as tmp:
+        sites = Path(tmp) / "sites.json"
+        sites.write_text(json.dumps(national_sites()))
+
+        def run(cache: str) -> dict:
+            env = {**os.environ, "ALLOCATOR_CACHE_DIR": cache}
+            out = subprocess.run(
+                [sys.executable, "-c", textwrap.dedent(FRESH), str(sites)],
+                cwd=ROOT,
+                env=env,
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            return json.loads(out.stdout)
+
+        runs: dict[str, list[dict]] = {"no cache (baseline)": [], "cold cache": [], "warm": []}
+        warm_dir = Path(tmp) / "warm"
+        run(str(warm_dir))
+        for i in range(repeat):
+            runs["no cache (baseline)"].append(run("off"))
+            runs["cold cache"].append(run(str(Path(tmp) / f"cold{i}")))
+            runs["warm"].append(run(str(warm_dir)))
+    print(f"fresh process: import geodata.round + round_geodata(5,000 sites), median of {repeat}")
+    base = statistics.median(r["import"] + r["round"] for r in runs["no cache (baseline)"])
+    for name, rs in runs.items():
+        total = statistics.median(r["import"] + r["round"] for r in rs)
+        imp = statistics.median(r["import"] for r in rs)
+        label = "warm cache" if name == "warm" else name
+        print(
+            f"  {label:<20} {total:6.3f} s (import {imp:5.3f} s)   ×{base / total:5.2f} vs baseline"
+            f"   loaded: {', '.join(rs[-1]['loaded']) or 'numpy only'}"
+        )
+
+
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=5, help="fresh processes per cache state")
+    args = parser.parse_args()
     params = AccessParams()
     print("geodata benchmark")
     print("=================")
@@ -58,7 +143,7 @@ def main() -> None:
     t_cold, _ = timed(layers.load_all)
     t_warm, _ = timed(layers.load_all, repeat=3)
     print(f"load all national layers     cold {t_cold:7.3f} s   warm {t_warm:7.3f} s")
-    t_ctx, ctx = timed(_context)
+    t_ctx, ctx = timed(lambda: (_context(), _trees())[0])
     print(f"national tables + need + KD-trees (cold, once per process) {t_ctx:7.3f} s")
 
     table = ctx.table
@@ -133,6 +218,8 @@ def main() -> None:
 
     peak_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak RSS of the process: {peak_rss:7.1f} MiB")
+
+    fresh_processes(args.repeat)
 
 
 if __name__ == "__main__":

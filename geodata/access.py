@@ -26,7 +26,8 @@ fragile inhabitant is reported as ``unreached_supply`` (it would otherwise vanis
 Zones are computed separately (métropole with Corse in Lambert-93, each DROM in its own
 projection): nothing is reachable across the sea. Islands off the mainland coast are reached
 straight across the water: one more limit of the proxy. Neighbour search uses
-:class:`scipy.spatial.cKDTree` (``sparse_distance_matrix`` up to the last step's radius).
+:class:`scipy.spatial.cKDTree` (``sparse_distance_matrix`` up to the last step's radius);
+scipy and pandas are imported by the functions that need them.
 """
 
 from __future__ import annotations
@@ -34,12 +35,15 @@ from __future__ import annotations
 import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
-from scipy.spatial import cKDTree
 
 from geodata.errors import GeodataError
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from scipy.spatial import cKDTree
 
 #: Weighted demand below which a site's catchment counts as empty (people).
 MIN_DEMAND = 1e-9
@@ -196,6 +200,8 @@ def e2sfca(
     -------
     E2SFCAResult
     """
+    from scipy.spatial import cKDTree
+
     params = params or AccessParams()
     dxy = _as_xy(demand_xy, "demand_xy")
     sxy = _as_xy(supply_xy, "supply_xy")
@@ -284,6 +290,8 @@ def commune_accessibility(
         Indexed like ``table``: ``accessibility_10k``, ``has_advisor_within_reach``,
         ``served`` (advisor-equivalents serving the commune); ``attrs["unreached_supply"]``.
     """
+    import pandas as pd
+
     for col in ("x", "y", "zone_calcul", "fragile_population"):
         if col not in table.columns:
             raise GeodataError(f"'table' lacks column {col!r}")
@@ -320,6 +328,8 @@ def share_without_access(
     table: pd.DataFrame, by: str, *, reachable: str = "has_advisor_within_reach"
 ) -> pd.Series:
     """Share of the fragile population with no advisor within the catchment, per group."""
+    import pandas as pd
+
     fragile = table["fragile_population"].astype(float)
     lacking = fragile.where(~table[reachable].astype(bool), 0.0)
     g = pd.DataFrame({by: table[by], "f": fragile, "l": lacking}).groupby(by, sort=True).sum()

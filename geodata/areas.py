@@ -35,6 +35,7 @@ The gain of the ``k``-th extra post is the increment::
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -95,3 +96,54 @@ def marginal_gains(
     # Rounding can only make equal neighbours differ by one ulp; enforce the contract exactly.
     g = np.minimum.accumulate(np.maximum(g, 0.0))
     return tuple(float(v) for v in g)
+
+
+def marginal_gains_many(
+    fragile_population: Sequence[float],
+    existing_offer: Sequence[float],
+    k_max: Sequence[int],
+    capacity: float,
+) -> list[tuple[float, ...]]:
+    """:func:`marginal_gains` of many areas at once: ``[marginal_gains(P, E, K, C) ...]``.
+
+    The same floating-point operations element by element (so the same values, bit for bit),
+    computed on flat arrays instead of one small array per area; the same errors.
+    """
+    p = np.asarray(fragile_population, dtype=float)
+    e = np.asarray(existing_offer, dtype=float)
+    k = np.asarray(k_max, dtype=np.int64)
+    if not p.shape == e.shape == k.shape or p.ndim != 1:
+        raise ValueError("fragile_population, existing_offer and k_max must have one length")
+    bad = (k < 0) | (p < 0) | (e < 0)
+    if capacity <= 0 or bad.any():
+        i = int(np.argmax(bad)) if bad.any() else 0
+        marginal_gains(float(p[i]), float(e[i]), int(k[i]), capacity)  # raises
+    out: list[tuple[float, ...]] = [()] * len(p)
+    zero = np.flatnonzero((k > 0) & ~(p > 0))
+    for i, n in zip(zero.tolist(), k[zero].tolist(), strict=True):
+        out[i] = (0.0,) * n
+    live = np.flatnonzero((k > 0) & (p > 0))
+    if not len(live):
+        return out
+    lp, le, lk = p[live], e[live], k[live]
+    with np.errstate(divide="ignore", over="ignore"):
+        x = capacity / lp  # may be inf for a vanishing P, as in the scalar version
+    # -expm1(-x) of the scalar version is Python's math.expm1: kept per area.
+    c = np.array([-math.expm1(-v) for v in x.tolist()])
+    starts = np.zeros(len(live), np.int64)
+    np.cumsum(lk[:-1], out=starts[1:])
+    owner = np.repeat(np.arange(len(live)), lk)
+    rank = np.arange(int(lk.sum()), dtype=np.int64) - np.repeat(starts, lk)
+    n_posts = le[owner] + rank.astype(float)
+    with np.errstate(invalid="ignore", over="ignore"):
+        exponent = np.where(n_posts > 0, n_posts * x[owner], 0.0)
+    g = lp[owner] * np.exp(-exponent) * c[owner]
+    g = np.maximum(g, 0.0)
+    # np.minimum.accumulate within each area: rank by rank, on the areas that long.
+    for r in range(1, int(lk.max())):
+        at = starts[lk > r] + r
+        g[at] = np.minimum(g[at], g[at - 1])
+    values = g.tolist()
+    for i, a, n in zip(live.tolist(), starts.tolist(), lk.tolist(), strict=True):
+        out[i] = tuple(values[a : a + n])
+    return out

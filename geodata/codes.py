@@ -2,18 +2,20 @@
 
 Pure functions: the referential (the set of COG 2026 codes) and the history (``old -> new``)
 are arguments, so tests can feed toy tables; :mod:`geodata.layers` feeds the bundled ones.
+:func:`rekey_codes` works on plain lists (no pandas import on the allocation path).
 """
 
 from __future__ import annotations
 
 import re
 import warnings
-from collections.abc import Iterable, Mapping
-
-import numpy as np
-import pandas as pd
+from collections.abc import Container, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from geodata.errors import MalformedCommuneCode, RekeyedCodeWarning, UnknownCommuneCode
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 CODE_INSEE_PATTERN = r"^(?:\d{5}|2[AB]\d{3})$"
 _CODE_RE = re.compile(CODE_INSEE_PATTERN)
@@ -33,17 +35,41 @@ def check_code_series(codes: pd.Series, source: str) -> pd.Series:
         With every malformed value (numbers, 4-character codes from a CSV read without
         ``dtype=str``, missing values...).
     """
+    _check_values(codes.tolist(), source)
+    return codes
+
+
+def _check_values(values: Sequence[object], source: str) -> None:
     # A plain loop beats the pandas string accessors here (arrow-backed str, 35k values).
     match = _CODE_RE.match
-    bad = [v for v in codes.tolist() if not (isinstance(v, str) and match(v))]
+    bad = [v for v in values if not (isinstance(v, str) and match(v))]
     if bad:
         raise MalformedCommuneCode([v if isinstance(v, str) else repr(v) for v in bad], source)
-    return codes
+
+
+def _rekey_values(
+    values: list, known: Container[str], history: Mapping[str, str], source: str, stacklevel: int
+) -> dict[str, str] | None:
+    """Checked ``{old: new}`` of the codes not in ``known`` (None when all are known).
+
+    ``stacklevel`` is the one given to the public caller: the warning is issued one frame
+    deeper, attributed to the same place.
+    """
+    is_known = [v in known for v in values]
+    if all(is_known):
+        return None
+    old = [v for v, k in zip(values, is_known, strict=True) if not k]
+    unknown = [v for v in old if v not in history]
+    if unknown:
+        raise UnknownCommuneCode(unknown, source)
+    mapping = {v: history[v] for v in old}
+    warnings.warn(RekeyedCodeWarning(mapping, source), stacklevel=stacklevel + 1)
+    return mapping
 
 
 def rekey_series(
     codes: pd.Series,
-    known: frozenset[str],
+    known: Container[str],
     history: Mapping[str, str],
     source: str,
     *,
@@ -60,7 +86,7 @@ def rekey_series(
     codes
         The codes (strings).
     known
-        The COG 2026 codes (a set: membership is tested per value).
+        The COG 2026 codes (a set, or any container: membership is tested per value).
     history
         ``{code_ancien: code_insee_2026}``.
     source
@@ -77,23 +103,19 @@ def rekey_series(
     ------
     MalformedCommuneCode, UnknownCommuneCode
     """
+    import pandas as pd
+
     check_code_series(codes, source)
     values = codes.tolist()
-    is_known = np.fromiter((v in known for v in values), bool, len(values))
-    if is_known.all():
+    mapping = _rekey_values(values, known, history, source, stacklevel)
+    if mapping is None:
         return codes
-    old = [v for v, k in zip(values, is_known, strict=True) if not k]
-    unknown = [v for v in old if v not in history]
-    if unknown:
-        raise UnknownCommuneCode(unknown, source)
-    mapping = {v: history[v] for v in old}
-    warnings.warn(RekeyedCodeWarning(mapping, source), stacklevel=stacklevel)
     return pd.Series([mapping.get(v, v) for v in values], index=codes.index, dtype=codes.dtype)
 
 
 def rekey_codes(
     codes: Iterable[str],
-    known: frozenset[str],
+    known: Container[str],
     history: Mapping[str, str],
     source: str,
     *,
@@ -103,5 +125,8 @@ def rekey_codes(
     values = list(codes)
     if not values:
         return []
-    series = pd.Series(np.array(values, dtype=object), dtype=object)
-    return rekey_series(series, known, history, source, stacklevel=stacklevel + 1).tolist()
+    _check_values(values, source)
+    mapping = _rekey_values(values, known, history, source, stacklevel)
+    if mapping is None:
+        return values
+    return [mapping.get(v, v) for v in values]

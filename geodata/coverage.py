@@ -20,13 +20,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from geodata import layers
 from geodata.codes import check_code_series, rekey_codes
 from geodata.errors import CommuneOutsideProgramme, GeodataError
 from geodata.need import aggregate
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 @dataclass(frozen=True)
@@ -114,6 +116,8 @@ def existing_from_mapping(
     GeodataError
         A number that is not an int >= 0.
     """
+    import pandas as pd
+
     if not isinstance(existing, Mapping):
         raise TypeError(
             f"'{source}' should be a mapping code_insee -> nombre, got {type(existing)}"

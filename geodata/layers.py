@@ -18,23 +18,31 @@ métropole (incl. Corse)  2154       RGF93 / Lambert-93
 ======================  ==========  ====================================
 
 Parsing is pure, slow-ish work: each file is read once per process (``functools.cache``) and
-public loaders hand out copies, so callers may mutate what they get.
+public loaders hand out copies, so callers may mutate what they get. The projected commune layer
+and the referential of codes are also kept across processes by :mod:`geodata.cache`.
+
+Imports: pandas, pyproj and geopandas are imported by the functions that use them, so that the
+allocation path (:func:`known_codes`, :func:`code_history_map`, cached tables) stays light.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import geopandas as gpd
 import numpy as np
-import pandas as pd
-from pyproj import CRS, Transformer
 
+from geodata import cache as disk_cache
 from geodata.codes import check_code_series, rekey_series
 from geodata.errors import CRSMismatch, GeodataError, MissingColumns
+
+if TYPE_CHECKING:
+    import geopandas as gpd
+    import pandas as pd
+    from pyproj import Transformer
 
 DATA_DIR = Path(__file__).parent / "data"
 
@@ -67,6 +75,8 @@ _HISTORY_TYPE_PRIORITY = {
 
 def check_columns(df: pd.DataFrame, required: Iterable[str], name: str = "df") -> pd.DataFrame:
     """Raise :class:`~geodata.errors.MissingColumns` unless ``df`` has every required column."""
+    import pandas as pd
+
     if not isinstance(df, pd.DataFrame):
         raise TypeError(f"'{name}' should be a DataFrame, got {type(df)}")
     missing = [c for c in required if c not in df.columns]
@@ -103,6 +113,9 @@ def check_geodataframe(
         No CRS, or a CRS other than the expected one (both named).
     MissingColumns
     """
+    import geopandas as gpd
+    from pyproj import CRS
+
     if not isinstance(gdf, gpd.GeoDataFrame):
         raise TypeError(f"'{name}' should be a GeoDataFrame, got {type(gdf)}")
     if crs is not None:
@@ -140,6 +153,8 @@ def to_local_crs(gdf: gpd.GeoDataFrame, departement: str, name: str = "gdf") -> 
 
 @cache
 def _transformer(epsg: int) -> Transformer:
+    from pyproj import Transformer
+
     return Transformer.from_crs(SOURCE_CRS, f"EPSG:{epsg}", always_xy=True)
 
 
@@ -159,6 +174,8 @@ def _path(path: str | Path | None, default: str) -> Path:
 def _read_csv(path: Path, code_columns: Iterable[str], required: Iterable[str]) -> pd.DataFrame:
     # Code columns as str: a numeric read would drop leading zeros (01001 -> 1001) and choke
     # on 2A/2B; the check below would then reject the codes.
+    import pandas as pd
+
     df = pd.read_csv(path, dtype=dict.fromkeys(code_columns, str))
     return check_columns(df, required, path.name)
 
@@ -176,16 +193,40 @@ def load_code_history(path: str | Path | None = None) -> pd.DataFrame:
     return _code_history(_path(path, "communes_codes_historiques_2026.csv")).copy()
 
 
-@cache
-def code_history_map() -> dict[str, str]:
-    """``{code_ancien: code_insee_2026}`` from the bundled history (old codes only)."""
+def _history_map(known: frozenset[str]) -> dict[str, str]:
     h = _code_history(DATA_DIR / "communes_codes_historiques_2026.csv")
-    known = known_codes()
     h = h[[c not in known for c in h["code_ancien"].tolist()]]
     rank = h["type"].map(_HISTORY_TYPE_PRIORITY).fillna(2)
     h = h.assign(_rank=rank).sort_values(["code_ancien", "_rank", "code_insee"])
     h = h.drop_duplicates("code_ancien")
     return dict(zip(h["code_ancien"], h["code_insee"], strict=True))
+
+
+def _build_codes() -> dict[str, np.ndarray]:
+    known = _communes_raw(DATA_DIR / "communes_2026.parquet")["code_insee"].tolist()
+    history = _history_map(frozenset(known))
+    return {
+        "known": np.array(known, dtype=str),
+        "old": np.array(list(history), dtype=str),
+        "new": np.array(list(history.values()), dtype=str),
+    }
+
+
+def _decode_codes(arrays: dict[str, np.ndarray]) -> tuple[frozenset[str], dict[str, str]]:
+    old, new = arrays["old"].tolist(), arrays["new"].tolist()
+    return frozenset(arrays["known"].tolist()), dict(zip(old, new, strict=True))
+
+
+@cache
+def _codes() -> tuple[frozenset[str], dict[str, str]]:
+    """The referential of codes, from the disk cache when present (no pandas needed then)."""
+    return disk_cache.cached_arrays("codes", None, DATA_DIR, _build_codes, _decode_codes)
+
+
+@cache
+def code_history_map() -> dict[str, str]:
+    """``{code_ancien: code_insee_2026}`` from the bundled history (old codes only)."""
+    return _codes()[1]
 
 
 COMMUNE_COLUMNS = (
@@ -207,6 +248,8 @@ COMMUNE_COLUMNS = (
 
 @cache
 def _communes_raw(path: Path) -> pd.DataFrame:
+    import pandas as pd
+
     df = pd.read_parquet(path)
     check_columns(df, COMMUNE_COLUMNS, path.name)
     check_code_series(df["code_insee"], path.name)
@@ -219,7 +262,7 @@ def _communes_raw(path: Path) -> pd.DataFrame:
 @cache
 def known_codes() -> frozenset[str]:
     """The COG 2026 codes INSEE (métropole, DROM and COM)."""
-    return frozenset(_communes_raw(DATA_DIR / "communes_2026.parquet")["code_insee"].tolist())
+    return _codes()[0]
 
 
 def _rekey(df: pd.DataFrame, column: str, source: str) -> pd.DataFrame:
@@ -231,6 +274,12 @@ def _rekey(df: pd.DataFrame, column: str, source: str) -> pd.DataFrame:
 
 @cache
 def _communes(path: Path) -> pd.DataFrame:
+    if path == DATA_DIR / "communes_2026.parquet":
+        return disk_cache.cached_frame("communes", None, DATA_DIR, lambda: _build_communes(path))
+    return _build_communes(path)
+
+
+def _build_communes(path: Path) -> pd.DataFrame:
     df = _communes_raw(path).copy()
     df["population"] = df["population"].fillna(0).astype("int64")
     lon = df["longitude"].to_numpy(float).copy()
@@ -292,6 +341,8 @@ def load_communes(path: str | Path | None = None) -> pd.DataFrame:
 
 
 def _contours(path: Path, required: tuple[str, ...], key: str) -> gpd.GeoDataFrame:
+    import geopandas as gpd
+
     gdf = gpd.read_parquet(path)
     check_geodataframe(gdf, path.name, crs=SOURCE_CRS, required=required)
     check_code_series(gdf[key], path.name) if key == "code_insee" else None
@@ -443,6 +494,8 @@ def _structures_2021(path: Path) -> pd.DataFrame:
         ["code_insee_source", "code_insee_2026", "insee_dep", "insee_reg", "code_postal", "siret"],
         ["id", "raison_sociale", "type", "nb_cnfs", "code_insee_2026"],
     )
+    import pandas as pd
+
     df["nb_cnfs"] = pd.to_numeric(df["nb_cnfs"], errors="raise").astype("int64")
     if (df["nb_cnfs"] < 0).any():
         raise GeodataError(f"{path.name}: negative nb_cnfs")
@@ -463,6 +516,55 @@ def _structures_2021(path: Path) -> pd.DataFrame:
 def load_structures_2021(path: str | Path | None = None) -> pd.DataFrame:
     """The 1,450 host structures (2,138 posts) validated by the 2021 comités de sélection."""
     return _structures_2021(_path(path, "conseillers_numeriques_structures_2021.csv")).copy()
+
+
+@dataclass(frozen=True)
+class ReferenceNames:
+    """Names of the bundled referential, as plain dicts (see :func:`reference_names`)."""
+
+    communes: dict[str, str]
+    departements: dict[str, str]
+    epcis: dict[str, str]
+
+
+def _build_names() -> dict[str, np.ndarray]:
+    communes = _communes_raw(DATA_DIR / "communes_2026.parquet")
+    deps = _departements(DATA_DIR / "departements_2026.csv")
+    epcis = _epcis(DATA_DIR / "epci_2026.csv")
+    columns = {
+        "commune_code": communes["code_insee"],
+        "commune_nom": communes["nom"],
+        "departement_code": deps["code"],
+        "departement_nom": deps["nom"],
+        "epci_siren": epcis["epci_siren"].astype(str),
+        "epci_nom": epcis["nom"],
+    }
+    out: dict[str, np.ndarray] = {}
+    for name, column in columns.items():
+        out |= disk_cache.encode_texts(name, column.tolist())
+    return out
+
+
+def _decode_names(arrays: dict[str, np.ndarray]) -> ReferenceNames:
+    def pairs(what: str) -> dict:
+        keys = disk_cache.decode_texts(arrays, f"{what}_code" if what != "epci" else "epci_siren")
+        return dict(zip(keys, disk_cache.decode_texts(arrays, f"{what}_nom"), strict=True))
+
+    return ReferenceNames(
+        communes=pairs("commune"), departements=pairs("departement"), epcis=pairs("epci")
+    )
+
+
+@cache
+def reference_names() -> ReferenceNames:
+    """Names of the communes (COG 2026, COM included), départements and EPCI, by code.
+
+    The same dicts as ``dict(zip(load_communes()["code_insee"], load_communes()["nom"]))``,
+    ``dict(zip(load_departements()["code"], load_departements()["nom"]))`` and
+    ``dict(zip(load_epci()["epci_siren"], load_epci()["nom"]))``, without pandas when the
+    disk cache is warm (for labels in explanations). Shared: treat as read-only.
+    """
+    return disk_cache.cached_arrays("names", None, DATA_DIR, _build_names, _decode_names)
 
 
 #: Singular alias of :func:`load_epcis`.

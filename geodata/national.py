@@ -1,18 +1,23 @@
 """The national commune table: every bundled layer joined on the COG 2026 code, computed once.
 
 This module only *feeds* the pure functions of :mod:`geodata.need`, :mod:`geodata.coverage`
-and :mod:`geodata.access` with the bundled files; the results are cached per process.
+and :mod:`geodata.access` with the bundled files; the results are cached per process, and the
+table of the default :class:`~geodata.need.NeedParams` across processes (:mod:`geodata.cache`).
 """
 
 from __future__ import annotations
 
 from functools import cache
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
+from geodata import cache as disk_cache
 from geodata import layers
 from geodata.need import NeedParams, compute_need
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def commune_table(params: NeedParams | None = None) -> pd.DataFrame:
@@ -33,6 +38,14 @@ def commune_table(params: NeedParams | None = None) -> pd.DataFrame:
 
 @cache
 def _commune_table(params: NeedParams) -> pd.DataFrame:
+    if params == NeedParams():
+        return disk_cache.cached_frame(
+            "commune_table", params, layers.DATA_DIR, lambda: _build_commune_table(params)
+        )
+    return _build_commune_table(params)
+
+
+def _build_commune_table(params: NeedParams) -> pd.DataFrame:
     communes = layers._communes(layers.DATA_DIR / "communes_2026.parquet")
     frag = layers._fragilite(layers.DATA_DIR / "fragilite_numerique_communes_2026.csv")
     comp = layers._comparateur(layers.DATA_DIR / "insee_comparateur_communes_2024.csv")
@@ -52,8 +65,8 @@ def _commune_table(params: NeedParams) -> pd.DataFrame:
     scores = frag.set_index("code_insee")[list(layers.FRAGILITE_SCORES)]
     t = t.join(scores).join(unemp)
     t[["chomeurs", "actifs"]] = t[["chomeurs", "actifs"]].fillna(0.0)
-    zrr_of = dict(zip(zrr["code_insee"], zrr["zrr"], strict=True))
-    t["zrr"] = [zrr_of.get(c, "inconnu") for c in t.index]
+    zrr_of = dict(zip(zrr["code_insee"].tolist(), zrr["zrr"].tolist(), strict=True))
+    t["zrr"] = [zrr_of.get(c, "inconnu") for c in t.index.tolist()]
     fs_count = fs.groupby("code_insee_2026").size()
     t["france_services"] = fs_count.reindex(t.index, fill_value=0).astype("int64").to_numpy()
     t["zone"] = t["zone"].astype(object)

@@ -55,12 +55,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from geodata.errors import GeodataError
 from geodata.layers import check_columns
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 NATIONAL_FRAGILE_POPULATION = 13_000_000.0
 
@@ -119,6 +122,8 @@ def fallback_scores(table: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
     (score_used, reason)
         Two Series aligned on ``table``.
     """
+    import pandas as pd
+
     score = table["score_global"].astype(float)
     valid = score.notna() & (score > 0)
     reason = pd.Series("", index=table.index, dtype=object)
@@ -160,6 +165,8 @@ def region_factors(table: pd.DataFrame, params: NeedParams) -> pd.DataFrame:
         Indexed by région: ``unemployment_rate, zrr_share, region_factor,
         region_factor_source``.
     """
+    import pandas as pd
+
     t = table.assign(
         _zrr_pop=table["population"] * table["zrr"].map(ZRR_WEIGHT).fillna(0.0),
     )

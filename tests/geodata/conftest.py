@@ -1,6 +1,9 @@
-"""Toy territories for geodata tests (hand-computable) and shared Hypothesis settings."""
+"""Toy territories for geodata tests (hand-computable), and a temporary geodata cache."""
 
 from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -37,3 +40,12 @@ def toy_line() -> dict[str, np.ndarray]:
         "xy": np.array([[0.0, 0.0], [5_000.0, 0.0], [14_000.0, 0.0], [40_000.0, 0.0]]),
         "fragile": np.array([1000.0, 3000.0, 2000.0, 500.0]),
     }
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _geodata_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The on-disk cache of geodata tests: one temporary directory, never the user's cache."""
+    directory = tmp_path_factory.mktemp("geodata-cache")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("ALLOCATOR_CACHE_DIR", str(directory))
+        yield directory

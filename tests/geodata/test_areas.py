@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from geodata.areas import marginal_gains
+from geodata.areas import marginal_gains, marginal_gains_many
 
 
 def test_gains_golden() -> None:
@@ -50,3 +50,36 @@ def test_gains_non_increasing_non_negative_bounded(p, e, k, c) -> None:
     assert all(v >= 0 for v in g)
     assert all(b <= a for a, b in itertools.pairwise(g))
     assert sum(g) <= p * (1 + 1e-9) + 1e-9
+
+
+def _bits(values: tuple[float, ...]) -> list[tuple[type, str]]:
+    return [(type(v), v.hex()) for v in values]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    areas=st.lists(
+        st.tuples(
+            st.one_of(st.floats(0, 3e6), st.sampled_from([0.0, 1e-320, 5e-324, 1e-300, 3250.0])),
+            st.one_of(st.floats(0, 500), st.sampled_from([0.0, 1e-12, 1e6])),
+            st.integers(0, 12),
+        ),
+        max_size=30,
+    ),
+    c=st.floats(1, 10_000),
+)
+def test_gains_of_many_areas_are_those_of_each_area(areas, c) -> None:
+    many = marginal_gains_many(
+        [p for p, _, _ in areas], [e for _, e, _ in areas], [k for *_, k in areas], c
+    )
+    assert [_bits(g) for g in many] == [_bits(marginal_gains(p, e, k, c)) for p, e, k in areas]
+
+
+def test_gains_of_many_areas_raise_as_one_area() -> None:
+    with pytest.raises(ValueError, match="k_max must be >= 0"):
+        marginal_gains_many([1.0, 2.0], [0.0, 0.0], [1, -1], 3250)
+    with pytest.raises(ValueError, match="existing_offer >= 0"):
+        marginal_gains_many([1.0], [-1.0], [1], 3250)
+    with pytest.raises(ValueError, match="capacity > 0"):
+        marginal_gains_many([1.0], [0.0], [1], 0)
+    assert marginal_gains_many([], [], [], 3250) == []
