@@ -782,11 +782,14 @@ def _greedy_from(
     upper: tuple[int, ...],
     x: list[int],
     left: int,
+    stop_above: tuple[int, int] | None = None,
 ) -> GreedyOutcome:
     """The greedy loop from a state: ``x`` posts already granted (locks included), ``left``
     posts of the quota still free. From the locks it is :func:`greedy`; from a prefix of a run
     it continues that run (the trace then holds the continuation only). No budget skips in the
-    prefix: the state would not record them."""
+    prefix: the state would not record them. ``stop_above=(i, n)`` stops the loop as soon as
+    applicant ``i`` holds more than ``n`` posts (grants are never withdrawn: the question
+    "more than n at the end?" is then answered; the outcome is partial)."""
     n_groups, n_depts = len(m.group_codes), len(m.dept_territories)
     gcount, dcount = counts(m, x)
     skipped = [False] * m.n
@@ -838,6 +841,8 @@ def _greedy_from(
             x[i] += 1
             trace.append((i, k, -entry[0]))
             left -= 1
+            if stop_above is not None and i == stop_above[0] and x[i] > stop_above[1]:
+                break
             if budget is not None:
                 budget -= cost
             if k + 1 < upper[i]:
@@ -917,7 +922,7 @@ def override_gives_more(
             if own < (-p, created[i], ids[i], k):
                 if x0 == current:
                     return True
-                return _resumed(m, base, override, t).x[i0] > current
+                return _resumed(m, base, override, t, current).x[i0] > current
         if i == i0:
             x0 += 1
         if app_group[i] == g0:
@@ -931,20 +936,25 @@ def override_gives_more(
     # The base run stopped with quota left because no post was open: i0's extra post is.
     if x0 == current:
         return True
-    return _resumed(m, base, override, len(base.trace)).x[i0] > current
+    return _resumed(m, base, override, len(base.trace), current).x[i0] > current
 
 
 def _resumed(
-    m: Model, base: GreedyOutcome, override: tuple[int, tuple[int, ...], int], t: int
+    m: Model,
+    base: GreedyOutcome,
+    override: tuple[int, tuple[int, ...], int],
+    t: int,
+    current: int,
 ) -> GreedyOutcome:
-    """The overridden greedy continued from the base run's state after ``t`` steps."""
+    """The overridden greedy continued from the base run's state after ``t`` steps, stopped as
+    soon as ``i0`` holds more than ``current`` posts."""
     i0, hq0, u0 = override
     x = [v or 0 for v in m.lock]
     for i, _k, _p in base.trace[:t]:
         x[i] += 1
     hq = (*m.hq[:i0], hq0, *m.hq[i0 + 1 :])
     upper = (*m.upper[:i0], u0, *m.upper[i0 + 1 :])
-    return _greedy_from(m, hq, upper, x, m.free_quota - t)
+    return _greedy_from(m, hq, upper, x, m.free_quota - t, stop_above=(i0, current))
 
 
 def counts(m: Model, x: tuple[int, ...] | list[int]) -> tuple[list[int], list[int]]:
