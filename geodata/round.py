@@ -605,6 +605,25 @@ def _default_catchments() -> tuple[np.ndarray, np.ndarray]:
     )
 
 
+def prepare_cache() -> list[str]:
+    """Build (or load) every disk-cache entry a fresh ``allocator allocate`` reads.
+
+    For install scripts and after a data update: the first round then starts warm. Returns the
+    names of the entries now available (none when the cache is off, ``geodata.cache``).
+    The process's memoised values are dropped first, so that the entries are read from, or
+    written to, the current cache folder.
+    """
+    memos = (_context, _trees, _state, _default_catchments, _catchment_query, _codes_of)
+    for memo in (*memos, layers._codes, layers.reference_names):
+        memo.cache_clear()
+    _context()
+    _state(None, AccessParams())
+    _default_catchments()
+    layers.reference_names()
+    layers._codes()
+    return ["context", "state", "catchments", "names", "codes"]
+
+
 @lru_cache(maxsize=65_536)
 def _catchment_query(position: int, radius_m: float) -> np.ndarray:
     ctx = _context()
