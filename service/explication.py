@@ -37,11 +37,13 @@ explanation is what the portal reads (``GET /v1/structures/{idPG}/explication``)
 
 from __future__ import annotations
 
+import gc
 import html
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
+from operator import itemgetter
 from typing import Any
 
 from allocator import motifs as motif_codes
@@ -282,10 +284,30 @@ SOLVER_DOCS: dict[str, str] = {
 # -- formatting ---------------------------------------------------------------------------------
 
 NBSP = "\u202f"
+#: ``format`` specifications of :func:`nombre` by number of decimals (the common cases), with
+#: and without digit grouping (below 999 in absolute value, no rounding reaches 1,000).
+_FORMATS = tuple(f",.{d}f" for d in range(10))
+_FORMATS_SIMPLES = tuple(f".{d}f" for d in range(10))
+#: Integers up to this magnitude are exact as floats (``f`` formatting goes through a float).
+_EXACT_INT = 2**53
 
 
 def nombre(value: float | int | None, decimales: int = 0) -> str:
     """French number formatting: ``1 234,5`` (narrow no-break space), ``—`` for ``None``."""
+    # Fast paths for plain finite floats and ints (tens of calls per decision of a round);
+    # every other value goes through the general formatting below, with the same result.
+    kind = type(value)
+    x: Any = value  # (``type(...) is`` does not narrow for mypy)
+    if kind is float:
+        if x - x == 0.0 and type(decimales) is int and 0 <= decimales < 10:
+            if -999.0 < x < 999.0:  # no digit grouping (no "." either without decimals)
+                return format(x, _FORMATS_SIMPLES[decimales]).replace(".", ",")
+            return format(x, _FORMATS[decimales]).replace(",", NBSP).replace(".", ",")
+    elif kind is int and decimales == 0 and type(decimales) is int:
+        if -1000 < x < 1000:
+            return str(x)
+        if -_EXACT_INT <= x <= _EXACT_INT:
+            return format(x, ",").replace(",", NBSP)
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return "—"
     if isinstance(value, bool):
@@ -294,7 +316,13 @@ def nombre(value: float | int | None, decimales: int = 0) -> str:
     return text.replace(",", NBSP).replace(".", ",")
 
 
+#: ``_postes(n)`` for the usual numbers of posts.
+_POSTES = tuple(f"{n} poste" + ("s" if n > 1 else "") for n in range(1001))
+
+
 def _postes(n: int) -> str:
+    if type(n) is int and 0 <= n <= 1000:
+        return _POSTES[n]
     return f"{n} poste" + ("s" if abs(n) > 1 else "")
 
 
@@ -309,17 +337,16 @@ def _oui_non(value: object) -> str:
 
 @cache
 def _noms() -> tuple[dict[str, str], dict[str, str], dict[str, str]]:
-    """Names of communes, départements and EPCI (COG 2026, source S1)."""
-    import geodata
+    """Names of communes, départements and EPCI (COG 2026, source S1).
 
-    communes = geodata.load_communes()
-    deps = geodata.load_departements()
-    epcis = geodata.load_epci()
-    return (
-        dict(zip(communes["code_insee"], communes["nom"], strict=True)),
-        dict(zip(deps["code"], deps["nom"], strict=True)),
-        dict(zip(epcis["epci_siren"].astype(str), epcis["nom"], strict=True)),
-    )
+    :func:`geodata.layers.reference_names`: the same dicts as ``load_communes()`` & co. give,
+    read from geodata's disk cache without importing pandas (which alone costs a fresh process
+    about half a second). Shared: read only.
+    """
+    from geodata import layers
+
+    names = layers.reference_names()
+    return names.communes, names.departements, names.epcis
 
 
 def nom_commune(code: str | None) -> str:
@@ -450,41 +477,597 @@ def _existing_sources(origine: str | None, meta: RoundMeta | None) -> list[str]:
 
 
 # -- the parts ----------------------------------------------------------------------------------
+#
+# A national round explains thousands of decisions, so the wording is built for speed, with the
+# same result as writing every part's ``lignes`` and rendering them with :func:`render_text`
+# (tests/service/test_explication_fast.py checks the fast paths against the plain ones):
+#
+# - what all the decisions of a round share (policy, report, sources, metadata, the motif
+#   lists) is worded once per round (:class:`_Tour`, :class:`_Calcul`, :class:`_Profil`), what
+#   a département or an intercommunality shares once per territory, and a line whose inputs
+#   repeat (strings and integers only, or the French text of numbers) once per distinct input;
+# - :func:`_explain` reads each input once (several keys at a time) and writes the parts'
+#   values and their lines, already as Markdown (``- line``), into one list of pieces joined
+#   once into ``texte``;
+# - numbers that repeat across decisions (scores, thresholds, costs) are formatted once per
+#   value (:func:`_memo`), lists of numbers in one call (:func:`_nombres_1`).
+
+_MENTION_TITRE = "Information sur le traitement algorithmique"
+_MENTION_LIGNES = (
+    "Cette décision a été prise sur le fondement d'un traitement algorithmique "
+    "(article L311-3-1 du code des relations entre le public et l'administration).",
+    f"Finalité du traitement : {FINALITE}.",
+    "Vous avez le droit d'obtenir la communication des règles définissant ce traitement et "
+    "des principales caractéristiques de sa mise en œuvre à votre égard : degré et mode de "
+    "contribution du traitement à la décision, données traitées et leurs sources, "
+    "paramètres et leur pondération appliqués à votre situation, opérations effectuées "
+    "(article R311-3-1-2). Les rubriques ci-dessous les donnent déjà ; la description "
+    "générale de l'algorithme est publique (notice, GET /v1/notice).",
+    f"Pour en faire la demande, écrivez à : {CONTACT_ANCT}, en indiquant l'identifiant de "
+    "votre candidature (idPG).",
+    "En cas de refus ou d'absence de réponse dans un délai d'un mois, vous pouvez saisir "
+    f"dans les deux mois la {CONTACT_CADA}, avant tout recours contentieux.",
+)
+_CONTRIBUTION_TITRE = "Rôle de l'algorithme dans la décision"
+_DONNEES_TITRE = "Données utilisées et leurs sources"
+_PARAMETRES_TITRE = "Paramètres appliqués à votre situation"
+_OPERATIONS_TITRE = "Opérations effectuées"
+_CONTREFACTUEL_TITRE = "Ce qui aurait changé le résultat"
+_HARD = (
+    motif_codes.TYPE_NON_ELIGIBLE,
+    motif_codes.AVIS_PREFET_NEGATIF,
+    motif_codes.SCORE_INSUFFISANT,
+)
+
+
+def _md(lignes: list[str] | tuple[str, ...]) -> str:
+    """Lines as :func:`render_text` writes them: each ``- line``, then a blank line."""
+    if not lignes:
+        return "\n"
+    return "- " + "\n- ".join(lignes) + "\n\n"
+
+
+def _bloc(n: int, titre: str, lignes: list[str] | tuple[str, ...]) -> str:
+    """Part ``n`` of ``texte``: its heading and its lines."""
+    return f"## {n}. {titre}\n\n" + _md(lignes)
+
+
+_MENTION_BLOC = _bloc(1, _MENTION_TITRE, _MENTION_LIGNES)
 
 
 def _mention() -> dict[str, Any]:
-    lignes = [
-        "Cette décision a été prise sur le fondement d'un traitement algorithmique "
-        "(article L311-3-1 du code des relations entre le public et l'administration).",
-        f"Finalité du traitement : {FINALITE}.",
-        "Vous avez le droit d'obtenir la communication des règles définissant ce traitement et "
-        "des principales caractéristiques de sa mise en œuvre à votre égard : degré et mode de "
-        "contribution du traitement à la décision, données traitées et leurs sources, "
-        "paramètres et leur pondération appliqués à votre situation, opérations effectuées "
-        "(article R311-3-1-2). Les rubriques ci-dessous les donnent déjà ; la description "
-        "générale de l'algorithme est publique (notice, GET /v1/notice).",
-        f"Pour en faire la demande, écrivez à : {CONTACT_ANCT}, en indiquant l'identifiant de "
-        "votre candidature (idPG).",
-        "En cas de refus ou d'absence de réponse dans un délai d'un mois, vous pouvez saisir "
-        f"dans les deux mois la {CONTACT_CADA}, avant tout recours contentieux.",
-    ]
     return {
-        "titre": "Information sur le traitement algorithmique",
+        "titre": _MENTION_TITRE,
         "finalite": FINALITE,
         "droit": "communication des règles et des principales caractéristiques du traitement",
         "modalites": CONTACT_ANCT,
         "recours": CONTACT_CADA,
         "references": list(REFERENCES_LEGALES),
-        "lignes": lignes,
     }
 
 
+def _memo(cache: dict[float, str], value: Any, decimales: int) -> str:
+    """``nombre(value, decimales)``, formatted once per distinct float of the round.
+
+    Only non-zero, non-NaN floats are kept (``-0.0 == 0.0`` but they print differently).
+    """
+    if type(value) is float:
+        text = cache.get(value)
+        if text is None:
+            text = nombre(value, decimales)
+            if value and value == value:
+                cache[value] = text
+        return text
+    return nombre(value, decimales)
+
+
+# Lists of numbers with one decimal, formatted by one ``str.format`` call when they are all
+# finite floats: ``_`` groups digits exactly as ``,`` does (then becomes the narrow no-break
+# space), and the text around the numbers holds neither ``_`` nor ``.``.
+# (Without grouping when every value is below 999 in absolute value.)
+_LISTES_1 = (
+    tuple("|".join(["{:.1f}"] * n) for n in range(21)),
+    tuple("|".join(["{:_.1f}"] * n) for n in range(21)),
+)
+_PAR_POSTE_1 = (
+    tuple(", ".join(f"poste {k} : {{:.1f}}" for k in range(1, n + 1)) for n in range(21)),
+    tuple(", ".join(f"poste {k} : {{:_.1f}}" for k in range(1, n + 1)) for n in range(21)),
+)
+
+
+_FLOAT = {float}
+
+
+def _floats_finis(values: Any) -> int:
+    """0 unless ``values`` are 1 to 20 plain finite floats (not ints, bools or numpy); then
+    1 when they are all below 999 in absolute value (no digit grouping), else 2."""
+    if len(values) > 20 or set(map(type, values)) != _FLOAT:
+        return 0
+    total = sum(values)
+    if total - total != 0.0:  # an infinite or NaN value (or a sum beyond the float range)
+        return 0
+    return 1 if -999.0 < min(values) and max(values) < 999.0 else 2
+
+
+def _nombres_1(values: Any) -> list[str]:
+    """``[nombre(v, 1) for v in values]``."""
+    if not values:
+        return []
+    genre = _floats_finis(values)
+    if genre == 1:
+        return _LISTES_1[0][len(values)].format(*values).replace(".", ",").split("|")
+    if genre == 2:
+        text = _LISTES_1[1][len(values)].format(*values)
+        return text.replace("_", NBSP).replace(".", ",").split("|")
+    return [nombre(v, 1) for v in values]
+
+
+def _par_poste(values: Any) -> str:
+    """``poste 1 : 541,7, poste 2 : 3,6``: one value per post, as :func:`nombre` words it."""
+    genre = _floats_finis(values)
+    if genre == 1:
+        return _PAR_POSTE_1[0][len(values)].format(*values).replace(".", ",")
+    if genre == 2:
+        text = _PAR_POSTE_1[1][len(values)].format(*values)
+        return text.replace("_", NBSP).replace(".", ",")
+    return ", ".join([f"poste {k} : {nombre(v, 1)}" for k, v in enumerate(values, 1)])
+
+
+def _key(*values: Any) -> tuple[Any, ...] | None:
+    """A cache key for values whose French wording depends on their value alone, else ``None``.
+
+    Strings, ``None``, ints and non-zero floats only: ``-0.0 == 0.0`` but they print
+    differently, and other types (``bool``, numpy scalars) are worded by their own rules.
+    """
+    for v in values:
+        kind = type(v)
+        if kind is float:
+            if not v or v != v:
+                return None
+        elif kind is not int and kind is not str and v is not None:
+            return None
+    return values
+
+
+class _Tour:
+    """What the explanations of one round's decisions share (worded once per round)."""
+
+    __slots__ = (
+        "_calculs",
+        "contributions",
+        "default_quality",
+        "meta",
+        "qui",
+        "result",
+        "statut",
+    )
+
+    def __init__(self, result: Mapping[str, Any], meta: RoundMeta | None) -> None:
+        from service.pipeline import DEFAULT_QUALITY
+
+        self.result = result
+        self.meta = meta
+        self.default_quality = DEFAULT_QUALITY
+        self.statut = meta.statut if meta is not None else STATUT_PROPOSITION
+        self.qui = _QUI[self.statut] if self.statut in _QUI else None
+        #: contribution (values, text) by (posts granted, locked) for decisions without a lock
+        self.contributions: dict[tuple[int, bool], tuple[dict[str, Any], str]] = {}
+        self._calculs: dict[int, _Calcul] = {}
+
+    def calcul(self, n_granted: int) -> _Calcul:
+        c = self._calculs.get(n_granted)
+        if c is None:
+            c = self._calculs[n_granted] = _Calcul(self, n_granted)
+        return c
+
+
+class _Profil:
+    """What a list of motifs implies (flags, French wording), worded once per distinct list.
+
+    A round has a handful of distinct motif lists; every decision with the same list shares
+    its profile.
+    """
+
+    __slots__ = (
+        "avis_negatif",
+        "budget",
+        "enveloppe",
+        "hard",
+        "hard_texte",
+        "locked",
+        "part_dep",
+        "plafond",
+        "quota",
+        "regles",
+        "resume",
+        "satisfaite",
+        "score_insuffisant",
+        "texte",
+        "type_non_eligible",
+    )
+
+    def __init__(self, c: _Calcul, found: tuple[str, ...]) -> None:
+        m = set(found)
+        self.locked = motif_codes.VERROUILLE in m
+        self.hard = [x for x in found if x in _HARD]
+        self.texte = c.motifs_texte(found)
+        self.hard_texte = c.motifs_texte(self.hard)
+        resume = [x for x in found if x != motif_codes.ACCORDE]
+        self.resume = " ; " + " ; ".join(MOTIF_LIBELLES.get(x, x) for x in resume) if resume else ""
+        self.type_non_eligible = motif_codes.TYPE_NON_ELIGIBLE in m
+        self.avis_negatif = motif_codes.AVIS_PREFET_NEGATIF in m
+        self.score_insuffisant = motif_codes.SCORE_INSUFFISANT in m
+        self.satisfaite = motif_codes.DEMANDE_SATISFAITE in m
+        self.plafond = motif_codes.PLAFOND_STRUCTURE in m
+        self.part_dep = motif_codes.PART_DEPARTEMENT_ATTEINTE in m
+        self.quota = motif_codes.QUOTA_EPUISE in m or (
+            c.binding_quota and motif_codes.PRIORITE_INSUFFISANTE in m
+        )
+        self.enveloppe = motif_codes.ENVELOPPE_NATIONALE_EPUISEE in m
+        self.budget = motif_codes.BUDGET_EPUISE in m
+        #: (binding rule codes, their lines) by "the score floor binds", when neither the
+        #: request nor the département's share (worded with the decision's own numbers) binds
+        self.regles: dict[bool, tuple[tuple[str, ...], str]] = {}
+
+
+class _Calcul:
+    """The round's wording of the computed parts (data, parameters, operations, what if)."""
+
+    __slots__ = (
+        "acces",
+        "accessibilite",
+        "avis_negatif",
+        "binding",
+        "binding_quota",
+        "budget",
+        "budget_restant",
+        "classement",
+        "cofinancement_fin",
+        "communes",
+        "default_quality",
+        "departements",
+        "deps",
+        "eligibilite",
+        "eligible_types",
+        "enveloppe",
+        "enveloppe_restante",
+        "epci_textes",
+        "epcis",
+        "etat",
+        "etat_au",
+        "etat_ligne",
+        "existing_sources",
+        "indice",
+        "lignes",
+        "max_posts",
+        "min_quality",
+        "motifs",
+        "n1",
+        "n2",
+        "n3",
+        "note_non_remplie",
+        "note_par_defaut",
+        "note_remplie",
+        "origine",
+        "penaliser",
+        "penalite",
+        "plafond_dep",
+        "poids",
+        "poids_ligne",
+        "population_fragile",
+        "prefet_penalty",
+        "prioritaire",
+        "prioritaire_suite",
+        "profils",
+        "quality_floor",
+        "quota",
+        "quota_effectif",
+        "quota_ligne",
+        "ref_s1",
+        "ref_s6",
+        "ref_s8",
+        "regle_budget",
+        "regle_cofinancement",
+        "regle_enveloppe",
+        "regle_note",
+        "regle_plafond",
+        "regle_plancher",
+        "regle_quota",
+        "s3_millesime",
+        "s6_millesime",
+        "w_a",
+        "w_d_texte",
+        "w_e_texte",
+    )
+
+    def __init__(self, tour: _Tour, n_granted: int) -> None:
+        from allocator.model import QUALITY_FLOOR
+
+        result, meta = tour.result, tour.meta
+        report = result.get("rapport") or {}
+        sources = result.get("sources") or {}
+        policy = report.get("policy") or {}
+        self.default_quality = tour.default_quality
+        self.quality_floor = QUALITY_FLOOR
+        self.communes, self.departements, self.epcis = _noms()
+        # numbers formatted once per value, by number of decimals; euros
+        self.n1: dict[float, str] = {}
+        self.n2: dict[float, str] = {}
+        self.n3: dict[float, str] = {}
+        # lines worded once per distinct input
+        self.deps: dict[tuple[Any, ...], tuple[str, str, str, str, str]] = {}
+        self.epci_textes: dict[tuple[Any, ...], tuple[str, str, str]] = {}
+        self.lignes: dict[tuple[Any, ...], str] = {}
+        self.motifs: dict[tuple[Any, ...], str] = {}
+        self.profils: dict[tuple[Any, ...], _Profil] = {}
+        self.eligibilite: dict[tuple[Any, ...], str] = {}
+
+        # données
+        origine = (sources.get("conseillersExistants") or {}).get("origine")
+        acc = sources.get("accessibilite") or {}
+        self.origine = origine
+        self.etat = _etat_conseillers(origine, meta)
+        self.existing_sources = _existing_sources(origine, meta)
+        self.etat_au = None if meta is None else meta.cree_le
+        self.s3_millesime = SOURCES["S3"].millesime
+        self.s6_millesime = SOURCES["S6"].millesime
+        self.ref_s1 = source_ref("S1")
+        self.ref_s6 = source_ref("S6")
+        self.ref_s8 = source_ref("S8")
+        self.population_fragile = (
+            " — population INSEE × indice de fragilité numérique × facteur régional (chômage, "
+            "ZRR), calibré sur les 13 millions de personnes éloignées du numérique visées par le "
+            f"programme ({source_ref('S1', 'S3', 'S7')}).\n"
+        )
+        self.indice = (
+            f" (100 = moyenne de la région) — {source_ref('S3')}, {SOURCES['S3'].millesime}"
+        )
+        methode_acc = (
+            "accessibilité à deux étages (E2SFCA) : conseillers à portée pour 10 000 personnes "
+            f"fragiles ; temps de trajet estimé par la distance à vol d'oiseau × "
+            f"{nombre(acc.get('detour'), 1)} à {nombre(acc.get('vitesseKmh'))} km/h (pas de "
+            "réseau routier)"
+        )
+        self.accessibilite = (
+            f" conseiller(s) accessible(s) pour 10 000 personnes fragiles de la zone — "
+            f"{methode_acc}"
+            + (
+                "; les France Services comptent comme une offre partielle"
+                if bool(acc.get("franceServicesIncluses"))
+                else ""
+            )
+            + ".\n"
+        )
+        self.etat_ligne = f" conseiller(s)-équivalent(s) — état : {self.etat}.\n"
+        self.note_par_defaut = (
+            f"note par défaut ({nombre(self.default_quality)}) : le projet n'avait pas été noté."
+        )
+
+        # paramètres
+        self.poids = {
+            "acces": policy.get("weight_access"),
+            "repartition": policy.get("weight_distribution"),
+            "equilibre": policy.get("weight_balance"),
+        }
+        self.poids_ligne = (
+            f"## 4. {_PARAMETRES_TITRE}\n\n- Poids des trois composantes de la priorité : accès "
+            f"{nombre(self.poids['acces'], 2)}, répartition dans le département "
+            f"{nombre(self.poids['repartition'], 2)}, équilibre entre départements "
+            f"{nombre(self.poids['equilibre'], 2)}.\n"
+        )
+        self.penaliser = policy.get("prefet_negatif") == "penaliser"
+        self.prefet_penalty = policy.get("prefet_penalty")
+        self.penalite = ", multipliée par la pénalité d'avis défavorable " + nombre(
+            self.prefet_penalty, 2
+        )
+        self.quota = report.get("quota")
+        self.quota_effectif = report.get("effective_quota")
+        self.enveloppe = policy.get("national_envelope")
+        self.enveloppe_restante = report.get("envelope_remaining")
+        self.budget_restant = report.get("budget_remaining_eur")
+        self.quota_ligne = (
+            f"- Quota du tour : {_postes(int(report.get('quota') or 0))} ; enveloppe nationale "
+            f"restante : {nombre(report.get('envelope_remaining'))} postes sur "
+            f"{nombre(policy.get('national_envelope'))}.\n"
+        )
+        self.plafond_dep = (
+            " (plafond départemental appliqué).\n"
+            if policy.get("departement_cap") == "part_equitable"
+            else " (repère, pas un plafond dans ce tour).\n"
+        )
+        self.min_quality = policy.get("min_quality")
+        self.max_posts = policy.get("max_posts_per_structure")
+        self.binding_quota = bool((report.get("binding") or {}).get("quota"))
+
+        def regle(libelle: str, valeur: Any) -> str:
+            return f"- Règle contraignante pour vous : {libelle} ({nombre(valeur)}).\n"
+
+        self.regle_note = regle("note minimale du projet", self.min_quality)
+        self.regle_plancher = regle(
+            "note plancher du calcul (une note plus basse compte pour ce plancher)", QUALITY_FLOOR
+        )
+        self.regle_plafond = regle("plafond de postes par structure", self.max_posts)
+        self.regle_quota = regle("quota du tour", self.quota)
+        self.regle_enveloppe = regle("enveloppe nationale restante", self.enveloppe_restante)
+        self.regle_budget = regle("budget restant du tour (euros)", self.budget_restant)
+
+        # cofinancement
+        self.regle_cofinancement = policy.get("cofunding_priority") or "neutre"
+        self.prioritaire = self.regle_cofinancement == "prioritaire"
+        self.budget = policy.get("budget_eur")
+        self.binding = report.get("binding_constraints")
+        cap = (report.get("cofunding") or {}).get("priority_cap")
+        self.prioritaire_suite = (
+            f" = min({nombre(cap, 1)}, coût standard / coût pour l'État) (1 sans cofinancement).\n"
+        )
+        fin: list[str] = []
+        if self.budget is not None:
+            fin.append(
+                f"- Budget du tour : {_euros(self.budget)} (coût pour l'État des postes "
+                "attribués).\n"
+            )
+        if self.binding:
+            fin.append(
+                "- Ce qui a arrêté le tour : "
+                + " et ".join(CONTRAINTES.get(b, b) for b in self.binding)
+                + ".\n"
+            )
+        self.cofinancement_fin = "".join(fin)
+
+        # opérations
+        self.eligible_types = policy.get("eligible_types") or []
+        min_q = nombre(self.min_quality, 1)
+        self.note_remplie = f" ≥ note minimale {min_q} : condition remplie.\n"
+        self.note_non_remplie = f" < note minimale {min_q} : condition non remplie.\n"
+        self.avis_negatif = (
+            "- Avis du préfet : défavorable : l'apport du projet est pénalisé (règle "
+            "« penaliser »).\n"
+            if self.penaliser
+            else "- Avis du préfet : défavorable.\n"
+        )
+        self.w_a = policy.get("weight_access") or 0.0
+        self.acces = f"- Composante « accès » = poids {nombre(self.w_a, 2)} × facteur qualité "
+        self.w_d_texte = nombre(policy.get("weight_balance") or 0.0, 2)
+        self.w_e_texte = nombre(policy.get("weight_distribution") or 0.0, 2)
+        self.classement = (
+            "\n### 5.5. Classement national et départage\n\n"
+            "- Priorité d'un poste = accès + répartition + équilibre. Tous les postes possibles "
+            "de toutes les structures sont classés par priorité décroissante et le tour attribue "
+            f"les premiers ({_postes(n_granted)} attribués par ce tour, verrous compris). Les "
+            "égalités exactes sont départagées par la date de dépôt (la plus ancienne d'abord), "
+            "puis par l'identifiant idPG, puis par le rang du poste dans la demande.\n"
+        )
+
+    def departement(
+        self, code: Any, need: Any, existing: Any, fair: Any, posts: Any
+    ) -> tuple[str, str, str, str, str]:
+        """(name, parameters line, balance lines, next post's balance formula, advisors)."""
+        key = (
+            (code, need, existing, fair, posts)
+            if type(code) is str
+            and type(need) is float
+            and need
+            and type(existing) is int
+            and type(fair) is int
+            and type(posts) is int
+            else _key(code, need, existing, fair, posts)
+        )
+        found = None if key is None else self.deps.get(key)
+        if found is not None:
+            return found
+        nom = self.departements.get(code or "", code or "—")
+        reste = None if fair is None or existing is None else fair - existing - (posts or 0)
+        existing_t, posts_t, need_t = nombre(existing), nombre(posts), nombre(need)
+        parametres = (
+            f"- Département {nom} ({code}) : part équitable de l'enveloppe nationale "
+            f"{nombre(fair)} postes (répartition selon le besoin, méthode de Webster) ; "
+            f"{existing_t} conseiller(s) déjà présent(s) ; {posts_t} poste(s) attribué(s) par ce "
+            "tour ; "
+            + (
+                f"reste sous la part équitable après ce tour : {nombre(reste)}"
+                if reste is None or reste >= 0
+                else f"part équitable dépassée de {nombre(-reste)}"
+            )
+            + self.plafond_dep
+        )
+        equilibre = (
+            "\n### 5.3. Équilibre entre départements\n\n"
+            f"- Département {nom} ({code}) : besoin estimé {need_t} personnes fragiles, "
+            f"{existing_t} conseiller(s) déjà présent(s), part équitable "
+            f"{nombre(fair)} postes ; ce tour y attribue {posts_t} poste(s).\n"
+            "- Composante « équilibre » d'un poste = poids × besoin du département / "
+            "(conseillers présents + postes déjà attribués par le tour + 1/2) : elle baisse à "
+            "chaque poste attribué dans le département (méthode de Sainte-Laguë).\n"
+        )
+        suivant = (
+            f"- Pour votre poste suivant : {self.w_d_texte} × {need_t} / ({existing_t} + "
+            f"{posts_t} + 1/2) = "
+        )
+        found = (nom, parametres, equilibre, suivant, existing_t)
+        if key is not None:
+            self.deps[key] = found
+        return found
+
+    def epci(self, code: Any, need: Any, existing: Any, posts: Any) -> tuple[str, str, str]:
+        """(advisors, distribution lines, next post's distribution formula) of an EPCI part."""
+        key = (
+            (code, need, existing, posts)
+            if type(code) is str
+            and type(need) is float
+            and need
+            and type(existing) is int
+            and type(posts) is int
+            else _key(code, need, existing, posts)
+        )
+        found = None if key is None else self.epci_textes.get(key)
+        if found is not None:
+            return found
+        siren = (code or ":").split(":", 1)[1]
+        nom = (self.epcis.get(siren, siren) if siren else None) or code
+        existing_t, need_t, posts_t = nombre(existing), nombre(need), nombre(posts)
+        lignes = (
+            "\n### 5.4. Répartition au sein du département\n\n"
+            f"- Intercommunalité {nom} (partie dans le département) : besoin estimé {need_t} "
+            f"personnes fragiles, {existing_t} conseiller(s) déjà présent(s) ; ce tour y "
+            f"attribue {posts_t} poste(s).\n"
+            "- Composante « répartition » d'un poste = poids × besoin de l'intercommunalité / "
+            "(conseillers présents + postes attribués par le tour + 1/2).\n"
+        )
+        suivant = (
+            f"- Pour votre poste suivant : {self.w_e_texte} × {need_t} / ({existing_t} + "
+            f"{posts_t} + 1/2) = "
+        )
+        found = (existing_t, lignes, suivant)
+        if key is not None:
+            self.epci_textes[key] = found
+        return found
+
+    def profil(self, found: tuple[str, ...]) -> _Profil:
+        p = self.profils.get(found)
+        if p is None:
+            p = self.profils[found] = _Profil(self, found)
+        return p
+
+    def motifs_texte(self, found: list[str] | tuple[str, ...]) -> str:
+        """The French wording of motifs, joined with `` ; ``."""
+        key = tuple(found)
+        text = self.motifs.get(key)
+        if text is None:
+            text = self.motifs[key] = " ; ".join(MOTIF_LIBELLES.get(m, m) for m in found)
+        return text
+
+
 def _contribution(
-    decision: Mapping[str, Any], meta: RoundMeta | None, lock: Mapping[str, Any] | None
-) -> dict[str, Any]:
+    tour: _Tour, decision: Mapping[str, Any], lock: Mapping[str, Any] | None
+) -> tuple[dict[str, Any], str]:
+    """The contribution part (values) and the text of parts 1 and 2 (mention, contribution)."""
+    meta = tour.meta
     granted = int(decision["nombreConseillersAttribues"])
     locked = motif_codes.VERROUILLE in decision.get("motifs", ()) or lock is not None
-    statut = meta.statut if meta is not None else STATUT_PROPOSITION
+    if lock is None:  # everything depends on (granted, locked): built once per round
+        key = (granted, locked)
+        cached = tour.contributions.get(key)
+        if cached is None:
+            cached = tour.contributions[key] = _contribution_part(
+                meta, tour.statut, granted, locked, None
+            )
+        template, texte = cached
+        part = dict(template)  # the nested dicts are fresh for every decision
+        if meta is not None:
+            part["tour"] = dict(template["tour"])
+        if locked:
+            part["derogation"] = dict(template["derogation"])
+        return part, texte
+    return _contribution_part(meta, tour.statut, granted, locked, lock)
+
+
+def _contribution_part(
+    meta: RoundMeta | None,
+    statut: str,
+    granted: int,
+    locked: bool,
+    lock: Mapping[str, Any] | None,
+) -> tuple[dict[str, Any], str]:
     proposition: int | None
     if not locked:
         proposition = granted
@@ -492,11 +1075,44 @@ def _contribution(
         proposition = int(lock["proposition"])
     else:
         proposition = None
-    tour = (
-        None
+    derogation = None
+    if locked:
+        derogation = {
+            "nombre": granted,
+            "motif": None if lock is None else lock.get("motif"),
+            "auteur": None if lock is None else lock.get("auteur"),
+            "date": None if lock is None else lock.get("date"),
+            "propositionAlgorithme": proposition,
+        }
+    part = {
+        "titre": _CONTRIBUTION_TITRE,
+        "mode": "aide à la décision",
+        "decideur": DECIDEUR,
+        "statut": statut,
+        "tour": None
         if meta is None
-        else {"id": meta.round_id, "numero": None if meta.round_id is None else str(meta.round_id)}
-    )
+        else {"id": meta.round_id, "numero": None if meta.round_id is None else str(meta.round_id)},
+        "mois": None if meta is None else meta.mois,
+        "preparePar": None if meta is None else meta.auteur,
+        "prepareLe": None if meta is None else meta.cree_le,
+        "validePar": None if meta is None or statut != STATUT_VALIDE else meta.valide_par,
+        "valideLe": None if meta is None or statut != STATUT_VALIDE else meta.valide_le,
+        "propositionAlgorithme": proposition,
+        "decision": granted if statut == STATUT_VALIDE else None,
+        "derogation": derogation,
+    }
+    lignes = _contribution_lignes(meta, statut, granted, locked, proposition, lock)
+    return part, _MENTION_BLOC + _bloc(2, _CONTRIBUTION_TITRE, lignes)
+
+
+def _contribution_lignes(
+    meta: RoundMeta | None,
+    statut: str,
+    granted: int,
+    locked: bool,
+    proposition: int | None,
+    lock: Mapping[str, Any] | None,
+) -> list[str]:
     lignes = [
         "L'algorithme est une aide à la décision : il calcule une proposition (combien de postes "
         f"pour chaque structure et pourquoi) ; {DECIDEUR} l'examine, peut la modifier en fixant "
@@ -511,15 +1127,7 @@ def _contribution(
             + (f" le {meta.cree_le[:10]}" if meta.cree_le else "")
             + "."
         )
-    derogation = None
     if locked:
-        derogation = {
-            "nombre": granted,
-            "motif": None if lock is None else lock.get("motif"),
-            "auteur": None if lock is None else lock.get("auteur"),
-            "date": None if lock is None else lock.get("date"),
-            "propositionAlgorithme": proposition,
-        }
         phrase = (
             f"Le comité a fixé à {_postes(granted)} l'attribution de ce tour pour votre structure"
         )
@@ -555,56 +1163,240 @@ def _contribution(
             "Ceci est une proposition calculée sans décision du comité (simulation ou tour non "
             "encore validé)."
         )
-    return {
-        "titre": "Rôle de l'algorithme dans la décision",
-        "mode": "aide à la décision",
-        "decideur": DECIDEUR,
-        "statut": statut,
-        "tour": tour,
-        "mois": None if meta is None else meta.mois,
-        "preparePar": None if meta is None else meta.auteur,
-        "prepareLe": None if meta is None else meta.cree_le,
-        "validePar": None if meta is None or statut != STATUT_VALIDE else meta.valide_par,
-        "valideLe": None if meta is None or statut != STATUT_VALIDE else meta.valide_le,
-        "propositionAlgorithme": proposition,
-        "decision": granted if statut == STATUT_VALIDE else None,
-        "derogation": derogation,
-        "lignes": lignes,
-    }
+    return lignes
 
 
-def _donnees(
-    s: StructureIn,
-    decision: Mapping[str, Any],
-    expl: Mapping[str, Any],
-    sources: Mapping[str, Any],
-    meta: RoundMeta | None,
+def _lire(d: Any, champs: tuple[tuple[str, Any], ...]) -> tuple[Any, ...]:
+    """``(d.get(key, default), ...)`` for each ``(key, default)`` of ``champs``."""
+    return tuple([d.get(k, v) for k, v in champs])
+
+
+# What each decision's explanation reads from the engine's ``explication``: read at once with
+# ``itemgetter`` (C) when the mapping is a dict holding every key, else key by key with ``.get``.
+_ENGINE_CHAMPS = tuple((k, None) for k in ("priorites", "rangs", "seuil", "details", "territoire"))
+_TERRITOIRE_CHAMPS = tuple(
+    (k, None)
+    for k in (
+        "codeCommune",
+        "departement",
+        "communesDesservies",
+        "populationFragile",
+        "offreExistante",
+        "zrr",
+        "franceServices",
+        "indicateurRepli",
+        "indicateurs",
+    )
+)
+_INDICATEURS_CHAMPS = tuple(
+    (k, None)
+    for k in (
+        "score_global",
+        "accessibility_10k_commune",
+        "accessibility_10k_area",
+        "advisors_in_area",
+        "share_without_advisor_area",
+        "population_area",
+        "need_fallback_reasons",
+    )
+)
+_DETAILS_CHAMPS = (
+    ("departement", None),
+    ("epci", None),
+    ("quality_factor", None),
+    ("cofunding_factor", 1.0),
+    ("cost", None),
+    ("gains", None),
+    ("remaining_request", None),
+    ("next_post", None),
+    ("counterfactual", None),
+)
+_DEPARTEMENT_CHAMPS = tuple(
+    (k, None) for k in ("code", "need", "existing", "fair_share", "posts_round", "cap_room")
+)
+_EPCI_CHAMPS = tuple((k, None) for k in ("code", "need", "existing", "posts_round"))
+_COUT_CHAMPS = tuple((k, None) for k in ("standard_eur", "state_eur", "cofunding_eur"))
+_SUIVANT_CHAMPS = (("balance", None), ("distribution", None))
+_CONTREFACTUEL_CHAMPS = tuple(
+    (k, None) for k in ("min_quality", "larger_request_would_help", "verified")
+)
+_ENGINE_KEYS = itemgetter(*ENGINE_KEYS)
+_ENGINE = itemgetter(*(k for k, _ in _ENGINE_CHAMPS))
+_TERRITOIRE = itemgetter(*(k for k, _ in _TERRITOIRE_CHAMPS))
+_INDICATEURS = itemgetter(*(k for k, _ in _INDICATEURS_CHAMPS))
+_DETAILS = itemgetter(*(k for k, _ in _DETAILS_CHAMPS))
+_DEPARTEMENT = itemgetter(*(k for k, _ in _DEPARTEMENT_CHAMPS))
+_EPCI = itemgetter(*(k for k, _ in _EPCI_CHAMPS))
+_COUT = itemgetter(*(k for k, _ in _COUT_CHAMPS))
+_SUIVANT = itemgetter(*(k for k, _ in _SUIVANT_CHAMPS))
+_CONTREFACTUEL = itemgetter(*(k for k, _ in _CONTREFACTUEL_CHAMPS))
+#: The request's fields read by the explanation (pydantic keeps them in the instance's
+#: ``__dict__``: read at once there, else attribute by attribute).
+_STRUCTURE_CHAMPS = (
+    "nom",
+    "idPG",
+    "type",
+    "codeCommune",
+    "nombreConseillersSouhaites",
+    "qualiteProjet",
+    "estZRR",
+    "qpvStatut",
+    "estLabelliseFranceServices",
+    "prefet",
+    "cofinancementEur",
+    "cofinancementPart",
+)
+_STRUCTURE = itemgetter(*_STRUCTURE_CHAMPS)
+
+
+def _explain(
+    tour: _Tour, decision: Mapping[str, Any], s: StructureIn, n_granted: int | None
 ) -> dict[str, Any]:
-    from service.pipeline import DEFAULT_QUALITY
+    """:func:`explain_decision` with the wording the round's decisions share (``tour``).
 
-    t = expl.get("territoire") or {}
-    ind = t.get("indicateurs") or {}
-    det = expl.get("details") or {}
-    dep = det.get("departement") or {}
-    epci = det.get("epci")
-    prefet = s.prefet[-1] if s.prefet else None
-    origine = (sources.get("conseillersExistants") or {}).get("origine")
-    acc = sources.get("accessibilite") or {}
-    etat = _etat_conseillers(origine, meta)
-    note_defaut = s.qualiteProjet is None
-    note = DEFAULT_QUALITY if note_defaut else float(s.qualiteProjet)  # type: ignore[arg-type]
+    One function for the five parts: every input is read once, and each part's values and
+    lines are written in turn (the lines as the Markdown of ``texte``, into ``buf``).
+    """
+    expl = decision.get("explication") or {}
+    if type(expl) is not dict:
+        expl = dict(expl)
+    meta = tour.meta
+    lock = None if meta is None else meta.verrous.get(int(decision["idPG"]))
+    contribution, contribution_texte = _contribution(tour, decision, lock)
+    try:  # the engine keys, then ours
+        out: dict[str, Any] = dict(zip(ENGINE_KEYS, _ENGINE_KEYS(expl), strict=True))
+    except KeyError:
+        out = {k: expl[k] for k in ENGINE_KEYS if k in expl}
+    out["mention"] = _mention()
+    out["contribution"] = contribution
+    try:
+        s_values = _STRUCTURE(s.__dict__)
+    except (AttributeError, KeyError):
+        s_values = tuple(getattr(s, k) for k in _STRUCTURE_CHAMPS)
+    (
+        nom_structure,
+        id_pg,
+        type_structure,
+        code_siege,
+        souhaites,
+        qualite,
+        est_zrr,
+        qpv,
+        label_fs,
+        prefets,
+        cof_eur,
+        cof_part,
+    ) = s_values
+    head = f"# {titre(nom_structure, id_pg)}\n\n"
+    if "details" not in out:
+        out["resume"] = _resume(s, decision, contribution)
+        out["texte"] = (head + contribution_texte).rstrip() + "\n"
+        return out
+    if n_granted is None:
+        n_granted = _granted_total(tour.result)
+    c = tour.calcul(n_granted)
+    lignes = c.lignes
+    found = tuple(decision.get("motifs", ()))
+    p = c.profils.get(found) or c.profil(found)
+    granted = int(decision["nombreConseillersAttribues"])
+
+    # -- the engine's numbers, each read once
+    try:
+        priorites_in, rangs_in, seuil, det, t = _ENGINE(out)
+    except KeyError:
+        priorites_in, rangs_in, seuil, det, t = _lire(out, _ENGINE_CHAMPS)
+    t = t or {}
+    det = det or {}
+    try:
+        (code_t, dep_territoire, communes, population, offre, zrr, fs, repli_flag, ind) = (
+            _TERRITOIRE(t) if type(t) is dict else _lire(t, _TERRITOIRE_CHAMPS)
+        )
+        zrr_texte = zrr if type(t) is dict else t.get("zrr", "inconnu")
+    except KeyError:
+        (code_t, dep_territoire, communes, population, offre, zrr, fs, repli_flag, ind) = _lire(
+            t, _TERRITOIRE_CHAMPS
+        )
+        zrr_texte = t.get("zrr", "inconnu")
+    ind = ind or {}
+    try:
+        (score, acc_commune, acc_zone, advisors, sans_conseiller, pop_zone, repli) = (
+            _INDICATEURS(ind) if type(ind) is dict else _lire(ind, _INDICATEURS_CHAMPS)
+        )
+    except KeyError:
+        (score, acc_commune, acc_zone, advisors, sans_conseiller, pop_zone, repli) = _lire(
+            ind, _INDICATEURS_CHAMPS
+        )
+    repli = repli or []
+    try:
+        (dep, epci, q, f_cof, cost, gains_in, remaining, nxt, cf) = (
+            _DETAILS(det) if type(det) is dict else _lire(det, _DETAILS_CHAMPS)
+        )
+    except KeyError:
+        (dep, epci, q, f_cof, cost, gains_in, remaining, nxt, cf) = _lire(det, _DETAILS_CHAMPS)
+    dep = dep or {}
+    try:
+        dep_code, dep_need, dep_existing, fair, dep_posts, cap_room = (
+            _DEPARTEMENT(dep) if type(dep) is dict else _lire(dep, _DEPARTEMENT_CHAMPS)
+        )
+    except KeyError:
+        dep_code, dep_need, dep_existing, fair, dep_posts, cap_room = _lire(
+            dep, _DEPARTEMENT_CHAMPS
+        )
+    cost = cost or {}
+    try:
+        standard, state, cof = _COUT(cost) if type(cost) is dict else _lire(cost, _COUT_CHAMPS)
+    except KeyError:
+        standard, state, cof = _lire(cost, _COUT_CHAMPS)
+    cf = cf or {}
+    try:
+        score_min, larger, verified = (
+            _CONTREFACTUEL(cf) if type(cf) is dict else _lire(cf, _CONTREFACTUEL_CHAMPS)
+        )
+    except KeyError:
+        score_min, larger, verified = _lire(cf, _CONTREFACTUEL_CHAMPS)
+    if epci is None:
+        epci_code = epci_need = epci_existing = epci_posts = None
+        epci_t = None
+    else:
+        try:
+            epci_code, epci_need, epci_existing, epci_posts = (
+                _EPCI(epci) if type(epci) is dict else _lire(epci, _EPCI_CHAMPS)
+            )
+        except KeyError:
+            epci_code, epci_need, epci_existing, epci_posts = _lire(epci, _EPCI_CHAMPS)
+        epci_t = c.epci(epci_code, epci_need, epci_existing, epci_posts)
+    if nxt is None:
+        balance = distribution = None
+    else:
+        try:
+            balance, distribution = (
+                _SUIVANT(nxt) if type(nxt) is dict else _lire(nxt, _SUIVANT_CHAMPS)
+            )
+        except KeyError:
+            balance, distribution = _lire(nxt, _SUIVANT_CHAMPS)
+    dep_t = c.departement(dep_code, dep_need, dep_existing, fair, dep_posts)
+
+    # -- numbers worded in several parts, formatted once
+    note_defaut = qualite is None
+    note = c.default_quality if note_defaut else float(qualite)
+    note_1 = _memo(c.n1, note, 1)
+    population_t = nombre(population)
+    offre_t = nombre(offre, 1)
+    seuil_t = _memo(c.n1, seuil, 1)
+    priorities = list(priorites_in or [])
+    priorites = _nombres_1(priorities)
+    prefet = prefets[-1] if prefets else None
+    avis = None if prefet is None else prefet.avisPrefet
+
+    # -- 3. data and their sources
     note_synth = s.is_synthetic("qualiteProjet") and not note_defaut
     prefet_synth = s.is_synthetic("prefet") and prefet is not None
-    code = t.get("codeCommune") or s.codeCommune
-    methode_acc = (
-        "accessibilité à deux étages (E2SFCA) : conseillers à portée pour 10 000 personnes "
-        f"fragiles ; temps de trajet estimé par la distance à vol d'oiseau × "
-        f"{nombre(acc.get('detour'), 1)} à {nombre(acc.get('vitesseKmh'))} km/h (pas de réseau "
-        "routier)"
-    )
-    d: dict[str, Any] = {
-        "demande": {"valeur": s.nombreConseillersSouhaites, "sources": ["candidature"]},
-        "dejaAttribues": {"valeur": s.already_granted, "sources": ["historique_coselec"]},
+    code = code_t or code_siege
+    nom = c.communes.get(code or "", code or "—")
+    already = s.already_granted
+    out["donnees"] = {
+        "demande": {"valeur": souhaites, "sources": ["candidature"]},
+        "dejaAttribues": {"valeur": already, "sources": ["historique_coselec"]},
         "noteProjet": {
             "valeur": note,
             "parDefaut": note_defaut,
@@ -618,7 +1410,7 @@ def _donnees(
             ],
         },
         "avisPrefet": {
-            "valeur": None if prefet is None else prefet.avisPrefet,
+            "valeur": avis,
             "nombreSuggere": None if prefet is None else prefet.nombreConseillersPrefet,
             "commentaire": None if prefet is None else prefet.commentairePrefet,
             "synthetique": prefet_synth,
@@ -626,76 +1418,472 @@ def _donnees(
         },
         "communeSiege": {
             "code": code,
-            "nom": nom_commune(code),
-            "departement": t.get("departement"),
+            "nom": nom,
+            "departement": dep_territoire,
             "sources": ["S1"],
         },
         "zoneDesservie": {
-            "communes": t.get("communesDesservies"),
-            "population": ind.get("population_area"),
+            "communes": communes,
+            "population": pop_zone,
             "sources": ["candidature", "S1"],
         },
-        "populationFragile": {"valeur": t.get("populationFragile"), "sources": ["S1", "S3", "S7"]},
+        "populationFragile": {"valeur": population, "sources": ["S1", "S3", "S7"]},
         "indiceFragilite": {
-            "valeur": ind.get("score_global"),
+            "valeur": score,
             "echelle": "100 = moyenne de la région",
-            "millesime": SOURCES["S3"].millesime,
-            "repli": t.get("indicateurRepli"),
-            "motifsRepli": ind.get("need_fallback_reasons") or [],
+            "millesime": c.s3_millesime,
+            "repli": repli_flag,
+            "motifsRepli": repli,
             "sources": ["S3"],
         },
         "conseillersExistants": {
-            "zone": ind.get("advisors_in_area"),
-            "epci": None if epci is None else epci.get("existing"),
-            "departement": dep.get("existing"),
-            "offreAPortee": t.get("offreExistante"),
-            "origine": origine,
-            "etatAu": None if meta is None else meta.cree_le,
-            "sources": _existing_sources(origine, meta),
+            "zone": advisors,
+            "epci": epci_existing,
+            "departement": dep_existing,
+            "offreAPortee": offre,
+            "origine": c.origine,
+            "etatAu": c.etat_au,
+            "sources": list(c.existing_sources),
         },
         "accessibilite": {
-            "zone": ind.get("accessibility_10k_area"),
-            "communeSiege": ind.get("accessibility_10k_commune"),
-            "partSansConseiller": ind.get("share_without_advisor_area"),
+            "zone": acc_zone,
+            "communeSiege": acc_commune,
+            "partSansConseiller": sans_conseiller,
             "methode": "E2SFCA",
             "sources": ["calcul"],
         },
-        "zrr": {"declare": s.estZRR, "reference": t.get("zrr"), "sources": ["candidature", "S8"]},
-        "qpv": {"declare": s.qpvStatut, "sources": ["candidature"]},
+        "zrr": {"declare": est_zrr, "reference": zrr, "sources": ["candidature", "S8"]},
+        "qpv": {"declare": qpv, "sources": ["candidature"]},
         "franceServices": {
-            "declare": s.estLabelliseFranceServices,
-            "sitesDansLaZone": t.get("franceServices"),
-            "millesime": SOURCES["S6"].millesime,
+            "declare": label_fs,
+            "sitesDansLaZone": fs,
+            "millesime": c.s6_millesime,
             "sources": ["candidature", "S6"],
         },
+        "cofinancement": {
+            "declareEur": cof_eur,
+            "declarePart": cof_part,
+            "coutStandardParPosteEur": standard,
+            "cofinancementParPosteEur": cof,
+            "coutEtatParPosteEur": state,
+            "sources": ["candidature", "calcul"],
+        },
+        "titre": _DONNEES_TITRE,
     }
-    cost = det.get("cost") or {}
-    d["cofinancement"] = {
-        "declareEur": s.cofinancementEur,
-        "declarePart": s.cofinancementPart,
-        "coutStandardParPosteEur": cost.get("standard_eur"),
-        "cofinancementParPosteEur": cost.get("cofunding_eur"),
-        "coutEtatParPosteEur": cost.get("state_eur"),
-        "sources": ["candidature", "calcul"],
-    }
-    fs_in = bool(acc.get("franceServicesIncluses"))
-    repli = d["indiceFragilite"]["motifsRepli"]
-    lignes = [
-        f"Demande : {_postes(s.nombreConseillersSouhaites)} au total, dont "
-        f"{_postes(s.already_granted)} déjà attribué(s) par des décisions antérieures "
-        "(source : votre candidature et l'historique du comité).",
-        f"Note du projet : {nombre(note, 1)}/100 — "
+    buf = [head, contribution_texte]
+    # demand, project score, préfet opinion: a few distinct texts per round (numbers of posts
+    # are written with str(): ints only in keys, as 2 and 2.0 are equal keys)
+    key: tuple[Any, ...] | None = (
+        ("demande", souhaites, already) if type(souhaites) is int and type(already) is int else None
+    )
+    text = None if key is None else lignes.get(key)
+    if text is None:
+        text = (
+            f"## 3. {_DONNEES_TITRE}\n\n- Demande : {_postes(souhaites)} au total, dont "
+            f"{_postes(already)} déjà attribué(s) par des décisions antérieures (source : votre "
+            "candidature et l'historique du comité).\n"
+        )
+        if key is not None:
+            lignes[key] = text
+    buf.append(text)
+    key = ("note", note_1, note_defaut, note_synth)
+    text = lignes.get(key)
+    if text is None:
+        text = lignes[key] = (
+            f"- Note du projet : {note_1}/100 — "
+            + (
+                c.note_par_defaut
+                if note_defaut
+                else "note SYNTHÉTIQUE (données de démonstration, graine fixe), pas une note "
+                "réelle."
+                if note_synth
+                else "note attribuée par l'instructeur de l'ANCT (qualiteProjet)."
+            )
+            + "\n"
+        )
+    buf.append(text)
+    buf.append(
+        "- Avis du préfet : aucun avis reçu (sans effet sur le calcul).\n"
+        if prefet is None
+        else _avis_ligne(c, prefet, prefet_synth)
+    )
+    buf.append(
+        f"- Commune siège : {nom} ({code}) ; zone desservie : {nombre(communes)} commune(s), "
+        f"{nombre(pop_zone)} habitants ({c.ref_s1}).\n"
+        "- Personnes éloignées du numérique dans la zone (estimation) : "
+        f"{population_t}{c.population_fragile}"
+        "- Indice de fragilité numérique de la commune siège : "
+        f"{_memo(c.n1, score, 1)}{c.indice}"
         + (
-            f"note par défaut ({nombre(DEFAULT_QUALITY)}) : le projet n'avait pas été noté."
-            if note_defaut
-            else "note SYNTHÉTIQUE (données de démonstration, graine fixe), pas une note réelle."
-            if note_synth
-            else "note attribuée par l'instructeur de l'ANCT (qualiteProjet)."
-        ),
-        (
-            "Avis du préfet : aucun avis reçu (sans effet sur le calcul)."
-            if prefet is None
-            else f"Avis du préfet : {prefet.avisPrefet or 'non renseigné'}"
+            f" ; valeur de repli utilisée pour une partie de la zone ({', '.join(repli)}).\n"
+            if repli
+            else ".\n"
+        )
+        + f"- Conseillers déjà présents : {nombre(advisors)} dans la zone, "
+        + (f"{epci_t[0]} dans l'intercommunalité, " if epci_t is not None else "")
+        + f"{dep_t[4]} dans le département ; offre à portée : {offre_t}{c.etat_ligne}"
+        f"- Accessibilité : {_memo(c.n2, acc_zone, 2)}{c.accessibilite}"
+    )
+    zrr_declare = _oui_non(est_zrr)
+    key = (
+        ("zrr", zrr_declare, zrr_texte, qpv, label_fs, fs)
+        if type(fs) is int and (zrr_texte is None or type(zrr_texte) is str)
+        else _key("zrr", zrr_declare, zrr_texte, qpv, label_fs, fs)
+    )
+    text = None if key is None else lignes.get(key)
+    if text is None:
+        text = (
+            "- Zone de revitalisation rurale (ZRR) : déclaration de la structure "
+            f"« {zrr_declare} », classement de la commune siège « {zrr_texte} » "
+            f"({c.ref_s8}). Quartier prioritaire (QPV) : déclaration "
+            f"« {qpv or 'non renseigné'} » (hors calcul). France Services : "
+            f"labellisation déclarée « {label_fs or 'non renseigné'} », "
+            f"{nombre(fs)} site(s) dans la zone ({c.ref_s6}).\n"
+        )
+        if key is not None:
+            lignes[key] = text
+    buf.append(text)
+    if cost:
+        if (
+            cof_eur is None
+            and cof_part is None
+            and type(standard) is float
+            and type(state) is float
+            and standard
+            and state
+        ):
+            key = ("cout", standard, state)
+            text = lignes.get(key)
+            if text is None:
+                text = lignes[key] = f"- {_cost_line(c, cof_eur, cof_part, cost)}\n\n"
+            buf.append(text)
+        else:
+            buf.append(f"- {_cost_line(c, cof_eur, cof_part, cost)}\n\n")
+    else:
+        buf.append("\n")
+
+    # -- 4. parameters applied to the applicant
+    reste = None if fair is None or dep_existing is None else fair - dep_existing - (dep_posts or 0)
+    penalise = c.penaliser and bool(prefets) and avis in ("NÉGATIF", "NEGATIF")
+    buf.append(c.poids_ligne)
+    buf.append(
+        f"- Facteur qualité de votre projet : {_memo(c.n3, q, 3)} (note {note_1}/100"
+        + (c.penalite if penalise else "")
+        + ").\n"
+    )
+    buf.append(c.quota_ligne)
+    buf.append(dep_t[1])
+    if c.prioritaire:
+        buf.append(
+            "- Règle du cofinancement « prioritaire » : la composante « accès » de vos postes "
+            f"est multipliée par {_memo(c.n3, f_cof, 3)}{c.prioritaire_suite}"
+        )
+    else:
+        buf.append(
+            "- Règle du cofinancement « neutre » : le cofinancement ne change pas la priorité "
+            "de vos postes (le besoin d'abord) ; il réduit seulement leur coût pour l'État.\n"
+        )
+    if cost:
+        # (zero costs become the int 0 here: the text depends on these three numbers only)
+        etat, cofinance = state or 0, cof or 0
+        key = (
+            (granted, etat, cofinance)
+            if type(etat) in _NOMBRES and type(cofinance) in _NOMBRES
+            else None
+        )
+        text = None if key is None else lignes.get(key)
+        if text is None:
+            text = (
+                f"- Coût pour l'État des postes attribués par ce tour ({granted}) : "
+                f"{_euros(etat * granted)} ; cofinancement : {_euros(cofinance * granted)}.\n"
+            )
+            if key is not None:
+                lignes[key] = text
+        buf.append(text)
+    buf.append(c.cofinancement_fin)
+    # the engine's caps and floors, and whether each one stopped this applicant
+    plancher = note < c.quality_floor and not p.score_insuffisant
+    if p.satisfaite or p.part_dep:
+        contraignantes, text = _regles(c, p, plancher, remaining, cap_room)
+    else:
+        regles = p.regles.get(plancher)
+        if regles is None:
+            regles = p.regles[plancher] = _regles(c, p, plancher, remaining, cap_room)
+        contraignantes, text = regles
+    buf.append(text)
+    out["parametres"] = {
+        "titre": _PARAMETRES_TITRE,
+        "poids": dict(c.poids),
+        "facteurQualite": q,
+        "penaliteAvisPrefet": c.prefet_penalty if penalise else None,
+        "quota": c.quota,
+        "quotaEffectif": c.quota_effectif,
+        "enveloppeNationale": c.enveloppe,
+        "enveloppeRestante": c.enveloppe_restante,
+        "departement": {
+            "code": dep_code,
+            "nom": dep_t[0],
+            "besoin": dep_need,
+            "partEquitable": fair,
+            "dejaPresents": dep_existing,
+            "attribuesCeTour": dep_posts,
+            "resteSurPartEquitable": reste,
+            "plafond": cap_room,
+        },
+        "epci": None
+        if epci is None
+        else {
+            "code": epci_code,
+            "besoin": epci_need,
+            "dejaPresents": epci_existing,
+            "attribuesCeTour": epci_posts,
+        },
+        "regles": {
+            "DEMANDE": {"valeur": remaining, "contraignante": p.satisfaite},
+            "NOTE_MINIMALE": {"valeur": c.min_quality, "contraignante": p.score_insuffisant},
+            "PLANCHER_NOTE": {"valeur": c.quality_floor, "contraignante": plancher},
+            "PLAFOND_STRUCTURE": {"valeur": c.max_posts, "contraignante": p.plafond},
+            "PART_DEPARTEMENT": {"valeur": cap_room, "contraignante": p.part_dep},
+            "QUOTA": {"valeur": c.quota, "contraignante": p.quota},
+            "ENVELOPPE": {"valeur": c.enveloppe_restante, "contraignante": p.enveloppe},
+            "BUDGET": {"valeur": c.budget_restant, "contraignante": p.budget},
+        },
+        "reglesContraignantes": list(contraignantes),
+        "cofinancement": {
+            "regle": c.regle_cofinancement,
+            "facteur": f_cof,
+            "coutStandardParPosteEur": standard,
+            "cofinancementParPosteEur": cof,
+            "coutEtatParPosteEur": state,
+            "coutEtatCeTourEur": None if state is None else state * granted,
+            "cofinancementCeTourEur": None if cof is None else cof * granted,
+            "budgetTourEur": c.budget,
+            "contraintesLiantes": c.binding,
+        },
+    }
+
+    # -- 5. operations
+    # 5.1 eligibility: a few distinct texts per round
+    key = (type_structure, note_1, avis, p)
+    text = c.eligibilite.get(key)
+    if text is None:
+        text = c.eligibilite[key] = (
+            f"## 5. {_OPERATIONS_TITRE}\n\n### 5.1. Éligibilité\n\n- Type de structure "
+            f"{type_structure} : "
+            + (
+                "éligible.\n"
+                if type_structure in c.eligible_types
+                else "non éligible dans ce tour.\n"
+            )
+            + f"- Note du projet {note_1}"
+            + (c.note_non_remplie if p.score_insuffisant else c.note_remplie)
+            + (
+                "- Avis du préfet : aucun avis (neutre).\n"
+                if avis is None
+                else "- Avis du préfet : favorable.\n"
+                if avis == "POSITIF"
+                else "- Avis du préfet : défavorable : la candidature est écartée (règle "
+                "« exclure »).\n"
+                if p.avis_negatif
+                else c.avis_negatif
+            )
+            + (
+                "- Résultat : candidature non éligible (" + p.hard_texte + ").\n"
+                if p.hard
+                else "- Résultat : candidature éligible.\n"
+            )
+        )
+    buf.append(text)
+    # 5.2 need and coverage
+    gains = list(gains_in or [])
+    if gains:
+        factor = c.w_a * (q or 0.0) * f_cof  # the same products, in the same order, per gain
+        access = [round(factor * g, 6) for g in gains]
+        buf.append(
+            "\n### 5.2. Besoin et couverture existante\n\n"
+            f"- Votre zone compte {population_t} personnes éloignées du numérique et une offre "
+            f"déjà à portée de {offre_t} conseiller(s)-équivalent(s).\n"
+            "- Personnes nouvellement à portée d'un conseiller avec chaque poste demandé dans ce "
+            f"tour (rendements décroissants) : {_par_poste(gains)}.\n{c.acces}"
+            f"{_memo(c.n3, q, 3)} × "
+            + (f"facteur cofinancement {_memo(c.n3, f_cof, 3)} × " if f_cof != 1.0 else "")
+            + f"personnes nouvellement à portée : {_par_poste(access)}.\n"
+        )
+    else:
+        access = []
+        buf.append(
+            "\n### 5.2. Besoin et couverture existante\n\n"
+            f"- Votre zone compte {population_t} personnes éloignées du numérique et une offre "
+            f"déjà à portée de {offre_t} conseiller(s)-équivalent(s).\n"
+            "- Aucun poste n'était à calculer pour votre structure dans ce tour.\n"
+        )
+    # 5.3 balance between départements
+    buf.append(dep_t[2])
+    if nxt is not None:
+        buf.append(f"{dep_t[3]}{_memo(c.n1, balance, 1)}.\n")
+    # 5.4 within the département
+    if epci_t is None:
+        buf.append(
+            "\n### 5.4. Répartition au sein du département\n\n- Votre structure agit à l'échelle "
+            "du département (ou au-delà) : pas de composante intercommunale.\n"
+        )
+    else:
+        buf.append(epci_t[1])
+        if nxt is not None:
+            buf.append(f"{epci_t[2]}{_memo(c.n1, distribution, 1)}.\n")
+    # 5.5 national ranking and tie-break
+    buf.append(c.classement)
+    locked = p.locked
+    ranks = list(rangs_in or [])
+    rows = []
+    n_ranks = 0 if locked else len(ranks)
+    for k, prio in enumerate(priorities):
+        attribue = k < granted
+        if k < n_ranks:
+            rows.append({"poste": k + 1, "priorite": prio, "attribue": attribue, "rang": ranks[k]})
+            etat = f"attribué, rang national {ranks[k]}" if attribue else "non attribué"
+        else:
+            rows.append({"poste": k + 1, "priorite": prio, "attribue": attribue})
+            etat = (
+                "non attribué"
+                if not attribue
+                else "attribué (nombre fixé par le comité)"
+                if locked
+                else "attribué"
+            )
+        buf.append(f"- Poste {k + 1} : priorité {priorites[k]} — {etat}.\n")
+    if seuil is not None:
+        buf.append(f"- Seuil du tour (priorité du dernier poste attribué) : {seuil_t}.\n")
+    if locked:
+        buf.append(
+            "- Votre attribution a été fixée par le comité : vos postes ne sont pas classés "
+            "(priorités données à titre indicatif).\n"
+        )
+    total = decision.get("nombreConseillersCoselec")
+    # (a few distinct texts per round; ints only in keys, as 2 and 2.0 are equal keys)
+    entiers = type(total) is int and type(souhaites) is int
+    key = ("resultat", granted, total, souhaites, p) if entiers else None
+    text = None if key is None else lignes.get(key)
+    if text is None:
+        text = (
+            f"- Résultat : {_postes(granted)} attribué(s) par ce tour, total {nombre(total)} "
+            f"sur {nombre(souhaites)} demandé(s) ; motifs : {p.texte}.\n\n"
+        )
+        if key is not None:
+            lignes[key] = text
+    buf.append(text)
+    out["operations"] = {
+        "titre": _OPERATIONS_TITRE,
+        "etapes": [
+            {
+                "etape": "eligibilite",
+                "titre": "Éligibilité",
+                "eligible": not p.hard,
+                "motifs": list(p.hard),
+            },
+            {
+                "etape": "besoin_couverture",
+                "titre": "Besoin et couverture existante",
+                "populationFragile": population,
+                "offreExistante": offre,
+                "gains": gains,
+                "composanteAcces": access,
+            },
+            {
+                "etape": "equilibre_departements",
+                "titre": "Équilibre entre départements",
+                "departement": dep_code,
+                "composanteSuivante": balance,
+            },
+            {
+                "etape": "repartition_departement",
+                "titre": "Répartition au sein du département",
+                "epci": epci_code,
+                "composanteSuivante": distribution,
+            },
+            {
+                "etape": "classement_departage",
+                "titre": "Classement national et départage",
+                "postes": rows,
+                "rangs": ranks,
+                "seuil": seuil,
+            },
+        ],
+    }
+
+    # -- 6. what would have changed the outcome
+    suivant = granted < len(priorities)
+    nxt_priority = priorities[granted] if suivant else None
+    ecart = (
+        None if nxt_priority is None or seuil is None or locked else round(seuil - nxt_priority, 6)
+    )
+    verifie = bool(verified)
+    if score_min is None:  # the usual case: a few distinct texts per round
+        key = (p, larger is True, larger is False, suivant)
+        text = lignes.get(key)
+        if text is None:
+            text = lignes[key] = _contrefactuel_texte(p, score_min, larger, verifie, suivant, note)
+    else:
+        text = _contrefactuel_texte(p, score_min, larger, verifie, suivant, note)
+    buf.append(text)
+    if ecart is not None and ecart >= 0 and not p.satisfaite:
+        buf.append(
+            f"- Votre poste suivant avait une priorité de {priorites[granted]}, soit "
+            f"{nombre(ecart, 1)} sous le seuil du tour ({seuil_t}).\n"
+        )
+    # the last line of ``texte`` (no blank line after it)
+    buf.append(
+        "- Cette analyse n'utilise aucune donnée propre aux autres candidats : seul le seuil du "
+        "tour est commun à tous.\n"
+    )
+    out["contrefactuel"] = {
+        "titre": _CONTREFACTUEL_TITRE,
+        "noteMinimale": score_min,
+        "noteActuelle": note,
+        "verifie": verifie,
+        "demandePlusGrande": larger,
+        "prioritePosteSuivant": nxt_priority,
+        "seuil": seuil,
+        "ecartAuSeuil": ecart,
+    }
+    der = contribution["derogation"]
+    if tour.qui is None or (der and der.get("motif")):
+        out["resume"] = _resume(s, decision, contribution)
+    else:
+        key = ("resume", granted, total, souhaites, p) if entiers else None
+        text = None if key is None else lignes.get(key)
+        if text is None:
+            text = (
+                f"{_postes(granted)} attribué(s) par ce tour (total {total} sur {souhaites} "
+                f"demandé(s)) — {tour.qui}{p.resume}."
+            )
+            if key is not None:
+                lignes[key] = text
+        out["resume"] = text
+    # What render_text writes from the parts' lines: every part ends with a blank line but the
+    # last, whose last line is a fixed sentence (so ``rstrip`` would not change anything).
+    out["texte"] = "".join(buf)
+    return out
+
+
+def _avis_ligne(c: _Calcul, prefet: Any, synthetique: bool) -> str:
+    """The préfet's opinion (worded once per distinct opinion of the round)."""
+    suggested = prefet.nombreConseillersPrefet
+    key = (
+        _key(
+            "avis",
+            prefet.avisPrefet,
+            suggested,
+            prefet.commentairePrefet,
+            "synthetique" if synthetique else "",
+        )
+        if suggested is None or type(suggested) is int
+        else None
+    )
+    text = None if key is None else c.lignes.get(key)
+    if text is None:
+        text = (
+            f"- Avis du préfet : {prefet.avisPrefet or 'non renseigné'}"
             + (
                 f", {_postes(prefet.nombreConseillersPrefet)} suggéré(s)"
                 if prefet.nombreConseillersPrefet is not None
@@ -703,64 +1891,35 @@ def _donnees(
             )
             + (f" (« {prefet.commentairePrefet} »)" if prefet.commentairePrefet else "")
             + (
-                " — avis SYNTHÉTIQUE (données de démonstration, graine fixe), pas un avis réel."
-                if prefet_synth
-                else " — source : le préfet de département, via le portail."
+                " — avis SYNTHÉTIQUE (données de démonstration, graine fixe), pas un avis réel.\n"
+                if synthetique
+                else " — source : le préfet de département, via le portail.\n"
             )
-        ),
-        f"Commune siège : {d['communeSiege']['nom']} ({code}) ; zone desservie : "
-        f"{nombre(t.get('communesDesservies'))} commune(s), "
-        f"{nombre(ind.get('population_area'))} habitants ({source_ref('S1')}).",
-        f"Personnes éloignées du numérique dans la zone (estimation) : "
-        f"{nombre(t.get('populationFragile'))} — population INSEE × indice de fragilité "
-        "numérique × facteur régional (chômage, ZRR), calibré sur les 13 millions de personnes "
-        f"éloignées du numérique visées par le programme ({source_ref('S1', 'S3', 'S7')}).",
-        f"Indice de fragilité numérique de la commune siège : "
-        f"{nombre(ind.get('score_global'), 1)} (100 = moyenne de la région) — "
-        f"{source_ref('S3')}, {SOURCES['S3'].millesime}"
-        + (
-            f" ; valeur de repli utilisée pour une partie de la zone ({', '.join(repli)})"
-            if repli
-            else ""
         )
-        + ".",
-        f"Conseillers déjà présents : {nombre(ind.get('advisors_in_area'))} dans la zone, "
-        + (f"{nombre(epci.get('existing'))} dans l'intercommunalité, " if epci is not None else "")
-        + f"{nombre(dep.get('existing'))} dans le département ; offre à portée : "
-        f"{nombre(t.get('offreExistante'), 1)} conseiller(s)-équivalent(s) — état : {etat}.",
-        f"Accessibilité : {nombre(ind.get('accessibility_10k_area'), 2)} conseiller(s) "
-        f"accessible(s) pour 10 000 personnes fragiles de la zone — {methode_acc}"
-        + ("; les France Services comptent comme une offre partielle" if fs_in else "")
-        + ".",
-        f"Zone de revitalisation rurale (ZRR) : déclaration de la structure "
-        f"« {_oui_non(s.estZRR)} », classement de la commune siège « {t.get('zrr', 'inconnu')} » "
-        f"({source_ref('S8')}). Quartier prioritaire (QPV) : déclaration "
-        f"« {s.qpvStatut or 'non renseigné'} » (hors calcul). France Services : labellisation "
-        f"déclarée « {s.estLabelliseFranceServices or 'non renseigné'} », "
-        f"{nombre(t.get('franceServices'))} site(s) dans la zone ({source_ref('S6')}).",
-    ]
-    if cost:
-        lignes.append(_cost_line(s, cost))
-    d["titre"] = "Données utilisées et leurs sources"
-    d["lignes"] = lignes
-    return d
+        if key is not None:
+            c.lignes[key] = text
+    return text
 
 
 def _euros(value: float | None) -> str:
     return nombre(value, 0 if value is None or float(value).is_integer() else 2) + " €"
 
 
-def _cost_line(s: StructureIn, cost: Mapping[str, Any]) -> str:
+def _cost_line(
+    c: _Calcul, cof_eur: float | None, cof_part: float | None, cost: Mapping[str, Any]
+) -> str:
     """The post's standard cost, the host's co-funding and the State's cost (per post)."""
     standard, state = cost.get("standard_eur"), cost.get("state_eur")
-    text = f"Coût d'un poste : coût standard {_euros(standard)} (barème de l'appel selon le type "
-    text += "de structure et le territoire)"
-    if s.cofinancementEur is None and s.cofinancementPart is None:
+    text = (
+        f"Coût d'un poste : coût standard {_euros(standard)} (barème de l'appel selon le type "
+        "de structure et le territoire)"
+    )
+    if cof_eur is None and cof_part is None:
         return text + f" ; aucun cofinancement déclaré : coût pour l'État {_euros(state)}."
     declared = (
-        f"{_euros(s.cofinancementEur)} par poste"
-        if s.cofinancementEur is not None
-        else f"{nombre((s.cofinancementPart or 0.0) * 100, 1)} % du coût standard"
+        f"{_euros(cof_eur)} par poste"
+        if cof_eur is not None
+        else f"{nombre((cof_part or 0.0) * 100, 1)} % du coût standard"
     )
     return (
         text + f" ; cofinancement déclaré par votre structure : {declared}, soit "
@@ -769,174 +1928,46 @@ def _cost_line(s: StructureIn, cost: Mapping[str, Any]) -> str:
     )
 
 
-def _binding_rules(
-    s: StructureIn,
-    decision: Mapping[str, Any],
-    det: Mapping[str, Any],
-    policy: Mapping[str, Any],
-    report: Mapping[str, Any],
-    note: float,
-) -> list[dict[str, Any]]:
-    from allocator.model import QUALITY_FLOOR
-
-    found = set(decision.get("motifs", ()))
-    dep = det.get("departement") or {}
-    binding = report.get("binding") or {}
-    rules = [
-        {
-            "code": "DEMANDE",
-            "libelle": "postes restant à attribuer sur la demande",
-            "valeur": det.get("remaining_request"),
-            "contraignante": motif_codes.DEMANDE_SATISFAITE in found,
-        },
-        {
-            "code": "NOTE_MINIMALE",
-            "libelle": "note minimale du projet",
-            "valeur": policy.get("min_quality"),
-            "contraignante": motif_codes.SCORE_INSUFFISANT in found,
-        },
-        {
-            "code": "PLANCHER_NOTE",
-            "libelle": "note plancher du calcul (une note plus basse compte pour ce plancher)",
-            "valeur": QUALITY_FLOOR,
-            "contraignante": note < QUALITY_FLOOR and motif_codes.SCORE_INSUFFISANT not in found,
-        },
-        {
-            "code": "PLAFOND_STRUCTURE",
-            "libelle": "plafond de postes par structure",
-            "valeur": policy.get("max_posts_per_structure"),
-            "contraignante": motif_codes.PLAFOND_STRUCTURE in found,
-        },
-        {
-            "code": "PART_DEPARTEMENT",
-            "libelle": "postes encore possibles dans le département sous sa part équitable",
-            "valeur": dep.get("cap_room"),
-            "contraignante": motif_codes.PART_DEPARTEMENT_ATTEINTE in found,
-        },
-        {
-            "code": "QUOTA",
-            "libelle": "quota du tour",
-            "valeur": report.get("quota"),
-            "contraignante": motif_codes.QUOTA_EPUISE in found
-            or (bool(binding.get("quota")) and motif_codes.PRIORITE_INSUFFISANTE in found),
-        },
-        {
-            "code": "ENVELOPPE",
-            "libelle": "enveloppe nationale restante",
-            "valeur": report.get("envelope_remaining"),
-            "contraignante": motif_codes.ENVELOPPE_NATIONALE_EPUISEE in found,
-        },
-        {
-            "code": "BUDGET",
-            "libelle": "budget restant du tour (euros)",
-            "valeur": report.get("budget_remaining_eur"),
-            "contraignante": motif_codes.BUDGET_EPUISE in found,
-        },
-    ]
-    return rules
-
-
-def _parametres(
-    s: StructureIn,
-    decision: Mapping[str, Any],
-    expl: Mapping[str, Any],
-    report: Mapping[str, Any],
-    note: float,
-) -> dict[str, Any]:
-    det = expl.get("details") or {}
-    policy = report.get("policy") or {}
-    dep = det.get("departement") or {}
-    epci = det.get("epci")
-    fair = dep.get("fair_share")
-    existing = dep.get("existing")
-    posts = dep.get("posts_round")
-    reste = None if fair is None or existing is None else fair - existing - (posts or 0)
-    rules = _binding_rules(s, decision, det, policy, report, note)
-    poids = {
-        "acces": policy.get("weight_access"),
-        "repartition": policy.get("weight_distribution"),
-        "equilibre": policy.get("weight_balance"),
-    }
-    penalise = (
-        policy.get("prefet_negatif") == "penaliser"
-        and bool(s.prefet)
-        and s.prefet[-1].avisPrefet in ("NÉGATIF", "NEGATIF")
-    )
-    dep_code = dep.get("code")
-    cofinancement = _cofunding_params(decision, det, policy, report)
-    lignes = [
-        f"Poids des trois composantes de la priorité : accès {nombre(poids['acces'], 2)}, "
-        f"répartition dans le département {nombre(poids['repartition'], 2)}, équilibre entre "
-        f"départements {nombre(poids['equilibre'], 2)}.",
-        f"Facteur qualité de votre projet : {nombre(det.get('quality_factor'), 3)} "
-        f"(note {nombre(note, 1)}/100"
-        + (
-            ", multipliée par la pénalité d'avis défavorable "
-            + nombre(policy.get("prefet_penalty"), 2)
-            if penalise
-            else ""
+def _regles(
+    c: _Calcul, p: _Profil, plancher: bool, remaining: Any, cap_room: Any
+) -> tuple[tuple[str, ...], str]:
+    """The binding rules (codes, in the engine's order) and their lines, then a blank line."""
+    codes: list[str] = []
+    lignes: list[str] = []
+    if p.satisfaite:
+        codes.append("DEMANDE")
+        lignes.append(
+            "- Règle contraignante pour vous : postes restant à attribuer sur la demande "
+            f"({nombre(remaining)}).\n"
         )
-        + ").",
-        f"Quota du tour : {_postes(int(report.get('quota') or 0))} ; enveloppe nationale "
-        f"restante : {nombre(report.get('envelope_remaining'))} postes sur "
-        f"{nombre(policy.get('national_envelope'))}.",
-        f"Département {nom_departement(dep_code)} ({dep_code}) : part équitable de l'enveloppe "
-        f"nationale {nombre(fair)} postes (répartition selon le besoin, méthode de Webster) ; "
-        f"{nombre(existing)} conseiller(s) déjà présent(s) ; {nombre(posts)} poste(s) attribué(s) "
-        f"par ce tour ; "
-        + (
-            f"reste sous la part équitable après ce tour : {nombre(reste)}"
-            if reste is None or reste >= 0
-            else f"part équitable dépassée de {nombre(-reste)}"
+    if p.score_insuffisant:
+        codes.append("NOTE_MINIMALE")
+        lignes.append(c.regle_note)
+    if plancher:
+        codes.append("PLANCHER_NOTE")
+        lignes.append(c.regle_plancher)
+    if p.plafond:
+        codes.append("PLAFOND_STRUCTURE")
+        lignes.append(c.regle_plafond)
+    if p.part_dep:
+        codes.append("PART_DEPARTEMENT")
+        lignes.append(
+            "- Règle contraignante pour vous : postes encore possibles dans le département sous "
+            f"sa part équitable ({nombre(cap_room)}).\n"
         )
-        + (
-            " (plafond départemental appliqué)."
-            if policy.get("departement_cap") == "part_equitable"
-            else " (repère, pas un plafond dans ce tour)."
-        ),
-    ]
-    lignes.extend(cofinancement.pop("lignes"))
-    for r in rules:
-        if r["contraignante"]:
-            lignes.append(
-                f"Règle contraignante pour vous : {r['libelle']} ({nombre(r['valeur'])})."
-            )
-    if not any(r["contraignante"] for r in rules):
-        lignes.append("Aucun plafond ni plancher n'a limité votre attribution.")
-    return {
-        "titre": "Paramètres appliqués à votre situation",
-        "poids": poids,
-        "facteurQualite": det.get("quality_factor"),
-        "penaliteAvisPrefet": policy.get("prefet_penalty") if penalise else None,
-        "quota": report.get("quota"),
-        "quotaEffectif": report.get("effective_quota"),
-        "enveloppeNationale": policy.get("national_envelope"),
-        "enveloppeRestante": report.get("envelope_remaining"),
-        "departement": {
-            "code": dep_code,
-            "nom": nom_departement(dep_code),
-            "besoin": dep.get("need"),
-            "partEquitable": fair,
-            "dejaPresents": existing,
-            "attribuesCeTour": posts,
-            "resteSurPartEquitable": reste,
-            "plafond": dep.get("cap_room"),
-        },
-        "epci": None
-        if epci is None
-        else {
-            "code": epci.get("code"),
-            "besoin": epci.get("need"),
-            "dejaPresents": epci.get("existing"),
-            "attribuesCeTour": epci.get("posts_round"),
-        },
-        "regles": {
-            r["code"]: {"valeur": r["valeur"], "contraignante": r["contraignante"]} for r in rules
-        },
-        "reglesContraignantes": [r["code"] for r in rules if r["contraignante"]],
-        "cofinancement": cofinancement,
-        "lignes": lignes,
-    }
+    if p.quota:
+        codes.append("QUOTA")
+        lignes.append(c.regle_quota)
+    if p.enveloppe:
+        codes.append("ENVELOPPE")
+        lignes.append(c.regle_enveloppe)
+    if p.budget:
+        codes.append("BUDGET")
+        lignes.append(c.regle_budget)
+    if not codes:
+        lignes.append("- Aucun plafond ni plancher n'a limité votre attribution.\n")
+    lignes.append("\n")
+    return tuple(codes), "".join(lignes)
 
 
 #: French names of the engine's binding constraints (``rapport.binding_constraints``).
@@ -945,403 +1976,89 @@ CONTRAINTES = {
     "envelope": "l'enveloppe nationale",
     "budget": "le budget",
 }
+_NOMBRES = frozenset((int, float))
 
 
-def _cofunding_params(
-    decision: Mapping[str, Any],
-    det: Mapping[str, Any],
-    policy: Mapping[str, Any],
-    report: Mapping[str, Any],
-) -> dict[str, Any]:
-    """The co-funding rule, factor and money of this decision, with the round's budget."""
-    cost = det.get("cost") or {}
-    granted = int(decision["nombreConseillersAttribues"])
-    regle = policy.get("cofunding_priority") or "neutre"
-    facteur = det.get("cofunding_factor", 1.0)
-    state, cof = cost.get("state_eur"), cost.get("cofunding_eur")
-    budget = policy.get("budget_eur")
-    binding = report.get("binding_constraints")
-    cap = (report.get("cofunding") or {}).get("priority_cap")
-    lignes = []
-    if regle == "prioritaire":
-        lignes.append(
-            "Règle du cofinancement « prioritaire » : la composante « accès » de vos postes est "
-            f"multipliée par {nombre(facteur, 3)} = min({nombre(cap, 1)}, "
-            "coût standard / coût pour l'État) (1 sans cofinancement)."
+def _contrefactuel_texte(
+    p: _Profil, score: Any, larger: Any, verified: bool, suivant: bool, note: float
+) -> str:
+    """The heading and first lines of part 6 (before the gap to the round's threshold)."""
+    text = f"## 6. {_CONTREFACTUEL_TITRE}\n\n"
+    if p.locked:
+        return text + (
+            "- Votre attribution a été fixée par le comité de sélection : seule sa décision "
+            "pouvait la changer.\n"
         )
-    else:
-        lignes.append(
-            "Règle du cofinancement « neutre » : le cofinancement ne change pas la priorité de "
-            "vos postes (le besoin d'abord) ; il réduit seulement leur coût pour l'État."
+    if p.type_non_eligible:
+        return text + (
+            "- Ce type de structure n'est pas éligible dans ce tour : aucune note ni aucune "
+            "demande n'aurait changé le résultat.\n"
         )
-    if cost:
-        lignes.append(
-            f"Coût pour l'État des postes attribués par ce tour ({granted}) : "
-            f"{_euros((state or 0) * granted)}"
-            f" ; cofinancement : {_euros((cof or 0) * granted)}."
+    if p.avis_negatif:
+        return text + (
+            "- Seul un avis du préfet non défavorable aurait rendu la candidature éligible dans "
+            "ce tour.\n"
         )
-    if budget is not None:
-        lignes.append(f"Budget du tour : {_euros(budget)} (coût pour l'État des postes attribués).")
-    if binding:
-        lignes.append(
-            "Ce qui a arrêté le tour : " + " et ".join(CONTRAINTES.get(b, b) for b in binding) + "."
-        )
-    return {
-        "regle": regle,
-        "facteur": facteur,
-        "coutStandardParPosteEur": cost.get("standard_eur"),
-        "cofinancementParPosteEur": cof,
-        "coutEtatParPosteEur": state,
-        "coutEtatCeTourEur": None if state is None else state * granted,
-        "cofinancementCeTourEur": None if cof is None else cof * granted,
-        "budgetTourEur": budget,
-        "contraintesLiantes": binding,
-        "lignes": lignes,
-    }
-
-
-def _operations(
-    s: StructureIn,
-    decision: Mapping[str, Any],
-    expl: Mapping[str, Any],
-    report: Mapping[str, Any],
-    note: float,
-    n_granted_round: int,
-) -> dict[str, Any]:
-    det = expl.get("details") or {}
-    policy = report.get("policy") or {}
-    found = list(decision.get("motifs", ()))
-    granted = int(decision["nombreConseillersAttribues"])
-    locked = motif_codes.VERROUILLE in found
-    t = expl.get("territoire") or {}
-    dep = det.get("departement") or {}
-    epci = det.get("epci")
-    gains = list(det.get("gains") or [])
-    q = det.get("quality_factor")
-    f_cof = det.get("cofunding_factor", 1.0)
-    w_a = policy.get("weight_access") or 0.0
-    priorities = list(expl.get("priorites") or [])
-    ranks = list(expl.get("rangs") or [])
-    seuil = expl.get("seuil")
-    nxt = det.get("next_post")
-    hard = [
-        m
-        for m in found
-        if m
-        in (
-            motif_codes.TYPE_NON_ELIGIBLE,
-            motif_codes.AVIS_PREFET_NEGATIF,
-            motif_codes.SCORE_INSUFFISANT,
-        )
-    ]
-
-    # 1. eligibility
-    types = policy.get("eligible_types") or []
-    avis = s.prefet[-1].avisPrefet if s.prefet else None
-    elig_lignes = [
-        f"Type de structure {s.type} : "
-        + ("éligible." if s.type in types else "non éligible dans ce tour."),
-        f"Note du projet {nombre(note, 1)} "
-        + (
-            f"≥ note minimale {nombre(policy.get('min_quality'), 1)} : condition remplie."
-            if motif_codes.SCORE_INSUFFISANT not in found
-            else f"< note minimale {nombre(policy.get('min_quality'), 1)} : condition non remplie."
-        ),
-        "Avis du préfet : "
-        + (
-            "aucun avis (neutre)."
-            if avis is None
-            else "favorable."
-            if avis == "POSITIF"
-            else (
-                "défavorable : la candidature est écartée (règle « exclure »)."
-                if motif_codes.AVIS_PREFET_NEGATIF in found
-                else "défavorable : l'apport du projet est pénalisé (règle « penaliser »)."
-                if policy.get("prefet_negatif") == "penaliser"
-                else "défavorable."
-            )
-        ),
-        "Résultat : "
-        + (
-            "candidature éligible."
-            if not hard
-            else "candidature non éligible ("
-            + " ; ".join(MOTIF_LIBELLES.get(m, m) for m in hard)
-            + ")."
-        ),
-    ]
-    steps = [
-        {
-            "etape": "eligibilite",
-            "titre": "Éligibilité",
-            "eligible": not hard,
-            "motifs": hard,
-            "lignes": elig_lignes,
-        }
-    ]
-
-    # 2. need and coverage
-    access = [round(w_a * (q or 0.0) * f_cof * g, 6) for g in gains]
-    need_lignes = [
-        f"Votre zone compte {nombre(t.get('populationFragile'))} personnes éloignées du "
-        f"numérique et une offre déjà à portée de {nombre(t.get('offreExistante'), 1)} "
-        "conseiller(s)-équivalent(s).",
-    ]
-    if gains:
-        need_lignes.append(
-            "Personnes nouvellement à portée d'un conseiller avec chaque poste demandé dans ce "
-            "tour (rendements décroissants) : "
-            + ", ".join(f"poste {k + 1} : {nombre(g, 1)}" for k, g in enumerate(gains))
-            + "."
-        )
-        need_lignes.append(
-            f"Composante « accès » = poids {nombre(w_a, 2)} × facteur qualité {nombre(q, 3)} × "
-            + (f"facteur cofinancement {nombre(f_cof, 3)} × " if f_cof != 1.0 else "")
-            + "personnes nouvellement à portée : "
-            + ", ".join(f"poste {k + 1} : {nombre(a, 1)}" for k, a in enumerate(access))
-            + "."
-        )
-    else:
-        need_lignes.append("Aucun poste n'était à calculer pour votre structure dans ce tour.")
-    steps.append(
-        {
-            "etape": "besoin_couverture",
-            "titre": "Besoin et couverture existante",
-            "populationFragile": t.get("populationFragile"),
-            "offreExistante": t.get("offreExistante"),
-            "gains": gains,
-            "composanteAcces": access,
-            "lignes": need_lignes,
-        }
-    )
-
-    # 3. balance between départements
-    w_d = policy.get("weight_balance") or 0.0
-    dep_code = dep.get("code")
-    bal_lignes = [
-        f"Département {nom_departement(dep_code)} ({dep_code}) : besoin estimé "
-        f"{nombre(dep.get('need'))} personnes fragiles, {nombre(dep.get('existing'))} "
-        f"conseiller(s) déjà présent(s), part équitable {nombre(dep.get('fair_share'))} postes ; "
-        f"ce tour y attribue {nombre(dep.get('posts_round'))} poste(s).",
-        "Composante « équilibre » d'un poste = poids × besoin du département / (conseillers "
-        "présents + postes déjà attribués par le tour + 1/2) : elle baisse à chaque poste "
-        "attribué dans le département (méthode de Sainte-Laguë).",
-    ]
-    if nxt is not None:
-        bal_lignes.append(
-            f"Pour votre poste suivant : {nombre(w_d, 2)} × {nombre(dep.get('need'))} / "
-            f"({nombre(dep.get('existing'))} + {nombre(dep.get('posts_round'))} + 1/2) = "
-            f"{nombre(nxt.get('balance'), 1)}."
-        )
-    steps.append(
-        {
-            "etape": "equilibre_departements",
-            "titre": "Équilibre entre départements",
-            "departement": dep_code,
-            "composanteSuivante": None if nxt is None else nxt.get("balance"),
-            "lignes": bal_lignes,
-        }
-    )
-
-    # 4. within the département
-    w_e = policy.get("weight_distribution") or 0.0
-    if epci is None:
-        dist_lignes = [
-            "Votre structure agit à l'échelle du département (ou au-delà) : pas de composante "
-            "intercommunale."
-        ]
-    else:
-        nom = nom_epci((epci.get("code") or ":").split(":", 1)[1]) or epci.get("code")
-        dist_lignes = [
-            f"Intercommunalité {nom} (partie dans le département) : besoin estimé "
-            f"{nombre(epci.get('need'))} personnes fragiles, {nombre(epci.get('existing'))} "
-            f"conseiller(s) déjà présent(s) ; ce tour y attribue "
-            f"{nombre(epci.get('posts_round'))} poste(s).",
-            "Composante « répartition » d'un poste = poids × besoin de l'intercommunalité / "
-            "(conseillers présents + postes attribués par le tour + 1/2).",
-        ]
-        if nxt is not None:
-            dist_lignes.append(
-                f"Pour votre poste suivant : {nombre(w_e, 2)} × {nombre(epci.get('need'))} / "
-                f"({nombre(epci.get('existing'))} + {nombre(epci.get('posts_round'))} + 1/2) = "
-                f"{nombre(nxt.get('distribution'), 1)}."
-            )
-    steps.append(
-        {
-            "etape": "repartition_departement",
-            "titre": "Répartition au sein du département",
-            "epci": None if epci is None else epci.get("code"),
-            "composanteSuivante": None if nxt is None else nxt.get("distribution"),
-            "lignes": dist_lignes,
-        }
-    )
-
-    # 5. national ranking and tie-break
-    rank_lignes = [
-        "Priorité d'un poste = accès + répartition + équilibre. Tous les postes possibles de "
-        "toutes les structures sont classés par priorité décroissante et le tour attribue les "
-        f"premiers ({_postes(n_granted_round)} attribués par ce tour, verrous compris). Les "
-        "égalités exactes sont départagées par la date de dépôt (la plus ancienne d'abord), puis "
-        "par l'identifiant idPG, puis par le rang du poste dans la demande.",
-    ]
-    rows = []
-    for k, p in enumerate(priorities):
-        row: dict[str, Any] = {"poste": k + 1, "priorite": p, "attribue": k < granted}
-        if not locked and k < len(ranks):
-            row["rang"] = ranks[k]
-        rows.append(row)
-    for row in rows:
-        if locked:
-            etat = "attribué (nombre fixé par le comité)" if row["attribue"] else "non attribué"
-        elif row["attribue"]:
-            etat = f"attribué, rang national {row['rang']}" if "rang" in row else "attribué"
-        else:
-            etat = "non attribué"
-        rank_lignes.append(
-            f"Poste {row['poste']} : priorité {nombre(row['priorite'], 1)} — {etat}."
-        )
-    if seuil is not None:
-        rank_lignes.append(
-            f"Seuil du tour (priorité du dernier poste attribué) : {nombre(seuil, 1)}."
-        )
-    if locked:
-        rank_lignes.append(
-            "Votre attribution a été fixée par le comité : vos postes ne sont pas classés "
-            "(priorités données à titre indicatif)."
-        )
-    rank_lignes.append(
-        f"Résultat : {_postes(granted)} attribué(s) par ce tour, total "
-        f"{nombre(decision.get('nombreConseillersCoselec'))} sur "
-        f"{nombre(s.nombreConseillersSouhaites)} demandé(s) ; motifs : "
-        + " ; ".join(MOTIF_LIBELLES.get(m, m) for m in found)
-        + "."
-    )
-    steps.append(
-        {
-            "etape": "classement_departage",
-            "titre": "Classement national et départage",
-            "postes": rows,
-            "rangs": ranks,
-            "seuil": seuil,
-            "lignes": rank_lignes,
-        }
-    )
-    return {
-        "titre": "Opérations effectuées",
-        "etapes": steps,
-    }
-
-
-def _contrefactuel(
-    s: StructureIn, decision: Mapping[str, Any], expl: Mapping[str, Any], note: float
-) -> dict[str, Any]:
-    det = expl.get("details") or {}
-    cf = det.get("counterfactual") or {}
-    found = set(decision.get("motifs", ()))
-    granted = int(decision["nombreConseillersAttribues"])
-    priorities = list(expl.get("priorites") or [])
-    seuil = expl.get("seuil")
-    score = cf.get("min_quality")
-    larger = cf.get("larger_request_would_help")
-    verified = bool(cf.get("verified"))
-    nxt_priority = priorities[granted] if granted < len(priorities) else None
-    ecart = (
-        None
-        if nxt_priority is None or seuil is None or motif_codes.VERROUILLE in found
-        else round(seuil - nxt_priority, 6)
-    )
-    lignes: list[str] = []
-    if motif_codes.VERROUILLE in found:
-        lignes.append(
-            "Votre attribution a été fixée par le comité de sélection : seule sa décision "
-            "pouvait la changer."
-        )
-    elif motif_codes.TYPE_NON_ELIGIBLE in found:
-        lignes.append(
-            "Ce type de structure n'est pas éligible dans ce tour : aucune note ni aucune "
-            "demande n'aurait changé le résultat."
-        )
-    elif motif_codes.AVIS_PREFET_NEGATIF in found:
-        lignes.append(
-            "Seul un avis du préfet non défavorable aurait rendu la candidature éligible dans "
-            "ce tour."
-        )
-    elif motif_codes.DEMANDE_SATISFAITE in found:
-        lignes.append("Votre demande est entièrement satisfaite.")
+    if p.satisfaite:
+        text += "- Votre demande est entièrement satisfaite.\n"
         if larger is True:
-            lignes.append(
-                "Une demande plus importante aurait pu vous valoir un poste de plus (estimation "
-                "optimiste : le poste supplémentaire apporterait autant que votre dernier poste "
-                "demandé)."
+            text += (
+                "- Une demande plus importante aurait pu vous valoir un poste de plus "
+                "(estimation optimiste : le poste supplémentaire apporterait autant que votre "
+                "dernier poste demandé).\n"
             )
         elif larger is False:
-            lignes.append(
-                "Un poste de plus n'aurait pas été attribué même avec une demande plus grande."
+            text += (
+                "- Un poste de plus n'aurait pas été attribué même avec une demande plus grande.\n"
             )
-    elif score is not None:
-        if motif_codes.SCORE_INSUFFISANT in found:
-            lignes.append(
-                f"Avec une note d'au moins {nombre(score, 2)} (au lieu de {nombre(note, 2)}), "
-                "votre projet aurait été éligible et aurait obtenu un poste de plus."
+        return text
+    if score is not None:
+        if p.score_insuffisant:
+            text += (
+                f"- Avec une note d'au moins {nombre(score, 2)} (au lieu de "
+                f"{nombre(note, 2)}), votre projet aurait été éligible et aurait obtenu un "
+                "poste de plus.\n"
             )
         else:
-            lignes.append(
-                f"Avec une note de projet d'au moins {nombre(score, 2)} (au lieu de "
-                f"{nombre(note, 2)}), votre structure aurait obtenu un poste de plus dans ce tour."
+            text += (
+                f"- Avec une note de projet d'au moins {nombre(score, 2)} (au lieu de "
+                f"{nombre(note, 2)}), votre structure aurait obtenu un poste de plus dans "
+                "ce tour.\n"
             )
-        lignes.append(
-            "Ce seuil a été vérifié en recalculant le tour avec cette note."
+        return text + (
+            "- Ce seuil a été vérifié en recalculant le tour avec cette note.\n"
             if verified
-            else "Ce seuil découle d'un calcul exact sur le modèle (propriété des priorités "
-            "emboîtées) ; il n'a pas été recalculé individuellement."
+            else "- Ce seuil découle d'un calcul exact sur le modèle (propriété des priorités "
+            "emboîtées) ; il n'a pas été recalculé individuellement.\n"
         )
-    elif granted < len(priorities) or motif_codes.PLAFOND_STRUCTURE in found:
-        if motif_codes.PLAFOND_STRUCTURE in found:
-            lignes.append(
-                "Le plafond de postes par structure vous a arrêté : seul un plafond plus élevé "
-                "aurait changé le résultat."
-            )
-        elif motif_codes.PART_DEPARTEMENT_ATTEINTE in found:
-            lignes.append(
-                "Le département a atteint sa part équitable : aucune note n'aurait suffi dans "
-                "ce tour."
-            )
-        else:
-            lignes.append(
-                "Même avec la note maximale de 100, votre structure n'aurait pas obtenu de poste "
-                "de plus dans ce tour : la priorité dépend surtout du besoin de votre territoire "
-                "et des conseillers déjà présents."
-            )
-    if ecart is not None and ecart >= 0 and motif_codes.DEMANDE_SATISFAITE not in found:
-        lignes.append(
-            f"Votre poste suivant avait une priorité de {nombre(nxt_priority, 1)}, soit "
-            f"{nombre(ecart, 1)} sous le seuil du tour ({nombre(seuil, 1)})."
+    if p.plafond:
+        return text + (
+            "- Le plafond de postes par structure vous a arrêté : seul un plafond plus élevé "
+            "aurait changé le résultat.\n"
         )
-    lignes.append(
-        "Cette analyse n'utilise aucune donnée propre aux autres candidats : seul le seuil du "
-        "tour est commun à tous."
-    )
-    return {
-        "titre": "Ce qui aurait changé le résultat",
-        "noteMinimale": score,
-        "noteActuelle": note,
-        "verifie": verified,
-        "demandePlusGrande": larger,
-        "prioritePosteSuivant": nxt_priority,
-        "seuil": seuil,
-        "ecartAuSeuil": ecart,
-        "lignes": lignes,
-    }
+    if suivant:
+        return text + (
+            "- Le département a atteint sa part équitable : aucune note n'aurait suffi dans "
+            "ce tour.\n"
+            if p.part_dep
+            else "- Même avec la note maximale de 100, votre structure n'aurait pas obtenu de "
+            "poste de plus dans ce tour : la priorité dépend surtout du besoin de votre "
+            "territoire et des conseillers déjà présents.\n"
+        )
+    return text
+
+
+_QUI = {
+    STATUT_VALIDE: "décision du comité",
+    STATUT_BROUILLON: "proposition, tour en brouillon",
+    STATUT_PROPOSITION: "proposition de l'algorithme",
+}
 
 
 def _resume(s: StructureIn, decision: Mapping[str, Any], contribution: Mapping[str, Any]) -> str:
     granted = int(decision["nombreConseillersAttribues"])
     found = [m for m in decision.get("motifs", ()) if m != motif_codes.ACCORDE]
-    who = {
-        STATUT_VALIDE: "décision du comité",
-        STATUT_BROUILLON: "proposition, tour en brouillon",
-        STATUT_PROPOSITION: "proposition de l'algorithme",
-    }[contribution["statut"]]
+    who = _QUI[contribution["statut"]]
     text = (
         f"{_postes(granted)} attribué(s) par ce tour (total "
         f"{decision.get('nombreConseillersCoselec')} sur {s.nombreConseillersSouhaites} "
@@ -1411,46 +2128,38 @@ def explain_decision(
         Posts granted by the whole round; computed from ``result`` when not given (pass it when
         explaining every decision of a round, so that the round is summed once, not per decision).
     """
-    from service.pipeline import DEFAULT_QUALITY
-
-    expl = dict(decision.get("explication") or {})
-    engine = {k: expl[k] for k in ENGINE_KEYS if k in expl}
-    lock = None if meta is None else meta.verrous.get(int(decision["idPG"]))
-    contribution = _contribution(decision, meta, lock)
-    out: dict[str, Any] = {**engine, "mention": _mention(), "contribution": contribution}
-    note = DEFAULT_QUALITY if structure.qualiteProjet is None else float(structure.qualiteProjet)
-    if "details" in engine:
-        report = result.get("rapport") or {}
-        sources = result.get("sources") or {}
-        if n_granted is None:
-            n_granted = _granted_total(result)
-        out["donnees"] = _donnees(structure, decision, engine, sources, meta)
-        out["parametres"] = _parametres(structure, decision, engine, report, note)
-        out["operations"] = _operations(structure, decision, engine, report, note, n_granted)
-        out["contrefactuel"] = _contrefactuel(structure, decision, engine, note)
-    out["resume"] = _resume(structure, decision, contribution)
-    out["texte"] = render_text(out, titre(structure.nom, structure.idPG))
-    # The wording lives in ``texte`` only (the parts keep the values): results stay compact.
-    for key in PART_KEYS:
-        part = out.get(key)
-        if isinstance(part, dict):
-            part.pop("lignes", None)
-            for step in part.get("etapes", ()):
-                step.pop("lignes", None)
-    return out
+    return _explain(_Tour(result, meta), decision, structure, n_granted)
 
 
 def explain_round(
     result: Mapping[str, Any], request: RoundRequest, meta: RoundMeta | None = None
 ) -> dict[int, dict[str, Any]]:
     """``{idPG: explication}`` for every decision of a round result (ascending idPG)."""
-    by_id = {s.idPG: s for s in request.structures}
-    n_granted = _granted_total(result)
-    return {
-        int(d["idPG"]): explain_decision(d, by_id[int(d["idPG"])], result, meta, n_granted)
-        for d in result.get("decisions", ())
-        if int(d["idPG"]) in by_id
-    }
+    # The cyclic garbage collector is paused while the round is explained: a national round
+    # builds a few hundred thousand small dicts and lists, none of them in a reference cycle,
+    # and the collections their number triggers walk the whole heap again and again (they cost
+    # more than the explanations themselves). Reference counting frees everything as usual.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        by_id = {s.idPG: s for s in request.structures}
+        n_granted = _granted_total(result)
+        tour = _Tour(result, meta)
+        return {
+            int(d["idPG"]): _explain(tour, d, by_id[int(d["idPG"])], n_granted)
+            for d in result.get("decisions", ())
+            if int(d["idPG"]) in by_id
+        }
+    finally:
+        if collecting:
+            if not gc.get_freeze_count():
+                # The explanations are long-lived and acyclic: hand them (with whatever else
+                # is young) straight to the oldest generation, where they would end up after
+                # two more passes of the young generations over them. Skipped when the
+                # process keeps frozen objects of its own (gc.freeze before a fork).
+                gc.freeze()
+                gc.unfreeze()
+            gc.enable()
 
 
 def attach(
