@@ -64,9 +64,18 @@ def main() -> None:
     default=None,
     help="Where to write the result JSON (default: stdout).",
 )
-def allocate(request_file, output: Path | None) -> None:
+@click.option(
+    "--jobs",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Processes explaining the decisions (default: 2 when the machine has 2 cores or more;"
+    " the result is byte-identical whatever the number).",
+)
+def allocate(request_file, output: Path | None, jobs: int | None) -> None:
     """Solve one round statelessly: REQUEST_FILE is the round request JSON ('-' = stdin)."""
-    from service.pipeline import dumps_bytes, result_summary, run_round
+    import os
+
+    from service.pipeline import encode_round, result_summary, run_round
     from service.schemas import InvalidRequest, parse_round_request
 
     raw = request_file.read()
@@ -76,13 +85,13 @@ def allocate(request_file, output: Path | None) -> None:
         _fail_invalid([("(corps)", f"JSON invalide : {exc}")])
     try:
         request = parse_round_request(payload)
-        result = run_round(request)
+        result = run_round(request, explain=False)
+        data = encode_round(result, request, processes=jobs or min(2, os.cpu_count() or 1))
     except InvalidRequest as exc:
         _fail_invalid([(e.champ, e.message) for e in exc.errors])
     except Exception as exc:
         click.echo(f"erreur interne : {type(exc).__name__}: {exc}", err=True)
         sys.exit(EXIT_INTERNAL)
-    data = dumps_bytes(result)
     if output is None:
         sys.stdout.buffer.write(data)
         sys.stdout.flush()

@@ -40,7 +40,7 @@ from __future__ import annotations
 import gc
 import html
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from operator import itemgetter
@@ -2160,6 +2160,25 @@ def explain_round(
                 gc.freeze()
                 gc.unfreeze()
             gc.enable()
+
+
+def round_explainer(
+    result: Mapping[str, Any], request: RoundRequest, meta: RoundMeta | None = None
+) -> Callable[[Mapping[str, Any]], dict[str, Any]]:
+    """``explain(decision)`` for the decisions of one round, sharing the round's wording.
+
+    ``explain_round`` in pieces: the result of ``explain(d)`` is ``explain_round(...)[idPG]``.
+    Used to explain the decisions of a national round in several processes
+    (:func:`service.pipeline.encode_round`).
+    """
+    by_id = {s.idPG: s for s in request.structures}
+    n_granted = _granted_total(result)
+    tour = _Tour(result, meta)
+
+    def explain(decision: Mapping[str, Any]) -> dict[str, Any]:
+        return _explain(tour, decision, by_id[int(decision["idPG"])], n_granted)
+
+    return explain
 
 
 def attach(

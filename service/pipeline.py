@@ -17,11 +17,15 @@ Steps
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
+import gc
 import math
+import os
+import tempfile
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -326,8 +330,14 @@ def result_to_contract(
     round_input: RoundInput,
     result: AllocationResult,
     geo: geodata.RoundGeodata,
+    *,
+    explain: bool = True,
 ) -> dict[str, Any]:
-    """The contract's round result (one decision per structure, ascending idPG)."""
+    """The contract's round result (one decision per structure, ascending idPG).
+
+    ``explain=False`` leaves each decision's ``explication`` with the engine's part only (no
+    legal explanation): for :func:`encode_round`, which adds them while encoding.
+    """
     geo_by_id = {g.id_pg: g for g in geo.applicants}
     decisions = []
     for d in result.decisions:
@@ -393,7 +403,7 @@ def result_to_contract(
     from service import explication  # the legal explanation of every decision (issue 6)
 
     out["sources"] = _clean(explication.round_sources(request, geo))
-    return explication.attach(out, request)
+    return explication.attach(out, request) if explain else out
 
 
 def run_round(
@@ -402,6 +412,7 @@ def run_round(
     extra_existing: Mapping[str, int] | None = None,
     locks: Mapping[int, int] | None = None,
     config: SolverConfig | None = None,
+    explain: bool = True,
 ) -> dict[str, Any]:
     """Solve one round and return the contract's result as a JSON-ready dict.
 
@@ -417,6 +428,9 @@ def run_round(
         ``verrou`` in the request).
     config
         Solver configuration (defaults: :class:`allocator.SolverConfig`).
+    explain
+        ``False``: decisions without their legal explanation, to be added by
+        :func:`encode_round` (the command line's path).
 
     Raises
     ------
@@ -425,7 +439,7 @@ def run_round(
     """
     policy = policy_from_request(request)
     prepared = prepare_round(request, extra_existing=extra_existing)
-    return solve_prepared(prepared, policy, locks=locks, config=config)
+    return solve_prepared(prepared, policy, locks=locks, config=config, explain=explain)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -502,6 +516,7 @@ def solve_prepared(
     quota: int | None = None,
     locks: Mapping[int, int] | None = None,
     config: SolverConfig | None = None,
+    explain: bool = True,
 ) -> dict[str, Any]:
     """Steps 3-5 of :func:`run_round` on a prepared round: the contract result of ``policy``.
 
@@ -512,7 +527,7 @@ def solve_prepared(
         policy = policy_from_request(prepared.request)
     request, round_input = prepared_input(prepared, policy, quota=quota, locks=locks)
     result = allocate(round_input, policy, config or SolverConfig())
-    return result_to_contract(request, round_input, result, prepared.geo)
+    return result_to_contract(request, round_input, result, prepared.geo, explain=explain)
 
 
 def dumps_bytes(result: Any, *, indent: int | None = None, newline: bool = True) -> bytes:
@@ -536,6 +551,116 @@ def dumps_bytes(result: Any, *, indent: int | None = None, newline: bool = True)
 def dumps(result: Any, *, indent: int | None = None) -> str:
     """:func:`dumps_bytes` as text."""
     return dumps_bytes(result, indent=indent).decode("utf-8")
+
+
+#: Below this many decisions a round is explained and encoded in one process.
+PARALLEL_MIN_DECISIONS = 1_000
+
+# Stands for the decisions list while the rest of the result is encoded (a NUL-delimited string
+# cannot occur in an encoded result: orjson escapes control characters).
+_DECISIONS_SLOT = "\x00decisions\x00"
+
+
+@contextlib.contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector (reference counting goes on).
+
+    Explaining a national round builds a few hundred thousand small, acyclic dicts and lists;
+    the collections their number triggers would walk the heap again and again.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _explained_decisions(
+    decisions: Sequence[dict[str, Any]], explain: Callable[[dict[str, Any]], dict[str, Any]]
+) -> bytes:
+    """The decisions with their legal explanation, encoded and joined by commas."""
+    option = orjson.OPT_NON_STR_KEYS
+    with _gc_paused():
+        return b",".join(
+            orjson.dumps({**d, "explication": explain(d)}, option=option) for d in decisions
+        )
+
+
+def encode_round(result: dict[str, Any], request: RoundRequest, *, processes: int = 1) -> bytes:
+    """:func:`dumps_bytes` of the round ``result`` with every decision's legal explanation.
+
+    ``result`` comes from ``run_round(..., explain=False)`` and is left unchanged. The bytes are
+    those of ``dumps_bytes(explication.attach(result, request))``, whatever ``processes``: with
+    2 or more (and a fork-capable platform, and at least :data:`PARALLEL_MIN_DECISIONS`
+    decisions), a forked child explains and encodes the second half of the decisions while this
+    process does the first half — the explanations are most of a national round's work, and the
+    two halves share nothing but the round (read-only after the fork).
+
+    Raises
+    ------
+    RuntimeError
+        When the child fails (its traceback is printed on stderr).
+    """
+    from service import explication
+
+    decisions = result["decisions"]
+    explain = explication.round_explainer(result, request)
+    shell = dumps_bytes({**result, "decisions": _DECISIONS_SLOT})
+    slot = orjson.dumps(_DECISIONS_SLOT)
+    if shell.count(slot) != 1:  # pragma: no cover - the slot cannot occur elsewhere
+        raise RuntimeError("decisions slot not found exactly once in the encoded result")
+    if processes < 2 or len(decisions) < PARALLEL_MIN_DECISIONS or not hasattr(os, "fork"):
+        parts = [_explained_decisions(decisions, explain)]
+    else:
+        half = (len(decisions) + 1) // 2
+        collect = _fork(lambda: _explained_decisions(decisions[half:], explain))
+        try:
+            mine = _explained_decisions(decisions[:half], explain)
+        finally:
+            theirs = collect()
+        parts = [mine, theirs]
+    before, after = shell.split(slot)
+    return b"".join((before, b"[", b",".join(p for p in parts if p), b"]", after))
+
+
+def _fork(work: Callable[[], bytes]) -> Callable[[], bytes]:
+    """Run ``work()`` in a forked child; return the function that collects its bytes.
+
+    The child writes its bytes to an unnamed temporary file opened before the fork (so that it
+    never waits for the parent to read, as it would on a pipe) and leaves with ``os._exit`` (no
+    atexit handlers, no flush of the parent's buffers). The collector reaps the child, raises
+    ``RuntimeError`` when it failed, and reads the file.
+    """
+    spool = tempfile.TemporaryFile()
+    with warnings.catch_warnings():
+        # Python 3.12+ warns about fork() with threads alive (BLAS pools sleep in numpy): the
+        # child only runs pure Python and orjson, then leaves with os._exit.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child; its bytes are checked by the parent's tests
+        code = 1
+        try:
+            spool.write(work())
+            spool.flush()
+            code = 0
+        except BaseException:
+            import traceback
+
+            traceback.print_exc()
+        finally:
+            os._exit(code)
+
+    def collect() -> bytes:
+        with spool:
+            _, status = os.waitpid(pid, 0)
+            if status != 0:
+                raise RuntimeError(f"explanation worker failed (wait status {status})")
+            spool.seek(0)
+            return spool.read()
+
+    return collect
 
 
 def result_summary(result: dict[str, Any]) -> str:
