@@ -87,6 +87,76 @@ def _holders(m: Model, x: tuple[int, ...], gcount: list[int], dcount: list[int])
     )
 
 
+def _two_smallest(pairs: list[tuple[int, int]]) -> tuple[tuple[int, int] | None, ...]:
+    """The smallest ``(value, label)`` and the smallest with another label (or ``None``)."""
+    best: tuple[int, int] | None = None
+    second: tuple[int, int] | None = None
+    for value, label in pairs:
+        if best is None or value < best[0]:
+            if best is not None and best[1] != label:
+                second = best
+            best = (value, label)
+        elif label != best[1] and (second is None or value < second[0]):
+            second = (value, label)
+    return best, second
+
+
+def _min_excluding(ranked: tuple[tuple[int, int] | None, ...], label: int) -> int | None:
+    best, second = ranked
+    if best is not None and best[1] != label:
+        return best[0]
+    return None if second is None else second[0]
+
+
+class _ExchangeIndex:
+    """:func:`_one_more`'s minimum over the holders, per applicant in O(1) (no budget).
+
+    The exchange threshold of holder ``j`` for applicant ``i`` is its removal loss ``T_j``:
+    ``a_j`` in ``i``'s group; ``a_j + e_j − E_i`` in its département (another group);
+    ``a_j + e_j + d_j − E_i − D_i`` elsewhere (``E_i``, ``D_i``: the group's and département's
+    gains of ``i``'s post; groups nest in départements). The minimum over ``j ≠ i`` is the
+    smallest of three minima — within the group (the two smallest, to leave ``i`` out), within
+    the département over other groups (the two smallest of distinct groups), over other
+    départements (the two smallest of distinct départements) — computed once per round.
+    """
+
+    __slots__ = ("by_dept", "by_group", "outside")
+
+    def __init__(self, h: _Holders) -> None:
+        la, le, ld = h.loss_access.tolist(), h.loss_epci.tolist(), h.loss_dept.tolist()
+        idx, group, dept = h.idx.tolist(), h.group.tolist(), h.dept.tolist()
+        in_group: dict[int, list[tuple[int, int]]] = {}
+        in_dept: dict[int, list[tuple[int, int]]] = {}
+        everywhere: list[tuple[int, int]] = []
+        for k in range(len(idx)):
+            in_group.setdefault(group[k], []).append((la[k], idx[k]))
+            in_dept.setdefault(dept[k], []).append((la[k] + le[k], group[k]))
+            everywhere.append((la[k] + le[k] + ld[k], dept[k]))
+        self.by_group = {g: _two_smallest(v) for g, v in in_group.items()}
+        self.by_dept = {d: _two_smallest(v) for d, v in in_dept.items()}
+        self.outside = _two_smallest(everywhere)
+
+    def threshold(
+        self, i: int, g: int, d: int, gain_epci: int, gain_dept: int, capped: bool
+    ) -> int | None:
+        candidates = []
+        ranked = self.by_group.get(g)
+        if ranked is not None:
+            a = _min_excluding(ranked, i)
+            if a is not None:
+                candidates.append(a)
+        ranked = self.by_dept.get(d)
+        if ranked is not None:
+            b = _min_excluding(ranked, g)
+            if b is not None:
+                candidates.append(b - gain_epci)
+        if not capped:
+            c = _min_excluding(self.outside, d)
+            if c is not None:
+                candidates.append(c - gain_epci - gain_dept)
+        return min(candidates) if candidates else None
+
+
 @dataclass(frozen=True, slots=True)
 class _Move:
     """What one more post of applicant ``i`` must beat: ``add`` = it fits without displacing
@@ -104,7 +174,9 @@ def _one_more(
     dcount: list[int],
     quota_left: int,
     budget_left: int | None,
+    index: _ExchangeIndex | None = None,
 ) -> _Move:
+    """``index`` (no budget only) answers the minimum without scanning the holders."""
     g, d = m.app_group[i], m.app_dept[i]
     cap = m.dept_cap[d]
     capped = cap is not None and dcount[d] >= cap
@@ -116,6 +188,8 @@ def _one_more(
         return _Move(False, None)
     gain_epci = m.epci_marginal(g, gcount[g])
     gain_dept = m.dept_marginal(d, dcount[d])
+    if index is not None and budget_left is None:
+        return _Move(False, index.threshold(i, g, d, gain_epci, gain_dept, capped))
     same_group = h.group == g
     same_dept = h.dept == d
     threshold = np.where(
@@ -302,6 +376,7 @@ def explain(
         cutoff = outcome.trace[-1][2] / SCALE if outcome.trace else None
 
     holders = _holders(m, x, gcount, dcount) if outcome is not None else None
+    index = _ExchangeIndex(holders) if holders is not None and budget_left is None else None
     scores: dict[int, int | None] = {}
     moves: dict[int, _Move] = {}
     larger: dict[int, bool | None] = {}
@@ -311,7 +386,7 @@ def explain(
             if m.lock[i] is not None or _HARD_INELIGIBLE.intersection(m.ineligible[i]):
                 continue
             if x[i] < m.cap_upper[i]:
-                move = _one_more(m, i, holders, gcount, dcount, quota_left, budget_left)
+                move = _one_more(m, i, holders, gcount, dcount, quota_left, budget_left, index)
                 scores[i] = _min_score(m, i, a.gains[x[i]], move)
                 moves[i] = move
             elif x[i] == m.remaining[i] and x[i] > 0 and not m.ineligible[i]:
@@ -319,7 +394,7 @@ def explain(
                 if cap is not None and a.already_granted + x[i] + 1 > cap:
                     larger[i] = False
                 else:
-                    move = _one_more(m, i, holders, gcount, dcount, quota_left, budget_left)
+                    move = _one_more(m, i, holders, gcount, dcount, quota_left, budget_left, index)
                     last = m.hq[i][-1]
                     larger[i] = move.add or (move.threshold is not None and last > move.threshold)
     to_verify = sorted(

@@ -10,12 +10,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from allocator import SolverConfig, Status, allocate, canonical_input, check_feasible
+from allocator.explain import _ExchangeIndex, _holders, _one_more
 from allocator.model import (
     SCALE as SCALE_INT,
 )
 from allocator.model import (
     build_model,
     consistency_conflicts,
+    counts,
     greedy,
     override_gives_more,
 )
@@ -187,3 +189,22 @@ def test_override_shortcut_agrees_with_a_full_rerun(case, data):
     rerun = greedy(m, override=(i, hq, upper)).x[i] > current
     if known is not None:
         assert known == rerun
+
+
+@examples(150)
+@given(rounds(budget=False))
+def test_exchange_index_equals_the_scan_over_holders(case):
+    """The per-round index of removal losses gives :func:`_one_more`'s scan, applicant by
+    applicant (with the département cap binding or not)."""
+    round_input, policy = case
+    m = build_model(round_input, policy)
+    if consistency_conflicts(m):
+        return
+    x = greedy(m).x
+    gcount, dcount = counts(m, x)
+    holders = _holders(m, x, gcount, dcount)
+    index = _ExchangeIndex(holders)
+    for i in range(m.n):
+        for quota_left in (0, 1):
+            scan = _one_more(m, i, holders, gcount, dcount, quota_left, None)
+            assert _one_more(m, i, holders, gcount, dcount, quota_left, None, index) == scan
