@@ -37,10 +37,11 @@ explanation is what the portal reads (``GET /v1/structures/{idPG}/explication``)
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import html
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from operator import itemgetter
@@ -2131,32 +2132,27 @@ def explain_decision(
     return _explain(_Tour(result, meta), decision, structure, n_granted)
 
 
-def explain_round(
-    result: Mapping[str, Any], request: RoundRequest, meta: RoundMeta | None = None
-) -> dict[int, dict[str, Any]]:
-    """``{idPG: explication}`` for every decision of a round result (ascending idPG)."""
-    # The cyclic garbage collector is paused while the round is explained: a national round
-    # builds a few hundred thousand small dicts and lists, none of them in a reference cycle,
-    # and the collections their number triggers walk the whole heap again and again (they cost
-    # more than the explanations themselves). Reference counting frees everything as usual.
+@contextlib.contextmanager
+def gc_paused(*, promote: bool = False) -> Iterator[None]:
+    """Pause the cyclic garbage collector while a round is explained.
+
+    A national round builds a few hundred thousand small dicts and lists, none of them in a
+    reference cycle, and the collections their number triggers walk the whole heap again and
+    again (they cost more than the explanations themselves). Reference counting frees
+    everything as usual.
+
+    ``promote``: the explanations built under the pause are long-lived (kept in the result):
+    hand them, with whatever else is young, straight to the oldest generation, where they would
+    end up after two more passes of the young generations over them. Skipped when the process
+    keeps frozen objects of its own (``gc.freeze`` before a fork).
+    """
     collecting = gc.isenabled()
     gc.disable()
     try:
-        by_id = {s.idPG: s for s in request.structures}
-        n_granted = _granted_total(result)
-        tour = _Tour(result, meta)
-        return {
-            int(d["idPG"]): _explain(tour, d, by_id[int(d["idPG"])], n_granted)
-            for d in result.get("decisions", ())
-            if int(d["idPG"]) in by_id
-        }
+        yield
     finally:
         if collecting:
-            if not gc.get_freeze_count():
-                # The explanations are long-lived and acyclic: hand them (with whatever else
-                # is young) straight to the oldest generation, where they would end up after
-                # two more passes of the young generations over them. Skipped when the
-                # process keeps frozen objects of its own (gc.freeze before a fork).
+            if promote and not gc.get_freeze_count():
                 gc.freeze()
                 gc.unfreeze()
             gc.enable()
@@ -2167,8 +2163,8 @@ def round_explainer(
 ) -> Callable[[Mapping[str, Any]], dict[str, Any]]:
     """``explain(decision)`` for the decisions of one round, sharing the round's wording.
 
-    ``explain_round`` in pieces: the result of ``explain(d)`` is ``explain_round(...)[idPG]``.
-    Used to explain the decisions of a national round in several processes
+    :func:`explain_round` in pieces: ``explain(d)`` is ``explain_round(...)[idPG]``. Used to
+    explain the decisions of a national round in several processes
     (:func:`service.pipeline.encode_round`).
     """
     by_id = {s.idPG: s for s in request.structures}
@@ -2179,6 +2175,18 @@ def round_explainer(
         return _explain(tour, decision, by_id[int(decision["idPG"])], n_granted)
 
     return explain
+
+
+def explain_round(
+    result: Mapping[str, Any], request: RoundRequest, meta: RoundMeta | None = None
+) -> dict[int, dict[str, Any]]:
+    """``{idPG: explication}`` for every decision of a round result (ascending idPG)."""
+    ids = {s.idPG for s in request.structures}
+    explain = round_explainer(result, request, meta)
+    with gc_paused(promote=True):
+        return {
+            int(d["idPG"]): explain(d) for d in result.get("decisions", ()) if int(d["idPG"]) in ids
+        }
 
 
 def attach(

@@ -17,15 +17,13 @@ Steps
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import functools
-import gc
 import math
 import os
 import tempfile
 import warnings
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -561,28 +559,14 @@ PARALLEL_MIN_DECISIONS = 1_000
 _DECISIONS_SLOT = "\x00decisions\x00"
 
 
-@contextlib.contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector (reference counting goes on).
-
-    Explaining a national round builds a few hundred thousand small, acyclic dicts and lists;
-    the collections their number triggers would walk the heap again and again.
-    """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
 def _explained_decisions(
     decisions: Sequence[dict[str, Any]], explain: Callable[[dict[str, Any]], dict[str, Any]]
 ) -> bytes:
     """The decisions with their legal explanation, encoded and joined by commas."""
+    from service.explication import gc_paused
+
     option = orjson.OPT_NON_STR_KEYS
-    with _gc_paused():
+    with gc_paused():  # the explanations are encoded and dropped: nothing to promote
         return b",".join(
             orjson.dumps({**d, "explication": explain(d)}, option=option) for d in decisions
         )
