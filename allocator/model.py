@@ -768,28 +768,28 @@ def greedy(m: Model, override: tuple[int, tuple[int, ...], int] | None = None) -
         ``(applicant index, h_i' list, u_i)`` replacing one applicant's coefficients and bound,
         used to verify counterfactuals by re-running the very same procedure.
     """
+    return _greedy_from(m, override, [v or 0 for v in m.lock], m.free_quota)
+
+
+def _greedy_from(
+    m: Model,
+    override: tuple[int, tuple[int, ...], int] | None,
+    x: list[int],
+    left: int,
+    stop_above: tuple[int, int] | None = None,
+) -> GreedyOutcome:
+    """The greedy loop (``override`` as in :func:`greedy`) from a state: ``x`` posts already
+    granted (locks included), ``left`` posts of the quota still free. From the locks it is
+    :func:`greedy`; from a prefix of a run it continues that run (the trace then holds the
+    continuation only). No budget skips in the prefix: the state would not record them.
+    ``stop_above=(i, n)`` stops the loop as soon as applicant ``i`` holds more than ``n``
+    posts (grants are never withdrawn: the question "more than n at the end?" is then
+    answered; the outcome is partial)."""
     hq, upper = m.hq, m.upper
     if override is not None:
         i0, hq0, u0 = override
         hq = (*hq[:i0], hq0, *hq[i0 + 1 :])
         upper = (*upper[:i0], u0, *upper[i0 + 1 :])
-    return _greedy_from(m, hq, upper, [v or 0 for v in m.lock], m.free_quota)
-
-
-def _greedy_from(
-    m: Model,
-    hq: tuple[tuple[int, ...], ...],
-    upper: tuple[int, ...],
-    x: list[int],
-    left: int,
-    stop_above: tuple[int, int] | None = None,
-) -> GreedyOutcome:
-    """The greedy loop from a state: ``x`` posts already granted (locks included), ``left``
-    posts of the quota still free. From the locks it is :func:`greedy`; from a prefix of a run
-    it continues that run (the trace then holds the continuation only). No budget skips in the
-    prefix: the state would not record them. ``stop_above=(i, n)`` stops the loop as soon as
-    applicant ``i`` holds more than ``n`` posts (grants are never withdrawn: the question
-    "more than n at the end?" is then answered; the outcome is partial)."""
     n_groups, n_depts = len(m.group_codes), len(m.dept_territories)
     gcount, dcount = counts(m, x)
     skipped = [False] * m.n
@@ -948,13 +948,10 @@ def _resumed(
 ) -> GreedyOutcome:
     """The overridden greedy continued from the base run's state after ``t`` steps, stopped as
     soon as ``i0`` holds more than ``current`` posts."""
-    i0, hq0, u0 = override
     x = [v or 0 for v in m.lock]
     for i, _k, _p in base.trace[:t]:
         x[i] += 1
-    hq = (*m.hq[:i0], hq0, *m.hq[i0 + 1 :])
-    upper = (*m.upper[:i0], u0, *m.upper[i0 + 1 :])
-    return _greedy_from(m, hq, upper, x, m.free_quota - t, stop_above=(i0, current))
+    return _greedy_from(m, override, x, m.free_quota - t, stop_above=(override[0], current))
 
 
 def counts(m: Model, x: tuple[int, ...] | list[int]) -> tuple[list[int], list[int]]:
