@@ -162,19 +162,30 @@ def cache() -> None:
     """The on-disk cache of derived national tables (ALLOCATOR_CACHE_DIR, 'off' disables it)."""
 
 
+_CACHE_OFF = "cache désactivé (ALLOCATOR_CACHE_DIR=off ou pas de HOME)"
+
+
+def _cache_files() -> tuple[Path | None, list[Path]]:
+    """The cache folder (``None`` when the cache is off) and its entry files."""
+    from geodata import cache as disk_cache
+
+    where = disk_cache.cache_dir()
+    files = sorted(where.glob("*.npz")) if where is not None and where.is_dir() else []
+    return where, files
+
+
 @cache.command("prepare")
 def cache_prepare() -> None:
     """Build the entries a fresh `allocator allocate` reads (install scripts, data updates)."""
     import time
 
-    from geodata import cache as disk_cache
     from geodata.round import prepare_cache
 
     start = time.perf_counter()
     names = prepare_cache()
-    where = disk_cache.cache_dir()
+    where, _ = _cache_files()
     if where is None:
-        click.echo("cache désactivé : rien n'est écrit (ALLOCATOR_CACHE_DIR=off ou pas de HOME)")
+        click.echo(f"{_CACHE_OFF} : rien n'est écrit")
         return
     click.echo(f"{', '.join(names)} prêts dans {where} ({time.perf_counter() - start:.1f} s)")
 
@@ -182,13 +193,10 @@ def cache_prepare() -> None:
 @cache.command("info")
 def cache_info() -> None:
     """Print the cache folder and its entry files."""
-    from geodata import cache as disk_cache
-
-    where = disk_cache.cache_dir()
+    where, files = _cache_files()
     if where is None:
-        click.echo("cache désactivé (ALLOCATOR_CACHE_DIR=off ou pas de HOME)")
+        click.echo(_CACHE_OFF)
         return
-    files = sorted(where.glob("*.npz")) if where.is_dir() else []
     click.echo(f"{where} : {len(files)} fichier(s)")
     for f in files:
         click.echo(f"  {f.name}  {f.stat().st_size / 1e6:.1f} Mo")
@@ -197,10 +205,7 @@ def cache_info() -> None:
 @cache.command("clear")
 def cache_clear() -> None:
     """Delete the cache's entry files (they are rebuilt on next use)."""
-    from geodata import cache as disk_cache
-
-    where = disk_cache.cache_dir()
-    files = sorted(where.glob("*.npz")) if where is not None and where.is_dir() else []
+    _, files = _cache_files()
     for f in files:
         f.unlink(missing_ok=True)
     click.echo(f"{len(files)} fichier(s) supprimé(s)")
