@@ -75,7 +75,7 @@ def allocate(request_file, output: Path | None, jobs: int | None) -> None:
     """Solve one round statelessly: REQUEST_FILE is the round request JSON ('-' = stdin)."""
     import os
 
-    from service.pipeline import encode_round, result_summary, run_round
+    from service.pipeline import encode_round, result_summary, solve_round
     from service.schemas import InvalidRequest, parse_round_request
 
     raw = request_file.read()
@@ -85,8 +85,8 @@ def allocate(request_file, output: Path | None, jobs: int | None) -> None:
         _fail_invalid([("(corps)", f"JSON invalide : {exc}")])
     try:
         request = parse_round_request(payload)
-        result = run_round(request, explain=False)
-        data = encode_round(result, request, processes=jobs or min(2, os.cpu_count() or 1))
+        solved = solve_round(request)
+        data = encode_round(solved, processes=jobs or min(2, os.cpu_count() or 1))
     except InvalidRequest as exc:
         _fail_invalid([(e.champ, e.message) for e in exc.errors])
     except Exception as exc:
@@ -97,7 +97,7 @@ def allocate(request_file, output: Path | None, jobs: int | None) -> None:
         sys.stdout.flush()
     else:
         output.write_bytes(data)
-    click.echo(result_summary(result), err=True)
+    click.echo(result_summary(solved.outline), err=True)
 
 
 def _reject_constant(name: str) -> float:

@@ -24,7 +24,7 @@ import os
 import tempfile
 import warnings
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import IO, Any
 
 import orjson
 
@@ -33,6 +33,7 @@ from allocator import (
     AllocationResult,
     Applicant,
     AvisPrefet,
+    Decision,
     RoundInput,
     RoundPolicy,
     SolverConfig,
@@ -323,54 +324,58 @@ def money_totals(round_input: RoundInput, result: AllocationResult) -> dict[str,
     }
 
 
-def result_to_contract(
+def engine_explication(d: Decision, g: geodata.ApplicantGeo) -> dict[str, Any]:
+    """A decision's ``explication`` as the engine gives it (before the legal explanation).
+
+    Priorities, ranks and cut-off, the engine's details (binding rules, counterfactual) and the
+    applicant's territory numbers, cleaned for JSON (:func:`_clean`).
+    """
+    e = d.explanation
+    return _clean(
+        {
+            "priorites": e.priorities,
+            "rangs": e.granted_ranks,
+            "seuil": e.cutoff,
+            "details": e.details,
+            "territoire": {
+                "codeCommune": g.code_commune,
+                "departement": g.departement,
+                "region": g.region,
+                "epci": g.epci,
+                "communesDesservies": len(g.service_area),
+                "populationFragile": g.fragile_population,
+                "offreExistante": g.existing_offer,
+                "zrr": g.zrr,
+                "franceServices": g.france_services,
+                "indicateurRepli": g.need_fallback,
+                "indicateurs": g.indicators,
+            },
+        }
+    )
+
+
+def contract_outline(
     request: RoundRequest,
     round_input: RoundInput,
     result: AllocationResult,
     geo: geodata.RoundGeodata,
-    *,
-    explain: bool = True,
 ) -> dict[str, Any]:
-    """The contract's round result (one decision per structure, ascending idPG).
+    """The contract's round result without the decisions' ``explication`` (cheap to build).
 
-    ``explain=False`` leaves each decision's ``explication`` with the engine's part only (no
-    legal explanation): for :func:`encode_round`, which adds them while encoding.
+    Every key of the result, in the contract's order; each decision has its numbers, avis and
+    motifs. :func:`result_to_contract` adds :func:`engine_explication` (and the legal
+    explanation) to each decision; :func:`encode_round` does the same while encoding.
     """
-    geo_by_id = {g.id_pg: g for g in geo.applicants}
-    decisions = []
-    for d in result.decisions:
-        g = geo_by_id[d.id_pg]
-        e = d.explanation
-        decisions.append(
-            {
-                "idPG": d.id_pg,
-                "nombreConseillersAttribues": d.granted,
-                "nombreConseillersCoselec": d.total,
-                "avisCoselec": "POSITIF" if d.granted > 0 else "NÉGATIF",
-                "motifs": list(e.motifs),
-                "explication": _clean(
-                    {
-                        "priorites": e.priorities,
-                        "rangs": e.granted_ranks,
-                        "seuil": e.cutoff,
-                        "details": e.details,
-                        "territoire": {
-                            "codeCommune": g.code_commune,
-                            "departement": g.departement,
-                            "region": g.region,
-                            "epci": g.epci,
-                            "communesDesservies": len(g.service_area),
-                            "populationFragile": g.fragile_population,
-                            "offreExistante": g.existing_offer,
-                            "zrr": g.zrr,
-                            "franceServices": g.france_services,
-                            "indicateurRepli": g.need_fallback,
-                            "indicateurs": g.indicators,
-                        },
-                    }
-                ),
-            }
-        )
+    decisions = [
+        {
+            "idPG": d.id_pg,
+            "nombreConseillersAttribues": d.granted,
+            "nombreConseillersCoselec": d.total,
+            "avisCoselec": "POSITIF" if d.granted > 0 else "NÉGATIF",
+            "motifs": list(d.explanation.motifs),
+        }
+        for d in result.decisions
+    ]
     granted = sum(d.granted for d in result.decisions)
     out: dict[str, Any] = {
         "status": result.status.value,
@@ -401,7 +406,73 @@ def result_to_contract(
     from service import explication  # the legal explanation of every decision (issue 6)
 
     out["sources"] = _clean(explication.round_sources(request, geo))
-    return explication.attach(out, request) if explain else out
+    return out
+
+
+def result_to_contract(
+    request: RoundRequest,
+    round_input: RoundInput,
+    result: AllocationResult,
+    geo: geodata.RoundGeodata,
+    *,
+    explain: bool = True,
+) -> dict[str, Any]:
+    """The contract's round result (one decision per structure, ascending idPG).
+
+    ``explain=False`` leaves each decision's ``explication`` with the engine's part only
+    (:func:`engine_explication`, no legal explanation).
+    """
+    out = contract_outline(request, round_input, result, geo)
+    geo_by_id = {g.id_pg: g for g in geo.applicants}
+    for d, decision in zip(result.decisions, out["decisions"], strict=True):
+        decision["explication"] = engine_explication(d, geo_by_id[d.id_pg])
+    if not explain:
+        return out
+    from service import explication
+
+    return explication.attach(out, request)
+
+
+@dataclasses.dataclass(frozen=True)
+class SolvedRound:
+    """An engine result with what it was computed from; the contract's JSON is built from it.
+
+    ``contract()`` is the result as a dict (:func:`result_to_contract`); :func:`encode_round`
+    writes the same result as JSON bytes, building it in several processes.
+    """
+
+    request: RoundRequest
+    round_input: RoundInput
+    result: AllocationResult
+    geo: geodata.RoundGeodata
+
+    def contract(self, *, explain: bool = True) -> dict[str, Any]:
+        """:func:`result_to_contract` of this round (a new dict at each call)."""
+        return result_to_contract(
+            self.request, self.round_input, self.result, self.geo, explain=explain
+        )
+
+    @functools.cached_property
+    def outline(self) -> dict[str, Any]:
+        """:func:`contract_outline` of this round (built once; treat it as read-only)."""
+        return contract_outline(self.request, self.round_input, self.result, self.geo)
+
+
+def solve_round(
+    request: RoundRequest,
+    *,
+    extra_existing: Mapping[str, int] | None = None,
+    locks: Mapping[int, int] | None = None,
+    config: SolverConfig | None = None,
+) -> SolvedRound:
+    """:func:`run_round` up to the engine's result (the contract's JSON not built yet).
+
+    The command line encodes it with :func:`encode_round`; arguments and errors are those of
+    :func:`run_round`.
+    """
+    policy = policy_from_request(request)
+    prepared = prepare_round(request, extra_existing=extra_existing)
+    return _solve(prepared, policy, quota=None, locks=locks, config=config)
 
 
 def run_round(
@@ -427,17 +498,15 @@ def run_round(
     config
         Solver configuration (defaults: :class:`allocator.SolverConfig`).
     explain
-        ``False``: decisions without their legal explanation, to be added by
-        :func:`encode_round` (the command line's path).
+        ``False``: decisions without their legal explanation (the engine's part only).
 
     Raises
     ------
     service.schemas.InvalidRequest
         For input that is well-formed JSON but wrong for the data (e.g. an unknown commune).
     """
-    policy = policy_from_request(request)
-    prepared = prepare_round(request, extra_existing=extra_existing)
-    return solve_prepared(prepared, policy, locks=locks, config=config, explain=explain)
+    solved = solve_round(request, extra_existing=extra_existing, locks=locks, config=config)
+    return solved.contract(explain=explain)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -523,9 +592,22 @@ def solve_prepared(
     """
     if policy is None:
         policy = policy_from_request(prepared.request)
+    return _solve(prepared, policy, quota=quota, locks=locks, config=config).contract(
+        explain=explain
+    )
+
+
+def _solve(
+    prepared: PreparedRound,
+    policy: RoundPolicy,
+    *,
+    quota: int | None,
+    locks: Mapping[int, int] | None,
+    config: SolverConfig | None,
+) -> SolvedRound:
     request, round_input = prepared_input(prepared, policy, quota=quota, locks=locks)
     result = allocate(round_input, policy, config or SolverConfig())
-    return result_to_contract(request, round_input, result, prepared.geo, explain=explain)
+    return SolvedRound(request, round_input, result, prepared.geo)
 
 
 def dumps_bytes(result: Any, *, indent: int | None = None, newline: bool = True) -> bytes:
@@ -560,27 +642,42 @@ _DECISIONS_SLOT = "\x00decisions\x00"
 
 
 def _explained_decisions(
-    decisions: Sequence[dict[str, Any]], explain: Callable[[dict[str, Any]], dict[str, Any]]
+    solved: SolvedRound,
+    start: int,
+    stop: int,
+    explain: Callable[[dict[str, Any]], dict[str, Any]],
 ) -> bytes:
-    """The decisions with their legal explanation, encoded and joined by commas."""
+    """Decisions ``start:stop`` with their whole ``explication``, encoded and joined by commas.
+
+    Each decision of the outline gets its engine part (:func:`engine_explication`), then its
+    legal explanation, and is encoded at once: nothing of it is kept.
+    """
     from service.explication import gc_paused
 
     option = orjson.OPT_NON_STR_KEYS
+    geo_by_id = {g.id_pg: g for g in solved.geo.applicants}
+    engine = solved.result.decisions
+    outline = solved.outline["decisions"]
+    parts = []
     with gc_paused():  # the explanations are encoded and dropped: nothing to promote
-        return b",".join(
-            orjson.dumps({**d, "explication": explain(d)}, option=option) for d in decisions
-        )
+        for i in range(start, stop):
+            d = engine[i]
+            decision = {**outline[i], "explication": engine_explication(d, geo_by_id[d.id_pg])}
+            decision["explication"] = explain(decision)
+            parts.append(orjson.dumps(decision, option=option))
+    return b",".join(parts)
 
 
-def encode_round(result: dict[str, Any], request: RoundRequest, *, processes: int = 1) -> bytes:
-    """:func:`dumps_bytes` of the round ``result`` with every decision's legal explanation.
+def encode_round(solved: SolvedRound, *, processes: int = 1) -> bytes:
+    """:func:`dumps_bytes` of ``solved.contract()``, built in ``processes`` processes.
 
-    ``result`` comes from ``run_round(..., explain=False)`` and is left unchanged. The bytes are
-    those of ``dumps_bytes(explication.attach(result, request))``, whatever ``processes``: with
-    2 or more (and a fork-capable platform, and at least :data:`PARALLEL_MIN_DECISIONS`
-    decisions), a forked child explains and encodes the second half of the decisions while this
-    process does the first half — the explanations are most of a national round's work, and the
-    two halves share nothing but the round (read-only after the fork).
+    The bytes are those of ``dumps_bytes(solved.contract(explain=True))``, whatever
+    ``processes``: with 2 or more (and a fork-capable platform, and at least
+    :data:`PARALLEL_MIN_DECISIONS` decisions), a forked child builds, explains and encodes the
+    second half of the decisions while this process does the first half. The decisions' JSON is
+    most of a national round's work (≈75 MB for 5,000 structures, mostly legal text), and the
+    two halves share nothing but the round (read-only after the fork). ``solved`` is left
+    unchanged.
 
     Raises
     ------
@@ -589,19 +686,20 @@ def encode_round(result: dict[str, Any], request: RoundRequest, *, processes: in
     """
     from service import explication
 
-    decisions = result["decisions"]
-    explain = explication.round_explainer(result, request)
-    shell = dumps_bytes({**result, "decisions": _DECISIONS_SLOT})
+    outline = solved.outline
+    n = len(outline["decisions"])
+    explain = explication.round_explainer(outline, solved.request)
+    shell = dumps_bytes({**outline, "decisions": _DECISIONS_SLOT})
     slot = orjson.dumps(_DECISIONS_SLOT)
     if shell.count(slot) != 1:  # pragma: no cover - the slot cannot occur elsewhere
         raise RuntimeError("decisions slot not found exactly once in the encoded result")
-    if processes < 2 or len(decisions) < PARALLEL_MIN_DECISIONS or not hasattr(os, "fork"):
-        parts = [_explained_decisions(decisions, explain)]
+    if processes < 2 or n < PARALLEL_MIN_DECISIONS or not hasattr(os, "fork"):
+        parts = [_explained_decisions(solved, 0, n, explain)]
     else:
-        half = (len(decisions) + 1) // 2
-        collect = _fork(lambda: _explained_decisions(decisions[half:], explain))
+        half = (n + 1) // 2
+        collect = _fork(lambda: _explained_decisions(solved, half, n, explain))
         try:
-            mine = _explained_decisions(decisions[:half], explain)
+            mine = _explained_decisions(solved, 0, half, explain)
         finally:
             theirs = collect()
         parts = [mine, theirs]
@@ -609,15 +707,30 @@ def encode_round(result: dict[str, Any], request: RoundRequest, *, processes: in
     return b"".join((before, b"[", b",".join(p for p in parts if p), b"]", after))
 
 
+def _spool() -> IO[bytes]:
+    """An unnamed read-write file for a child's bytes: in memory where the platform allows.
+
+    ``memfd_create`` (Linux) gives a file in memory with no size limit but the machine's
+    memory: writing a national round's half (≈38 MB) there takes a few milliseconds, against
+    ≈80 ms for a temporary file on disk. Elsewhere, a temporary file.
+    """
+    if hasattr(os, "memfd_create"):
+        try:
+            return open(os.memfd_create("allocator-encode", os.MFD_CLOEXEC), "w+b")
+        except OSError:  # pragma: no cover - e.g. forbidden by a seccomp profile
+            pass
+    return tempfile.TemporaryFile()
+
+
 def _fork(work: Callable[[], bytes]) -> Callable[[], bytes]:
     """Run ``work()`` in a forked child; return the function that collects its bytes.
 
-    The child writes its bytes to an unnamed temporary file opened before the fork (so that it
-    never waits for the parent to read, as it would on a pipe) and leaves with ``os._exit`` (no
+    The child writes its bytes to an unnamed file opened before the fork (so that it never
+    waits for the parent to read, as it would on a pipe) and leaves with ``os._exit`` (no
     atexit handlers, no flush of the parent's buffers). The collector reaps the child, raises
     ``RuntimeError`` when it failed, and reads the file.
     """
-    spool = tempfile.TemporaryFile()
+    spool = _spool()
     with warnings.catch_warnings():
         # Python 3.12+ warns about fork() with threads alive (BLAS pools sleep in numpy): the
         # child only runs pure Python and orjson, then leaves with os._exit.

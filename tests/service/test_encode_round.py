@@ -1,4 +1,4 @@
-"""``pipeline.encode_round``: the same bytes in one or two processes, as ``attach`` + ``dumps``."""
+"""``pipeline.encode_round``: the same bytes in one or two processes as ``dumps(contract())``."""
 
 from __future__ import annotations
 
@@ -35,33 +35,46 @@ def _request(n: int) -> dict:
 
 
 @pytest.fixture(scope="module")
-def unexplained():
-    request = parse_round_request(_request(61))
-    return request, pipeline.run_round(request, explain=False)
+def solved():
+    return pipeline.solve_round(parse_round_request(_request(61)))
 
 
-def test_one_or_two_processes_give_the_attach_bytes(unexplained, monkeypatch):
-    request, result = unexplained
-    before = copy.deepcopy(result)
-    expected = pipeline.dumps_bytes(explication.attach(copy.deepcopy(result), request))
+def test_one_or_two_processes_give_the_contract_bytes(solved, monkeypatch):
+    outline = copy.deepcopy(solved.outline)
+    expected = pipeline.dumps_bytes(solved.contract())
+    # the same as the engine's contract with the legal explanations attached afterwards
+    attached = explication.attach(solved.contract(explain=False), solved.request)
+    assert pipeline.dumps_bytes(attached) == expected
+    assert expected.count(b'"texte":') == len(solved.request.structures)
 
-    assert pipeline.encode_round(result, request, processes=1) == expected
+    assert pipeline.encode_round(solved, processes=1) == expected
     monkeypatch.setattr(pipeline, "PARALLEL_MIN_DECISIONS", 1)
     if hasattr(os, "fork"):
         forks = []
         real_fork = os.fork
         monkeypatch.setattr(os, "fork", lambda: forks.append(1) or real_fork())
-        assert pipeline.encode_round(result, request, processes=2) == expected
+        assert pipeline.encode_round(solved, processes=2) == expected
         assert forks == [1]  # the second half really was explained by a child
-    assert result == before  # the input is left as it was
+    assert solved.outline == outline  # the round is left as it was
 
 
-def test_a_failing_child_is_an_error_not_a_partial_result(unexplained, monkeypatch, capfd):
+def test_run_round_is_the_solved_rounds_contract(solved):
+    again = pipeline.run_round(solved.request)
+    again["solveur"]["secondes"] = solved.outline["solveur"]["secondes"]
+    assert again == solved.contract()
+    outline = solved.outline
+    assert [d["idPG"] for d in outline["decisions"]] == sorted(
+        s.idPG for s in solved.request.structures
+    )
+    assert all("explication" not in d for d in outline["decisions"])
+    assert pipeline.result_summary(outline) == pipeline.result_summary(solved.contract())
+
+
+def test_a_failing_child_is_an_error_not_a_partial_result(solved, monkeypatch, capfd):
     if not hasattr(os, "fork"):
         pytest.skip("no fork on this platform")
-    request, result = unexplained
     monkeypatch.setattr(pipeline, "PARALLEL_MIN_DECISIONS", 1)
-    last = result["decisions"][-1]["idPG"]
+    last = solved.outline["decisions"][-1]["idPG"]
     real = explication.round_explainer
 
     def failing(result, request, meta=None):
@@ -76,5 +89,5 @@ def test_a_failing_child_is_an_error_not_a_partial_result(unexplained, monkeypat
 
     monkeypatch.setattr(explication, "round_explainer", failing)
     with pytest.raises(RuntimeError, match="explanation worker failed"):
-        pipeline.encode_round(result, request, processes=2)
+        pipeline.encode_round(solved, processes=2)
     assert "ValueError: boom" in capfd.readouterr().err
