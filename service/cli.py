@@ -79,7 +79,7 @@ def allocate(request_file, output: Path | None, jobs: int | None) -> None:
     """Solve one round statelessly: REQUEST_FILE is the round request JSON ('-' = stdin)."""
     import os
 
-    from service.pipeline import encode_round, result_summary, solve_round
+    from service.pipeline import encoded_round, result_summary, solve_round
     from service.schemas import InvalidRequest, parse_round_request
 
     raw = request_file.read()
@@ -90,17 +90,19 @@ def allocate(request_file, output: Path | None, jobs: int | None) -> None:
     try:
         request = parse_round_request(payload)
         solved = solve_round(request)
-        data = encode_round(solved, processes=jobs or min(2, os.cpu_count() or 1))
+        with encoded_round(solved, processes=jobs or min(2, os.cpu_count() or 1)) as parts:
+            # written as built: the result of a national round is tens of MB
+            if output is None:
+                sys.stdout.buffer.writelines(parts)
+                sys.stdout.flush()
+            else:
+                with output.open("wb") as out:
+                    out.writelines(parts)
     except InvalidRequest as exc:
         _fail_invalid([(e.champ, e.message) for e in exc.errors])
     except Exception as exc:
         click.echo(f"erreur interne : {type(exc).__name__}: {exc}", err=True)
         sys.exit(EXIT_INTERNAL)
-    if output is None:
-        sys.stdout.buffer.write(data)
-        sys.stdout.flush()
-    else:
-        output.write_bytes(data)
     click.echo(result_summary(solved.outline), err=True)
     global _quick_exit
     _quick_exit = True

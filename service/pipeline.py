@@ -17,13 +17,15 @@ Steps
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import math
+import mmap
 import os
 import tempfile
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import IO, Any
 
 import orjson
@@ -669,20 +671,31 @@ def _explained_decisions(
 
 
 def encode_round(solved: SolvedRound, *, processes: int = 1) -> bytes:
-    """:func:`dumps_bytes` of ``solved.contract()``, built in ``processes`` processes.
+    """``dumps_bytes(solved.contract())``, built in ``processes`` processes.
 
-    The bytes are those of ``dumps_bytes(solved.contract(explain=True))``, whatever
-    ``processes``: with 2 or more (and a fork-capable platform, and at least
-    :data:`PARALLEL_MIN_DECISIONS` decisions), a forked child builds, explains and encodes the
-    second half of the decisions while this process does the first half. The decisions' JSON is
-    most of a national round's work (≈75 MB for 5,000 structures, mostly legal text), and the
-    two halves share nothing but the round (read-only after the fork). ``solved`` is left
-    unchanged.
+    The bytes of :func:`encoded_round` joined (the command line writes its parts instead).
+    """
+    with encoded_round(solved, processes=processes) as parts:
+        return b"".join(parts)
+
+
+@contextlib.contextmanager
+def encoded_round(solved: SolvedRound, *, processes: int = 1) -> Iterator[list[bytes | memoryview]]:
+    """The JSON of ``solved.contract()`` as buffers to write in order, built in several processes.
+
+    ``b"".join(parts) == dumps_bytes(solved.contract(explain=True))`` whatever ``processes``:
+    with 2 or more (and a fork-capable platform, and at least :data:`PARALLEL_MIN_DECISIONS`
+    decisions), a forked child builds, explains and encodes the second half of the decisions
+    while this process does the first half. The decisions' JSON is most of a national round's
+    work (≈75 MB for 5,000 structures, mostly legal text), and the two halves share nothing but
+    the round (read-only after the fork). The child's half is read in place from the file it
+    wrote (the buffers are valid inside the ``with`` block only): writing the parts where they
+    go spares two copies of the whole result. ``solved`` is left unchanged.
 
     Raises
     ------
     RuntimeError
-        When the child fails (its traceback is printed on stderr).
+        When the child fails (its traceback is printed on stderr); nothing is yielded then.
     """
     from service import explication
 
@@ -693,18 +706,23 @@ def encode_round(solved: SolvedRound, *, processes: int = 1) -> bytes:
     slot = orjson.dumps(_DECISIONS_SLOT)
     if shell.count(slot) != 1:  # pragma: no cover - the slot cannot occur elsewhere
         raise RuntimeError("decisions slot not found exactly once in the encoded result")
-    if processes < 2 or n < PARALLEL_MIN_DECISIONS or not hasattr(os, "fork"):
-        parts = [_explained_decisions(solved, 0, n, explain)]
-    else:
-        half = (n + 1) // 2
-        collect = _fork(lambda: _explained_decisions(solved, half, n, explain))
-        try:
-            mine = _explained_decisions(solved, 0, half, explain)
-        finally:
-            theirs = collect()
-        parts = [mine, theirs]
     before, after = shell.split(slot)
-    return b"".join((before, b"[", b",".join(p for p in parts if p), b"]", after))
+    if processes < 2 or n < PARALLEL_MIN_DECISIONS or not hasattr(os, "fork"):
+        yield [before, b"[", _explained_decisions(solved, 0, n, explain), b"]", after]
+        return
+    half = (n + 1) // 2
+    collect = _fork(lambda: _explained_decisions(solved, half, n, explain))
+    try:
+        mine = _explained_decisions(solved, 0, half, explain)
+    finally:
+        theirs = collect()
+    view = memoryview(theirs)
+    try:
+        yield [before, b"[", mine, b"," if mine and view else b"", view, b"]", after]
+    finally:
+        view.release()
+        if isinstance(theirs, mmap.mmap):
+            theirs.close()
 
 
 def _spool() -> IO[bytes]:
@@ -722,13 +740,14 @@ def _spool() -> IO[bytes]:
     return tempfile.TemporaryFile()
 
 
-def _fork(work: Callable[[], bytes]) -> Callable[[], bytes]:
+def _fork(work: Callable[[], bytes]) -> Callable[[], bytes | mmap.mmap]:
     """Run ``work()`` in a forked child; return the function that collects its bytes.
 
     The child writes its bytes to an unnamed file opened before the fork (so that it never
     waits for the parent to read, as it would on a pipe) and leaves with ``os._exit`` (no
     atexit handlers, no flush of the parent's buffers). The collector reaps the child, raises
-    ``RuntimeError`` when it failed, and reads the file.
+    ``RuntimeError`` when it failed, and maps the file read-only (``b""`` when it is empty; the
+    caller closes the map).
     """
     spool = _spool()
     with warnings.catch_warnings():
@@ -749,13 +768,13 @@ def _fork(work: Callable[[], bytes]) -> Callable[[], bytes]:
         finally:
             os._exit(code)
 
-    def collect() -> bytes:
+    def collect() -> bytes | mmap.mmap:
         with spool:
             _, status = os.waitpid(pid, 0)
             if status != 0:
                 raise RuntimeError(f"explanation worker failed (wait status {status})")
-            spool.seek(0)
-            return spool.read()
+            size = spool.seek(0, os.SEEK_END)
+            return mmap.mmap(spool.fileno(), size, access=mmap.ACCESS_READ) if size else b""
 
     return collect
 

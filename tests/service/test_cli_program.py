@@ -96,3 +96,28 @@ def test_failures_keep_their_exit_codes(request_file: Path, tmp_path: Path) -> N
 
     assert _program("allocate", str(tmp_path / "missing.json")).returncode == 2  # click usage
     assert _program("--version").returncode == 0  # other commands exit the normal way
+
+
+def test_allocate_writes_a_forked_childs_half_in_place(
+    request_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from service import pipeline
+
+    if not hasattr(os, "fork"):
+        pytest.skip("no fork on this platform")
+    one, two = tmp_path / "one.json", tmp_path / "two.json"
+    runner = CliRunner()
+    assert (
+        runner.invoke(
+            main, ["allocate", str(request_file), "-o", str(one), "--jobs", "1"]
+        ).exit_code
+        == 0
+    )
+    monkeypatch.setattr(pipeline, "PARALLEL_MIN_DECISIONS", 1)  # 24 decisions: 12 by a child
+    forked = runner.invoke(main, ["allocate", str(request_file), "-o", str(two), "--jobs", "2"])
+    assert forked.exit_code == 0, forked.output
+    assert _without_seconds(two.read_text(encoding="utf-8")) == _without_seconds(
+        one.read_text(encoding="utf-8")
+    )
+    to_stdout = runner.invoke(main, ["allocate", str(request_file), "--jobs", "2"])
+    assert _without_seconds(to_stdout.stdout) == _without_seconds(one.read_text(encoding="utf-8"))
