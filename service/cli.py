@@ -9,8 +9,12 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
+
+if TYPE_CHECKING:
+    from service.pipeline import SolvedRound
 
 EXIT_INVALID = 2
 EXIT_INTERNAL = 1
@@ -79,7 +83,8 @@ def allocate(request_file, output: Path | None, jobs: int | None) -> None:
     """Solve one round statelessly: REQUEST_FILE is the round request JSON ('-' = stdin)."""
     import os
 
-    from service.pipeline import encoded_round, result_summary, solve_round
+    from service.explication import gc_paused
+    from service.pipeline import result_summary, solve_round
     from service.schemas import InvalidRequest, parse_round_request
 
     raw = request_file.read()
@@ -88,16 +93,13 @@ def allocate(request_file, output: Path | None, jobs: int | None) -> None:
     except (ValueError, UnicodeDecodeError) as exc:
         _fail_invalid([("(corps)", f"JSON invalide : {exc}")])
     try:
-        request = parse_round_request(payload)
-        solved = solve_round(request)
-        with encoded_round(solved, processes=jobs or min(2, os.cpu_count() or 1)) as parts:
-            # written as built: the result of a national round is tens of MB
-            if output is None:
-                sys.stdout.buffer.writelines(parts)
-                sys.stdout.flush()
-            else:
-                with output.open("wb") as out:
-                    out.writelines(parts)
+        # One batch in a short-lived process: the cyclic collector's passes over the whole heap
+        # (geodata, engine, explanations) cost ~0.1 s on a national round and free nothing
+        # that reference counting does not (peak memory measured the same).
+        with gc_paused():
+            request = parse_round_request(payload)
+            solved = solve_round(request)
+            _emit(solved, output, jobs or min(2, os.cpu_count() or 1))
     except InvalidRequest as exc:
         _fail_invalid([(e.champ, e.message) for e in exc.errors])
     except Exception as exc:
@@ -106,6 +108,20 @@ def allocate(request_file, output: Path | None, jobs: int | None) -> None:
     click.echo(result_summary(solved.outline), err=True)
     global _quick_exit
     _quick_exit = True
+
+
+def _emit(solved: SolvedRound, output: Path | None, processes: int) -> None:
+    """Write the round's JSON to ``output`` (stdout when ``None``) as it is built."""
+    from service.pipeline import encoded_round
+
+    with encoded_round(solved, processes=processes) as parts:
+        # written as built: the result of a national round is tens of MB
+        if output is None:
+            sys.stdout.buffer.writelines(parts)
+            sys.stdout.flush()
+        else:
+            with output.open("wb") as out:
+                out.writelines(parts)
 
 
 def _reject_constant(name: str) -> float:

@@ -2134,12 +2134,12 @@ def explain_decision(
 
 @contextlib.contextmanager
 def gc_paused(*, promote: bool = False) -> Iterator[None]:
-    """Pause the cyclic garbage collector while a round is explained.
+    """Pause the cyclic garbage collector while a round is explained (or, in ``allocate``, built).
 
     A national round builds a few hundred thousand small dicts and lists, none of them in a
     reference cycle, and the collections their number triggers walk the whole heap again and
     again (they cost more than the explanations themselves). Reference counting frees
-    everything as usual.
+    everything as usual. Pauses nest: the collector resumes when the outermost one ends.
 
     ``promote``: the explanations built under the pause are long-lived (kept in the result):
     hand them, with whatever else is young, straight to the oldest generation, where they would
