@@ -69,7 +69,9 @@ EPCI-part, per département, national) give ``O(log n)`` per step.
 
 from __future__ import annotations
 
+import bisect
 import heapq
+import itertools
 import math
 from dataclasses import dataclass
 
@@ -913,30 +915,104 @@ def override_gives_more(
     gcount, dcount = lock_counts(m)
     g_n, d_n = gcount[g0], dcount[d0]
     x0 = 0
-    created, ids, app_group, app_dept = m.created, m.ids, m.app_group, m.app_dept
+    app_group = m.app_group
     gm = group_marginal(gcoef, gexist, g_n)
     dm = group_marginal(dcoef, dexist, d_n)
-    for t, (i, k, p) in enumerate(base.trace):
+    trace = base.trace
+    index = _trace_index(m, base)
+    # i0's own key changes only at the steps of its département (its EPCI-part and itself are
+    # in it): between two such steps it is fixed, and the first base step it beats is found by
+    # bisection on the trace's priorities, which never increase.
+    start = 0
+    for step in (*index.dept_steps.get(d0, ()), len(trace)):
         if x0 < u0 and d_n < dcap:
-            own = (-(hq0[x0] + gm + dm), created0, id0, x0)
-            if own < (-p, created[i], ids[i], k):
+            last = min(step, len(trace) - 1)
+            t = index.first_beaten(m, start, last, hq0[x0] + gm + dm, (created0, id0, x0))
+            if t is not None:
                 if x0 == current:
                     return True
                 return _resumed(m, base, override, t, current).x[i0] > current
+        if step == len(trace):
+            break
+        start = step + 1
+        i = trace[step][0]
         if i == i0:
             x0 += 1
         if app_group[i] == g0:
             g_n += 1
             gm = group_marginal(gcoef, gexist, g_n)
-        if app_dept[i] == d0:
-            d_n += 1
-            dm = group_marginal(dcoef, dexist, d_n)
+        d_n += 1
+        dm = group_marginal(dcoef, dexist, d_n)
     if base.quota_used_up or x0 >= u0 or d_n >= dcap:
         return False
     # The base run stopped with quota left because no post was open: i0's extra post is.
     if x0 == current:
         return True
     return _resumed(m, base, override, len(base.trace), current).x[i0] > current
+
+
+@dataclass(frozen=True, slots=True)
+class _TraceIndex:
+    """A base run's trace indexed for :func:`override_gives_more`.
+
+    ``neg_priority[t] = −p_t``; ``monotone``: the trace's priorities never increase (the
+    greedy grants the best open post and a grant only lowers priorities, so this holds; checked
+    anyway, a linear scan otherwise); ``dept_steps[d]``: the steps granting a post of
+    département ``d``, ascending.
+    """
+
+    trace: tuple[tuple[int, int, int], ...]
+    neg_priority: tuple[int, ...]
+    monotone: bool
+    dept_steps: dict[int, tuple[int, ...]]
+
+    def first_beaten(
+        self, m: Model, start: int, last: int, priority: int, tie: tuple[str, int, int]
+    ) -> int | None:
+        """First step ``t`` in ``[start, last]`` whose key ``(−p_t, created, id, k)`` is larger
+        than ``(−priority, *tie)``, or ``None``."""
+        if start > last:
+            return None
+        trace, created, ids = self.trace, m.created, m.ids
+        if not self.monotone:
+            for t in range(start, last + 1):
+                i, k, p = trace[t]
+                if (-priority, *tie) < (-p, created[i], ids[i], k):
+                    return t
+            return None
+        # −p is non-decreasing: steps with p > priority, then p == priority (ties), then p <
+        equal = bisect.bisect_left(self.neg_priority, -priority, start, last + 1)
+        lower = bisect.bisect_right(self.neg_priority, -priority, equal, last + 1)
+        for t in range(equal, lower):
+            i, k, _p = trace[t]
+            if tie < (created[i], ids[i], k):
+                return t
+        return lower if lower <= last else None
+
+
+# The index of the last base run asked about (a round's counterfactuals all use one base run).
+_last_index: tuple[Model, GreedyOutcome, _TraceIndex] | None = None
+
+
+def _trace_index(m: Model, base: GreedyOutcome) -> _TraceIndex:
+    global _last_index
+    cached = _last_index
+    if cached is not None and cached[0] is m and cached[1] is base:
+        return cached[2]
+    trace = base.trace
+    neg = tuple(-p for _i, _k, p in trace)
+    steps: dict[int, list[int]] = {}
+    app_dept = m.app_dept
+    for t, (i, _k, _p) in enumerate(trace):
+        steps.setdefault(app_dept[i], []).append(t)
+    index = _TraceIndex(
+        trace=trace,
+        neg_priority=neg,
+        monotone=all(a <= b for a, b in itertools.pairwise(neg)),
+        dept_steps={d: tuple(v) for d, v in steps.items()},
+    )
+    _last_index = (m, base, index)
+    return index
 
 
 def _resumed(

@@ -15,6 +15,8 @@ from allocator.model import (
     SCALE as SCALE_INT,
 )
 from allocator.model import (
+    _trace_index,
+    _TraceIndex,
     build_model,
     consistency_conflicts,
     counts,
@@ -189,6 +191,57 @@ def test_override_shortcut_agrees_with_a_full_rerun(case, data):
     rerun = greedy(m, override=(i, hq, upper)).x[i] > current
     if known is not None:
         assert known == rerun
+
+
+@examples(100)
+@given(rounds(budget=False))
+def test_greedy_trace_priorities_never_increase(case):
+    """What the bisection of ``override_gives_more`` relies on (a linear scan stands in if not)."""
+    round_input, policy = case
+    m = build_model(round_input, policy)
+    if consistency_conflicts(m):
+        return
+    base = greedy(m)
+    priorities = [p for _i, _k, p in base.trace]
+    assert priorities == sorted(priorities, reverse=True)
+    assert _trace_index(m, base).monotone
+
+
+@examples(300)
+@given(st.data())
+def test_trace_bisection_equals_the_linear_scan(data):
+    """``_TraceIndex.first_beaten``: the first step whose key ``(-p, created, id, k)`` is larger
+    than ``(-priority, *tie)``, by bisection on non-increasing priorities, ties included."""
+    n = data.draw(st.integers(0, 25))
+    apps = data.draw(st.integers(1, 5))
+    priorities = sorted(data.draw(st.lists(st.integers(0, 6), min_size=n, max_size=n)))[::-1]
+    trace = tuple(
+        (data.draw(st.integers(0, apps - 1)), data.draw(st.integers(0, 3)), p) for p in priorities
+    )
+    m = type("M", (), {})()
+    m.created = tuple(data.draw(st.sampled_from(["2021-05-01", "2021-05-02"])) for _ in range(apps))
+    m.ids = tuple(range(100, 100 + apps))
+    start = data.draw(st.integers(0, n))
+    last = data.draw(st.integers(-1, n - 1))
+    priority = data.draw(st.integers(-1, 7))
+    tie = (
+        data.draw(st.sampled_from(["2021-05-01", "2021-05-02"])),
+        101,
+        data.draw(st.integers(0, 3)),
+    )
+    neg = tuple(-p for p in priorities)
+    bisected = _TraceIndex(trace, neg, True, {}).first_beaten(m, start, last, priority, tie)
+    scanned = _TraceIndex(trace, neg, False, {}).first_beaten(m, start, last, priority, tie)
+    expected = next(
+        (
+            t
+            for t in range(start, last + 1)
+            if (-priority, *tie)
+            < (-trace[t][2], m.created[trace[t][0]], m.ids[trace[t][0]], trace[t][1])
+        ),
+        None,
+    )
+    assert bisected == scanned == expected
 
 
 @examples(150)
