@@ -774,7 +774,16 @@ def _fork(work: Callable[[], bytes]) -> Callable[[], bytes | mmap.mmap]:
             if status != 0:
                 raise RuntimeError(f"explanation worker failed (wait status {status})")
             size = spool.seek(0, os.SEEK_END)
-            return mmap.mmap(spool.fileno(), size, access=mmap.ACCESS_READ) if size else b""
+            if not size:
+                return b""
+            if hasattr(mmap, "MAP_POPULATE"):  # Linux: the pages mapped at once, not on fault
+                return mmap.mmap(
+                    spool.fileno(),
+                    size,
+                    flags=mmap.MAP_SHARED | mmap.MAP_POPULATE,
+                    prot=mmap.PROT_READ,
+                )
+            return mmap.mmap(spool.fileno(), size, access=mmap.ACCESS_READ)
 
     return collect
 
