@@ -638,6 +638,11 @@ def dumps(result: Any, *, indent: int | None = None) -> str:
 #: Below this many decisions a round is explained and encoded in one process.
 PARALLEL_MIN_DECISIONS = 1_000
 
+#: Share of the decisions the parent process encodes when a child helps: a bit more than half,
+#: as the child also writes its bytes out and exits (measured on 5,000 structures: 0.53 ends
+#: both at once, ~15 ms sooner than 0.5).
+PARENT_SHARE = 0.53
+
 # Stands for the decisions list while the rest of the result is encoded (a NUL-delimited string
 # cannot occur in an encoded result: orjson escapes control characters).
 _DECISIONS_SLOT = "\x00decisions\x00"
@@ -685,12 +690,12 @@ def encoded_round(solved: SolvedRound, *, processes: int = 1) -> Iterator[list[b
 
     ``b"".join(parts) == dumps_bytes(solved.contract(explain=True))`` whatever ``processes``:
     with 2 or more (and a fork-capable platform, and at least :data:`PARALLEL_MIN_DECISIONS`
-    decisions), a forked child builds, explains and encodes the second half of the decisions
-    while this process does the first half. The decisions' JSON is most of a national round's
-    work (≈75 MB for 5,000 structures, mostly legal text), and the two halves share nothing but
-    the round (read-only after the fork). The child's half is read in place from the file it
-    wrote (the buffers are valid inside the ``with`` block only): writing the parts where they
-    go spares two copies of the whole result. ``solved`` is left unchanged.
+    decisions), a forked child builds, explains and encodes the last decisions while this
+    process does the first ones (:data:`PARENT_SHARE`). The decisions' JSON is most of a
+    national round's work (≈75 MB for 5,000 structures, mostly legal text), and the two parts
+    share nothing but the round (read-only after the fork). The child's part is read in place
+    from the file it wrote (the buffers are valid inside the ``with`` block only): writing the
+    parts where they go spares two copies of the whole result. ``solved`` is left unchanged.
 
     Raises
     ------
@@ -710,7 +715,7 @@ def encoded_round(solved: SolvedRound, *, processes: int = 1) -> Iterator[list[b
     if processes < 2 or n < PARALLEL_MIN_DECISIONS or not hasattr(os, "fork"):
         yield [before, b"[", _explained_decisions(solved, 0, n, explain), b"]", after]
         return
-    half = (n + 1) // 2
+    half = min(n - 1, math.ceil(n * PARENT_SHARE))
     collect = _fork(lambda: _explained_decisions(solved, half, n, explain))
     try:
         mine = _explained_decisions(solved, 0, half, explain)
