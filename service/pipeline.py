@@ -1,7 +1,9 @@
 """The one wiring of a round: contract request → geodata numbers → engine → contract result.
 
-The CLI (``allocator allocate``), the HTTP API (``POST /v1/allocate``, rounds) and the notebooks all
-call :func:`run_round`; nothing is computed twice in two places.
+The HTTP API (``POST /v1/allocate``, rounds) and the notebooks call :func:`run_round`; the CLI
+(``allocator allocate``) calls its two halves, :func:`solve_round` then :func:`encoded_round`, which
+writes the same result as JSON while building it in two processes. Nothing is computed twice in two
+places.
 
 Steps
 -----
@@ -11,8 +13,8 @@ Steps
 3. ``build_round_input``: frozen engine types, départements' fair shares by Webster apportionment
    of the national envelope on need.
 4. ``allocator.allocate``: greedy + OR-Tools certificate + validator.
-5. ``result_to_contract``: the JSON of ``CONTRACT.md``, deterministic byte for byte apart from
-   ``solveur.secondes``.
+5. ``result_to_contract`` (or ``encoded_round``): the JSON of ``CONTRACT.md``, deterministic byte
+   for byte apart from ``solveur.secondes``.
 """
 
 from __future__ import annotations
