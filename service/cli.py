@@ -7,6 +7,7 @@ Exit codes (``CONTRACT.md``): 0 a solved round (INFEASIBLE included: it is an an
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -68,8 +69,9 @@ def main() -> None:
 @click.option(
     "-o",
     "--output",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
     default=None,
+    callback=lambda _ctx, _param, value: _writable_output(value),
     help="Where to write the result JSON (default: stdout).",
 )
 @click.option(
@@ -81,8 +83,6 @@ def main() -> None:
 )
 def allocate(request_file, output: Path | None, jobs: int | None) -> None:
     """Solve one round statelessly: REQUEST_FILE is the round request JSON ('-' = stdin)."""
-    import os
-
     from service.explication import gc_paused
     from service.pipeline import result_summary, solve_round
     from service.schemas import InvalidRequest, parse_round_request
@@ -122,6 +122,18 @@ def _emit(solved: SolvedRound, output: Path | None, processes: int) -> None:
         else:
             with output.open("wb") as out:
                 out.writelines(parts)
+
+
+def _writable_output(path: Path | None) -> Path | None:
+    """``-o``: checked before the round is solved (a usage error, exit 2, not a lost result)."""
+    if path is None:
+        return None
+    folder = path.parent
+    if not folder.is_dir():
+        raise click.BadParameter(f"dossier inexistant : {folder}")
+    if not path.exists() and not os.access(folder, os.W_OK):
+        raise click.BadParameter(f"dossier non modifiable : {folder}")
+    return path
 
 
 def _reject_constant(name: str) -> float:
@@ -293,7 +305,6 @@ def run() -> None:
     else:  # pragma: no cover - click's standalone mode always raises SystemExit
         return
     import atexit
-    import os
 
     atexit._run_exitfuncs()  # logging.shutdown and the like, as a normal exit does
     sys.stdout.flush()

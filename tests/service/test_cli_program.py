@@ -95,6 +95,12 @@ def test_failures_keep_their_exit_codes(request_file: Path, tmp_path: Path) -> N
     assert not out.exists()
 
     assert _program("allocate", str(tmp_path / "missing.json")).returncode == 2  # click usage
+    # an output nowhere to go is refused before the round is solved
+    nowhere = CliRunner().invoke(
+        main, ["allocate", str(request_file), "-o", str(tmp_path / "no" / "r.json")]
+    )
+    assert nowhere.exit_code == 2
+    assert "dossier inexistant" in nowhere.output
     assert _program("--version").returncode == 0  # other commands exit the normal way
 
 
