@@ -119,9 +119,13 @@ def _emit(solved: SolvedRound, output: Path | None, processes: int) -> None:
         if output is None:
             sys.stdout.buffer.writelines(parts)
             sys.stdout.flush()
-        else:
+            return
+        try:
             with output.open("wb") as out:
                 out.writelines(parts)
+        except BaseException:
+            output.unlink(missing_ok=True)  # no half-written result (a full disk, say)
+            raise
 
 
 def _writable_output(path: Path | None) -> Path | None:

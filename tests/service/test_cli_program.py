@@ -127,3 +127,27 @@ def test_allocate_writes_a_forked_childs_half_in_place(
     )
     to_stdout = runner.invoke(main, ["allocate", str(request_file), "--jobs", "2"])
     assert _without_seconds(to_stdout.stdout) == _without_seconds(one.read_text(encoding="utf-8"))
+
+
+def test_a_failed_write_leaves_no_half_written_result(
+    request_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import contextlib
+
+    from service import pipeline
+
+    @contextlib.contextmanager
+    def full_disk(solved, processes):  # the first bytes go out, then the disk is full
+        def parts():
+            yield b'{"status":"OPTIMAL",'
+            raise OSError(28, "No space left on device")
+
+        yield parts()
+
+    monkeypatch.setattr(pipeline, "encoded_round", full_disk)
+    out = tmp_path / "result.json"
+    out.write_text("an earlier result", encoding="utf-8")
+    result = CliRunner().invoke(main, ["allocate", str(request_file), "-o", str(out)])
+    assert result.exit_code == 1
+    assert "No space left on device" in result.output
+    assert not out.exists()
