@@ -91,3 +91,16 @@ def test_a_failing_child_is_an_error_not_a_partial_result(solved, monkeypatch, c
     with pytest.raises(RuntimeError, match="explanation worker failed"):
         pipeline.encode_round(solved, processes=2)
     assert "ValueError: boom" in capfd.readouterr().err
+
+
+def test_without_memfd_the_child_writes_a_temporary_file(solved, monkeypatch):
+    if not hasattr(os, "fork"):
+        pytest.skip("no fork on this platform")
+    expected = pipeline.dumps_bytes(solved.contract())
+    monkeypatch.setattr(pipeline, "PARALLEL_MIN_DECISIONS", 1)
+    monkeypatch.delattr(os, "memfd_create", raising=False)
+    spools = []
+    real_spool = pipeline._spool
+    monkeypatch.setattr(pipeline, "_spool", lambda: spools.append(1) or real_spool())
+    assert pipeline.encode_round(solved, processes=2) == expected
+    assert spools == [1]
