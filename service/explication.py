@@ -547,6 +547,21 @@ def _mention() -> dict[str, Any]:
     }
 
 
+def _ligne(lignes: dict[Any, str], key: Any, render: Callable[[], str]) -> str:
+    """The round's line for ``key``, rendered once (``key`` ``None``: rendered, not kept).
+
+    A round has a few distinct texts for most lines of the explanation: they are kept in the
+    round's ``lignes`` by a key of everything they depend on. Callers build no key (``None``)
+    for values that compare equal yet print differently (``2`` and ``2.0``, ``-0.0``).
+    """
+    if key is None:
+        return render()
+    text = lignes.get(key)
+    if text is None:
+        text = lignes[key] = render()
+    return text
+
+
 def _memo(cache: dict[float, str], value: Any, decimales: int) -> str:
     """``nombre(value, decimales)``, formatted once per distinct float of the round.
 
@@ -1477,32 +1492,35 @@ def _explain(
     key: tuple[Any, ...] | None = (
         ("demande", souhaites, already) if type(souhaites) is int and type(already) is int else None
     )
-    text = None if key is None else lignes.get(key)
-    if text is None:
-        text = (
-            f"## 3. {_DONNEES_TITRE}\n\n- Demande : {_postes(souhaites)} au total, dont "
-            f"{_postes(already)} déjà attribué(s) par des décisions antérieures (source : votre "
-            "candidature et l'historique du comité).\n"
+    buf.append(
+        _ligne(
+            lignes,
+            key,
+            lambda: (
+                f"## 3. {_DONNEES_TITRE}\n\n- Demande : {_postes(souhaites)} au total, dont "
+                f"{_postes(already)} déjà attribué(s) par des décisions antérieures (source : "
+                "votre candidature et l'historique du comité).\n"
+            ),
         )
-        if key is not None:
-            lignes[key] = text
-    buf.append(text)
-    key = ("note", note_1, note_defaut, note_synth)
-    text = lignes.get(key)
-    if text is None:
-        text = lignes[key] = (
-            f"- Note du projet : {note_1}/100 — "
-            + (
-                c.note_par_defaut
-                if note_defaut
-                else "note SYNTHÉTIQUE (données de démonstration, graine fixe), pas une note "
-                "réelle."
-                if note_synth
-                else "note attribuée par l'instructeur de l'ANCT (qualiteProjet)."
-            )
-            + "\n"
+    )
+    buf.append(
+        _ligne(
+            lignes,
+            ("note", note_1, note_defaut, note_synth),
+            lambda: (
+                f"- Note du projet : {note_1}/100 — "
+                + (
+                    c.note_par_defaut
+                    if note_defaut
+                    else "note SYNTHÉTIQUE (données de démonstration, graine fixe), pas une "
+                    "note réelle."
+                    if note_synth
+                    else "note attribuée par l'instructeur de l'ANCT (qualiteProjet)."
+                )
+                + "\n"
+            ),
         )
-    buf.append(text)
+    )
     buf.append(
         "- Avis du préfet : aucun avis reçu (sans effet sur le calcul).\n"
         if prefet is None
@@ -1531,35 +1549,32 @@ def _explain(
         if type(fs) is int and (zrr_texte is None or type(zrr_texte) is str)
         else _key("zrr", zrr_declare, zrr_texte, qpv, label_fs, fs)
     )
-    text = None if key is None else lignes.get(key)
-    if text is None:
-        text = (
-            "- Zone de revitalisation rurale (ZRR) : déclaration de la structure "
-            f"« {zrr_declare} », classement de la commune siège « {zrr_texte} » "
-            f"({c.ref_s8}). Quartier prioritaire (QPV) : déclaration "
-            f"« {qpv or 'non renseigné'} » (hors calcul). France Services : "
-            f"labellisation déclarée « {label_fs or 'non renseigné'} », "
-            f"{nombre(fs)} site(s) dans la zone ({c.ref_s6}).\n"
+    buf.append(
+        _ligne(
+            lignes,
+            key,
+            lambda: (
+                "- Zone de revitalisation rurale (ZRR) : déclaration de la structure "
+                f"« {zrr_declare} », classement de la commune siège « {zrr_texte} » "
+                f"({c.ref_s8}). Quartier prioritaire (QPV) : déclaration "
+                f"« {qpv or 'non renseigné'} » (hors calcul). France Services : "
+                f"labellisation déclarée « {label_fs or 'non renseigné'} », "
+                f"{nombre(fs)} site(s) dans la zone ({c.ref_s6}).\n"
+            ),
         )
-        if key is not None:
-            lignes[key] = text
-    buf.append(text)
+    )
     if cost:
-        if (
-            cof_eur is None
+        key = (
+            ("cout", standard, state)
+            if cof_eur is None
             and cof_part is None
             and type(standard) is float
             and type(state) is float
             and standard
             and state
-        ):
-            key = ("cout", standard, state)
-            text = lignes.get(key)
-            if text is None:
-                text = lignes[key] = f"- {_cost_line(c, cof_eur, cof_part, cost)}\n\n"
-            buf.append(text)
-        else:
-            buf.append(f"- {_cost_line(c, cof_eur, cof_part, cost)}\n\n")
+            else None
+        )
+        buf.append(_ligne(lignes, key, lambda: f"- {_cost_line(c, cof_eur, cof_part, cost)}\n\n"))
     else:
         buf.append("\n")
 
@@ -1592,15 +1607,16 @@ def _explain(
             if type(etat) in _NOMBRES and type(cofinance) in _NOMBRES
             else None
         )
-        text = None if key is None else lignes.get(key)
-        if text is None:
-            text = (
-                f"- Coût pour l'État des postes attribués par ce tour ({granted}) : "
-                f"{_euros(etat * granted)} ; cofinancement : {_euros(cofinance * granted)}.\n"
+        buf.append(
+            _ligne(
+                lignes,
+                key,
+                lambda: (
+                    f"- Coût pour l'État des postes attribués par ce tour ({granted}) : "
+                    f"{_euros(etat * granted)} ; cofinancement : {_euros(cofinance * granted)}.\n"
+                ),
             )
-            if key is not None:
-                lignes[key] = text
-        buf.append(text)
+        )
     buf.append(c.cofinancement_fin)
     # the engine's caps and floors, and whether each one stopped this applicant
     plancher = note < c.quality_floor and not p.score_insuffisant
@@ -1764,15 +1780,16 @@ def _explain(
     # (a few distinct texts per round; ints only in keys, as 2 and 2.0 are equal keys)
     entiers = type(total) is int and type(souhaites) is int
     key = ("resultat", granted, total, souhaites, p) if entiers else None
-    text = None if key is None else lignes.get(key)
-    if text is None:
-        text = (
-            f"- Résultat : {_postes(granted)} attribué(s) par ce tour, total {nombre(total)} "
-            f"sur {nombre(souhaites)} demandé(s) ; motifs : {p.texte}.\n\n"
+    buf.append(
+        _ligne(
+            lignes,
+            key,
+            lambda: (
+                f"- Résultat : {_postes(granted)} attribué(s) par ce tour, total {nombre(total)} "
+                f"sur {nombre(souhaites)} demandé(s) ; motifs : {p.texte}.\n\n"
+            ),
         )
-        if key is not None:
-            lignes[key] = text
-    buf.append(text)
+    )
     out["operations"] = {
         "titre": _OPERATIONS_TITRE,
         "etapes": [
@@ -1819,14 +1836,15 @@ def _explain(
         None if nxt_priority is None or seuil is None or locked else round(seuil - nxt_priority, 6)
     )
     verifie = bool(verified)
-    if score_min is None:  # the usual case: a few distinct texts per round
-        key = (p, larger is True, larger is False, suivant)
-        text = lignes.get(key)
-        if text is None:
-            text = lignes[key] = _contrefactuel_texte(p, score_min, larger, verifie, suivant, note)
-    else:
-        text = _contrefactuel_texte(p, score_min, larger, verifie, suivant, note)
-    buf.append(text)
+    # without a score to reach (the usual case), a few distinct texts per round
+    key = (p, larger is True, larger is False, suivant) if score_min is None else None
+    buf.append(
+        _ligne(
+            lignes,
+            key,
+            lambda: _contrefactuel_texte(p, score_min, larger, verifie, suivant, note),
+        )
+    )
     if ecart is not None and ecart >= 0 and not p.satisfaite:
         buf.append(
             f"- Votre poste suivant avait une priorité de {priorites[granted]}, soit "
@@ -1851,16 +1869,14 @@ def _explain(
     if tour.qui is None or (der and der.get("motif")):
         out["resume"] = _resume(s, decision, contribution)
     else:
-        key = ("resume", granted, total, souhaites, p) if entiers else None
-        text = None if key is None else lignes.get(key)
-        if text is None:
-            text = (
+        out["resume"] = _ligne(
+            lignes,
+            ("resume", granted, total, souhaites, p) if entiers else None,
+            lambda: (
                 f"{_postes(granted)} attribué(s) par ce tour (total {total} sur {souhaites} "
                 f"demandé(s)) — {tour.qui}{p.resume}."
-            )
-            if key is not None:
-                lignes[key] = text
-        out["resume"] = text
+            ),
+        )
     # What render_text writes from the parts' lines: every part ends with a blank line but the
     # last, whose last line is a fixed sentence (so ``rstrip`` would not change anything).
     out["texte"] = "".join(buf)
@@ -1881,9 +1897,10 @@ def _avis_ligne(c: _Calcul, prefet: Any, synthetique: bool) -> str:
         if suggested is None or type(suggested) is int
         else None
     )
-    text = None if key is None else c.lignes.get(key)
-    if text is None:
-        text = (
+    return _ligne(
+        c.lignes,
+        key,
+        lambda: (
             f"- Avis du préfet : {prefet.avisPrefet or 'non renseigné'}"
             + (
                 f", {_postes(prefet.nombreConseillersPrefet)} suggéré(s)"
@@ -1896,10 +1913,8 @@ def _avis_ligne(c: _Calcul, prefet: Any, synthetique: bool) -> str:
                 if synthetique
                 else " — source : le préfet de département, via le portail.\n"
             )
-        )
-        if key is not None:
-            c.lignes[key] = text
-    return text
+        ),
+    )
 
 
 def _euros(value: float | None) -> str:
