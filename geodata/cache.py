@@ -312,6 +312,30 @@ def _as_arrays(built: Mapping[str, Any]) -> dict[str, np.ndarray]:
     return arrays
 
 
+def _stored(
+    name: str, params: object, data_dir: Path, decode: Callable[[dict[str, np.ndarray]], T]
+) -> tuple[Path | None, T | None]:
+    """``(path, decode(arrays))`` of entry ``name`` on disk.
+
+    The value is ``None`` when the file is absent, unreadable or fails to decode (it is then
+    rebuilt); decoders return a value, never ``None``. The path is ``None`` when the cache is
+    off or the entry cannot be named (an input or source file is missing: the build reports it).
+    """
+    try:
+        path = entry_path(name, params, data_dir)
+    except OSError:
+        return None, None
+    if path is None:  # the cache is off or has no folder
+        return None, None
+    arrays = _read(path, f"{name}:{path.stem}")
+    if arrays is not None:
+        try:
+            return path, decode(arrays)
+        except Exception as exc:
+            _warn_once(str(path), "geodata cache: ignoring %s (%s); rebuilding", path, exc)
+    return path, None
+
+
 def cached_arrays(
     name: str,
     params: object,
@@ -334,22 +358,13 @@ def cached_arrays(
         the same whether it came from disk or not. A cached file that fails to decode is
         rebuilt.
     """
-    try:
-        path = entry_path(name, params, data_dir)
-    except OSError:  # an input or source file is missing: let the build report it
-        path = None
-    tag = f"{name}:{path.stem if path else ''}"
-    if path is not None:
-        arrays = _read(path, tag)
-        if arrays is not None:
-            try:
-                return decode(arrays)
-            except Exception as exc:
-                _warn_once(str(path), "geodata cache: ignoring %s (%s); rebuilding", path, exc)
+    path, value = _stored(name, params, data_dir, decode)
+    if value is not None:
+        return value
     arrays = _as_arrays(build())
     value = decode(arrays)
     if path is not None:
-        _write(path, tag, arrays)
+        _write(path, f"{name}:{path.stem}", arrays)
     return value
 
 
@@ -458,25 +473,17 @@ def cached_frame(
     The entry is written only when the table reads back exactly equal (:func:`same_frame`):
     a table that Arrow cannot round-trip is simply recomputed by every process.
     """
-    try:
-        path = entry_path(name, params, data_dir)
-    except OSError:
-        path = None
-    if path is None:
-        return build()
-    tag = f"{name}:{path.stem}"
-    arrays = _read(path, tag)
-    if arrays is not None:
-        try:
-            return _frame_from_arrays(arrays)
-        except Exception as exc:
-            _warn_once(str(path), "geodata cache: ignoring %s (%s); rebuilding", path, exc)
+    path, stored_df = _stored(name, params, data_dir, _frame_from_arrays)
+    if stored_df is not None:
+        return stored_df
     df = build()
+    if path is None:
+        return df
     try:
         stored = _frame_to_arrays(df)
         exact = same_frame(df, _frame_from_arrays(stored))
     except Exception:  # a type Arrow cannot store: computed by every process instead
         return df
     if exact:  # else: Arrow does not round-trip it exactly; computed by every process instead
-        _write(path, tag, stored)
+        _write(path, f"{name}:{path.stem}", stored)
     return df
