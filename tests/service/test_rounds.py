@@ -220,17 +220,26 @@ def _race_commits(apps: list[Any], rid: int, headers: dict[str, str]) -> list[in
     return statuses
 
 
+def _round_for_two_apps(
+    config: dict[str, Any], structures: int, quota: int
+) -> tuple[list[Any], int, dict[str, str]]:
+    """Two apps on one store, ``structures`` applications and a drafted round of ``quota``:
+    (apps, round id, the agency's headers)."""
+    apps = [create_app(config) for _ in range(2)]
+    tokens = make_tokens(apps[0].extensions["allocator.db"])
+    client = apps[0].test_client()
+    _seed(client, tokens, structures)
+    rid = client.post(
+        "/v1/rounds", json={"mois": "2021-06", "quota": quota}, headers=tokens["agence"]
+    ).get_json()["id"]
+    return apps, rid, tokens["agence"]
+
+
 @pytest.mark.parametrize("attempt", range(3))
 def test_concurrent_commits_postgres(pg_url: str, fake_solver: Any, attempt: int) -> None:
     """Two threads commit the same round: exactly one 200, one 409, envelope consumed once."""
-    apps = [create_app({"DATABASE_URL": pg_url, "AUTO_MIGRATE": True}) for _ in range(2)]
-    tokens = make_tokens(apps[0].extensions["allocator.db"])
-    client = apps[0].test_client()
-    _seed(client, tokens, 20)
-    rid = client.post(
-        "/v1/rounds", json={"mois": "2021-06", "quota": 25}, headers=tokens["agence"]
-    ).get_json()["id"]
-    assert sorted(_race_commits(apps, rid, tokens["agence"])) == [200, 409]
+    apps, rid, agence = _round_for_two_apps({"DATABASE_URL": pg_url, "AUTO_MIGRATE": True}, 20, 25)
+    assert sorted(_race_commits(apps, rid, agence)) == [200, 409]
     db = Database(pg_url)
     with db.read() as s:
         consumed, version = s.execute(sa.text("SELECT consumed, version FROM programme")).one()
@@ -246,14 +255,8 @@ def test_concurrent_commits_postgres(pg_url: str, fake_solver: Any, attempt: int
 
 def test_concurrent_commits_sqlite(sqlite_url: str, fake_solver: Any) -> None:
     """Same guarantee on the embedded store (BEGIN IMMEDIATE serialises the writers)."""
-    apps = [create_app({"DATABASE_URL": sqlite_url}) for _ in range(2)]
-    tokens = make_tokens(apps[0].extensions["allocator.db"])
-    client = apps[0].test_client()
-    _seed(client, tokens, 5)
-    rid = client.post(
-        "/v1/rounds", json={"mois": "2021-06", "quota": 6}, headers=tokens["agence"]
-    ).get_json()["id"]
-    assert sorted(_race_commits(apps, rid, tokens["agence"])) == [200, 409]
+    apps, rid, agence = _round_for_two_apps({"DATABASE_URL": sqlite_url}, 5, 6)
+    assert sorted(_race_commits(apps, rid, agence)) == [200, 409]
     with apps[0].extensions["allocator.db"].read() as s:
         assert s.execute(sa.text("SELECT consumed FROM programme")).scalar() == 6
     for a in apps:
