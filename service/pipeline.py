@@ -485,7 +485,6 @@ def run_round(
     extra_existing: Mapping[str, int] | None = None,
     locks: Mapping[int, int] | None = None,
     config: SolverConfig | None = None,
-    explain: bool = True,
 ) -> dict[str, Any]:
     """Solve one round and return the contract's result as a JSON-ready dict.
 
@@ -501,8 +500,6 @@ def run_round(
         ``verrou`` in the request).
     config
         Solver configuration (defaults: :class:`allocator.SolverConfig`).
-    explain
-        ``False``: decisions without their legal explanation (the engine's part only).
 
     Raises
     ------
@@ -510,7 +507,7 @@ def run_round(
         For input that is well-formed JSON but wrong for the data (e.g. an unknown commune).
     """
     solved = solve_round(request, extra_existing=extra_existing, locks=locks, config=config)
-    return solved.contract(explain=explain)
+    return solved.contract()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -587,7 +584,6 @@ def solve_prepared(
     quota: int | None = None,
     locks: Mapping[int, int] | None = None,
     config: SolverConfig | None = None,
-    explain: bool = True,
 ) -> dict[str, Any]:
     """Steps 3-5 of :func:`run_round` on a prepared round: the contract result of ``policy``.
 
@@ -596,9 +592,7 @@ def solve_prepared(
     """
     if policy is None:
         policy = policy_from_request(prepared.request)
-    return _solve(prepared, policy, quota=quota, locks=locks, config=config).contract(
-        explain=explain
-    )
+    return _solve(prepared, policy, quota=quota, locks=locks, config=config).contract()
 
 
 def _solve(
