@@ -73,7 +73,7 @@ import bisect
 import heapq
 import itertools
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from allocator import motifs
 from allocator.apportionment import webster
@@ -746,6 +746,8 @@ class GreedyOutcome:
     group_count: tuple[int, ...]
     dept_count: tuple[int, ...]
     budget_left_cents: int | None
+    #: the trace indexed for :func:`override_gives_more`, built on its first use
+    trace_index: _TraceIndex | None = field(default=None, init=False, repr=False, compare=False)
 
 
 def lock_counts(m: Model) -> tuple[list[int], list[int]]:
@@ -990,15 +992,10 @@ class _TraceIndex:
         return lower if lower <= last else None
 
 
-# The index of the last base run asked about (a round's counterfactuals all use one base run).
-_last_index: tuple[Model, GreedyOutcome, _TraceIndex] | None = None
-
-
 def _trace_index(m: Model, base: GreedyOutcome) -> _TraceIndex:
-    global _last_index
-    cached = _last_index
-    if cached is not None and cached[0] is m and cached[1] is base:
-        return cached[2]
+    """``base.trace_index``, built once per base run (of model ``m``)."""
+    if base.trace_index is not None:
+        return base.trace_index
     trace = base.trace
     neg = tuple(-p for _i, _k, p in trace)
     steps: dict[int, list[int]] = {}
@@ -1011,7 +1008,7 @@ def _trace_index(m: Model, base: GreedyOutcome) -> _TraceIndex:
         monotone=all(a <= b for a, b in itertools.pairwise(neg)),
         dept_steps={d: tuple(v) for d, v in steps.items()},
     )
-    _last_index = (m, base, index)
+    object.__setattr__(base, "trace_index", index)  # derived from the frozen run: a memo
     return index
 
 
