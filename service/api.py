@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response
 
-from service import rounds, store, territoires
+from service import cycle, rounds, store, territoires
 from service.api_schemas import (
     MAX_ID,
     AvisPrefetBody,
@@ -43,7 +43,8 @@ def allocate() -> Response:
 @bp.put(f"/structures/<{ID}:id_pg>")
 @requires("portail")
 def put_structure(id_pg: int) -> Response:
-    """Create or update an application (idempotent)."""
+    """Create or update an application (idempotent); never a lock, a committee status or
+    coselec history (:func:`service.store.check_portal_document`)."""
     _id(id_pg, "structure")
     payload = json_body()
     if isinstance(payload, dict):
@@ -61,6 +62,17 @@ def put_structure(id_pg: int) -> Response:
     with db().write() as s:
         created, view = store.upsert_structure(s, doc)
     return json_response(view, 201 if created else 200, {"Location": f"/v1/structures/{id_pg}"})
+
+
+@bp.post("/structures/import-historique")
+@requires()
+@idempotent
+def import_structure() -> Response:
+    """Admin-only migration path: a structure with the committee history decided before the
+    service (:func:`service.cycle.import_structure`)."""
+    doc = parse_model(StructureDocument, json_body())
+    view = cycle.import_structure(db(), doc, author=principal().name)
+    return json_response(view, 201, {"Location": f"/v1/structures/{doc.idPG}"})
 
 
 @bp.get(f"/structures/<{ID}:id_pg>")
@@ -116,6 +128,7 @@ def patch_round(round_id: int) -> Response:
         round_id,
         id_pg=body.idPG,
         nombre=body.nombre,
+        lever=bool(body.lever),
         motif=body.motif,
         author=principal().name,
     )

@@ -17,7 +17,9 @@ from pydantic import (
     ConfigDict,
     Field,
     StrictInt,
+    ValidationInfo,
     field_validator,
+    model_validator,
 )
 
 from service.models import STATUTS
@@ -45,8 +47,22 @@ StatutName = Literal[
 ]
 assert set(StatutName.__args__) == set(STATUTS)  # type: ignore[attr-defined]
 
-#: Statuses the portal may set on an existing structure (the others follow committee decisions).
+#: Statuses the portal may set (submitted, or withdrawn: cancelled, abandoned, duplicate); the
+#: others follow committee decisions.
 STATUTS_PORTAIL = ("CREEE", "ANNULEE", "ABANDON", "DOUBLON")
+
+#: Fields of a structure document that the service alone decides: a lock (``verrou``: only a
+#: committee override of a round sets one), the coselec history (committed rounds and the admin
+#: history import write it) and the store's own view fields. A document carrying one is refused
+#: by name (``statut`` has its own rule: :func:`service.store.check_portal_document`).
+SERVER_FIELDS = (
+    "verrou",
+    "coselec",
+    "nombreConseillersAttribues",
+    "derniereExplication",
+    "creeLe",
+    "modifieLe",
+)
 
 Posts = Annotated[StrictInt, Field(ge=0, le=MAX_POSTS)]
 
@@ -81,12 +97,20 @@ class CoselecDocument(CoselecIn):
     numero: Annotated[str, Field(max_length=64)] | None = None
 
 
+_REFUSED = "champ de la vue, fixé par le service : refusé s'il est présent"
+
+
 class StructureDocument(StructureIn):
-    """A portal structure document as ``PUT /v1/structures/{idPG}`` accepts it.
+    """A structure document: the portal's (``PUT /v1/structures/{idPG}``) or an admin's history
+    import (``POST /v1/structures/import-historique``).
 
     Unknown fields (``contact``, ``location``, ``insee``, ``qpvListe``, ``demandesCoselec``...)
-    are dropped here and never stored. ``prefet`` and ``coselec`` are imported when the structure
-    is created; afterwards the service owns them (``avis-prefet`` endpoint, committed rounds).
+    are dropped here and never stored. The :data:`SERVER_FIELDS` are declared so that a document
+    carrying one is refused by name, never silently kept or dropped: the portal may not send
+    ``verrou``, ``coselec`` nor a committee ``statut``; the admin import may send ``coselec`` and
+    ``statut`` (history decided before the service) but never ``verrou``. ``prefet`` entries
+    (relayed by the portal) are imported when the structure is created; later opinions go
+    through ``POST /v1/structures/{idPG}/avis-prefet``.
     """
 
     idPG: Annotated[StrictInt, Field(ge=0, le=MAX_ID)]
@@ -94,10 +118,36 @@ class StructureDocument(StructureIn):
     codePostal: Annotated[str, Field(max_length=10)] | None = None
     codeDepartement: Annotated[str, Field(max_length=3)] | None = None
     codeRegion: Annotated[str, Field(max_length=3)] | None = None
-    statut: StatutName | None = None
+    statut: StatutName | None = Field(
+        default=None,
+        description="portail : CREEE, ANNULEE, ABANDON ou DOUBLON (ou le statut déjà enregistré) ; "
+        "import d'historique (admin) : tout statut",
+    )
     prefet: list[PrefetDocument] = Field(default_factory=list)
-    coselec: list[CoselecDocument] = Field(default_factory=list)
-    verrou: Posts | None = None
+    coselec: list[CoselecDocument] = Field(
+        default_factory=list,
+        description="refusé sur PUT (historique fixé par le service) ; admis par l'import "
+        "d'historique (admin)",
+    )
+    verrou: Posts | None = Field(
+        default=None,
+        description="toujours refusé : un verrou ne se pose que par un arbitrage du comité "
+        "(PATCH /v1/rounds/{id})",
+    )
+    # Fields of the structure view (GET): server-controlled, refused on the way in.
+    nombreConseillersAttribues: Any = Field(default=None, exclude=True, description=_REFUSED)
+    derniereExplication: Any = Field(default=None, exclude=True, description=_REFUSED)
+    creeLe: Any = Field(default=None, exclude=True, description=_REFUSED)
+    modifieLe: Any = Field(default=None, exclude=True, description=_REFUSED)
+
+    def server_fields(self, allowed: tuple[str, ...] = ()) -> list[str]:
+        """The :data:`SERVER_FIELDS` this document carries (a value other than null or ``[]``),
+        except ``allowed``."""
+        return [
+            name
+            for name in SERVER_FIELDS
+            if name not in allowed and getattr(self, name) not in (None, [])
+        ]
 
     @field_validator("siret")
     @classmethod
@@ -131,13 +181,31 @@ class RoundDraftBody(BaseModel):
 
 
 class RoundOverrideBody(BaseModel):
-    """``PATCH /v1/rounds/{id}``: lock a structure at ``nombre`` posts of this round."""
+    """``PATCH /v1/rounds/{id}``: a committee arbitration of one structure, with its motif.
+
+    ``{"idPG", "nombre", "motif"}`` locks the structure at ``nombre`` posts of this round (within
+    its bound: :func:`service.rounds.lock_bound`); ``{"idPG", "lever": true, "motif"}`` lifts its
+    lock. Either way the round is re-solved and the arbitration kept in its history.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     idPG: Annotated[StrictInt, Field(ge=0, le=MAX_ID)]
-    nombre: Annotated[StrictInt, Field(ge=0, le=1000)]
+    nombre: Annotated[StrictInt, Field(ge=0, le=1000)] | None = None
+    lever: Literal[True] | None = Field(
+        default=None, description="true : lever le verrou de la structure (sans « nombre »)"
+    )
     motif: Annotated[str, Field(min_length=3, max_length=1000)]
+
+    @field_validator("nombre", mode="before")
+    @classmethod
+    def _not_negative(cls, v: Any, info: ValidationInfo) -> Any:
+        if isinstance(v, int) and not isinstance(v, bool) and v < 0:
+            raise ValueError(
+                f"verrou refusé pour la structure idPG {info.data.get('idPG', '?')} : "
+                "un verrou fixe au moins 0 poste"
+            )
+        return v
 
     @field_validator("motif")
     @classmethod
@@ -145,6 +213,14 @@ class RoundOverrideBody(BaseModel):
         if not v.strip():
             raise ValueError("le motif est obligatoire")
         return v
+
+    @model_validator(mode="after")
+    def _one_action(self) -> RoundOverrideBody:
+        if (self.nombre is None) == (self.lever is None):
+            raise ValueError(
+                "indiquer soit « nombre » (poser un verrou), soit « lever »: true (le lever)"
+            )
+        return self
 
 
 class RoundCommitBody(BaseModel):
@@ -278,6 +354,22 @@ class LockOut(_Out):
     date: str
 
 
+class ArbitrageOut(_Out):
+    """One committee arbitration of a draft: a lock set (``verrou``) or lifted (``levee``).
+
+    ``nombre``: the posts the lock fixes (``verrou``) or fixed until it was lifted (``levee``);
+    ``version``: the round's version this arbitration produced.
+    """
+
+    action: Literal["verrou", "levee"]
+    idPG: int
+    nombre: int
+    motif: str
+    auteur: str
+    date: str
+    version: int | None
+
+
 class RoundOut(_Out):
     id: int
     mois: str
@@ -288,6 +380,7 @@ class RoundOut(_Out):
     creeLe: str
     valideLe: str | None
     verrous: list[LockOut]
+    arbitrages: list[ArbitrageOut]
     structures: list[int]
     resultat: RoundResult
 

@@ -199,25 +199,37 @@ def register(group: click.Group) -> None:
 
     @round_group.command("override")
     @click.argument("round_id", type=int)
-    @click.option("--idpg", required=True, type=int, help="Structure to lock.")
-    @click.option("--nombre", required=True, type=int, help="Posts this round must grant it.")
-    @click.option("--motif", required=True, help="Reason (mandatory, kept with the round).")
+    @click.option("--idpg", required=True, type=int, help="Structure to lock (or unlock).")
+    @click.option("--nombre", type=int, default=None, help="Posts this round must grant it.")
+    @click.option("--lever", is_flag=True, help="Lift the structure's lock instead.")
+    @click.option("--motif", default=None, help="Reason (mandatory, kept with the round).")
     @click.option("--json", "as_json", is_flag=True)
     @_handled
-    def round_override(round_id: int, idpg: int, nombre: int, motif: str, as_json: bool) -> None:
-        """Lock a structure at NOMBRE posts in a draft round and re-solve."""
+    def round_override(
+        round_id: int, idpg: int, nombre: int | None, lever: bool, motif: str | None, as_json: bool
+    ) -> None:
+        """Lock a structure at NOMBRE posts in a draft round (or lift its lock with --lever) and
+        re-solve. A lock outside the structure's bound is refused (exit 2), nothing recorded."""
         from service import rounds
         from service.api_schemas import RoundOverrideBody, parse_model
 
-        body = parse_model(RoundOverrideBody, {"idPG": idpg, "nombre": nombre, "motif": motif})
+        payload: dict[str, Any] = {"idPG": idpg, "motif": motif}
+        if nombre is not None:
+            payload["nombre"] = nombre
+        if lever:
+            payload["lever"] = True
+        body = parse_model(RoundOverrideBody, {k: v for k, v in payload.items() if v is not None})
         view = rounds.override_round(
             _database(),
             round_id,
             id_pg=body.idPG,
             nombre=body.nombre,
+            lever=bool(body.lever),
             motif=body.motif,
             author=_author(),
         )
+        if lever and not as_json:
+            click.echo(f"verrou levé pour la structure idPG {idpg} ({body.motif})")
         _print_round(view, as_json)
 
     @round_group.command("commit")

@@ -55,6 +55,7 @@ from service.models import (
     Poste,
     Round,
     Structure,
+    utcnow,
 )
 from service.schemas import FieldError, InvalidRequest, PolitiqueIn
 
@@ -156,11 +157,12 @@ def history_imported(session: Session) -> bool:
 
 
 def current_grants(session: Session) -> dict[int, int]:
-    """Current grant of every structure holding posts: its last POSITIF coselec total."""
+    """Current grant of every structure holding posts: its last POSITIF decision's total
+    (recorded decisions only, :data:`service.store.RECORDED_DECISION`)."""
     grants: dict[int, int] = {}
     for id_pg, n in session.execute(
         select(CoselecRow.id_pg, CoselecRow.nombre_conseillers_coselec)
-        .where(CoselecRow.avis == "POSITIF")
+        .where(CoselecRow.avis == "POSITIF", store.RECORDED_DECISION)
         .order_by(CoselecRow.id)
     ):
         grants[int(id_pg)] = int(n)
@@ -501,6 +503,71 @@ def import_history(
         s.flush()
         summary["programme"] = store.programme_view(prog)
     return summary
+
+
+# -- admin import of one structure with its history --------------------------------------------
+
+#: Motif code of the decisions of an admin history import (taken before the service existed).
+MOTIF_IMPORT = "DECISION_IMPORTEE"
+
+
+def import_structure(db: Database, doc: Any, *, author: str) -> dict[str, Any]:
+    """Import one structure with its committee history (``POST /v1/structures/import-historique``,
+    role ``admin`` only): the migration path for decisions taken before the service.
+
+    ``doc`` (:class:`service.api_schemas.StructureDocument`) may carry ``statut`` and ``coselec``,
+    never ``verrou`` (locks are committee overrides of a round) nor the view's fields. In one
+    transaction: the structure (``statut`` or CREEE) and its préfet opinions, one recorded
+    coselec entry per history entry (``attribues`` = what it added, motif
+    :data:`MOTIF_IMPORT`), the posts of the final grant (in post, as for the 2021 import) and
+    that grant consumed from the national envelope. History is written once: an existing
+    ``idPG`` is a conflict.
+    """
+    from service import posts
+
+    store.refuse_server_fields(store.server_field_errors(doc, allowed=("coselec",)))
+    store.check_communes(doc)
+    now = utcnow()
+    with db.write() as s:
+        if s.get(Structure, doc.idPG, with_for_update=True) is not None:
+            raise Conflict(
+                f"La structure idPG {doc.idPG} existe déjà : son historique ne s'importe qu'une "
+                "fois (les décisions suivantes sont celles des tours validés)."
+            )
+        store.check_siret(s, doc)
+        store.create_structure(s, doc, author, now)
+        granted = 0
+        for c in doc.coselec:
+            avis = store._norm_avis(c.avisCoselec)
+            added = c.nombreConseillersCoselec - granted if avis == "POSITIF" else 0
+            s.add(
+                CoselecRow(
+                    id_pg=doc.idPG,
+                    nombre_conseillers_coselec=c.nombreConseillersCoselec,
+                    attribues=added,
+                    avis=avis,
+                    numero=c.numero,
+                    inserted_at=c.insertedAt or now,
+                    round_id=None,
+                    motifs=[MOTIF_IMPORT],
+                    explication={"import": {"auteur": author[:64]}},
+                )
+            )
+            if avis == "POSITIF":
+                granted = c.nombreConseillersCoselec
+        prog = store.programme(s, for_update=True)
+        if prog.consumed + granted > prog.enveloppe:
+            raise Conflict(
+                f"L'historique de la structure idPG {doc.idPG} consomme {granted} postes ; il en "
+                f"reste {prog.enveloppe - prog.consumed} dans l'enveloppe."
+            )
+        s.flush()
+        posts.create_posts(s, None, [(doc.idPG, 0, granted)], now, statut="EN_POSTE", auteur=author)
+        prog.consumed += granted
+        prog.version += 1
+        prog.updated_at = now
+        s.flush()
+        return store.get_structure(s, doc.idPG)
 
 
 # -- programme state and money -------------------------------------------------------------------

@@ -268,7 +268,10 @@ def blocks() -> list[Block]:
                 f"en nombres entiers (valeurs × {valeur(SCALE)}) : aucune égalité ne dépend "
                 "d'arrondis de la machine.",
                 "Un verrou du comité fixe le nombre de postes d'une structure pour le tour ; les "
-                "autres postes sont recalculés autour de lui.",
+                "autres postes sont recalculés autour de lui. Seul le comité en pose un, avec un "
+                "motif, son auteur et sa date ; il reste dans les bornes de la structure (demande "
+                "restante, plafond par structure, éligibilité) et peut être levé, avec un motif. "
+                "Aucune donnée transmise par le portail ne fixe un nombre de postes.",
             ],
         ),
         ("h", 3, "3.5. Coût d'un poste pour l'État"),

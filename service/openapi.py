@@ -265,9 +265,23 @@ def build_spec() -> dict[str, Any]:
                 idempotent=True,
             )
         },
+        "/v1/structures/import-historique": {
+            "post": _op(
+                "Importer une structure avec son historique de décisions antérieur au service "
+                "(migration ; statut et coselec admis, jamais de verrou)",
+                (),
+                {
+                    "201": _json("StructureOut", "structure et historique importés"),
+                    "409": _problem("idPG ou SIRET déjà présent, ou enveloppe insuffisante"),
+                },
+                body=_body("StructureDocument"),
+                idempotent=True,
+            )
+        },
         "/v1/structures/{idPG}": {
             "put": _op(
-                "Créer ou mettre à jour une candidature (idempotent)",
+                "Créer ou mettre à jour une candidature (idempotent) ; verrou, coselec, statut "
+                "de comité et champs de la vue refusés (422 nommant le champ)",
                 ("portail",),
                 {
                     "200": _json("StructureOut", "structure mise à jour"),
@@ -387,7 +401,8 @@ def build_spec() -> dict[str, Any]:
                 params=[ROUND_ID],
             ),
             "patch": _op(
-                "Verrouiller / arbitrer une structure (motif obligatoire) et recalculer",
+                "Arbitrer une structure : poser un verrou dans ses bornes ({idPG, nombre, "
+                "motif}) ou le lever ({idPG, lever: true, motif}), puis recalculer",
                 ("agence",),
                 {"200": _json("RoundOut", "tour recalculé"), **CONFLICT},
                 body=_body("RoundOverrideBody"),

@@ -210,6 +210,27 @@ def _fair_shares(
     return tuple(sorted(webster(dict(needs), envelope).items()))
 
 
+def applicant_terms(s: StructureIn) -> dict[str, Any]:
+    """The engine applicant's fields that the structure document alone decides (no geodata).
+
+    Identity, type, request, posts already granted (capped at the request), project score,
+    submission time and préfet opinion: what the engine's request, structure-cap and eligibility
+    bounds read (:func:`service.rounds.lock_bound` states a lock's bound from them).
+    """
+    avis, nombre = _avis(s)
+    return {
+        "id_pg": s.idPG,
+        "type": StructureType(s.type),
+        "nom": s.nom,
+        "requested": s.nombreConseillersSouhaites,
+        "already_granted": min(s.already_granted, s.nombreConseillersSouhaites),
+        "quality": DEFAULT_QUALITY if s.qualiteProjet is None else float(s.qualiteProjet),
+        "created_at": s.createdAt.isoformat() if s.createdAt else "",
+        "avis_prefet": avis,
+        "nombre_prefet": nombre,
+    }
+
+
 def build_round_input(
     request: RoundRequest,
     policy: RoundPolicy,
@@ -228,27 +249,18 @@ def build_round_input(
     applicants = []
     for s in request.structures:
         g = by_id[s.idPG]
-        avis, nombre = _avis(s)
         lock = locks.get(s.idPG, s.verrou)
         applicants.append(
             Applicant(
-                id_pg=s.idPG,
-                type=StructureType(s.type),
-                nom=s.nom,
+                **applicant_terms(s),
                 code_commune=g.code_commune,
                 departement=g.departement,
                 region=g.region,
                 epci=g.epci,
-                requested=s.nombreConseillersSouhaites,
-                already_granted=min(s.already_granted, s.nombreConseillersSouhaites),
                 gains=tuple(g.gains),
-                quality=DEFAULT_QUALITY if s.qualiteProjet is None else float(s.qualiteProjet),
-                created_at=s.createdAt.isoformat() if s.createdAt else "",
                 cost_eur=_state_cost(s, g.cost_zone),
                 # only when co-funded: inputs without co-funding keep their canonical hash
                 standard_cost_eur=_standard_if_cofunded(s, g.cost_zone),
-                avis_prefet=avis,
-                nombre_prefet=nombre,
                 locked=lock,
             )
         )

@@ -5,8 +5,12 @@ transaction, so no solve ever runs inside one:
 
 - :func:`draft_round` reads the pending structures (read transaction), builds the contract's
   :class:`~service.schemas.RoundRequest`, solves, then stores the input snapshot and the result;
-- :func:`override_round` reads the draft, re-solves with the locks, then writes only if the draft
-  did not change meanwhile (optimistic ``version`` check, 409 otherwise);
+- :func:`override_round` sets or lifts a committee lock: a lock outside its structure's bound
+  (:func:`lock_bound`) is refused before any solve, one the round's rules cannot honour with the
+  other locks (an INFEASIBLE re-solve) is refused after it, and nothing is written then;
+  otherwise it re-solves with the locks and writes only if the draft did not change meanwhile
+  (optimistic ``version`` check, 409 otherwise). Each arbitration (lock set or lifted, author,
+  date, motif) is kept in the round's history (``arbitrages``);
 - :func:`commit_round` is ONE write transaction: round and programme rows locked, structures
   checked against the snapshot (a draft made stale by another commit or a portal update is
   refused), one coselec entry per structure appended, statuses moved, the national envelope
@@ -17,6 +21,7 @@ transaction, so no solve ever runs inside one:
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -116,6 +121,30 @@ def _locks_out(locks: Mapping[str, Any]) -> list[dict[str, Any]]:
     return [dict(locks[k], idPG=int(k)) for k in sorted(locks, key=int)]
 
 
+def arbitrages(row: Round) -> list[dict[str, Any]]:
+    """The round's arbitrations, oldest first: each lock set (``verrou``) or lifted (``levee``).
+
+    Kept in the snapshot (``arbitrages``; the snapshot's other keys are the solve's input, which
+    this list is not). Rounds stored before it have their current locks only.
+    """
+    history = (row.snapshot or {}).get("arbitrages")
+    if history is not None:
+        return [dict(h) for h in history]
+    locks = _locks_out(row.locks or {})
+    return [
+        {
+            "action": "verrou",
+            "idPG": v["idPG"],
+            "nombre": v["nombre"],
+            "motif": v["motif"],
+            "auteur": v["auteur"],
+            "date": v["date"],
+            "version": v.get("version"),
+        }
+        for v in sorted(locks, key=lambda v: (v.get("version") or 0, v["idPG"]))
+    ]
+
+
 def round_view(row: Round) -> dict[str, Any]:
     """The JSON view of a round (``GET /v1/rounds/{id}``)."""
     return {
@@ -132,6 +161,7 @@ def round_view(row: Round) -> dict[str, Any]:
         "validePar": row.committed_by,
         "version": row.version,
         "verrous": _locks_out(row.locks or {}),
+        "arbitrages": arbitrages(row),
         "structures": sorted(int(k) for k in row.snapshot.get("structures", {})),
         "programme": row.snapshot.get("programme"),
         "resultat": row.result,
@@ -181,7 +211,14 @@ def list_rounds(db: Database) -> list[dict[str, Any]]:
 
 
 def _request_from_snapshot(snapshot: Mapping[str, Any]) -> RoundRequest:
-    return RoundRequest.model_validate(snapshot["request"])
+    """The round's request, without any structure ``verrou``: a stateful round's locks are the
+    committee's overrides (``Round.locks``) only, whatever a draft stored before issue 14 holds."""
+    request = RoundRequest.model_validate(snapshot["request"])
+    if all(s.verrou is None for s in request.structures):
+        return request
+    return request.model_copy(
+        update={"structures": [s.model_copy(update={"verrou": None}) for s in request.structures]}
+    )
 
 
 def _locks_map(locks: Mapping[str, Any]) -> dict[int, int]:
@@ -291,50 +328,181 @@ def proposal_moves(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[
     return moves
 
 
-def override_round(
-    db: Database, round_id: int, *, id_pg: int, nombre: int, motif: str, author: str = ""
-) -> dict[str, Any]:
-    """Lock structure ``id_pg`` at ``nombre`` posts of this round (with a reason) and re-solve.
+@dataclass(frozen=True)
+class LockBound:
+    """The most posts a committee lock may fix for one structure of a round, and why."""
 
-    The lock replaces any earlier lock of the same structure. The re-solve uses the round's input
-    snapshot (same structures, same existing advisors) so the only change is the committee's.
+    id_pg: int
+    maximum: int
+    #: French: the rule that sets ``maximum`` (request left, structure cap, policy eligibility).
+    raison: str
+
+
+def _n(n: int, word: str) -> str:
+    """``n`` and ``word`` agreed in number (French: plural from 2)."""
+    return f"{n} {word}" + ("s" if abs(n) > 1 else "")
+
+
+def lock_bound(request: RoundRequest, id_pg: int) -> LockBound:
+    """The bound of a lock on structure ``id_pg`` of ``request``: ``0 ≤ nombre ≤ maximum``.
+
+    The engine's per-structure bounds, from the structure document and the round's policy
+    (:func:`allocator.model.request_bound`, ``structure_cap_bound``, ``eligibility_motifs`` on
+    :func:`service.pipeline.applicant_terms`): the request left (posts asked − posts already
+    granted), the policy's cap per structure, and 0 for an applicant the policy makes ineligible
+    (type, préfet's opinion under « exclure », minimum score). A lock within it is refused only
+    by the round's joint rules (quota, envelope, budget, département caps, other locks).
+    """
+    from allocator import Applicant
+    from allocator.model import eligibility_motifs, request_bound, structure_cap_bound
+    from service import pipeline
+
+    structure = next((s for s in request.structures if s.idPG == id_pg), None)
+    if structure is None:
+        raise InvalidRequest(
+            [FieldError("idPG", f"la structure idPG {id_pg} ne fait pas partie de ce tour")]
+        )
+    terms = pipeline.applicant_terms(structure)
+    applicant = Applicant(
+        **terms, code_commune=structure.codeCommune, departement="", region="", epci=None, gains=()
+    )
+    policy = pipeline.policy_from_request(request)
+    granted = terms["already_granted"]
+    maximum = request_bound(applicant)
+    raison = (
+        f"demande restante : {_n(terms['requested'], 'demandé')} − {_n(granted, 'déjà attribué')}"
+    )
+    cap = structure_cap_bound(applicant, policy)
+    if cap is not None and cap < maximum:
+        maximum = cap
+        raison = (
+            f"plafond par structure {policy.max_posts_per_structure} − "
+            f"{_n(granted, 'déjà attribué')}"
+        )
+    motifs = eligibility_motifs(applicant, policy)
+    if motifs:
+        from service.explication import MOTIF_LIBELLES
+
+        maximum = 0
+        raison = "structure non éligible selon la politique du tour : " + " ; ".join(
+            MOTIF_LIBELLES.get(m, m) for m in motifs
+        )
+    return LockBound(id_pg, maximum, raison)
+
+
+def check_lock(request: RoundRequest, id_pg: int, nombre: int) -> LockBound:
+    """Refuse (:class:`InvalidRequest` on ``nombre``) a lock outside :func:`lock_bound`."""
+    bound = lock_bound(request, id_pg)
+    if not 0 <= nombre <= bound.maximum:
+        raise InvalidRequest(
+            [
+                FieldError(
+                    "nombre",
+                    f"verrou refusé pour la structure idPG {id_pg} : {_n(nombre, 'poste')}, "
+                    f"au plus {_n(bound.maximum, 'poste')} dans ce tour ({bound.raison})",
+                )
+            ],
+            detail="Verrou refusé : rien n'a été modifié.",
+        )
+    return bound
+
+
+def override_round(
+    db: Database,
+    round_id: int,
+    *,
+    id_pg: int,
+    nombre: int | None = None,
+    motif: str,
+    author: str = "",
+    lever: bool = False,
+) -> dict[str, Any]:
+    """Lock structure ``id_pg`` at ``nombre`` posts of this round, or lift its lock (``lever``),
+    with a reason, and re-solve.
+
+    A lock replaces any earlier lock of the same structure and must lie within
+    :func:`lock_bound`; a lock the round's joint rules cannot honour (INFEASIBLE re-solve) is
+    refused too: nothing is written then. The re-solve uses the round's input snapshot (same
+    structures, same existing advisors) so the only change is the committee's. The arbitration
+    is appended to the round's history (:func:`arbitrages`).
     """
     if not motif or not motif.strip():
         raise InvalidRequest([FieldError("motif", "le motif est obligatoire")])
+    if (nombre is None) == (not lever):
+        raise InvalidRequest(
+            [FieldError("nombre", "indiquer soit un nombre de postes, soit la levée du verrou")]
+        )
     with db.read() as s:
         row = _get(s, round_id)
         if row.status != ROUND_DRAFT:
             raise Conflict(f"Le tour n° {round_id} est validé : il ne peut plus être modifié.")
         snapshot, version, previous = row.snapshot, row.version, row.result
         locks = dict(row.locks or {})
+        history = arbitrages(row)
     if str(id_pg) not in snapshot["structures"]:
         raise InvalidRequest(
             [FieldError("idPG", f"la structure idPG {id_pg} ne fait pas partie de ce tour")]
         )
-    # The algorithm's own proposal for this structure, kept across re-locks: the explanation
-    # says whether and how the committee departed from it (service.explication).
-    proposition = (locks.get(str(id_pg)) or {}).get(
-        "proposition",
-        next(
-            (
-                int(d["nombreConseillersAttribues"])
-                for d in previous.get("decisions", [])
-                if int(d["idPG"]) == id_pg
-            ),
-            None,
-        ),
-    )
-    locks[str(id_pg)] = {
-        "nombre": nombre,
-        "motif": motif.strip(),
-        "auteur": author[:64],
-        "date": store.iso(utcnow()),
-        "proposition": proposition,
-    }
     request = _request_from_snapshot(snapshot)
+    now = store.iso(utcnow())
+    if lever:
+        lifted = locks.pop(str(id_pg), None)
+        if lifted is None:
+            raise InvalidRequest(
+                [FieldError("idPG", f"la structure idPG {id_pg} n'a pas de verrou dans ce tour")]
+            )
+        event = {"action": "levee", "idPG": id_pg, "nombre": int(lifted["nombre"])}
+    else:
+        assert nombre is not None
+        check_lock(request, id_pg, nombre)
+        # The algorithm's own proposal for this structure, kept across re-locks: the explanation
+        # says whether and how the committee departed from it (service.explication).
+        proposition = (locks.get(str(id_pg)) or {}).get(
+            "proposition",
+            next(
+                (
+                    int(d["nombreConseillersAttribues"])
+                    for d in previous.get("decisions", [])
+                    if int(d["idPG"]) == id_pg
+                ),
+                None,
+            ),
+        )
+        locks[str(id_pg)] = {
+            "nombre": nombre,
+            "motif": motif.strip(),
+            "auteur": author[:64],
+            "date": now,
+            "proposition": proposition,
+        }
+        event = {"action": "verrou", "idPG": id_pg, "nombre": nombre}
     result = solve(request, extra_existing=snapshot["extraExisting"], locks=_locks_map(locks))
-    # What this lock moved since the previous proposal (shown to the committee).
-    locks[str(id_pg)].update(version=version + 1, mouvements=proposal_moves(previous, result))
+    if not lever and result.get("status") == "INFEASIBLE":
+        conflicts = " ; ".join(result.get("conflits", [])) or "règles du tour"
+        raise InvalidRequest(
+            [
+                FieldError(
+                    "nombre",
+                    f"verrou refusé pour la structure idPG {id_pg} : {_n(nombre or 0, 'poste')} "
+                    f"incompatible(s) avec les règles du tour et les autres verrous ({conflicts})",
+                )
+            ],
+            detail="Verrou refusé : le tour deviendrait infaisable ; rien n'a été modifié.",
+        )
+    moves = proposal_moves(previous, result)
+    if not lever:
+        # What this lock moved since the previous proposal (shown to the committee).
+        locks[str(id_pg)].update(version=version + 1, mouvements=moves)
+    history.append(
+        {
+            **event,
+            "motif": motif.strip(),
+            "auteur": author[:64],
+            "date": now,
+            "version": version + 1,
+            "mouvements": moves,
+        }
+    )
     with db.write() as s:
         done = s.execute(
             update(Round)
@@ -342,7 +510,7 @@ def override_round(
             .values(
                 locks=locks,
                 result=result,
-                snapshot={**snapshot, "moteur": _environment()},
+                snapshot={**snapshot, "moteur": _environment(), "arbitrages": history},
                 updated_at=utcnow(),
                 version=version + 1,
             )

@@ -18,11 +18,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from service.api_schemas import STATUTS_PORTAIL, AvisPrefetBody, StructureDocument
+from service.api_schemas import (
+    SERVER_FIELDS,
+    STATUTS_PORTAIL,
+    AvisPrefetBody,
+    StructureDocument,
+)
 from service.errors import Conflict, NotFound
 from service.models import (
     STATUTS_EN_ATTENTE,
@@ -86,7 +91,78 @@ def find_token(session: Session, raw: str) -> ApiToken | None:
 
 
 def _document(doc: StructureDocument) -> dict[str, Any]:
-    return doc.model_dump(mode="json", exclude_none=True, exclude={"prefet", "coselec", "statut"})
+    """The stored document: the portal's own fields (history, status and locks live apart)."""
+    return doc.model_dump(
+        mode="json", exclude_none=True, exclude={"prefet", "statut", *SERVER_FIELDS}
+    )
+
+
+def without_server_fields(document: dict[str, Any]) -> dict[str, Any]:
+    """A stored document without the :data:`~service.api_schemas.SERVER_FIELDS`.
+
+    Stores written before issue 14 may hold a portal ``verrou`` in a document: it is no lock
+    (only committee overrides of a round are), so rounds and views never see it.
+    """
+    return {k: v for k, v in document.items() if k not in SERVER_FIELDS}
+
+
+#: Coselec entries that are decisions: written by a committed round (``round_id``), a history
+#: import (the 2021 file: ``round_id`` of its round; the admin import: ``attribues`` set) or a
+#: hand-back of posts (``attribues`` < 0). Entries that a portal document carried before issue 14
+#: have neither: they are kept (the table is append-only) but ignored everywhere, so that no
+#: portal value ever becomes a grant or an existing advisor.
+RECORDED_DECISION = or_(CoselecRow.round_id.is_not(None), CoselecRow.attribues.is_not(None))
+
+
+#: Why each server-controlled field is refused (French, shown to the caller).
+_SERVER_FIELD_REASONS = {
+    "verrou": "champ fixé par le service : un verrou ne se pose que par un arbitrage du comité "
+    "sur un tour",
+    "coselec": "historique des décisions fixé par le service (tours validés) ; un historique "
+    "antérieur s'importe par POST /v1/structures/import-historique (rôle admin)",
+}
+
+
+def server_field_errors(doc: StructureDocument, allowed: tuple[str, ...] = ()) -> list[FieldError]:
+    """One error per :data:`~service.api_schemas.SERVER_FIELDS` field ``doc`` carries (but
+    ``allowed``), naming it and saying why."""
+    return [
+        FieldError(
+            name,
+            _SERVER_FIELD_REASONS.get(name, "champ de la vue de la structure, fixé par le service"),
+        )
+        for name in doc.server_fields(allowed)
+    ]
+
+
+def refuse_server_fields(errors: list[FieldError]) -> None:
+    if errors:
+        raise InvalidRequest(errors, detail="Le document contient des champs fixés par le service.")
+
+
+def check_portal_document(doc: StructureDocument, current_statut: str | None) -> None:
+    """Refuse a portal document that carries what only the committee or the service decides.
+
+    A :data:`~service.api_schemas.SERVER_FIELDS` field with a value (``verrou``, ``coselec``...)
+    and a ``statut`` outside :data:`~service.api_schemas.STATUTS_PORTAIL` are refused by name;
+    a committee status equal to the stored one (``current_statut``) is an echo and changes
+    nothing. Structures with their history come in through the admin import
+    (:func:`service.cycle.import_structure`).
+    """
+    errors = server_field_errors(doc)
+    if (
+        doc.statut is not None
+        and doc.statut not in STATUTS_PORTAIL
+        and doc.statut != current_statut
+    ):
+        errors.append(
+            FieldError(
+                "statut",
+                f"le statut {doc.statut} résulte d'une décision du comité ; le portail peut "
+                f"seulement indiquer {', '.join(STATUTS_PORTAIL)}",
+            )
+        )
+    refuse_server_fields(errors)
 
 
 def _norm_avis(avis: str | None) -> str | None:
@@ -126,76 +202,71 @@ def check_communes(doc: StructureDocument) -> None:
         raise InvalidRequest(errors)
 
 
-def upsert_structure(session: Session, doc: StructureDocument) -> tuple[bool, dict[str, Any]]:
-    """Create or update an application (idempotent ``PUT``).
+def check_siret(session: Session, doc: StructureDocument) -> None:
+    """A SIRET already held by another ``idPG`` is a conflict, as on the real platform."""
+    if doc.siret is None:
+        return
+    holder = session.scalar(
+        select(Structure.id_pg).where(Structure.siret == doc.siret, Structure.id_pg != doc.idPG)
+    )
+    if holder is not None:
+        raise Conflict(
+            f"Le SIRET {doc.siret} est déjà utilisé par la structure idPG {holder}.",
+            [FieldError("siret", f"SIRET déjà utilisé par la structure idPG {holder}")],
+        )
 
-    Returns ``(created, view)``. A SIRET already held by another ``idPG`` is a conflict, as on
-    the real platform. On creation the document's ``prefet`` and ``coselec`` entries are imported
-    (history decided elsewhere); afterwards they are owned by the service and ignored here.
-    The portal may move an existing structure only to CREEE, ANNULEE, ABANDON or DOUBLON.
+
+def create_structure(
+    session: Session, doc: StructureDocument, auteur: str, now: datetime
+) -> Structure:
+    """Insert a new structure and its relayed préfet opinions (``doc.statut`` or CREEE)."""
+    row = Structure(
+        id_pg=doc.idPG,
+        siret=doc.siret,
+        type=doc.type,
+        nom=doc.nom,
+        code_commune=doc.codeCommune,
+        statut=doc.statut or "CREEE",
+        document=_document(doc),
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(row)
+    _flush(session, doc.idPG)  # the history rows reference it
+    for p in doc.prefet:
+        session.add(
+            AvisPrefetRow(
+                id_pg=doc.idPG,
+                avis=_norm_avis(p.avisPrefet),
+                nombre=p.nombreConseillersPrefet,
+                commentaire=p.commentairePrefet,
+                inserted_at=p.insertedAt or now,
+                auteur=auteur[:64],
+            )
+        )
+    return row
+
+
+def upsert_structure(session: Session, doc: StructureDocument) -> tuple[bool, dict[str, Any]]:
+    """Create or update an application from the portal (idempotent ``PUT``).
+
+    Returns ``(created, view)``. The document may not carry what the committee or the service
+    decides (:func:`check_portal_document`: 422 naming the field). On creation the préfet
+    opinions it relays are imported; afterwards they come through :func:`record_avis_prefet`.
+    The portal may move a structure only to CREEE, ANNULEE, ABANDON or DOUBLON.
     """
     check_communes(doc)
-    if doc.siret is not None:
-        holder = session.scalar(
-            select(Structure.id_pg).where(Structure.siret == doc.siret, Structure.id_pg != doc.idPG)
-        )
-        if holder is not None:
-            raise Conflict(
-                f"Le SIRET {doc.siret} est déjà utilisé par la structure idPG {holder}.",
-                [FieldError("siret", f"SIRET déjà utilisé par la structure idPG {holder}")],
-            )
     row = session.get(Structure, doc.idPG, with_for_update=True)
+    check_portal_document(doc, None if row is None else row.statut)
+    check_siret(session, doc)
     now = utcnow()
     document = _document(doc)
     if row is None:
         created = True
-        row = Structure(
-            id_pg=doc.idPG,
-            siret=doc.siret,
-            type=doc.type,
-            nom=doc.nom,
-            code_commune=doc.codeCommune,
-            statut=doc.statut or "CREEE",
-            document=document,
-            created_at=now,
-            updated_at=now,
-        )
-        session.add(row)
-        _flush(session, doc.idPG)  # the history rows below reference it
-        for p in doc.prefet:
-            session.add(
-                AvisPrefetRow(
-                    id_pg=doc.idPG,
-                    avis=_norm_avis(p.avisPrefet),
-                    nombre=p.nombreConseillersPrefet,
-                    commentaire=p.commentairePrefet,
-                    inserted_at=p.insertedAt or now,
-                    auteur="import",
-                )
-            )
-        for c in doc.coselec:
-            session.add(
-                CoselecRow(
-                    id_pg=doc.idPG,
-                    nombre_conseillers_coselec=c.nombreConseillersCoselec,
-                    avis=_norm_avis(c.avisCoselec),
-                    numero=c.numero,
-                    inserted_at=c.insertedAt,
-                )
-            )
+        row = create_structure(session, doc, "import", now)
     else:
         created = False
         if doc.statut is not None and doc.statut != row.statut:
-            if doc.statut not in STATUTS_PORTAIL:
-                raise InvalidRequest(
-                    [
-                        FieldError(
-                            "statut",
-                            f"le statut {doc.statut} résulte d'une décision du comité ; le portail "
-                            f"peut seulement indiquer {', '.join(STATUTS_PORTAIL)}",
-                        )
-                    ]
-                )
             row.statut = doc.statut
         if row.document != document or row.siret != doc.siret:
             row.siret = doc.siret
@@ -239,8 +310,13 @@ def prefet_entries(session: Session, id_pg: int) -> list[AvisPrefetRow]:
 
 
 def coselec_entries(session: Session, id_pg: int) -> list[CoselecRow]:
+    """The structure's decisions, oldest first (:data:`RECORDED_DECISION` only)."""
     return list(
-        session.scalars(select(CoselecRow).where(CoselecRow.id_pg == id_pg).order_by(CoselecRow.id))
+        session.scalars(
+            select(CoselecRow)
+            .where(CoselecRow.id_pg == id_pg, RECORDED_DECISION)
+            .order_by(CoselecRow.id)
+        )
     )
 
 
@@ -287,7 +363,7 @@ def structure_view(session: Session, row: Structure) -> dict[str, Any]:
             }
             break
     return {
-        **row.document,
+        **without_server_fields(row.document),
         "idPG": row.id_pg,
         "statut": row.statut,
         "nombreConseillersAttribues": current_grant(coselec),
@@ -331,8 +407,10 @@ class PendingStructure:
 def pending_structures(session: Session) -> list[PendingStructure]:
     """Structures a new round considers (CREEE or EXAMEN_COMPLEMENTAIRE_COSELEC), by idPG.
 
-    Each document carries the stored préfet opinions and coselec history in portal form, so that
-    the round request is exactly what the portal would have sent.
+    Each document carries the stored préfet opinions and recorded decisions
+    (:data:`RECORDED_DECISION`) in portal form, so that the round request is what the portal
+    would have sent; it never carries a ``verrou`` (:func:`without_server_fields`): a stateful
+    round takes its locks from the committee's overrides only.
     """
     rows = list(
         session.scalars(
@@ -355,7 +433,9 @@ def pending_structures(session: Session) -> list[PendingStructure]:
             }
             prefet[p.id_pg].append({k: v for k, v in entry.items() if v is not None})
         for c in session.scalars(
-            select(CoselecRow).where(CoselecRow.id_pg.in_(chunk)).order_by(CoselecRow.id)
+            select(CoselecRow)
+            .where(CoselecRow.id_pg.in_(chunk), RECORDED_DECISION)
+            .order_by(CoselecRow.id)
         ):
             entry = {
                 "nombreConseillersCoselec": c.nombre_conseillers_coselec,
@@ -365,7 +445,11 @@ def pending_structures(session: Session) -> list[PendingStructure]:
             coselec[c.id_pg].append({k: v for k, v in entry.items() if v is not None})
     out = []
     for r in rows:
-        document = {**r.document, "prefet": prefet[r.id_pg], "coselec": coselec[r.id_pg]}
+        document = {
+            **without_server_fields(r.document),
+            "prefet": prefet[r.id_pg],
+            "coselec": coselec[r.id_pg],
+        }
         fingerprint = canonical_sha256({"statut": r.statut, "document": document})
         out.append(PendingStructure(r.id_pg, r.code_commune, document, fingerprint))
     return out
@@ -427,7 +511,9 @@ def structures_in(session: Session, codes: Iterable[str] | None = None) -> list[
     ids = [r.id_pg for r in rows]
     for chunk in _chunks(ids, 500):
         for c in session.scalars(
-            select(CoselecRow).where(CoselecRow.id_pg.in_(chunk)).order_by(CoselecRow.id)
+            select(CoselecRow)
+            .where(CoselecRow.id_pg.in_(chunk), RECORDED_DECISION)
+            .order_by(CoselecRow.id)
         ):
             if c.avis == "POSITIF":
                 grants[c.id_pg] = c.nombre_conseillers_coselec

@@ -7,6 +7,7 @@ endpoint                               portail  agence  analyste  admin
 =====================================  =======  ======  ========  =====
 POST /v1/allocate                      oui      oui     oui       oui
 PUT  /v1/structures/{idPG}             oui      -       -         oui
+POST /v1/structures/import-historique  -        -       -         oui
 GET  /v1/structures/{idPG}             oui      oui     oui       oui
 POST /v1/structures/{idPG}/avis-prefet oui      oui     -         oui
 POST /v1/rounds, PATCH, commit         -        oui     -         oui
@@ -15,8 +16,11 @@ GET  /v1/territoires/{niveau}/{code}   oui      oui     oui       oui
 =====================================  =======  ======  ========  =====
 
 Préfet opinions: on the real platform the préfets enter them in the portal's back-office, so the
-portal relays them (``portail``); the agency may also record them (``agence``). Analysts only read
-(and simulate stateless rounds).
+portal relays them (``portail``: in a new application's ``prefet`` list, then through
+``avis-prefet``); the agency may also record them (``agence``). Analysts only read (and simulate
+stateless rounds). Committee decisions never come from the portal: ``PUT`` refuses ``verrou``,
+``coselec`` and committee statuses (:func:`service.store.check_portal_document`); history decided
+before the service comes in through the admin-only import.
 """
 
 from __future__ import annotations

@@ -113,12 +113,12 @@ class Row:
         return (value, self.id_pg)
 
 
-def latest_lock(view: Mapping[str, Any]) -> dict[str, Any] | None:
-    """The lock that produced the current proposal (highest version), if any."""
-    locks = [v for v in view.get("verrous", []) if v.get("version") is not None]
-    if not locks:
+def latest_arbitrage(view: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The arbitration (lock set or lifted) that produced the current proposal, if any."""
+    done = [a for a in view.get("arbitrages", []) if a.get("version") is not None]
+    if not done:
         return None
-    last = max(locks, key=lambda v: int(v["version"]))
+    last = max(done, key=lambda a: int(a["version"]))
     return last if int(last["version"]) == int(view.get("version", 0)) else None
 
 
@@ -126,7 +126,7 @@ def rows(view: Mapping[str, Any], request: RoundRequest) -> list[Row]:
     """One :class:`Row` per decision of the round (ascending idPG), ``request`` its input."""
     docs = {s.idPG: s for s in request.structures}
     locks = {int(v["idPG"]): v for v in view.get("verrous", [])}
-    last = latest_lock(view)
+    last = latest_arbitrage(view)
     moved = {int(m["idPG"]): (m["avant"], m["apres"]) for m in (last or {}).get("mouvements", [])}
     out = []
     for d in (view.get("resultat") or {}).get("decisions", []):
@@ -232,7 +232,7 @@ def grouped(all_rows: Iterable[Row], filters: Filters) -> list[tuple[str, str, l
 
 def moves(view: Mapping[str, Any], by_id: Mapping[int, Row]) -> dict[str, Any] | None:
     """The changes of the last re-solve, with their reasons, for the "what moved" panel."""
-    last = latest_lock(view)
+    last = latest_arbitrage(view)
     if last is None:
         return None
     items = []
@@ -240,7 +240,8 @@ def moves(view: Mapping[str, Any], by_id: Mapping[int, Row]) -> dict[str, Any] |
         i = int(m["idPG"])
         row = by_id.get(i)
         if i == int(last["idPG"]):
-            why = f"Verrou du comité : « {last['motif']} »"
+            what = "Verrou du comité" if last["action"] == "verrou" else "Verrou levé"
+            why = f"{what} : « {last['motif']} »"
         else:
             why = " ; ".join(labels.motif(c) for c in m.get("motifs", [])) or "—"
         items.append(
@@ -254,7 +255,7 @@ def moves(view: Mapping[str, Any], by_id: Mapping[int, Row]) -> dict[str, Any] |
                 "pourquoi": why,
             }
         )
-    return {"verrou": last, "items": items}
+    return {"arbitrage": last, "items": items}
 
 
 def explanation_html(explication: Mapping[str, Any]) -> str | None:

@@ -452,6 +452,31 @@ def verrou(round_id: int) -> ResponseReturnValue:
     return redirect(url_for("ui.tour", round_id=round_id, _anchor="mouvements"))
 
 
+@bp.post("/tours/<int:round_id>/verrous/<int:id_pg>/levee")
+@auth.login_required(act=True)
+def lever_verrou(round_id: int, id_pg: int) -> ResponseReturnValue:
+    """Lift a committee lock (motif mandatory), re-solve: :func:`service.rounds.override_round`."""
+    motif = request.form.get("motif", "").strip()
+    back = request.form.get("retour") == "structure"
+    try:
+        if len(motif) < 3:
+            raise InvalidRequest(
+                [FieldError("motif", "le motif est obligatoire (3 caractères au moins)")],
+                detail="Le verrou n'a pas été levé.",
+            )
+        body = parse_model(RoundOverrideBody, {"idPG": id_pg, "lever": True, "motif": motif})
+        rounds.override_round(
+            db(), round_id, id_pg=body.idPG, lever=True, motif=body.motif, author=_author()
+        )
+    except (ServiceError, InvalidRequest) as exc:
+        _flash_errors(exc)
+        if back:
+            return redirect(url_for("ui.structure", round_id=round_id, id_pg=id_pg))
+        return redirect(url_for("ui.tour", round_id=round_id, _anchor="titre-verrous"))
+    flash(f"Verrou de la structure {id_pg} levé ; proposition recalculée.", "succes")
+    return redirect(url_for("ui.tour", round_id=round_id, _anchor="mouvements"))
+
+
 @bp.get("/tours/<int:round_id>/validation")
 @auth.login_required(act=True)
 def validation(round_id: int) -> ResponseReturnValue:

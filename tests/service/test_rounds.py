@@ -153,16 +153,25 @@ def test_envelope_never_over_consumed(app: Any, client: Any, tokens: Any) -> Non
         s.flush()
 
 
-def test_infeasible_round_cannot_be_committed(client: Any, tokens: Any) -> None:
+def test_infeasible_round_cannot_be_committed(app: Any, client: Any, tokens: Any) -> None:
+    from service.models import Round
+
     agence = tokens["agence"]
     _seed(client, tokens, 1)
     rid = client.post(
         "/v1/rounds", json={"mois": "2021-06", "quota": 1}, headers=agence
     ).get_json()["id"]
-    resp = client.patch(
-        f"/v1/rounds/{rid}", json={"idPG": 1, "nombre": 2, "motif": "forcer"}, headers=agence
+    # A lock the round cannot honour is refused at entry (issue 14)...
+    assert_problem(
+        client.patch(
+            f"/v1/rounds/{rid}", json={"idPG": 1, "nombre": 2, "motif": "forcer"}, headers=agence
+        ),
+        422,
     )
-    assert resp.get_json()["resultat"]["status"] == "INFEASIBLE"
+    # ...but a draft stored INFEASIBLE before that rule still cannot be committed.
+    with app.extensions["allocator.db"].write() as s:
+        row = s.get(Round, rid)
+        row.result = {**row.result, "status": "INFEASIBLE", "conflits": ["verrous > quota"]}
     assert_problem(client.post(f"/v1/rounds/{rid}/commit", headers=agence), 409)
 
 
@@ -187,11 +196,12 @@ def test_round_404(client: Any, tokens: Any) -> None:
 def test_coselec_history_is_append_only(app: Any, client: Any, tokens: Any) -> None:
     from service.models import CoselecRow
 
-    client.put(
-        "/v1/structures/1",
+    resp = client.post(
+        "/v1/structures/import-historique",
         json=structure_doc(1, coselec=[{"nombreConseillersCoselec": 1, "avisCoselec": "POSITIF"}]),
-        headers=tokens["portail"],
+        headers=tokens["admin"],
     )
+    assert resp.status_code == 201, resp.get_json()
     with (
         pytest.raises(RuntimeError, match="append-only"),
         app.extensions["allocator.db"].write() as s,

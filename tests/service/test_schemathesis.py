@@ -54,7 +54,7 @@ CONFIG = SchemathesisConfig.from_dict(
 schema = schemathesis.openapi.from_wsgi("/openapi.json", APP, config=CONFIG)
 
 # idPG outside the bundled 2021 file (1..1450), so that the history import succeeds.
-GRANTED, PENDING, NEW = 5000, 5001, 5002
+GRANTED, PENDING, NEW, IMPORTED = 5000, 5001, 5002, 5003
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -94,6 +94,19 @@ SCRIPT: list[tuple[str, str, str | None, dict[str, Any], int]] = [
     ("GET", "/v1/notice", None, {"query": {"format": "html"}}, 200),
     ("POST", "/v1/allocate", "analyste", {"body": small_request()}, 200),
     ("PUT", "/v1/structures/{idPG}", "portail", {"idPG": NEW, "body": structure_doc(NEW)}, 201),
+    (
+        "POST",
+        "/v1/structures/import-historique",
+        "admin",
+        {
+            "body": structure_doc(
+                IMPORTED,
+                statut="VALIDATION_COSELEC",
+                coselec=[{"nombreConseillersCoselec": 1, "avisCoselec": "POSITIF"}],
+            )
+        },
+        201,
+    ),
     ("GET", "/v1/structures/{idPG}", "agence", {"idPG": GRANTED}, 200),
     (
         "POST",

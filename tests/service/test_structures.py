@@ -103,12 +103,16 @@ def test_import_history_on_creation(client: Any, tokens: Any) -> None:
             {"nombreConseillersCoselec": 3, "avisCoselec": "POSITIF", "numero": "COSELEC 5"},
         ],
     )
-    view = client.put("/v1/structures/42", json=doc, headers=tokens["portail"]).get_json()
+    # History comes in through the admin import only (issue 14), never from the portal.
+    assert_problem(client.put("/v1/structures/42", json=doc, headers=tokens["portail"]), 422)
+    view = client.post(
+        "/v1/structures/import-historique", json=doc, headers=tokens["admin"]
+    ).get_json()
     assert view["statut"] == "VALIDATION_COSELEC"
     assert view["nombreConseillersAttribues"] == 3  # last POSITIF entry is authoritative
     assert [c["nombreConseillersCoselec"] for c in view["coselec"]] == [2, 0, 3]
     assert view["prefet"][0]["avisPrefet"] == "NÉGATIF"
-    # history sent again on update is ignored: the service owns it now
+    # the portal's later updates carry no history: the service owns it now
     doc["coselec"] = []
     view = client.put("/v1/structures/42", json=doc, headers=tokens["portail"]).get_json()
     assert len(view["coselec"]) == 3
