@@ -413,6 +413,7 @@ def structure(round_id: int, id_pg: int) -> ResponseReturnValue:
         tour=view,
         row=row,
         doc=doc,
+        borne=rounds.lock_bound(request_, id_pg) if view["statut"] == "draft" else None,
         texte_html=present.explanation_html(explication),
         resume=explication.get("resume"),
     )

@@ -623,3 +623,10 @@ def test_draft_made_from_a_portal_lock_before_the_upgrade_is_stale(
         client.post(f"/v1/rounds/{view['id']}/commit", headers=tokens["agence"]), 409
     )
     assert "périmé" in body["detail"]
+
+
+def test_structure_page_states_the_lock_bound(page: tuple[Any, Any, str]) -> None:
+    _, client, _ = page
+    body = text(client.get("/agence/tours/1/structures/1"))
+    assert 'max="2"' in body
+    assert "au plus 2 : demande restante : 2 demandés − 0 déjà attribué" in body
