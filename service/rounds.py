@@ -483,8 +483,9 @@ def override_round(
             [
                 FieldError(
                     "nombre",
-                    f"verrou refusé pour la structure idPG {id_pg} : {_n(nombre or 0, 'poste')} "
-                    f"incompatible(s) avec les règles du tour et les autres verrous ({conflicts})",
+                    f"verrou refusé pour la structure idPG {id_pg} : {_n(nombre or 0, 'poste')}, "
+                    f"nombre incompatible avec les règles du tour et les autres verrous "
+                    f"({conflicts})",
                 )
             ],
             detail="Verrou refusé : le tour deviendrait infaisable ; rien n'a été modifié.",
