@@ -30,6 +30,18 @@ DEFAULTS: dict[str, Any] = {
     # None: upgrade the embedded SQLite automatically outside production; never otherwise.
     "AUTO_MIGRATE": None,
     "LOG_LEVEL": "INFO",
+    # Idempotency-Key: replay window of a stored response (s), lease of a running request (s) —
+    # longer than any request, so that only a dead worker's key expires —, and the largest
+    # response kept for replay (bytes; a larger one is sent but cannot be replayed).
+    "IDEMPOTENCY_TTL": 24 * 3600,
+    "IDEMPOTENCY_LEASE": 15 * 60,
+    "IDEMPOTENCY_MAX_BYTES": 1024 * 1024,
+}
+#: Settings that must be whole numbers, and their smallest value.
+WHOLE_SETTINGS = {
+    "IDEMPOTENCY_TTL": 1,
+    "IDEMPOTENCY_LEASE": 1,
+    "IDEMPOTENCY_MAX_BYTES": 0,
 }
 DEV_SECRET = "dev-secret-not-for-production"
 
@@ -41,6 +53,17 @@ def _normalise_url(url: str) -> str:
         if url.startswith(prefix):
             return "postgresql+psycopg://" + url[len(prefix) :]
     return url
+
+
+def _check_whole_settings(config: Any) -> None:
+    """Refuse to start with a setting of :data:`WHOLE_SETTINGS` that is not a whole number."""
+    for name, smallest in WHOLE_SETTINGS.items():
+        value = config[name]
+        if isinstance(value, bool) or not isinstance(value, int) or value < smallest:
+            raise RuntimeError(
+                f"ALLOCATOR_{name} doit être un nombre entier supérieur ou égal à {smallest} "
+                f"(reçu : {value!r})."
+            )
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
@@ -80,6 +103,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         app.config["SECRET_KEY"] = DEV_SECRET
     elif production and app.config["SECRET_KEY"] == DEV_SECRET:
         raise RuntimeError("La clé secrète de développement est interdite en production.")
+
+    _check_whole_settings(app.config)
 
     url = app.config.get("DATABASE_URL") or default_sqlite_url(app.instance_path)
     app.config["DATABASE_URL"] = url = _normalise_url(str(url))
