@@ -8,6 +8,11 @@ Configuration layers, later ones winning: :data:`DEFAULTS` → ``instance/config
 → environment variables prefixed ``ALLOCATOR_`` (``ALLOCATOR_DATABASE_URL``,
 ``ALLOCATOR_SECRET_KEY``, ``ALLOCATOR_MAX_CONTENT_LENGTH``, ``ALLOCATOR_ENV``...) → ``test_config``.
 The instance folder is ``$ALLOCATOR_INSTANCE_PATH`` or ``./instance``.
+
+Behind a TLS-terminating reverse proxy set ``ALLOCATOR_PROXY_FIX`` to the number of proxies: the
+app is wrapped in werkzeug's ``ProxyFix`` and trusts their ``X-Forwarded-For``/``-Proto`` (so
+that ``request.is_secure`` and the client address are right). Production mode
+(``ALLOCATOR_ENV=production``) always marks the session cookie ``Secure``.
 """
 
 from __future__ import annotations
@@ -36,12 +41,16 @@ DEFAULTS: dict[str, Any] = {
     "IDEMPOTENCY_TTL": 24 * 3600,
     "IDEMPOTENCY_LEASE": 15 * 60,
     "IDEMPOTENCY_MAX_BYTES": 1024 * 1024,
+    # Number of reverse proxies in front of the app whose X-Forwarded-For/-Proto are trusted
+    # (werkzeug ProxyFix); 0: none (the headers are ignored).
+    "PROXY_FIX": 0,
 }
 #: Settings that must be whole numbers, and their smallest value.
 WHOLE_SETTINGS = {
     "IDEMPOTENCY_TTL": 1,
     "IDEMPOTENCY_LEASE": 1,
     "IDEMPOTENCY_MAX_BYTES": 0,
+    "PROXY_FIX": 0,
 }
 DEV_SECRET = "dev-secret-not-for-production"
 
@@ -105,6 +114,11 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         raise RuntimeError("La clé secrète de développement est interdite en production.")
 
     _check_whole_settings(app.config)
+    if app.config["PROXY_FIX"]:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        hops = app.config["PROXY_FIX"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
 
     url = app.config.get("DATABASE_URL") or default_sqlite_url(app.instance_path)
     app.config["DATABASE_URL"] = url = _normalise_url(str(url))

@@ -22,7 +22,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from service.api_schemas import STATUTS_PORTAIL, AvisPrefetBody, StructureDocument
+from service.api_schemas import MAX_ID, STATUTS_PORTAIL, AvisPrefetBody, StructureDocument
 from service.errors import Conflict, NotFound
 from service.models import (
     STATUTS_EN_ATTENTE,
@@ -32,6 +32,7 @@ from service.models import (
     IdempotencyKey,
     Programme,
     Structure,
+    UiSession,
     utcnow,
 )
 from service.schemas import FieldError, InvalidRequest
@@ -80,6 +81,28 @@ def find_token(session: Session, raw: str) -> ApiToken | None:
             ApiToken.token_sha256 == hash_token(raw), ApiToken.revoked_at.is_(None)
         )
     ).one_or_none()
+
+
+def list_tokens(session: Session) -> list[ApiToken]:
+    """Every token, revoked ones included, by id (``allocator token list``)."""
+    return list(session.scalars(select(ApiToken).order_by(ApiToken.id)))
+
+
+def revoke_token(session: Session, token_id: int, now: datetime) -> tuple[ApiToken, bool]:
+    """Revoke a token and end its review-page sessions; return ``(token, newly_revoked)``.
+
+    Revoking a revoked token changes nothing (its revocation date is kept). An unknown id is a
+    :class:`NotFound`.
+    """
+    row = session.get(ApiToken, token_id, with_for_update=True) if 0 < token_id <= MAX_ID else None
+    if row is None:
+        raise NotFound(f"Aucun jeton n° {token_id}.")
+    session.execute(delete(UiSession).where(UiSession.token_id == token_id))
+    if row.revoked_at is not None:
+        return row, False
+    row.revoked_at = now
+    session.flush()
+    return row, True
 
 
 # -- structures ------------------------------------------------------------------------------
@@ -627,3 +650,48 @@ def _held_by(reservation: Reservation) -> Any:
 def _aware(dt: datetime) -> datetime:
     """SQLite returns naive datetimes: they were stored as UTC."""
     return dt if dt.tzinfo is not None else dt.replace(tzinfo=UTC)
+
+
+# -- review-page sessions -----------------------------------------------------------------------
+
+
+def open_ui_session(
+    session: Session, token_id: int, sid: str, *, now: datetime, lifetime: timedelta
+) -> None:
+    """Record a signed-in session for the random id ``sid`` (only its hash is stored)."""
+    purge_ui_sessions(session, now)
+    session.add(
+        UiSession(
+            sid_sha256=hash_token(sid), token_id=token_id, created_at=now, expires_at=now + lifetime
+        )
+    )
+    session.flush()
+
+
+def ui_session_token(session: Session, sid: str, now: datetime) -> ApiToken | None:
+    """The active token of the unexpired session ``sid``, or ``None``."""
+    return session.scalars(
+        select(ApiToken)
+        .join(UiSession, UiSession.token_id == ApiToken.id)
+        .where(
+            UiSession.sid_sha256 == hash_token(sid),
+            UiSession.expires_at > now,
+            ApiToken.revoked_at.is_(None),
+        )
+    ).one_or_none()
+
+
+def close_ui_session(session: Session, sid: str) -> None:
+    """Sign-out: the session's row goes, so that a copy of the cookie no longer works."""
+    session.execute(delete(UiSession).where(UiSession.sid_sha256 == hash_token(sid)))
+
+
+def purge_ui_sessions(session: Session, now: datetime) -> int:
+    """Delete expired review-page sessions; return how many."""
+    result = session.execute(delete(UiSession).where(UiSession.expires_at <= now))
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def purge_expired(session: Session, now: datetime) -> tuple[int, int]:
+    """``allocator db purge``: delete expired idempotency keys and review-page sessions."""
+    return _purge_expired_keys(session, now), purge_ui_sessions(session, now)

@@ -351,3 +351,114 @@ def test_filters_ignore_unknown_values() -> None:
     f = present.Filters.from_args({"tri": "drop table", "ordre": "sideways", "type": "X"})
     assert (f.tri, f.ordre, f.type) == ("idpg", "asc", "")
     assert f.query(tri="score") == {"tri": "score"}
+
+
+# -- sessions, cookies and headers (issue 14) ---------------------------------------------------
+
+
+def _session_cookie(client: Any) -> str:
+    cookie = client.get_cookie("session")
+    assert cookie is not None
+    return cookie.value
+
+
+def test_captured_cookie_stops_working_after_sign_out(ui: tuple[Any, Any, dict[str, str]]) -> None:
+    app, client, tokens = ui
+    sign_in(client, tokens["agence"])
+    captured = _session_cookie(client)
+    assert tokens["agence"] not in captured
+    token = csrf(client, "/agence/tours")
+    assert client.post("/agence/deconnexion", data={"csrf_token": token}).status_code == 302
+    # Someone replays the cookie captured before the sign-out.
+    thief = app.test_client()
+    thief.set_cookie("session", captured)
+    resp = thief.get("/agence/tours")
+    assert resp.status_code == 302 and "/agence/connexion" in resp.headers["Location"]
+    acted = thief.post("/agence/tours", data={"csrf_token": token, "mois": "2021-06", "quota": "1"})
+    assert acted.status_code == 401 and rounds.list_rounds(db(app)) == []
+
+
+def test_session_lasts_12_hours(sqlite_url: str, fake_solver: Any) -> None:
+    from datetime import UTC, datetime, timedelta
+    from email.utils import parsedate_to_datetime
+
+    from service import create_app
+
+    clock = {"now": datetime(2026, 3, 2, 8, 0, tzinfo=UTC)}
+    app = create_app({"DATABASE_URL": sqlite_url, "TESTING": True, "CLOCK": lambda: clock["now"]})
+    try:
+        assert app.permanent_session_lifetime == timedelta(hours=12)
+        tokens = raw_tokens(app)
+        client = app.test_client()
+        resp = sign_in(client, tokens["agence"])
+        expires = parsedate_to_datetime(resp.headers["Set-Cookie"].split("Expires=")[1][:29])
+        left = expires - datetime.now(UTC)  # the cookie's expiry follows the real clock
+        assert timedelta(hours=11) < left <= timedelta(hours=12)
+        clock["now"] += timedelta(hours=11, minutes=59)
+        assert client.get("/agence/tours").status_code == 200
+        # Activity does not stretch it: 12 h after sign-in the server refuses the session.
+        clock["now"] += timedelta(minutes=2)
+        resp = client.get("/agence/tours")
+        assert resp.status_code == 302 and "/agence/connexion" in resp.headers["Location"]
+    finally:
+        db(app).dispose()
+
+
+def test_csrf_token_is_renewed_at_sign_in(ui: tuple[Any, Any, dict[str, str]]) -> None:
+    _, client, tokens = ui
+    before = csrf(client)
+    resp = client.post("/agence/connexion", data={"csrf_token": before, "jeton": tokens["agence"]})
+    assert resp.status_code == 302
+    after = csrf(client, "/agence/tours")
+    assert after != before
+    # The token planted before sign-in (session fixation) no longer passes.
+    refused = client.post("/agence/tours", data={"csrf_token": before, "mois": "2021-06"})
+    assert refused.status_code == 400
+
+
+def test_cookie_is_secure_in_production_mode(
+    sqlite_url: str, fake_solver: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from service import create_app
+
+    app = create_app(
+        {
+            "DATABASE_URL": sqlite_url,
+            "AUTO_MIGRATE": True,
+            "ENV": "production",
+            "SECRET_KEY": "production-secret-for-the-test",
+        }
+    )
+    try:
+        tokens = raw_tokens(app)
+        client = app.test_client()  # plain http: TLS ends before the app
+        resp = sign_in(client, tokens["agence"])
+        assert resp.status_code == 302
+        assert "Secure" in resp.headers["Set-Cookie"]
+    finally:
+        db(app).dispose()
+
+
+def test_proxy_fix_trusts_forwarded_https_only_when_configured(
+    sqlite_url: str, fake_solver: Any
+) -> None:
+    from service import create_app
+
+    forwarded = {"X-Forwarded-Proto": "https", "X-Forwarded-For": "203.0.113.7"}
+    for proxies, secure in ((0, False), (1, True)):
+        app = create_app({"DATABASE_URL": sqlite_url, "TESTING": True, "PROXY_FIX": proxies})
+        try:
+            tokens = raw_tokens(app)
+            client = app.test_client()
+            page = text(client.get("/agence/connexion", headers=forwarded))
+            match = CSRF_RE.search(page)
+            assert match is not None
+            resp = client.post(
+                "/agence/connexion",
+                data={"csrf_token": match.group(1), "jeton": tokens["agence"]},
+                headers=forwarded,
+            )
+            assert resp.status_code == 302
+            assert ("Secure" in resp.headers["Set-Cookie"]) is secure
+        finally:
+            db(app).dispose()
