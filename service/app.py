@@ -75,6 +75,17 @@ def _check_whole_settings(config: Any) -> None:
             )
 
 
+def forbid_framing(response: Response) -> Response:
+    """No page of the service may be shown in a frame (clickjacking): every response says so."""
+    csp = response.headers.get("Content-Security-Policy")
+    if csp is None:
+        response.headers["Content-Security-Policy"] = "frame-ancestors 'none'"
+    elif "frame-ancestors" not in csp:
+        response.headers["Content-Security-Policy"] = f"{csp}; frame-ancestors 'none'"
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    return response
+
+
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Build the Flask application.
 
@@ -155,5 +166,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         elapsed = (time.perf_counter() - g.get("t0", time.perf_counter())) * 1000
         log.info("%s %s %s %.1f ms", request.method, request.path, response.status_code, elapsed)
         return response
+
+    app.after_request(forbid_framing)
 
     return app

@@ -190,6 +190,15 @@ def login_required(*, act: bool = False) -> Callable[[F], F]:
     return decorator
 
 
+def suite_param() -> str:
+    """The ``suite`` parameter (where to go after sign-in); 400 if it holds a control character
+    (CR/LF would split the ``Location`` header)."""
+    suite = request.values.get("suite", "")
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in suite):
+        abort(400, "Paramètre « suite » invalide : caractère de contrôle interdit.")
+    return suite
+
+
 def safe_next(target: str | None) -> str:
     """A local path under the blueprint to go to after sign-in (no open redirect)."""
     default = url_for("ui.tours")

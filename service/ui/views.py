@@ -286,7 +286,7 @@ def index() -> ResponseReturnValue:
 
 @bp.route("/connexion", methods=["GET", "POST"])
 def connexion() -> ResponseReturnValue:
-    suite = request.values.get("suite", "")
+    suite = auth.suite_param()
     if request.method == "POST":
         try:
             auth.sign_in(request.form.get("jeton", ""))

@@ -462,3 +462,43 @@ def test_proxy_fix_trusts_forwarded_https_only_when_configured(
             assert ("Secure" in resp.headers["Set-Cookie"]) is secure
         finally:
             db(app).dispose()
+
+
+@pytest.mark.parametrize("suite", ["/agence/tours\r\nSet-Cookie: x=1", "/agence/\x00", "/a\tb"])
+def test_control_characters_in_suite_are_400_not_500(
+    ui: tuple[Any, Any, dict[str, str]], suite: str
+) -> None:
+    _, client, tokens = ui
+    token = csrf(client)
+    resp = client.post(
+        "/agence/connexion", data={"csrf_token": token, "jeton": tokens["agence"], "suite": suite}
+    )
+    assert resp.status_code == 400 and "suite" in text(resp)
+    assert client.get("/agence/connexion", query_string={"suite": suite}).status_code == 400
+    sign_in(client, tokens["agence"])  # signed in, the GET redirects at once: still a 400
+    assert client.get("/agence/connexion", query_string={"suite": suite}).status_code == 400
+
+
+def test_every_html_response_forbids_framing(ui: tuple[Any, Any, dict[str, str]]) -> None:
+    _, client, tokens = ui
+    sign_in(client, tokens["agence"])
+    token = csrf(client, "/agence/tours")
+    client.post("/agence/tours", data={"csrf_token": token, "mois": "2021-06", "quota": "6"})
+    client.post(
+        "/agence/tours/1/validation", data={"csrf_token": token, "version": "1", "confirme": "oui"}
+    )
+    bearer = {"Authorization": f"Bearer {tokens['agence']}"}
+    pages = {
+        "/docs": {},
+        "/v1/notice?format=html": {},
+        "/v1/structures/1/explication?format=html": bearer,
+        "/agence/tours/1": {},
+        "/agence/tours/99": {},  # HTML error page
+        "/agence/tours/1/telechargements/notice": {},
+        "/agence/connexion": {},
+    }
+    for path, headers in pages.items():
+        resp = client.get(path, headers=headers)
+        assert resp.mimetype == "text/html", (path, resp.status_code)
+        assert "frame-ancestors 'none'" in resp.headers.get("Content-Security-Policy", ""), path
+        assert resp.headers.get("X-Frame-Options") == "DENY", path
