@@ -478,7 +478,7 @@ def structures_in(session: Session, codes: Iterable[str] | None = None) -> list[
 #: Reservation attempts before answering 409 (each lost attempt means another request took the
 #: key and gave it back in between).
 RESERVE_ATTEMPTS = 5
-#: Expired keys of the caller's token deleted per reservation (``allocator db purge`` does all).
+#: Expired rows deleted per reservation or sign-in (``allocator db purge`` deletes them all).
 PURGE_BATCH = 100
 
 
@@ -508,18 +508,21 @@ def _key_row(session: Session, token_id: int, key: str) -> IdempotencyKey | None
     ).one_or_none()
 
 
-def _purge_expired_keys(session: Session, now: datetime, token_id: int | None = None) -> int:
-    """Delete expired keys (of ``token_id`` only, a batch at a time, when given).
+def _delete_expired(
+    session: Session, table: Any, now: datetime, *where: Any, limit: int | None = None
+) -> int:
+    """Delete the rows of ``table`` (a model with ``id`` and ``expires_at``) expired at ``now``.
 
-    Rows another transaction holds are skipped (``SKIP LOCKED`` on PostgreSQL), so that concurrent
-    purges never wait on each other nor deadlock.
+    The rows are locked with ``SKIP LOCKED`` (PostgreSQL) before the delete: rows another
+    transaction holds are left for later, so that concurrent purges never wait on each other nor
+    deadlock (a plain multi-row ``DELETE`` may lock the same rows in different orders).
     """
-    stmt = select(IdempotencyKey.id).where(IdempotencyKey.expires_at <= now)
-    if token_id is not None:
-        stmt = stmt.where(IdempotencyKey.token_id == token_id).limit(PURGE_BATCH)
+    stmt = select(table.id).where(table.expires_at <= now, *where)
+    if limit is not None:
+        stmt = stmt.limit(limit)
     ids = list(session.scalars(stmt.with_for_update(skip_locked=True)))
     for chunk in _chunks(ids, 500):
-        session.execute(delete(IdempotencyKey).where(IdempotencyKey.id.in_(chunk)))
+        session.execute(delete(table).where(table.id.in_(chunk)))
     return len(ids)
 
 
@@ -542,7 +545,9 @@ def reserve_idempotency_key(
     the first request with that key runs, when its response was too large to keep, or when other
     requests kept taking and releasing the key meanwhile.
     """
-    _purge_expired_keys(session, now, token_id)
+    _delete_expired(
+        session, IdempotencyKey, now, IdempotencyKey.token_id == token_id, limit=PURGE_BATCH
+    )
     for _ in range(RESERVE_ATTEMPTS):
         existing = _key_row(session, token_id, key)
         if existing is not None and _aware(existing.expires_at) <= now:
@@ -659,7 +664,7 @@ def open_ui_session(
     session: Session, token_id: int, sid: str, *, now: datetime, lifetime: timedelta
 ) -> None:
     """Record a signed-in session for the random id ``sid`` (only its hash is stored)."""
-    purge_ui_sessions(session, now)
+    _delete_expired(session, UiSession, now, limit=PURGE_BATCH)
     session.add(
         UiSession(
             sid_sha256=hash_token(sid), token_id=token_id, created_at=now, expires_at=now + lifetime
@@ -686,12 +691,6 @@ def close_ui_session(session: Session, sid: str) -> None:
     session.execute(delete(UiSession).where(UiSession.sid_sha256 == hash_token(sid)))
 
 
-def purge_ui_sessions(session: Session, now: datetime) -> int:
-    """Delete expired review-page sessions; return how many."""
-    result = session.execute(delete(UiSession).where(UiSession.expires_at <= now))
-    return int(getattr(result, "rowcount", 0) or 0)
-
-
 def purge_expired(session: Session, now: datetime) -> tuple[int, int]:
     """``allocator db purge``: delete expired idempotency keys and review-page sessions."""
-    return _purge_expired_keys(session, now), purge_ui_sessions(session, now)
+    return _delete_expired(session, IdempotencyKey, now), _delete_expired(session, UiSession, now)
