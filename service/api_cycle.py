@@ -24,7 +24,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Response, request
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from service import cycle, posts, replay
@@ -39,16 +39,14 @@ from service.api_schemas import (
     parse_query,
 )
 from service.errors import NotFound
-from service.models import utcnow
 from service.schemas import PolitiqueIn
-from service.web import db, idempotent, json_body, json_response, principal, requires
+from service.web import clock, db, idempotent, json_body, json_response, principal, requires
 
 bp = Blueprint("v1_cycle", __name__, url_prefix="/v1")
 
 
 def now() -> datetime:
-    """The application's clock (``CLOCK`` in the config, tests freeze it)."""
-    clock = current_app.config.get("CLOCK") or utcnow
+    """The application's clock (``CLOCK`` in the config, tests freeze it): :func:`web.clock`."""
     return clock()
 
 

@@ -8,6 +8,11 @@ Configuration layers, later ones winning: :data:`DEFAULTS` → ``instance/config
 → environment variables prefixed ``ALLOCATOR_`` (``ALLOCATOR_DATABASE_URL``,
 ``ALLOCATOR_SECRET_KEY``, ``ALLOCATOR_MAX_CONTENT_LENGTH``, ``ALLOCATOR_ENV``...) → ``test_config``.
 The instance folder is ``$ALLOCATOR_INSTANCE_PATH`` or ``./instance``.
+
+Behind a TLS-terminating reverse proxy set ``ALLOCATOR_PROXY_FIX`` to the number of proxies: the
+app is wrapped in werkzeug's ``ProxyFix`` and trusts their ``X-Forwarded-For``/``-Proto`` (so
+that ``request.is_secure`` and the client address are right). Production mode
+(``ALLOCATOR_ENV=production``) always marks the session cookie ``Secure``.
 """
 
 from __future__ import annotations
@@ -30,6 +35,22 @@ DEFAULTS: dict[str, Any] = {
     # None: upgrade the embedded SQLite automatically outside production; never otherwise.
     "AUTO_MIGRATE": None,
     "LOG_LEVEL": "INFO",
+    # Idempotency-Key: replay window of a stored response (s), lease of a running request (s) —
+    # longer than any request, so that only a dead worker's key expires —, and the largest
+    # response kept for replay (bytes; a larger one is sent but cannot be replayed).
+    "IDEMPOTENCY_TTL": 24 * 3600,
+    "IDEMPOTENCY_LEASE": 15 * 60,
+    "IDEMPOTENCY_MAX_BYTES": 1024 * 1024,
+    # Number of reverse proxies in front of the app whose X-Forwarded-For/-Proto are trusted
+    # (werkzeug ProxyFix); 0: none (the headers are ignored).
+    "PROXY_FIX": 0,
+}
+#: Settings that must be whole numbers, and their smallest value.
+WHOLE_SETTINGS = {
+    "IDEMPOTENCY_TTL": 1,
+    "IDEMPOTENCY_LEASE": 1,
+    "IDEMPOTENCY_MAX_BYTES": 0,
+    "PROXY_FIX": 0,
 }
 DEV_SECRET = "dev-secret-not-for-production"
 
@@ -41,6 +62,28 @@ def _normalise_url(url: str) -> str:
         if url.startswith(prefix):
             return "postgresql+psycopg://" + url[len(prefix) :]
     return url
+
+
+def _check_whole_settings(config: Any) -> None:
+    """Refuse to start with a setting of :data:`WHOLE_SETTINGS` that is not a whole number."""
+    for name, smallest in WHOLE_SETTINGS.items():
+        value = config[name]
+        if isinstance(value, bool) or not isinstance(value, int) or value < smallest:
+            raise RuntimeError(
+                f"ALLOCATOR_{name} doit être un nombre entier supérieur ou égal à {smallest} "
+                f"(reçu : {value!r})."
+            )
+
+
+def forbid_framing(response: Response) -> Response:
+    """No page of the service may be shown in a frame (clickjacking): every response says so."""
+    csp = response.headers.get("Content-Security-Policy")
+    if csp is None:
+        response.headers["Content-Security-Policy"] = "frame-ancestors 'none'"
+    elif "frame-ancestors" not in csp:
+        response.headers["Content-Security-Policy"] = f"{csp}; frame-ancestors 'none'"
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    return response
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
@@ -81,6 +124,13 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     elif production and app.config["SECRET_KEY"] == DEV_SECRET:
         raise RuntimeError("La clé secrète de développement est interdite en production.")
 
+    _check_whole_settings(app.config)
+    if app.config["PROXY_FIX"]:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        hops = app.config["PROXY_FIX"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
+
     url = app.config.get("DATABASE_URL") or default_sqlite_url(app.instance_path)
     app.config["DATABASE_URL"] = url = _normalise_url(str(url))
     database = Database(url)
@@ -116,5 +166,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         elapsed = (time.perf_counter() - g.get("t0", time.perf_counter())) * 1000
         log.info("%s %s %s %.1f ms", request.method, request.path, response.status_code, elapsed)
         return response
+
+    app.after_request(forbid_framing)
 
     return app

@@ -135,9 +135,49 @@ def register(group: click.Group) -> None:
             raw = store.create_token(s, role, label)
         click.echo(raw)
 
+    @token.command("list")
+    @_handled
+    def token_list() -> None:
+        """List the tokens: id, role, creation, revocation, label (never the secret)."""
+        from service import store
+
+        click.echo(f"{'id':>5}  {'rôle':<9}  {'créé le':<20}  {'état':<31}  libellé")
+        with _database().read() as s:
+            for t in store.list_tokens(s):
+                state = f"révoqué le {store.iso(t.revoked_at)}" if t.revoked_at else "actif"
+                created = (store.iso(t.created_at) or "")[:19] + "Z"
+                click.echo(f"{t.id:>5}  {t.role:<9}  {created:<20}  {state:<31}  {t.label}")
+
+    @token.command("revoke")
+    @click.argument("token_id", metavar="ID", type=int)
+    @_handled
+    def token_revoke(token_id: int) -> None:
+        """Revoke token ID: the API answers 401 to it and its review-page sessions end."""
+        from service import store
+        from service.models import utcnow
+
+        with _database().write() as s:
+            row, revoked = store.revoke_token(s, token_id, utcnow())
+            what = f"jeton n° {row.id} ({row.role}) " + ("" if revoked else "déjà ")
+            click.echo(f"{what}révoqué le {store.iso(row.revoked_at)}")
+
     @group.group("db")
     def db_group() -> None:
         """The store's schema."""
+
+    @db_group.command("purge")
+    @_handled
+    def db_purge() -> None:
+        """Delete expired Idempotency-Key records and review-page sessions (run it daily)."""
+        from service import store
+        from service.models import utcnow
+
+        with _database().write() as s:
+            keys, sessions = store.purge_expired(s, utcnow())
+        click.echo(
+            f"purgé : {keys} clé(s) d'idempotence et {sessions} session(s) de l'espace agence "
+            "expirées"
+        )
 
     @db_group.command("upgrade")
     def db_upgrade() -> None:

@@ -19,7 +19,12 @@ Tables
 ``api_tokens``
     Bearer tokens, stored as SHA-256 hex digests, with their role.
 ``idempotency_keys``
-    ``Idempotency-Key`` replays: key per token, method and path, request hash, stored response.
+    ``Idempotency-Key`` replays: key per token, method and path, request hash, stored response
+    (``NULL`` with ``response_bytes`` set when it was too large to keep) and ``expires_at``: end of
+    the lease while the request runs, end of the replay window once it answered (migration 0003).
+``ui_sessions``
+    Review-page sessions (migration 0003): the SHA-256 of the random session id the signed cookie
+    carries, the token that signed in, the absolute expiry. Signing out deletes the row.
 ``postes``
     One row per granted post (migration 0002): its lifecycle state (see :mod:`service.posts`),
     grant date, vacancy start, re-assessment flag, return to the pool.
@@ -78,6 +83,13 @@ ROUND_DRAFT = "draft"
 ROUND_COMMITTED = "committed"
 
 
+#: Surrogate ids and route keys: BIGINT on PostgreSQL (any id up to 2**53 - 1 in a route is a
+#: plain lookup, 404 when unknown; migration 0003), INTEGER on SQLite, whose integers are already
+#: 64-bit and where only INTEGER PRIMARY KEY aliases the rowid (autoincrement). Foreign keys take
+#: the type of the column they reference.
+ID = BigInteger().with_variant(Integer(), "sqlite")
+
+
 def utcnow() -> datetime:
     """Current time, timezone-aware UTC (stored as such)."""
     return datetime.now(UTC)
@@ -109,7 +121,7 @@ class Structure(Base):
 class AvisPrefetRow(Base):
     __tablename__ = "avis_prefet"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    id: Mapped[int] = mapped_column(ID, primary_key=True, autoincrement=True)
     id_pg: Mapped[int] = mapped_column(ForeignKey("structures.id_pg"), index=True)
     avis: Mapped[str | None] = mapped_column(String(16))
     nombre: Mapped[int | None] = mapped_column(Integer)
@@ -123,7 +135,7 @@ class CoselecRow(Base):
 
     __tablename__ = "coselec"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    id: Mapped[int] = mapped_column(ID, primary_key=True, autoincrement=True)
     id_pg: Mapped[int] = mapped_column(ForeignKey("structures.id_pg"), index=True)
     nombre_conseillers_coselec: Mapped[int] = mapped_column(Integer)
     attribues: Mapped[int | None] = mapped_column(Integer)
@@ -144,7 +156,7 @@ def _append_only(mapper: Any, connection: Any, target: CoselecRow) -> None:
 class Round(Base):
     __tablename__ = "rounds"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    id: Mapped[int] = mapped_column(ID, primary_key=True, autoincrement=True)
     mois: Mapped[str] = mapped_column(String(7), index=True)
     quota: Mapped[int] = mapped_column(Integer)
     politique: Mapped[dict[str, Any] | None]
@@ -179,7 +191,7 @@ class Programme(Base):
 class ApiToken(Base):
     __tablename__ = "api_tokens"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    id: Mapped[int] = mapped_column(ID, primary_key=True, autoincrement=True)
     token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
     role: Mapped[str] = mapped_column(String(16))
     label: Mapped[str] = mapped_column(String(200), default="")
@@ -194,20 +206,36 @@ class ApiToken(Base):
 class IdempotencyKey(Base):
     __tablename__ = "idempotency_keys"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    id: Mapped[int] = mapped_column(ID, primary_key=True, autoincrement=True)
     token_id: Mapped[int] = mapped_column(ForeignKey("api_tokens.id"))
     key: Mapped[str] = mapped_column(String(255))
     method: Mapped[str] = mapped_column(String(10))
     path: Mapped[str] = mapped_column(String(500))
     request_sha256: Mapped[str] = mapped_column(String(64))
     status_code: Mapped[int | None] = mapped_column(Integer)  # NULL while in progress
-    response_body: Mapped[str | None] = mapped_column(Text)
+    response_body: Mapped[str | None] = mapped_column(Text)  # NULL: running, or too large
+    response_bytes: Mapped[int | None] = mapped_column(Integer)
+    response_location: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    #: End of the lease while running; end of the replay window once answered.
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
 
     __table_args__ = (
         UniqueConstraint("token_id", "key", name="uq_idempotency_keys_token_key"),
         Index("ix_idempotency_keys_created_at", "created_at"),
     )
+
+
+class UiSession(Base):
+    """A review-page session: the cookie holds the random id, the table its hash (0003)."""
+
+    __tablename__ = "ui_sessions"
+
+    id: Mapped[int] = mapped_column(ID, primary_key=True, autoincrement=True)
+    sid_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    token_id: Mapped[int] = mapped_column(ForeignKey("api_tokens.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
 
 
 # -- posts after the grant (migration 0002) ---------------------------------------------------
@@ -232,9 +260,9 @@ class Poste(Base):
 
     __tablename__ = "postes"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    id: Mapped[int] = mapped_column(ID, primary_key=True, autoincrement=True)
     id_pg: Mapped[int] = mapped_column(ForeignKey("structures.id_pg"), index=True)
-    numero: Mapped[int] = mapped_column(Integer)
+    numero: Mapped[int] = mapped_column(ID)
     round_id: Mapped[int | None] = mapped_column(ForeignKey("rounds.id"), index=True)
     statut: Mapped[str] = mapped_column(String(24), index=True)
     accorde_le: Mapped[datetime] = mapped_column(DateTime(timezone=True))
@@ -259,7 +287,7 @@ class PosteEvenement(Base):
 
     __tablename__ = "postes_evenements"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    id: Mapped[int] = mapped_column(ID, primary_key=True, autoincrement=True)
     poste_id: Mapped[int] = mapped_column(ForeignKey("postes.id"), index=True)
     type: Mapped[str] = mapped_column(String(32))
     date: Mapped[datetime] = mapped_column(DateTime(timezone=True))
@@ -281,7 +309,7 @@ class DemandePostes(Base):
 
     __tablename__ = "demandes_postes"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    id: Mapped[int] = mapped_column(ID, primary_key=True, autoincrement=True)
     id_pg: Mapped[int] = mapped_column(ForeignKey("structures.id_pg"), index=True)
     type: Mapped[str] = mapped_column(String(16))
     nombre: Mapped[int] = mapped_column(Integer)

@@ -137,7 +137,10 @@ ERRORS = {
     "403": _problem("rôle non autorisé"),
     "404": _problem("ressource introuvable"),
     "406": _problem("format de réponse non disponible"),
-    "409": _problem("conflit avec l'état stocké (ou clé d'idempotence en cours d'utilisation)"),
+    "409": _problem(
+        "conflit avec l'état stocké (ou clé d'idempotence en cours d'utilisation, ou réponse "
+        "trop volumineuse pour être rejouée)"
+    ),
     "413": _problem("corps trop volumineux"),
     "415": _problem("le corps n'est pas du JSON"),
     "422": _problem("requête invalide (champ, valeur, règle)"),
@@ -148,7 +151,10 @@ IDEMPOTENCY_KEY = {
     "name": "Idempotency-Key",
     "in": "header",
     "required": False,
-    "description": "même clé + même corps → même réponse ; autre corps → 422",
+    "description": (
+        "même clé + même corps → même réponse pendant 24 h (par défaut) ; autre corps → 422 ; "
+        "requête encore en cours → 409"
+    ),
     "schema": {"type": "string", "pattern": "^[\\x21-\\x7e]{1,255}$"},
 }
 

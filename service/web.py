@@ -31,6 +31,7 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from flask import Response, current_app, g, make_response, request
@@ -38,6 +39,7 @@ from flask import Response, current_app, g, make_response, request
 from service import store
 from service.db import Database
 from service.errors import Forbidden, MalformedBody, Unauthenticated, UnsupportedMediaType
+from service.models import utcnow
 from service.schemas import FieldError, InvalidRequest
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -48,6 +50,12 @@ IDEMPOTENCY_KEY_RE = re.compile(r"^[\x21-\x7e]{1,255}$")
 def db() -> Database:
     """The application's :class:`~service.db.Database`."""
     return current_app.extensions["allocator.db"]
+
+
+def clock() -> datetime:
+    """The application's clock: ``app.config["CLOCK"]`` (tests freeze it), else UTC now."""
+    now = current_app.config.get("CLOCK") or utcnow
+    return now()
 
 
 # -- JSON bodies ------------------------------------------------------------------------------
@@ -188,9 +196,13 @@ def _request_sha256() -> str:
 def idempotent(view: F) -> F:
     """Honour ``Idempotency-Key`` on a POST (to be placed under :func:`requires`).
 
-    Same key + same request → the stored response, replayed (header ``Idempotency-Replayed``).
-    Same key + another request → 422. A key whose first request is still running → 409. Only
-    successful (2xx) responses are stored; after an error the key is released for a retry.
+    Same key + same request → the stored response, replayed (header ``Idempotency-Replayed``,
+    and its ``Location``). Same key + another request → 422. A key whose first request is still
+    running → 409, for at most ``IDEMPOTENCY_LEASE`` seconds (a worker that died does not block
+    it longer). Only successful (2xx) responses are stored, for ``IDEMPOTENCY_TTL`` seconds, after
+    which the key is new again; after an error the key is released for a retry. A response above
+    ``IDEMPOTENCY_MAX_BYTES`` is sent but not kept: a retry gets a 409 saying that the request ran
+    (its status and ``Location``) and cannot be replayed, never a second execution.
     """
 
     @functools.wraps(view)
@@ -203,27 +215,44 @@ def idempotent(view: F) -> F:
                 [FieldError("Idempotency-Key", "1 à 255 caractères ASCII visibles attendus")]
             )
         who = principal()
+        config = current_app.config
         with db().write() as s:
-            replay = store.reserve_idempotency_key(
-                s, who.token_id, key, request.method, request.path, _request_sha256()
+            held = store.reserve_idempotency_key(
+                s,
+                who.token_id,
+                key,
+                request.method,
+                request.path,
+                _request_sha256(),
+                now=clock(),
+                lease=timedelta(seconds=config["IDEMPOTENCY_LEASE"]),
             )
-        if replay is not None:
-            resp = Response(replay.body, status=replay.status_code, mimetype="application/json")
+        if isinstance(held, store.Replay):
+            resp = Response(held.body, status=held.status_code, mimetype="application/json")
             resp.headers["Idempotency-Replayed"] = "true"
+            if held.location:
+                resp.headers["Location"] = held.location
             return resp
         try:
             resp = make_response(view(*args, **kwargs))
         except BaseException:
             with db().write() as s:
-                store.release_idempotency_key(s, who.token_id, key)
+                store.release_idempotency_key(s, held)
             raise
         with db().write() as s:
             if 200 <= resp.status_code < 300:
                 store.complete_idempotency_key(
-                    s, who.token_id, key, resp.status_code, resp.get_data(as_text=True)
+                    s,
+                    held,
+                    resp.status_code,
+                    resp.get_data(as_text=True),
+                    resp.headers.get("Location"),
+                    now=clock(),
+                    ttl=timedelta(seconds=config["IDEMPOTENCY_TTL"]),
+                    max_bytes=config["IDEMPOTENCY_MAX_BYTES"],
                 )
             else:
-                store.release_idempotency_key(s, who.token_id, key)
+                store.release_idempotency_key(s, held)
         return resp
 
     return wrapper  # type: ignore[return-value]

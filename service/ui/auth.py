@@ -1,14 +1,19 @@
 """Sign-in with an API token, the session cookie and CSRF protection of the agency pages.
 
 - Sign-in: the agency pastes its API token (the same tokens as the API, ``allocator token
-  create``); the token is looked up once with :func:`service.store.find_token` and only its row
-  id is kept in Flask's signed session cookie (never the token itself). Every request re-reads
-  the token row, so a revoked token ends the session at once.
-- Cookie: ``HttpOnly``, ``SameSite=Strict``, and ``Secure`` whenever the request came over HTTPS
-  (or ``SESSION_COOKIE_SECURE`` is set). Behind a TLS-terminating proxy, wrap the app in
-  ``werkzeug.middleware.proxy_fix.ProxyFix`` so that ``request.is_secure`` is true.
-- CSRF: one random token per session, a hidden ``csrf_token`` field in every form, checked in
-  constant time on every POST of the blueprint (sign-in included).
+  create``); the token is looked up once with :func:`service.store.find_token`. The server records
+  a session (``ui_sessions``: the hash of a random session id, the token, the expiry 12 h later)
+  and Flask's signed cookie carries only the random id (never the token). Every request re-reads
+  the session and its token: signing out deletes the row (a copied cookie stops working), a
+  revoked token (``allocator token revoke``) ends its sessions, and activity never stretches the
+  12 hours.
+- Cookie: ``HttpOnly``, ``SameSite=Strict``, ``Max-Age`` 12 h, and ``Secure`` in production mode
+  (``ALLOCATOR_ENV=production``), whenever the request came over HTTPS, or when
+  ``SESSION_COOKIE_SECURE`` is set. Behind a TLS-terminating proxy set ``ALLOCATOR_PROXY_FIX``
+  (werkzeug's ``ProxyFix``, see :mod:`service.app`) so that ``request.is_secure`` is true.
+- CSRF: one random token per session, renewed at sign-in (a token planted before sign-in is
+  worthless), a hidden ``csrf_token`` field in every form, checked in constant time on every POST
+  of the blueprint (sign-in included).
 - Roles, as in the API (:mod:`service.web`): ``agence`` and ``admin`` act, ``analyste`` reads,
   ``portail`` has no access to these pages.
 """
@@ -34,10 +39,10 @@ from flask import (
     url_for,
 )
 from flask.sessions import SecureCookieSessionInterface
+from sqlalchemy.orm import Session
 
 from service import store
-from service.models import ApiToken
-from service.web import Principal, db
+from service.web import Principal, clock, db
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -57,12 +62,19 @@ class _SessionInterface(SecureCookieSessionInterface):
         return has_request_context() and request.is_secure
 
 
+#: Flask's own default lifetime (31 days), replaced by :data:`SESSION_LIFETIME`.
+_FLASK_DEFAULT_LIFETIME = timedelta(days=31)
+
+
 def init_app(app: Flask) -> None:
     """Cookie settings (kept when the configuration already chose them)."""
     app.config["SESSION_COOKIE_HTTPONLY"] = True
     if not app.config.get("SESSION_COOKIE_SAMESITE"):
         app.config["SESSION_COOKIE_SAMESITE"] = "Strict"
-    app.config.setdefault("PERMANENT_SESSION_LIFETIME", SESSION_LIFETIME)
+    if app.config.get("PERMANENT_SESSION_LIFETIME") in (None, _FLASK_DEFAULT_LIFETIME):
+        app.config["PERMANENT_SESSION_LIFETIME"] = SESSION_LIFETIME
+    if app.config.get("ENV") == "production":
+        app.config["SESSION_COOKIE_SECURE"] = True
     app.session_interface = _SessionInterface()
 
 
@@ -107,31 +119,48 @@ def sign_in(raw_token: str) -> Principal:
             f"Le rôle « {who.role} » ne donne pas accès à l'espace de l'agence "
             "(rôles admis : agence, analyste, admin)."
         )
-    csrf = session.get("csrf")
-    session.clear()  # no fixation: a fresh session at sign-in
-    session["token_id"] = who.token_id
-    session["csrf"] = csrf or secrets.token_urlsafe(32)
+    sid = secrets.token_urlsafe(32)
+    with db().write() as s:
+        _close(s)  # signing in again replaces the previous session
+        store.open_ui_session(
+            s, who.token_id, sid, now=clock(), lifetime=current_app.permanent_session_lifetime
+        )
+    # No fixation: a fresh cookie, a fresh session id and a fresh CSRF token at sign-in.
+    session.clear()
+    session["sid"] = sid
+    session["csrf"] = secrets.token_urlsafe(32)
     session.permanent = True
+    g.pop("principal", None)
     return who
 
 
 def sign_out() -> None:
+    """End the session on the server too: a copy of the cookie no longer signs anyone in."""
+    with db().write() as s:
+        _close(s)
     session.clear()
 
 
+def _close(s: Session) -> None:
+    sid = session.get("sid")
+    if isinstance(sid, str):
+        store.close_ui_session(s, sid)
+
+
 def current_principal() -> Principal | None:
-    """The signed-in caller, re-checked against the token table (revocation ends the session)."""
+    """The signed-in caller, re-checked against the session and token tables on each request
+    (sign-out, expiry and revocation end the session)."""
     if "principal" in g:
         return g.principal
-    token_id = session.get("token_id")
+    sid = session.get("sid")
     who = None
-    if isinstance(token_id, int):
+    if isinstance(sid, str):
         with db().read() as s:
-            token = s.get(ApiToken, token_id)
-            if token is not None and token.revoked_at is None and token.role in READ_ROLES:
+            token = store.ui_session_token(s, sid, clock())
+            if token is not None and token.role in READ_ROLES:
                 who = Principal(token.id, token.role, token.label)
-    if who is None and token_id is not None:
-        session.pop("token_id", None)
+    if who is None and sid is not None:
+        session.pop("sid", None)
     g.principal = who
     return who
 
@@ -159,6 +188,15 @@ def login_required(*, act: bool = False) -> Callable[[F], F]:
         return wrapper  # type: ignore[return-value]
 
     return decorator
+
+
+def suite_param() -> str:
+    """The ``suite`` parameter (where to go after sign-in); 400 if it holds a control character
+    (CR/LF would split the ``Location`` header)."""
+    suite = request.values.get("suite", "")
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in suite):
+        abort(400, "Paramètre « suite » invalide : caractère de contrôle interdit.")
+    return suite
 
 
 def safe_next(target: str | None) -> str:

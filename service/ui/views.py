@@ -33,7 +33,7 @@ from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException
 
 from service import rounds, store
-from service.api_schemas import RoundDraftBody, RoundOverrideBody, parse_model
+from service.api_schemas import MAX_ID, RoundDraftBody, RoundOverrideBody, parse_model
 from service.errors import ServiceError
 from service.schemas import FieldError, InvalidRequest, RoundRequest
 from service.ui import auth, carte, labels, present
@@ -49,6 +49,9 @@ bp = Blueprint(
     static_folder="static",
     static_url_path="/static",
 )
+
+#: Ids in paths: above 2**53 - 1 (the JSON-safe ids of the API) no route matches, a 404.
+ID = f"int(max={MAX_ID})"
 
 #: French names of the form fields, for error messages.
 CHAMPS = {"idPG": "Structure (idPG)", "nombre": "Nombre de postes", "motif": "Motif"}
@@ -283,7 +286,7 @@ def index() -> ResponseReturnValue:
 
 @bp.route("/connexion", methods=["GET", "POST"])
 def connexion() -> ResponseReturnValue:
-    suite = request.values.get("suite", "")
+    suite = auth.suite_param()
     if request.method == "POST":
         try:
             auth.sign_in(request.form.get("jeton", ""))
@@ -338,7 +341,7 @@ def nouveau_tour() -> ResponseReturnValue:
     return redirect(url_for("ui.tour", round_id=view["id"]))
 
 
-@bp.get("/tours/<int:round_id>")
+@bp.get(f"/tours/<{ID}:round_id>")
 @auth.login_required()
 def tour(round_id: int) -> ResponseReturnValue:
     view, snapshot, all_rows = _load(round_id)
@@ -377,7 +380,7 @@ def tour(round_id: int) -> ResponseReturnValue:
     )
 
 
-@bp.get("/tours/<int:round_id>/carte.png")
+@bp.get(f"/tours/<{ID}:round_id>/carte.png")
 @auth.login_required()
 def carte_png(round_id: int) -> Response:
     view, _, all_rows = _load(round_id)
@@ -392,7 +395,7 @@ def carte_png(round_id: int) -> Response:
     return Response(path.read_bytes(), mimetype="image/png")
 
 
-@bp.get("/tours/<int:round_id>/structures/<int:id_pg>")
+@bp.get(f"/tours/<{ID}:round_id>/structures/<{ID}:id_pg>")
 @auth.login_required()
 def structure(round_id: int, id_pg: int) -> ResponseReturnValue:
     view, _, all_rows = _load(round_id)
@@ -419,7 +422,7 @@ def structure(round_id: int, id_pg: int) -> ResponseReturnValue:
     )
 
 
-@bp.post("/tours/<int:round_id>/verrous")
+@bp.post(f"/tours/<{ID}:round_id>/verrous")
 @auth.login_required(act=True)
 def verrou(round_id: int) -> ResponseReturnValue:
     errors: list[FieldError] = []
@@ -453,7 +456,7 @@ def verrou(round_id: int) -> ResponseReturnValue:
     return redirect(url_for("ui.tour", round_id=round_id, _anchor="mouvements"))
 
 
-@bp.post("/tours/<int:round_id>/verrous/<int:id_pg>/levee")
+@bp.post(f"/tours/<{ID}:round_id>/verrous/<{ID}:id_pg>/levee")
 @auth.login_required(act=True)
 def lever_verrou(round_id: int, id_pg: int) -> ResponseReturnValue:
     """Lift a committee lock (motif mandatory), re-solve: :func:`service.rounds.override_round`."""
@@ -478,7 +481,7 @@ def lever_verrou(round_id: int, id_pg: int) -> ResponseReturnValue:
     return redirect(url_for("ui.tour", round_id=round_id, _anchor="mouvements"))
 
 
-@bp.get("/tours/<int:round_id>/validation")
+@bp.get(f"/tours/<{ID}:round_id>/validation")
 @auth.login_required(act=True)
 def validation(round_id: int) -> ResponseReturnValue:
     view, _, all_rows = _load(round_id)
@@ -491,7 +494,7 @@ def validation(round_id: int) -> ResponseReturnValue:
     return render_template("ui/validation.html", tour=view, preview=preview)
 
 
-@bp.post("/tours/<int:round_id>/validation")
+@bp.post(f"/tours/<{ID}:round_id>/validation")
 @auth.login_required(act=True)
 def valider(round_id: int) -> ResponseReturnValue:
     errors: list[FieldError] = []
@@ -530,7 +533,7 @@ DOWNLOADS = {
 }
 
 
-@bp.get("/tours/<int:round_id>/telechargements/<kind>")
+@bp.get(f"/tours/<{ID}:round_id>/telechargements/<kind>")
 @auth.login_required()
 def telechargement(round_id: int, kind: str) -> ResponseReturnValue:
     if kind not in DOWNLOADS:

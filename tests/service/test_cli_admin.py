@@ -82,3 +82,86 @@ def test_round_commands(cli_env: str) -> None:
     res = run("round", "list")
     assert res.exit_code == 0
     assert "committed" in res.output and "2021-06" in res.output
+
+
+def test_token_list_and_revoke(cli_env: str) -> None:
+    from service import create_app
+
+    assert run("db", "upgrade").exit_code == 0
+    raw = run("token", "create", "--role", "agence", "--label", "anct").output.strip()
+    other = run("token", "create", "--role", "analyste").output.strip()
+    listed = run("token", "list")
+    assert listed.exit_code == 0, listed.output
+    lines = listed.output.strip().splitlines()
+    assert len(lines) == 3  # header + 2 tokens
+    assert "agence" in lines[1] and "anct" in lines[1] and "actif" in lines[1]
+    assert raw not in listed.output and other not in listed.output
+    from service import store
+
+    assert store.hash_token(raw) not in listed.output
+
+    app = create_app({"DATABASE_URL": cli_env, "TESTING": True})
+    client = app.test_client()
+    bearer = {"Authorization": f"Bearer {raw}"}
+    assert client.get("/v1/rounds", headers=bearer).status_code == 200
+    # A review-page session opened with the token.
+    page = client.get("/agence/connexion").get_data(as_text=True)
+    csrf = page.split('name="csrf_token" value="')[1].split('"')[0]
+    client.post("/agence/connexion", data={"csrf_token": csrf, "jeton": raw})
+    assert client.get("/agence/tours").status_code == 200
+
+    res = run("token", "revoke", "1")
+    assert res.exit_code == 0 and "révoqué" in res.output
+    assert client.get("/v1/rounds", headers=bearer).status_code == 401
+    resp = client.get("/agence/tours")
+    assert resp.status_code == 302 and "/agence/connexion" in resp.headers["Location"]
+    assert "révoqué le" in run("token", "list").output.splitlines()[1]
+    # Revoking again is harmless (same date kept); an unknown id is a French one-liner, exit 2.
+    again = run("token", "revoke", "1")
+    assert again.exit_code == 0 and "déjà révoqué" in again.output
+    for unknown in ("42", str(2**53 - 1), str(2**70)):
+        res = CliRunner().invoke(main, ["token", "revoke", unknown])
+        assert res.exit_code == 2, res.output
+        assert "Aucun jeton" in res.output and "Traceback" not in res.output
+    app.extensions["allocator.db"].dispose()
+
+
+def test_db_purge_deletes_expired_keys_and_sessions(cli_env: str) -> None:
+    from datetime import timedelta
+
+    import sqlalchemy as sa
+
+    from service import store
+    from service.models import utcnow
+
+    db = Database(cli_env)
+    db.upgrade()
+    now = utcnow()
+    day, hour = timedelta(days=1), timedelta(hours=1)
+    with db.write() as s:
+        store.create_token(s, "agence", "ancien")
+        store.create_token(s, "agence", "actuel")
+        old_id, live_id = s.execute(sa.text("SELECT id FROM api_tokens ORDER BY id")).scalars()
+        # A reservation purges the expired keys of its own token only: the old ones stay.
+        old = store.reserve_idempotency_key(
+            s, old_id, "old", "POST", "/p", "a" * 64, now=now - 3 * day, lease=hour
+        )
+        store.complete_idempotency_key(
+            s, old, 200, "{}", None, now=now - 3 * day, ttl=day, max_bytes=100
+        )
+        store.reserve_idempotency_key(
+            s, old_id, "stuck", "POST", "/p", "a" * 64, now=now - 60 * hour, lease=hour
+        )
+        store.reserve_idempotency_key(
+            s, live_id, "live", "POST", "/p", "a" * 64, now=now, lease=hour
+        )
+        # (opening a session purges the expired ones: the old one is opened last)
+        store.open_ui_session(s, live_id, "sid-live", now=now, lifetime=12 * hour)
+        store.open_ui_session(s, old_id, "sid-old", now=now - day, lifetime=12 * hour)
+    res = run("db", "purge")
+    assert res.exit_code == 0, res.output
+    assert "2 clé(s) d'idempotence" in res.output and "1 session(s)" in res.output
+    with db.read() as s:
+        assert s.execute(sa.text("SELECT key FROM idempotency_keys")).scalars().all() == ["live"]
+        assert s.execute(sa.text("SELECT count(*) FROM ui_sessions")).scalar() == 1
+    db.dispose()

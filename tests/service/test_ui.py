@@ -351,3 +351,154 @@ def test_filters_ignore_unknown_values() -> None:
     f = present.Filters.from_args({"tri": "drop table", "ordre": "sideways", "type": "X"})
     assert (f.tri, f.ordre, f.type) == ("idpg", "asc", "")
     assert f.query(tri="score") == {"tri": "score"}
+
+
+# -- sessions, cookies and headers (issue 14) ---------------------------------------------------
+
+
+def _session_cookie(client: Any) -> str:
+    cookie = client.get_cookie("session")
+    assert cookie is not None
+    return cookie.value
+
+
+def test_captured_cookie_stops_working_after_sign_out(ui: tuple[Any, Any, dict[str, str]]) -> None:
+    app, client, tokens = ui
+    sign_in(client, tokens["agence"])
+    captured = _session_cookie(client)
+    assert tokens["agence"] not in captured
+    token = csrf(client, "/agence/tours")
+    assert client.post("/agence/deconnexion", data={"csrf_token": token}).status_code == 302
+    # Someone replays the cookie captured before the sign-out.
+    thief = app.test_client()
+    thief.set_cookie("session", captured)
+    resp = thief.get("/agence/tours")
+    assert resp.status_code == 302 and "/agence/connexion" in resp.headers["Location"]
+    acted = thief.post("/agence/tours", data={"csrf_token": token, "mois": "2021-06", "quota": "1"})
+    assert acted.status_code == 401 and rounds.list_rounds(db(app)) == []
+
+
+def test_session_lasts_12_hours(sqlite_url: str, fake_solver: Any) -> None:
+    from datetime import UTC, datetime, timedelta
+    from email.utils import parsedate_to_datetime
+
+    from service import create_app
+
+    clock = {"now": datetime(2026, 3, 2, 8, 0, tzinfo=UTC)}
+    app = create_app({"DATABASE_URL": sqlite_url, "TESTING": True, "CLOCK": lambda: clock["now"]})
+    try:
+        assert app.permanent_session_lifetime == timedelta(hours=12)
+        tokens = raw_tokens(app)
+        client = app.test_client()
+        resp = sign_in(client, tokens["agence"])
+        expires = parsedate_to_datetime(resp.headers["Set-Cookie"].split("Expires=")[1][:29])
+        left = expires - datetime.now(UTC)  # the cookie's expiry follows the real clock
+        assert timedelta(hours=11) < left <= timedelta(hours=12)
+        clock["now"] += timedelta(hours=11, minutes=59)
+        assert client.get("/agence/tours").status_code == 200
+        # Activity does not stretch it: 12 h after sign-in the server refuses the session.
+        clock["now"] += timedelta(minutes=2)
+        resp = client.get("/agence/tours")
+        assert resp.status_code == 302 and "/agence/connexion" in resp.headers["Location"]
+    finally:
+        db(app).dispose()
+
+
+def test_csrf_token_is_renewed_at_sign_in(ui: tuple[Any, Any, dict[str, str]]) -> None:
+    _, client, tokens = ui
+    before = csrf(client)
+    resp = client.post("/agence/connexion", data={"csrf_token": before, "jeton": tokens["agence"]})
+    assert resp.status_code == 302
+    after = csrf(client, "/agence/tours")
+    assert after != before
+    # The token planted before sign-in (session fixation) no longer passes.
+    refused = client.post("/agence/tours", data={"csrf_token": before, "mois": "2021-06"})
+    assert refused.status_code == 400
+
+
+def test_cookie_is_secure_in_production_mode(
+    sqlite_url: str, fake_solver: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from service import create_app
+
+    app = create_app(
+        {
+            "DATABASE_URL": sqlite_url,
+            "AUTO_MIGRATE": True,
+            "ENV": "production",
+            "SECRET_KEY": "production-secret-for-the-test",
+        }
+    )
+    try:
+        tokens = raw_tokens(app)
+        client = app.test_client()  # plain http: TLS ends before the app
+        resp = sign_in(client, tokens["agence"])
+        assert resp.status_code == 302
+        assert "Secure" in resp.headers["Set-Cookie"]
+    finally:
+        db(app).dispose()
+
+
+def test_proxy_fix_trusts_forwarded_https_only_when_configured(
+    sqlite_url: str, fake_solver: Any
+) -> None:
+    from service import create_app
+
+    forwarded = {"X-Forwarded-Proto": "https", "X-Forwarded-For": "203.0.113.7"}
+    for proxies, secure in ((0, False), (1, True)):
+        app = create_app({"DATABASE_URL": sqlite_url, "TESTING": True, "PROXY_FIX": proxies})
+        try:
+            tokens = raw_tokens(app)
+            client = app.test_client()
+            page = text(client.get("/agence/connexion", headers=forwarded))
+            match = CSRF_RE.search(page)
+            assert match is not None
+            resp = client.post(
+                "/agence/connexion",
+                data={"csrf_token": match.group(1), "jeton": tokens["agence"]},
+                headers=forwarded,
+            )
+            assert resp.status_code == 302
+            assert ("Secure" in resp.headers["Set-Cookie"]) is secure
+        finally:
+            db(app).dispose()
+
+
+@pytest.mark.parametrize("suite", ["/agence/tours\r\nSet-Cookie: x=1", "/agence/\x00", "/a\tb"])
+def test_control_characters_in_suite_are_400_not_500(
+    ui: tuple[Any, Any, dict[str, str]], suite: str
+) -> None:
+    _, client, tokens = ui
+    token = csrf(client)
+    resp = client.post(
+        "/agence/connexion", data={"csrf_token": token, "jeton": tokens["agence"], "suite": suite}
+    )
+    assert resp.status_code == 400 and "suite" in text(resp)
+    assert client.get("/agence/connexion", query_string={"suite": suite}).status_code == 400
+    sign_in(client, tokens["agence"])  # signed in, the GET redirects at once: still a 400
+    assert client.get("/agence/connexion", query_string={"suite": suite}).status_code == 400
+
+
+def test_every_html_response_forbids_framing(ui: tuple[Any, Any, dict[str, str]]) -> None:
+    _, client, tokens = ui
+    sign_in(client, tokens["agence"])
+    token = csrf(client, "/agence/tours")
+    client.post("/agence/tours", data={"csrf_token": token, "mois": "2021-06", "quota": "6"})
+    client.post(
+        "/agence/tours/1/validation", data={"csrf_token": token, "version": "1", "confirme": "oui"}
+    )
+    bearer = {"Authorization": f"Bearer {tokens['agence']}"}
+    pages = {
+        "/docs": {},
+        "/v1/notice?format=html": {},
+        "/v1/structures/1/explication?format=html": bearer,
+        "/agence/tours/1": {},
+        "/agence/tours/99": {},  # HTML error page
+        "/agence/tours/1/telechargements/notice": {},
+        "/agence/connexion": {},
+    }
+    for path, headers in pages.items():
+        resp = client.get(path, headers=headers)
+        assert resp.mimetype == "text/html", (path, resp.status_code)
+        assert "frame-ancestors 'none'" in resp.headers.get("Content-Security-Policy", ""), path
+        assert resp.headers.get("X-Frame-Options") == "DENY", path
