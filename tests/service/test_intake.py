@@ -670,3 +670,58 @@ def test_all_or_nothing_and_idempotent_properties(
 
     check()
     db.dispose()
+
+
+# -- round show -------------------------------------------------------------------------------
+
+
+def test_round_show_names_commune_departement_request_and_proposal(
+    sqlite_cli: Database, tmp_path: Path, fake_solver: Any
+) -> None:
+    one = flat(1, nom="Commune d'Oyonnax", codeCommune="01283", nombreConseillersSouhaites="3")
+    assert run("structures", "import", str(write_csv(tmp_path / "a.csv", [one]))).exit_code == 0
+    assert run("round", "draft", "--mois", "2021-06", "--quota", "2").exit_code == 0
+    assert run("round", "commit", "1").exit_code == 0
+    # structure 1 holds 2 posts and asks for 2 more: its remaining request is 2
+    assert run("postes", "demande", "1", "--type", "AJOUT", "--nombre", "2").exit_code == 0
+    two = flat(2, nom="CCAS de Bastia", codeCommune="2B033", nombreConseillersSouhaites="2")
+    assert run("structures", "import", str(write_csv(tmp_path / "b.csv", [two]))).exit_code == 0
+    res = run("round", "draft", "--mois", "2021-07", "--quota", "1")
+    assert res.exit_code == 0, res.output
+    res = run("round", "override", "2", "--idpg", "2", "--nombre", "0", "--motif", "arbitrage")
+    assert res.exit_code == 0, res.output
+    res = run("round", "show", "2")
+    assert res.exit_code == 0, res.output
+    lines = res.stdout.splitlines()
+    header = next(line for line in lines if line.startswith("dép."))
+    assert header.split() == [
+        "dép.",
+        "idPG",
+        "structure",
+        "commune",
+        "demande",
+        "proposé",
+        "verrou",
+    ]
+    by_id = {line.split()[1]: line for line in lines if re.match(r"^(01|2B) +[12] ", line)}
+    assert re.search(r"^01 +1 +Commune d'Oyonnax +Oyonnax \(01283\) +2 +1$", by_id["1"])
+    assert re.search(r"^2B +2 +CCAS de Bastia +Bastia \(2B033\) +2 +0 += 0$", by_id["2"])
+    # columns are aligned: every row puts its request under the header's
+    at = header.index("demande") + len("demande")
+    assert {line[at - 1] for line in by_id.values()} == {"2"}
+    assert "verrou idPG 2 = 0 (arbitrage" in res.stdout
+    shown = run("round", "show", "2", "--retenues").stdout
+    assert "Commune d'Oyonnax" in shown and "CCAS de Bastia" not in shown
+    view = json.loads(run("round", "show", "2", "--json").stdout)
+    assert view["id"] == 2 and view["statut"] == "draft"
+
+
+def test_round_show_of_an_imported_committee_names_its_structures(sqlite_cli: Database) -> None:
+    from service import cycle
+
+    cycle.import_history(sqlite_cli, until="2021-03-25")
+    res = run("round", "show", "1")
+    assert res.exit_code == 0, res.output
+    assert "résultat HISTORIQUE" in res.stdout
+    rows = [line for line in res.stdout.splitlines() if re.match(r"^\w\w\w? +\d+ ", line)]
+    assert rows and all(re.search(r"\(\w{5}\) +\d+ +\d+$", line) for line in rows)
