@@ -53,6 +53,13 @@ def _print_report(report: object) -> None:
         f"{_plural(c[intake.INCHANGEE], 'inchangée')}, {_plural(c[intake.REFUSEE], 'refusée')}"
     )
     click.echo(counts)
+    if report.hors_attente:
+        n = report.hors_attente
+        s, verb, them = ("s", "ne sont", "les") if n > 1 else ("", "n'est", "la")
+        click.echo(
+            f"attention : {n} structure{s} du fichier {verb} pas en attente (déjà examinée{s} "
+            f"par le comité ou retirée{s}) : aucun tour ne {them} considère"
+        )
     if report.colonnes_ignorees:
         click.echo(
             f"colonnes ignorées (inconnues du service) : {', '.join(report.colonnes_ignorees)}"

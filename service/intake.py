@@ -580,12 +580,22 @@ class LineOutcome:
     nom: str | None = None
     erreurs: list[FieldError] = field(default_factory=list)
     remarques: list[str] = field(default_factory=list)
+    #: the structure's status in the store after the line (``None`` when refused)
+    statut: str | None = None
+
+    @property
+    def hors_attente(self) -> bool:
+        """Whether the structure is in the store but no round will consider it."""
+        from service.models import STATUTS_EN_ATTENTE
+
+        return self.statut is not None and self.statut not in STATUTS_EN_ATTENTE
 
     def as_json(self) -> dict[str, Any]:
         return {
             "ligne": self.ligne,
             "idPG": self.id_pg,
             "etat": self.etat,
+            "statut": self.statut,
             "nom": self.nom,
             "erreurs": [{"champ": e.champ, "message": e.message} for e in self.erreurs],
             "remarques": list(self.remarques),
@@ -609,6 +619,11 @@ class IntakeReport:
     def refusees(self) -> int:
         return self.compte()[REFUSEE]
 
+    @property
+    def hors_attente(self) -> int:
+        """Lines whose structure is not pending (already decided, or withdrawn)."""
+        return sum(1 for o in self.lignes if o.hors_attente)
+
     def as_json(self) -> dict[str, Any]:
         c = self.compte()
         return {
@@ -621,6 +636,7 @@ class IntakeReport:
                 "misesAJour": c[MISE_A_JOUR],
                 "inchangees": c[INCHANGEE],
                 "refusees": c[REFUSEE],
+                "horsAttente": self.hors_attente,
             },
             "colonnesIgnorees": list(self.colonnes_ignorees),
             "lignes": [o.as_json() for o in self.lignes],
@@ -650,7 +666,7 @@ def _apply(session: Any, line: Line, doc: Any, auteur: str) -> LineOutcome:
     """Upsert one document inside a savepoint; the outcome says what changed."""
     from service import store
     from service.errors import ServiceError
-    from service.models import STATUTS_EN_ATTENTE, Structure
+    from service.models import Structure
 
     outcome = LineOutcome(line.numero, doc.idPG, INCHANGEE, nom=doc.nom or None)
     try:
@@ -683,7 +699,8 @@ def _apply(session: Any, line: Line, doc: Any, auteur: str) -> LineOutcome:
         outcome.etat = CREEE
     elif _comparable(view) != before:
         outcome.etat = MISE_A_JOUR
-    if view["statut"] not in STATUTS_EN_ATTENTE:
+    outcome.statut = view["statut"]
+    if outcome.hors_attente:
         outcome.remarques.append(
             f"statut {view['statut']} : la structure n'est pas en attente, aucun tour ne la "
             "considère"

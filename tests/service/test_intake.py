@@ -10,7 +10,9 @@ from __future__ import annotations
 import csv
 import itertools
 import json
+import os
 import re
+import shlex
 import tempfile
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
@@ -28,7 +30,7 @@ from service.api_schemas import StructureDocument
 from service.cli import main
 from service.db import Database
 from service.models import AvisPrefetRow, Structure
-from service.schemas import InvalidRequest
+from service.schemas import InvalidRequest, StructureIn
 from tests.service.conftest import structure_doc
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -511,6 +513,7 @@ def test_dry_run_reports_and_writes_nothing(cli_db: Database, tmp_path: Path) ->
         "misesAJour": 0,
         "inchangees": 0,
         "refusees": 0,
+        "horsAttente": 0,
     }
     assert dump(cli_db) == ([], [])
 
@@ -594,7 +597,8 @@ def test_structure_decided_by_committee_is_flagged_not_pending(
     res = run("structures", "import", str(write_csv(tmp_path / "e.csv", [flat(1), flat(2)])))
     assert res.exit_code == 0
     assert "statut VALIDATION_COSELEC : la structure n'est pas en attente" in res.stdout
-    assert res.stdout.count("n'est pas en attente") == 1
+    assert res.stdout.count("la structure n'est pas en attente") == 1
+    assert "attention : 1 structure du fichier n'est pas en attente" in res.stdout
 
 
 # -- properties: all or nothing, idempotence -------------------------------------------------
@@ -725,3 +729,128 @@ def test_round_show_of_an_imported_committee_names_its_structures(sqlite_cli: Da
     assert "résultat HISTORIQUE" in res.stdout
     rows = [line for line in res.stdout.splitlines() if re.match(r"^\w\w\w? +\d+ ", line)]
     assert rows and all(re.search(r"\(\w{5}\) +\d+ +\d+$", line) for line in rows)
+
+
+# -- the sample export and the README's monthly cycle ----------------------------------------
+
+
+def test_import_history_before_a_date(sqlite_cli: Database) -> None:
+    for bad in ("2021-13-01", "19/05/2021", "2021-03-01"):
+        res = run("round", "import-historique", "--avant", bad)
+        assert res.exit_code == 2, (bad, res.output)
+        assert "avant" in res.stderr
+    res = run("round", "import-historique", "--avant", "2021-05-19")
+    assert res.exit_code == 0, res.output
+    assert "tour n° 7 : 2021-coselec-7" in res.stdout and "coselec-8" not in res.stdout
+
+
+def test_after_the_whole_history_the_sample_is_reported_already_decided(
+    sqlite_cli: Database,
+) -> None:
+    """The issue's own sequence: after the whole 2021 history, the sample's structures (the
+    last committee's) are already decided; the import says so instead of staying silent."""
+    from service import demo
+
+    assert run("round", "import-historique").exit_code == 0
+    res = run("structures", "import", str(demo.SAMPLE_EXPORT))
+    assert res.exit_code == 0, res.output
+    assert "190 lignes : 0 créée, 0 mise à jour, 190 inchangées, 0 refusée" in res.stdout
+    assert res.stdout.count("statut VALIDATION_COSELEC : la structure n'est pas en attente") == 190
+    assert (
+        "attention : 190 structures du fichier ne sont pas en attente (déjà examinées par le "
+        "comité ou retirées) : aucun tour ne les considère" in res.stdout
+    )
+    code, report = import_json(demo.SAMPLE_EXPORT, "--simulation")
+    assert code == 0 and report["compte"]["horsAttente"] == 190
+    assert {line["statut"] for line in report["lignes"]} == {"VALIDATION_COSELEC"}
+
+
+def test_sample_export_is_built_from_the_bundled_data(tmp_path: Path) -> None:
+    """``docs/exemples/export_portail_2021-06.csv`` is what :func:`service.demo.export_documents`
+    gives (``ALLOCATOR_UPDATE_EXAMPLES=1`` rewrites it)."""
+    from service import demo
+
+    fresh = intake.write_export_csv(demo.export_documents(), tmp_path / "export.csv")
+    if os.environ.get("ALLOCATOR_UPDATE_EXAMPLES") == "1":
+        demo.SAMPLE_EXPORT.write_bytes(fresh.read_bytes())
+    assert demo.SAMPLE_EXPORT.read_bytes() == fresh.read_bytes()
+    table = intake.read_export(demo.SAMPLE_EXPORT)
+    assert len(table.lines) == 190 and table.ignored_columns == ()
+    assert all(
+        line.cells["synthetique"] == "qualiteProjet,prefet,createdAt" for line in table.lines
+    )
+
+
+def _readme_cycle() -> list[str]:
+    """The command lines of the README's monthly cycle block."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = text.split("## The monthly cycle from the portal's export", 1)[1]
+    block = section.split("```bash\n", 1)[1].split("```", 1)[0]
+    return [line for line in block.splitlines() if line.startswith("allocator ")]
+
+
+def test_readme_monthly_cycle_on_a_fresh_store(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, real_pipeline: None
+) -> None:
+    """Issue 16: on a fresh store, the README's command lines bring the export's applications in
+    and the June 2021 round is drafted, shown and committed over them (the real engine)."""
+    from service.demo import demo_request
+
+    url = f"sqlite:///{tmp_path / 'fresh.sqlite3'}"
+    monkeypatch.setenv("ALLOCATOR_DATABASE_URL", url)
+    monkeypatch.delenv("ALLOCATOR_ENV", raising=False)
+    monkeypatch.chdir(ROOT)
+    commands = _readme_cycle()
+    assert [c.split()[1:3] for c in commands] == [
+        ["round", "import-historique"],
+        ["structures", "import"],
+        ["structures", "import"],
+        ["round", "draft"],
+        ["round", "show"],
+        ["round", "commit"],
+    ]
+    outputs = []
+    for line in commands:
+        res = run(*shlex.split(line, comments=True)[1:])
+        assert res.exit_code == 0, (line, res.output)
+        outputs.append(res.stdout)
+        if "--simulation" in line:
+            assert "190 lignes : 190 créées" in res.stdout and "rien n'est écrit" in res.stdout
+    history, _simulated, imported, drafted, shown, committed = outputs
+    assert "tour n° 7" in history
+    assert "190 créées, 0 mise à jour, 0 inchangée, 0 refusée" in imported
+    assert "import enregistré" in imported
+    assert "tour n° 8 — mois 2021-06, quota 128" in drafted
+    assert "128 postes attribués / quota 128" in drafted
+    assert re.search(r"01 +1 +HAUT - BUGEY AGGLOMERATION +Oyonnax \(01283\) +5 +\d", shown)
+    assert "tour n° 8 validé : 128 postes attribués" in committed
+
+    db = Database(url)
+    from service import rounds
+
+    view = rounds.get_round(db, 8)
+    snapshot = rounds.get_round_snapshot(db, 8)
+    demo = {s["idPG"]: s for s in demo_request()["structures"]}
+    assert view["statut"] == "committed" and sorted(view["structures"]) == sorted(demo)
+    # the CSV lost nothing: the round saw the demo's documents (SIRETs aside)
+    for s in snapshot["request"]["structures"]:
+        expected = StructureIn.model_validate(demo[s["idPG"]]).model_dump(
+            mode="json", exclude_none=True, exclude={"siret", "coselec"}
+        )
+        assert {k: v for k, v in s.items() if k not in ("siret", "coselec")} == expected
+    decisions = view["resultat"]["decisions"]
+    assert sum(d["nombreConseillersAttribues"] for d in decisions) == 128
+    for d in decisions:
+        s = demo[d["idPG"]]
+        assert 0 <= d["nombreConseillersAttribues"] <= s["nombreConseillersSouhaites"]
+        if s["type"] == "PRIVATE" or s["prefet"][0]["avisPrefet"] == "NÉGATIF":
+            assert d["nombreConseillersAttribues"] == 0, d
+        # the export's synthetic labels reach every explanation
+        assert d["explication"]["donnees"]["noteProjet"]["synthetique"] is True
+    with db.read() as s:
+        statuts = {
+            r.id_pg: r.statut for r in s.scalars(select(Structure).where(Structure.id_pg.in_(demo)))
+        }
+    granted = {d["idPG"] for d in decisions if d["nombreConseillersAttribues"] > 0}
+    assert statuts == {i: "VALIDATION_COSELEC" if i in granted else "REFUS_COSELEC" for i in demo}
+    db.dispose()
