@@ -288,6 +288,9 @@ def _register_commands() -> None:
     from service import cli_transparence  # notice, round export (after cli_admin as well)
 
     cli_transparence.register(main)
+    from service import cli_intake  # structures import
+
+    cli_intake.register(main)
 
 
 def run() -> None:

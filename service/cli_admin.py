@@ -71,7 +71,16 @@ def _handled(fn: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-def _print_round(view: dict[str, Any], as_json: bool = False) -> None:
+def _print_round(
+    view: dict[str, Any],
+    as_json: bool = False,
+    *,
+    database: Any = None,
+    which: str = "apercu",
+) -> None:
+    """The round's header, locks and table of structures: ``which`` = ``"toutes"`` (every
+    structure), ``"retenues"`` (those with posts proposed) or ``"apercu"`` (the first 50 of
+    these); ``as_json``: the whole view."""
     if as_json:
         click.echo(json.dumps(view, ensure_ascii=False, indent=2))
         return
@@ -93,13 +102,89 @@ def _print_round(view: dict[str, Any], as_json: bool = False) -> None:
         click.echo(
             f"verrou idPG {lock['idPG']} = {lock['nombre']} ({lock['motif']}, {lock['auteur']})"
         )
-    for d in granted[:50]:
+    rows = _round_rows(database if database is not None else _database(), view)
+    shown = rows if which == "toutes" else [r for r in rows if r.proposition > 0]
+    if which == "apercu":
+        shown = shown[:50]
+    _print_structures(shown)
+    if which == "apercu" and len(granted) > len(shown):
         click.echo(
-            f"  idPG {d['idPG']}: +{d['nombreConseillersAttribues']} "
-            f"(total {d['nombreConseillersCoselec']}) {', '.join(d['motifs'])}"
+            f"  ... {len(granted) - len(shown)} autres structures retenues "
+            f"(allocator round show {view['id']} pour toutes)"
         )
-    if len(granted) > 50:
-        click.echo(f"  ... {len(granted) - 50} autres structures retenues (--json pour tout)")
+
+
+def _round_rows(database: Any, view: dict[str, Any]) -> list[Any]:
+    """The round's structures as the review page shows them (:func:`service.ui.present.rows`):
+    name, commune, département, request, already granted, proposal, lock; sorted by
+    département, name and idPG."""
+    from sqlalchemy import select
+
+    from service import rounds, store
+    from service.models import Structure
+    from service.schemas import RoundRequest
+    from service.ui import present
+
+    snapshot = rounds.get_round_snapshot(database, view["id"])
+    if "request" in snapshot:
+        request = RoundRequest.model_validate(snapshot["request"])
+    else:  # an imported 2021 committee keeps no request: its structures' stored documents
+        ids = [int(d["idPG"]) for d in view["resultat"]["decisions"]]
+        with database.read() as s:
+            docs = [
+                store.without_server_fields(r.document)
+                for r in s.scalars(
+                    select(Structure).where(Structure.id_pg.in_(ids)).order_by(Structure.id_pg)
+                )
+            ]
+        request = RoundRequest.model_validate({"quota": view["quota"], "structures": docs})
+    rows = present.rows(view, request)
+    return sorted(rows, key=lambda r: (r.departement, r.nom.casefold(), r.id_pg))
+
+
+#: Longest structure and commune shown in a table cell (the rest is cut with an ellipsis).
+_WIDTHS = {"structure": 40, "commune": 30}
+
+
+def _cell(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _print_structures(rows: list[Any]) -> None:
+    """Aligned table: département, idPG, structure, commune (name and code), remaining request
+    (posts asked − already granted), proposal of this round, committee lock."""
+    if not rows:
+        return
+    headers = ("dép.", "idPG", "structure", "commune", "demande", "proposé", "verrou")
+    table = [
+        (
+            r.departement,
+            str(r.id_pg),
+            _cell(r.nom, _WIDTHS["structure"]),
+            # the name is cut, never the code
+            _cell(r.commune or "?", _WIDTHS["commune"] - len(r.code_commune) - 3)
+            + f" ({r.code_commune})",
+            str(max(0, r.demande - r.deja_accorde)),
+            str(r.proposition),
+            "" if r.lock is None else f"= {r.lock['nombre']}",
+        )
+        for r in rows
+    ]
+    widths = [max(len(h), *(len(t[k]) for t in table)) for k, h in enumerate(headers)]
+    right = {1, 4, 5}  # numbers
+
+    def line(cells: tuple[str, ...]) -> str:
+        return "  ".join(
+            c.rjust(widths[k]) if k in right else c.ljust(widths[k]) for k, c in enumerate(cells)
+        ).rstrip()
+
+    click.echo(line(headers))
+    for t in table:
+        click.echo(line(t))
+    click.echo(
+        "demande : postes demandés non encore attribués ; proposé : postes de ce tour ; "
+        "verrou : nombre fixé par le comité"
+    )
 
 
 def register(group: click.Group) -> None:
@@ -230,12 +315,18 @@ def register(group: click.Group) -> None:
     @round_group.command("show")
     @click.argument("round_id", type=int)
     @click.option("--json", "as_json", is_flag=True, help="Print the whole round as JSON.")
+    @click.option(
+        "--retenues", is_flag=True, help="Only the structures with posts proposed this round."
+    )
     @_handled
-    def round_show(round_id: int, as_json: bool) -> None:
-        """Show a round: parameters, status, locks, summary of the result."""
+    def round_show(round_id: int, as_json: bool, retenues: bool) -> None:
+        """Show a round: parameters, status, locks, and its structures (name, commune,
+        département, remaining request, proposal, lock), by département."""
         from service import rounds
 
-        _print_round(rounds.get_round(_database(), round_id), as_json)
+        database = _database()
+        view = rounds.get_round(database, round_id)
+        _print_round(view, as_json, database=database, which="retenues" if retenues else "toutes")
 
     @round_group.command("override")
     @click.argument("round_id", type=int)

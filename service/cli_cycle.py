@@ -55,12 +55,22 @@ def register(group: click.Group) -> None:
     assert isinstance(round_group, click.Group)
 
     @round_group.command("import-historique")
+    @click.option(
+        "--avant",
+        default=None,
+        metavar="AAAA-MM-JJ",
+        help="Import only the committees held before this day, and their structures (e.g. "
+        "2021-05-19: the last committee's structures can then apply through "
+        "'structures import').",
+    )
     @_handled
-    def round_import() -> None:
+    def round_import(avant: str | None) -> None:
         """Import the bundled 2021 committees as committed history (idempotent)."""
         from service import cycle
 
-        summary = cycle.import_history(_database(), author=_author())
+        if avant is not None:
+            _history_cutoff(avant)
+        summary = cycle.import_history(_database(), author=_author(), until=avant)
         if not summary["importe"]:
             click.echo(summary["message"])
             return
@@ -295,6 +305,27 @@ def register(group: click.Group) -> None:
         click.echo(simulate.summary_text(sim))
         for p in paths:
             click.echo(f"fichier : {p}", err=True)
+
+
+def _history_cutoff(avant: str) -> None:
+    """``--avant``: an ISO date before which at least one bundled committee was held."""
+    from datetime import date
+
+    from service import cycle
+
+    try:
+        date.fromisoformat(avant)
+        if len(avant) != 10:
+            raise ValueError
+    except ValueError:
+        raise InvalidRequest(
+            [FieldError("avant", f"date AAAA-MM-JJ attendue ; reçu {avant!r}")]
+        ) from None
+    first = cycle.history_committees()[0]["date"]
+    if avant <= first:
+        raise InvalidRequest(
+            [FieldError("avant", f"aucun comité avant le {avant} (le premier date du {first})")]
+        )
 
 
 def _event_types() -> tuple[str, ...]:

@@ -124,6 +124,28 @@ def demo_request(
 
 DEMO_MONTH = "2021-06"
 DEMO_AUTHOR = "démonstration"
+#: The sample export of the README's monthly cycle (``allocator structures import``).
+SAMPLE_EXPORT = Path(__file__).resolve().parent.parent / "docs/exemples/export_portail_2021-06.csv"
+
+
+def export_documents() -> list[dict[str, Any]]:
+    """Portal documents of the sample export (:data:`SAMPLE_EXPORT`): the last 2021 committee's
+    190 placed structures as the applications of June 2021, as :func:`run_demo` submits them.
+
+    Real: names, SIRETs, seat communes, requests (their granted number), ZRR / QPV / France
+    Services flags. Synthetic (fixed seed, ``synthetique`` column): project scores, préfet
+    opinions, submission times. SIRETs are those of the history import
+    (:func:`service.cycle.history_documents`: a SIRET held by several 2021 rows stays on the
+    lowest ``idPG``), so the file imports on top of the earlier committees.
+    """
+    from service.cycle import history_committees, history_documents
+
+    last = {i for i, _ in history_committees()[-1]["decisions"]}
+    return [
+        {k: v for k, v in d.items() if k not in ("statut", "coselec")}
+        for d in history_documents()
+        if d["idPG"] in last
+    ]
 
 
 def run_demo(
