@@ -61,8 +61,9 @@ the certificate (``allocator.solve``) and the explanations all use these same in
 are exact and results byte-deterministic. ``F`` in the result is ``F_int / SCALE``.
 
 **Greedy.** Start from the locks; repeatedly grant the post of largest marginal gain
-``h_i'(x_i) + G_e'(X_e) + G_d'(X_d)``; ties by ``created_at`` (earlier, string order of ISO-8601
-times), then ``id_pg``, then ``k``. A post whose cost exceeds the remaining budget is skipped (and,
+``h_i'(x_i) + G_e'(X_e) + G_d'(X_d)``; ties by the filing instant ``created_at`` (the earlier
+first, ISO-8601 times compared as instants with their UTC offsets; a time without offset is
+read as UTC; no ``created_at`` ranks last, see ``filing_key``), then ``id_pg``, then ``k``. A post whose cost exceeds the remaining budget is skipped (and,
 since the budget only shrinks, so is every later post of that applicant). Hierarchical heaps (per
 EPCI-part, per département, national) give ``O(log n)`` per step.
 """
@@ -70,6 +71,7 @@ EPCI-part, per département, national) give ``O(log n)`` per step.
 from __future__ import annotations
 
 import bisect
+import datetime
 import heapq
 import itertools
 import math
@@ -250,6 +252,12 @@ def _check_applicant(a: Applicant, depts: set[str], epcis: set[str]) -> None:
         raise InvalidInput(f"{where}.locked: must be None or an int >= 0, got {a.locked!r}")
     if not isinstance(a.created_at, str):
         raise InvalidInput(f"{where}.created_at: must be a string, got {a.created_at!r}")
+    try:
+        filing_key(a.created_at)
+    except ValueError:
+        raise InvalidInput(
+            f"{where}.created_at: must be an ISO-8601 time (or empty), got {a.created_at!r}"
+        ) from None
     remaining = max(0, a.requested - a.already_granted)
     if len(a.gains) != remaining:
         raise InvalidInput(
@@ -266,6 +274,30 @@ def _check_applicant(a: Applicant, depts: set[str], epcis: set[str]) -> None:
                 f"got {g!r} after {previous!r}"
             )
         previous = g
+
+
+#: Tie-break key of an applicant without a filing time: after every instant (it ranks last).
+MISSING_FILING_KEY = "~"
+
+
+def filing_key(created_at: str) -> str:
+    """The tie-break key of a filing time ``created_at`` (ISO-8601, or ``""`` when unknown).
+
+    Its instant in UTC as fixed-width text (``"2021-03-01T08:00:00.000000"``), so that the
+    string order of keys is the order of instants whatever offset each time was written with
+    (``10:00+02:00`` is before ``09:00Z``); a time without an offset is read as UTC. An unknown
+    filing time gives :data:`MISSING_FILING_KEY`, after every instant. Raises ``ValueError`` on
+    a string that is not an ISO-8601 time.
+    """
+    if not created_at:
+        return MISSING_FILING_KEY
+    try:
+        when = datetime.datetime.fromisoformat(created_at)
+        if when.tzinfo is not None:
+            when = when.astimezone(datetime.UTC).replace(tzinfo=None)
+    except OverflowError as exc:  # an offset pushing the instant outside years 1-9999
+        raise ValueError(str(exc)) from None
+    return when.isoformat(timespec="microseconds")
 
 
 def check_input(round_input: RoundInput, policy: RoundPolicy, config: SolverConfig) -> None:
@@ -461,7 +493,7 @@ class Model:
     cost_cents: tuple[int, ...]  # c_i, the State's cost (net of co-funding)
     standard_cents: tuple[int, ...]  # s_i, the standard cost before co-funding
     cofunding: tuple[float, ...]  # φ_i
-    created: tuple[str, ...]
+    created: tuple[str, ...]  # filing_key(created_at): the tie-break key
     dept_territories: tuple[Territory, ...]
     dept_coef: tuple[float, ...]
     dept_cap: tuple[int | None, ...]
@@ -596,7 +628,7 @@ def build_model(round_input: RoundInput, policy: RoundPolicy) -> Model:
         cost_cents=cost_cents,
         standard_cents=standard_cents,
         cofunding=cofunding,
-        created=tuple(a.created_at for a in applicants),
+        created=tuple(filing_key(a.created_at) for a in applicants),
         dept_territories=depts,
         dept_coef=tuple(policy.weight_balance * t.need * SCALE for t in depts),
         dept_cap=tuple(

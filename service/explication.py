@@ -204,6 +204,15 @@ def source_ref(*ids: str) -> str:
     return ("sources " if len(ids) > 1 else "source ") + refs
 
 
+#: The published tie-break (``allocator.model.filing_key``), in the letters and the notice.
+DEPARTAGE = (
+    "Les égalités exactes sont départagées par l'instant de dépôt de la candidature (le plus "
+    "ancien d'abord ; les heures sont comparées avec leur décalage horaire, une heure sans "
+    "décalage étant lue en temps universel), puis par le plus petit identifiant idPG, puis par "
+    "le rang du poste dans la demande. Une candidature sans date de dépôt passe après toutes "
+    "celles qui en ont une."
+)
+
 #: French label and description of every ``allocator.RoundPolicy`` field. The public notice
 #: lists them with their defaults; a test fails when a field is added without an entry here.
 POLICY_DOCS: dict[str, tuple[str, str]] = {
@@ -949,9 +958,8 @@ class _Calcul:
             "\n### 5.5. Classement national et départage\n\n"
             "- Priorité d'un poste = accès + répartition + équilibre. Tous les postes possibles "
             "de toutes les structures sont classés par priorité décroissante et le tour attribue "
-            f"les premiers ({_postes(n_granted)} attribués par ce tour, verrous compris). Les "
-            "égalités exactes sont départagées par la date de dépôt (la plus ancienne d'abord), "
-            "puis par l'identifiant idPG, puis par le rang du poste dans la demande.\n"
+            f"les premiers ({_postes(n_granted)} attribués par ce tour, verrous compris). "
+            f"{DEPARTAGE}\n"
         )
 
     def departement(

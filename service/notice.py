@@ -263,10 +263,8 @@ def blocks() -> list[Block]:
                 "Les postes sont attribués un par un, à chaque fois au poste de plus forte "
                 "priorité, jusqu'à épuisement du quota du tour, de l'enveloppe nationale restante "
                 "ou du budget. Le seuil du tour est la priorité du dernier poste attribué.",
-                "Égalités exactes : la date de dépôt la plus ancienne d'abord, puis le plus petit "
-                "identifiant idPG, puis le rang du poste dans la demande. Les calculs sont faits "
-                f"en nombres entiers (valeurs × {valeur(SCALE)}) : aucune égalité ne dépend "
-                "d'arrondis de la machine.",
+                f"{ex.DEPARTAGE} Les calculs sont faits en nombres entiers (valeurs × "
+                f"{valeur(SCALE)}) : aucune égalité ne dépend d'arrondis de la machine.",
                 "Un verrou du comité fixe le nombre de postes d'une structure pour le tour ; les "
                 "autres postes sont recalculés autour de lui.",
             ],
