@@ -287,3 +287,36 @@ def test_generated_rounds_are_explained(
         return
     for d in result["decisions"]:
         check_decision(d, by_id[d["idPG"]], result, request)
+
+
+def _tied_pair(created_5: str | None, created_9: str | None) -> dict[str, Any]:
+    """Two communes with the same seat, score and request: tied on priority for one post."""
+    structures = []
+    for id_pg, created in ((5, created_5), (9, created_9)):
+        s: dict[str, Any] = {
+            "idPG": id_pg,
+            "type": "COMMUNE",
+            "codeCommune": "01283",
+            "nombreConseillersSouhaites": 1,
+            "qualiteProjet": 70,
+        }
+        if created is not None:
+            s["createdAt"] = created
+        structures.append(s)
+    return {"quota": 1, "mois": "2021-06", "structures": structures}
+
+
+@pytest.mark.parametrize(
+    ("created_5", "created_9"),
+    [
+        ("2021-05-01T09:00:00Z", "2021-05-01T10:00:00+02:00"),  # 9 filed at 08:00 UTC
+        (None, "2021-05-01T10:00:00Z"),  # 5 has no filing time: last
+    ],
+)
+def test_pipeline_tie_goes_to_the_earliest_filing_instant(
+    real_pipeline_module: None, created_5: str | None, created_9: str
+) -> None:
+    result = run_round(parse_round_request(_tied_pair(created_5, created_9)))
+    assert {d["idPG"]: d["nombreConseillersAttribues"] for d in result["decisions"]} == {5: 0, 9: 1}
+    letter = next(d for d in result["decisions"] if d["idPG"] == 5)["explication"]["texte"]
+    assert ex.DEPARTAGE in letter
