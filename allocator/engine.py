@@ -203,11 +203,14 @@ def _binding(m: Model, x: tuple[int, ...]) -> dict[str, object]:
 
 
 def binding_constraints(m: Model, x: tuple[int, ...]) -> list[str]:
-    """Which of quota / envelope / budget stopped the round (``[]``: the demand ran out first).
+    """Which of quota / envelope / budget / département caps stopped the round (``[]``: the
+    demand ran out first).
 
     ``quota`` / ``envelope``: the round granted that many posts. ``budget``: the budget left
     cannot pay the State's cost of any post still open (free applicant below its bound, outside
-    a capped département). Several may bind at once (listed in this order).
+    a capped département). ``departement_caps``: neither the quota nor the envelope is used up,
+    and a post is still open in a département at its fair-share cap (the cap, not the demand,
+    stopped it there). Several may bind at once (listed in this order).
     """
     total = sum(x)
     names = []
@@ -215,17 +218,17 @@ def binding_constraints(m: Model, x: tuple[int, ...]) -> list[str]:
         names.append("quota")
     if total >= m.envelope_remaining:
         names.append("envelope")
+    _, dcount = counts(m, x)
+    room = [m.n + total + 1 if c is None else c - dcount[d] for d, c in enumerate(m.dept_cap)]
+    open_posts = [i for i in range(m.n) if m.lock[i] is None and x[i] < m.upper[i]]
     if m.budget_remaining_cents is not None:
         left = m.budget_remaining_cents - sum(c * v for c, v in zip(m.cost_cents, x, strict=True))
-        _, dcount = counts(m, x)
-        room = [m.n + sum(x) + 1 if c is None else c - dcount[d] for d, c in enumerate(m.dept_cap)]
-        open_costs = [
-            m.cost_cents[i]
-            for i in range(m.n)
-            if m.lock[i] is None and x[i] < m.upper[i] and room[m.app_dept[i]] > 0
-        ]
+        open_costs = [m.cost_cents[i] for i in open_posts if room[m.app_dept[i]] > 0]
         if open_costs and left < min(open_costs):
             names.append("budget")
+    stopped = "quota" in names or "envelope" in names
+    if not stopped and any(room[m.app_dept[i]] <= 0 for i in open_posts):
+        names.append("departement_caps")
     return names
 
 

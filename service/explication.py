@@ -1999,6 +1999,8 @@ CONTRAINTES = {
     "quota": "le quota de postes",
     "envelope": "l'enveloppe nationale",
     "budget": "le budget",
+    "departement_caps": "les plafonds départementaux (part équitable de l'enveloppe nationale) "
+    "des départements où des postes restaient demandés",
 }
 _NOMBRES = frozenset((int, float))
 

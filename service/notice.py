@@ -254,7 +254,8 @@ def blocks() -> list[Block]:
             "p",
             "Chaque département a une part équitable de l'enveloppe nationale, proportionnelle "
             "à son besoin (méthode de Webster) ; elle est un plafond lorsque le plafond "
-            "départemental « part_equitable » est choisi.",
+            "départemental « part_equitable » est choisi, et le résultat dit quand ces plafonds "
+            "ont arrêté le tour (contrainteLiante « plafondDepartement »).",
         ),
         ("h", 3, "3.4. Attribution et départage"),
         (

@@ -320,3 +320,17 @@ def test_pipeline_tie_goes_to_the_earliest_filing_instant(
     assert {d["idPG"]: d["nombreConseillersAttribues"] for d in result["decisions"]} == {5: 0, 9: 1}
     letter = next(d for d in result["decisions"] if d["idPG"] == 5)["explication"]["texte"]
     assert ex.DEPARTAGE in letter
+
+
+def test_contrainte_liante_names_the_departement_caps(real_pipeline_module: None) -> None:
+    """Fair-share caps stopped the round (quota and envelope to spare): they are named."""
+    payload = {
+        **demo_payload(n=40, quota=60),
+        "politique": {"plafondDepartement": "part_equitable", "enveloppeNationale": 300},
+    }
+    result = run_round(parse_round_request(payload))
+    t = result["totaux"]
+    assert t["attribues"] < t["quota"]
+    assert t["contrainteLiante"] == "plafondDepartement"
+    text = result["decisions"][0]["explication"]["texte"]
+    assert "Ce qui a arrêté le tour : les plafonds départementaux" in text
