@@ -33,6 +33,7 @@ from allocator.model import (
     COFUNDING_PRIORITY_CAP,
     QUALITY_FLOOR,
     SCALE,
+    FreeProblem,
     GreedyOutcome,
     Model,
     build_model,
@@ -44,7 +45,7 @@ from allocator.model import (
     objective,
     objective_terms,
 )
-from allocator.solve import FLOAT_TOLERANCE, ORTOOLS_VERSION, BackendSolution, solve
+from allocator.solve import FLOAT_TOLERANCE, ORTOOLS_VERSION, BackendSolution, solve, solve_flow
 from allocator.validate import check_feasible
 
 # --------------------------------------------------------------------------------------------
@@ -181,6 +182,24 @@ def _certify(m: Model, value: int, cert: BackendSolution) -> None:
         )
 
 
+def _timing_free(m: Model, fp: FreeProblem, cut: BackendSolution) -> BackendSolution:
+    """What the engine keeps of a backend answer cut by the wall clock: nothing that depends on
+    timing. No solution (the greedy stands), and as bound the optimum of the model without its
+    budget row — a relaxation, solved exactly (integer min-cost flow), the same on every run."""
+    relaxed = solve_flow(m, fp)
+    return BackendSolution(
+        cut.backend,
+        None,
+        None,
+        relaxed.bound,
+        False,
+        True,
+        cut.wall_seconds + relaxed.wall_seconds,
+        {**cut.parameters, "bound": "relaxation_without_budget"},
+        timed_out=True,
+    )
+
+
 def _binding(m: Model, x: tuple[int, ...]) -> dict[str, object]:
     total = sum(x)
     spent = sum(c * v for c, v in zip(m.cost_cents, x, strict=True))
@@ -306,10 +325,14 @@ def _report(
     bound: float | None,
     cert: BackendSolution | None,
     guarantees: dict[str, object] | None = None,
+    best: int | None = None,
 ) -> dict[str, object]:
+    """The round's report; ``best`` is the best objective known (at least the greedy's and the
+    returned allocation's): the price of monotonicity is ``best`` minus the greedy's."""
     access, distribution, balance = objective_terms(m, x)
     _, dcount = counts(m, x)
-    best = max(v for v in (monotone_value, optimum) if v is not None)
+    if best is None:
+        best = max(v for v in (monotone_value, optimum) if v is not None)
     return {
         "policy": policy_echo(policy),
         "quota": m.quota,
@@ -475,6 +498,8 @@ def allocate(
             seed=config.seed,
             with_budget=True,
         )
+        if cert.timed_out:
+            cert = _timing_free(m, fp, cert)
         optimum = cert.objective if cert.proven_optimal else None
         bound = cert.bound
         best_known = max(monotone_value, cert.objective or monotone_value)
@@ -512,6 +537,9 @@ def allocate(
         if optimum is not None:
             optimum = max(optimum, monotone_value)
 
+    # The best objective known: the proven optimum, or the allocation returned (a MIP incumbent
+    # stopped by its node limit is returned in mode "optimal" when it beats the greedy).
+    best = max(v for v in (monotone_value, value, optimum) if v is not None)
     explanations = explain(m, x, outcome, config)
     decisions = tuple(
         Decision(
@@ -537,12 +565,12 @@ def allocate(
         from_greedy=outcome is not None,
         optimal=status is Status.OPTIMAL,
         monotone_value=monotone_value,
-        best=max(v for v in (monotone_value, optimum) if v is not None),
+        best=best,
         cert=cert,
         neutral=neutral,
         neutral_model=neutral_model,
     )
-    report = _report(m, x, policy, monotone_value, optimum, bound, cert, guarantees)
+    report = _report(m, x, policy, monotone_value, optimum, bound, cert, guarantees, best)
     result = AllocationResult(
         status=status,
         decisions=decisions,

@@ -63,8 +63,9 @@ are exact and results byte-deterministic. ``F`` in the result is ``F_int / SCALE
 **Greedy.** Start from the locks; repeatedly grant the post of largest marginal gain
 ``h_i'(x_i) + G_e'(X_e) + G_d'(X_d)``; ties by the filing instant ``created_at`` (the earlier
 first, ISO-8601 times compared as instants with their UTC offsets; a time without offset is
-read as UTC; no ``created_at`` ranks last, see ``filing_key``), then ``id_pg``, then ``k``. A post whose cost exceeds the remaining budget is skipped (and,
-since the budget only shrinks, so is every later post of that applicant). Hierarchical heaps (per
+read as UTC; no ``created_at`` ranks last, see ``filing_key``), then ``id_pg``, then ``k``. A
+post whose cost exceeds the remaining budget is skipped (and, since the budget only shrinks, so
+is every later post of that applicant). Hierarchical heaps (per
 EPCI-part, per département, national) give ``O(log n)`` per step.
 """
 

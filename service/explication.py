@@ -281,7 +281,13 @@ POLICY_DOCS: dict[str, tuple[str, str]] = {
 #: French label of the ``allocator.SolverConfig`` fields (the notice lists them with defaults).
 SOLVER_DOCS: dict[str, str] = {
     "backend": "solveur OR-Tools utilisé pour certifier l'optimalité du résultat",
-    "time_limit_s": "limite de temps du solveur (secondes)",
+    "time_limit_s": (
+        "limite de temps du solveur (secondes) ; le solveur s'arrête d'abord sur une limite de "
+        "travail fixe (nombre de nœuds), qui ne dépend pas de la machine ; une réponse coupée "
+        "par la limite de temps n'est pas utilisée : la liste de priorités est retenue, bornée "
+        "par l'optimum calculé sans le budget, pour que le résultat ne dépende pas de la vitesse "
+        "de la machine"
+    ),
     "workers": "nombre de fils de calcul (sans effet sur le résultat)",
     "seed": "graine du solveur (le résultat n'en dépend pas : aucune part de hasard)",
     "counterfactual_reruns": (

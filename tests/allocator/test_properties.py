@@ -82,6 +82,13 @@ def test_knapsack_budget_reports_gap_and_price(case, mode):
         return
     report = result.report
     assert report["price_of_monotonicity"] >= 0
+    # an allocation other than the greedy's is returned only when it is better: it has a price
+    if tuple(d.granted for d in result.decisions) != greedy(build_model(round_input, policy)).x:
+        assert report["price_of_monotonicity"] > 0
+        assert (
+            abs(report["price_of_monotonicity"] - (result.objective - report["monotone_objective"]))
+            < 1e-6
+        )
     if result.status is Status.OPTIMAL:
         assert result.gap == 0.0
     else:

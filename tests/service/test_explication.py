@@ -334,3 +334,33 @@ def test_contrainte_liante_names_the_departement_caps(real_pipeline_module: None
     assert t["contrainteLiante"] == "plafondDepartement"
     text = result["decisions"][0]["explication"]["texte"]
     assert "Ce qui a arrêté le tour : les plafonds départementaux" in text
+
+
+def _knapsack_payload(n: int = 60, quota: int = 30) -> dict[str, Any]:
+    """A real round whose budget binds with unequal State costs (co-funding): a knapsack."""
+    payload = demo_payload(n=n, quota=quota)
+    structures = [dict(s) for s in payload["structures"]]
+    for k, s in enumerate(structures):
+        if k % 3 == 0:
+            s["cofinancementPart"] = 0.25 if k % 2 else 0.5
+    return {**payload, "structures": structures, "politique": {"budgetEur": 600_000.0}}
+
+
+def _strip_seconds(data: bytes) -> bytes:
+    return re.sub(rb'"secondes": ?[0-9.e-]+', b"", data)
+
+
+@pytest.mark.parametrize("mode", ["monotone", "optimal"])
+def test_scip_time_limit_result_is_byte_identical(real_pipeline_module: None, mode: str) -> None:
+    """SCIP cut by a tiny time limit, twice: the same bytes (apart from solveur.secondes)."""
+    from allocator import SolverConfig
+
+    payload = _knapsack_payload()
+    payload["politique"]["mode"] = mode
+    request = parse_round_request(payload)
+    config = SolverConfig(backend="scip", time_limit_s=0.001)
+    first, second = (run_round(request, config=config) for _ in range(2))
+    assert first["rapport"]["laminar"] is False
+    assert first["solveur"]["parametres"]["stop"] == "time_limit"
+    assert first["status"] == "FEASIBLE"
+    assert _strip_seconds(dumps(first).encode()) == _strip_seconds(dumps(second).encode())
