@@ -269,6 +269,7 @@ def _guarantees(
     x: tuple[int, ...],
     monotone_x: tuple[int, ...],
     from_greedy: bool,
+    house_monotone: bool,
     optimal: bool,
     monotone_value: int,
     best: int,
@@ -279,14 +280,15 @@ def _guarantees(
     """The engine's guarantees kept and lost by this round, with the price of each lost one.
 
     ``optimal`` — the allocation maximises ``F`` under every rule (proven);
-    ``house_monotone`` — a larger quota never removes a post (nested greedy);
+    ``house_monotone`` — raising the quota to this round's from one less removes no post
+    (nested greedy; checked at ``quota − 1`` by :func:`_house_monotone`);
     ``budget_monotone`` — a larger budget never removes a post (no knapsack);
     ``priority_list`` — posts are granted in national priority order down to one cut-off;
     ``cofunding_neutral`` — co-funding does not change the ranking (policy "neutre").
     """
     kept = {
         "optimal": optimal,
-        "house_monotone": from_greedy,
+        "house_monotone": house_monotone,
         "budget_monotone": not m.knapsack,
         "priority_list": from_greedy and not m.knapsack,
         "cofunding_neutral": all(f == 1.0 for f in m.cofunding),
@@ -407,63 +409,26 @@ def _solver_report(
     )
 
 
-# --------------------------------------------------------------------------------------------
-# allocate
-# --------------------------------------------------------------------------------------------
-def allocate(
-    round_input: RoundInput,
-    policy: RoundPolicy = RoundPolicy(),
-    config: SolverConfig = SolverConfig(),
-) -> AllocationResult:
-    """Allocate a round's posts: greedy on the laminar concave model, certified by OR-Tools.
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Solved:
+    """A checked round's allocation (``outcome``: the greedy run that gave it, ``None`` for a
+    MIP solution) with the greedy's, the certificate and the bounds."""
 
-    Parameters
-    ----------
-    round_input
-        Applicants, territories, quota and consumption of the programme.
-    policy
-        Rules and weights (echoed in ``result.report["policy"]``).
-    config
-        Certification backend, limits, seed, workers.
+    status: Status
+    x: tuple[int, ...]
+    value: int
+    outcome: GreedyOutcome | None
+    monotone_x: tuple[int, ...]
+    monotone_value: int
+    cert: BackendSolution
+    optimum: int | None
+    bound: float | None
+    gap: float | None
 
-    Returns
-    -------
-    AllocationResult
-        OPTIMAL (greedy = proven optimum), FEASIBLE (with gap: a binding budget with unequal costs,
-        or a time limit) or INFEASIBLE (locks contradict the rules; ``conflicts`` names them).
 
-    Raises
-    ------
-    InvalidInput
-        A malformed input (field, value and rule in the message).
-    SolverFailure
-        A backend returned an error status.
-    InternalError
-        The certificate or the validator contradicts the greedy (a modelling bug).
-    """
-    start = time.perf_counter()
-    check_input(round_input, policy, config)
-    digest = hashlib.sha256(canonical_input(round_input, policy, config)).hexdigest()
-    m = build_model(round_input, policy)
-
-    conflicts = consistency_conflicts(m)
-    if conflicts:
-        return AllocationResult(
-            status=Status.INFEASIBLE,
-            decisions=(),
-            objective=None,
-            best_bound=None,
-            gap=None,
-            solver=_solver_report(config, "consistency_check", start, {}),
-            input_sha256=digest,
-            conflicts=tuple(conflicts),
-            report={
-                "policy": policy_echo(policy),
-                "quota": m.quota,
-                "effective_quota": m.effective_quota,
-            },
-        )
-
+def _decide(m: Model, policy: RoundPolicy, config: SolverConfig) -> _Solved:
+    """The allocation of a consistent round: the greedy, certified (laminar) or bounded by a
+    MIP (knapsack), or the MIP's solution in mode "optimal" when it is better."""
     outcome: GreedyOutcome | None = greedy(m)
     assert outcome is not None
     monotone_x = outcome.x
@@ -537,6 +502,95 @@ def allocate(
         if optimum is not None:
             optimum = max(optimum, monotone_value)
 
+    return _Solved(status, x, value, outcome, monotone_x, monotone_value, cert, optimum, bound, gap)
+
+
+def _house_monotone(
+    round_input: RoundInput, policy: RoundPolicy, config: SolverConfig, m: Model, solved: _Solved
+) -> bool:
+    """Does raising the quota from ``quota − 1`` to this round's remove no post?
+
+    The greedy is nested: at ``quota − 1`` it stops one grant earlier (a prefix of this run),
+    so a greedy allocation keeps the guarantee whenever ``quota − 1`` is also decided by the
+    greedy: always in mode "monotone", and without a knapsack (a round that is no knapsack at
+    ``quota`` is none at ``quota − 1``). In mode "optimal" on the knapsack path, ``quota − 1``
+    may be decided by the MIP: it is solved, and the guarantee kept only if its allocation is
+    below this one post by post. A MIP allocation never claims it.
+    """
+    if solved.outcome is None:
+        return False
+    if policy.mode == "monotone" or not m.knapsack or round_input.quota == 0:
+        return True
+    below_input = dataclasses.replace(round_input, quota=round_input.quota - 1)
+    below = build_model(below_input, policy)
+    if consistency_conflicts(below):
+        return True  # no allocation at quota − 1: none to lose
+    x_below = _decide(below, policy, config).x
+    return all(b <= a for a, b in zip(solved.x, x_below, strict=True))
+
+
+# --------------------------------------------------------------------------------------------
+# allocate
+# --------------------------------------------------------------------------------------------
+def allocate(
+    round_input: RoundInput,
+    policy: RoundPolicy = RoundPolicy(),
+    config: SolverConfig = SolverConfig(),
+) -> AllocationResult:
+    """Allocate a round's posts: greedy on the laminar concave model, certified by OR-Tools.
+
+    Parameters
+    ----------
+    round_input
+        Applicants, territories, quota and consumption of the programme.
+    policy
+        Rules and weights (echoed in ``result.report["policy"]``).
+    config
+        Certification backend, limits, seed, workers.
+
+    Returns
+    -------
+    AllocationResult
+        OPTIMAL (greedy = proven optimum), FEASIBLE (with gap: a binding budget with unequal costs,
+        or a time limit) or INFEASIBLE (locks contradict the rules; ``conflicts`` names them).
+
+    Raises
+    ------
+    InvalidInput
+        A malformed input (field, value and rule in the message).
+    SolverFailure
+        A backend returned an error status.
+    InternalError
+        The certificate or the validator contradicts the greedy (a modelling bug).
+    """
+    start = time.perf_counter()
+    check_input(round_input, policy, config)
+    digest = hashlib.sha256(canonical_input(round_input, policy, config)).hexdigest()
+    m = build_model(round_input, policy)
+
+    conflicts = consistency_conflicts(m)
+    if conflicts:
+        return AllocationResult(
+            status=Status.INFEASIBLE,
+            decisions=(),
+            objective=None,
+            best_bound=None,
+            gap=None,
+            solver=_solver_report(config, "consistency_check", start, {}),
+            input_sha256=digest,
+            conflicts=tuple(conflicts),
+            report={
+                "policy": policy_echo(policy),
+                "quota": m.quota,
+                "effective_quota": m.effective_quota,
+            },
+        )
+
+    solved = _decide(m, policy, config)
+    status, x, value, outcome = solved.status, solved.x, solved.value, solved.outcome
+    monotone_x, monotone_value = solved.monotone_x, solved.monotone_value
+    optimum, bound, gap, cert = solved.optimum, solved.bound, solved.gap, solved.cert
+
     # The best objective known: the proven optimum, or the allocation returned (a MIP incumbent
     # stopped by its node limit is returned in mode "optimal" when it beats the greedy).
     best = max(v for v in (monotone_value, value, optimum) if v is not None)
@@ -563,6 +617,7 @@ def allocate(
         x,
         monotone_x,
         from_greedy=outcome is not None,
+        house_monotone=_house_monotone(round_input, policy, config, m, solved),
         optimal=status is Status.OPTIMAL,
         monotone_value=monotone_value,
         best=best,

@@ -266,7 +266,9 @@ POLICY_DOCS: dict[str, tuple[str, str]] = {
     "mode": (
         "mode de calcul",
         "« monotone » : liste de priorités (un quota plus grand ne retire jamais un poste) ; "
-        "« optimal » : optimum exact lorsqu'un budget en euros rend le problème non emboîté",
+        "« optimal » : lorsqu'un budget en euros rend le problème non emboîté, la meilleure "
+        "solution trouvée par le solveur si elle dépasse la liste de priorités (optimum exact "
+        "lorsqu'il est prouvé)",
     ),
     "cofunding_priority": (
         "effet du cofinancement sur la priorité",

@@ -341,7 +341,10 @@ def blocks() -> list[Block]:
                 "(les attributions sont emboîtées).",
                 "Ces garanties valent sans budget en euros, ou avec des coûts égaux ; lorsqu'un "
                 "budget limite un tour aux coûts inégaux, le résultat liste celles qui restent "
-                "vraies (rapport.guarantees) et le prix de celles qui ne le sont plus.",
+                "vraies (rapport.guarantees) et le prix de celles qui ne le sont plus. La "
+                "monotonie n'y est annoncée que si elle est vraie du résultat : en mode "
+                "« optimal », le tour est recalculé au quota diminué d'un poste, et aucun poste "
+                "de ce calcul ne doit manquer au résultat.",
                 "Reproductibilité : la même demande donne le même résultat, à l'octet près "
                 "(hors durée de calcul) ; l'empreinte SHA-256 des données d'entrée "
                 "(entreeSha256) et tous les paramètres sont enregistrés avec le résultat, qui "

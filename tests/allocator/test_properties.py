@@ -6,10 +6,17 @@ import dataclasses
 import os
 import random
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from allocator import SolverConfig, Status, allocate, canonical_input, check_feasible
+from allocator import (
+    RoundPolicy,
+    SolverConfig,
+    Status,
+    allocate,
+    canonical_input,
+    check_feasible,
+)
 from allocator.explain import _ExchangeIndex, _holders, _one_more
 from allocator.model import (
     SCALE as SCALE_INT,
@@ -23,7 +30,7 @@ from allocator.model import (
     greedy,
     override_gives_more,
 )
-from tests.allocator.helpers import grants, rounds, without_wall_time
+from tests.allocator.helpers import app, grants, round_of, rounds, without_wall_time
 
 #: Set ALLOCATOR_HYPOTHESIS_SCALE=20 for a thorough local run; CI keeps the suite short.
 SCALE = int(os.environ.get("ALLOCATOR_HYPOTHESIS_SCALE", "1"))
@@ -140,6 +147,41 @@ def test_house_monotonicity(case):
     before, after = grants(small), grants(large)
     assert all(after[k] >= v for k, v in before.items())
     assert sum(after.values()) - sum(before.values()) in (0, 1)
+
+
+def _greedy_trap_at_quota_3():
+    """Mode "optimal", budget 100k: at quota 3 the greedy {1, 4, 5} is optimal, at quota 2 the
+    MIP's {2, 3} beats the greedy {1, 4}: raising the quota from 2 to 3 removes two posts."""
+    costs_gains = [(55_000.0, 100.0), (50_000.0, 90.0), (50_000.0, 90.0), (40_000.0, 70.0)]
+    applicants = [
+        app(i, (gain,), cost_eur=cost, quality=100.0, epci=None)
+        for i, (cost, gain) in enumerate([*costs_gains, (5_000.0, 65.0)], start=1)
+    ]
+    policy = RoundPolicy(
+        weight_distribution=0.0, weight_balance=0.0, budget_eur=100_000.0, min_quality=0.0
+    )
+    return round_of(applicants, quota=3), policy
+
+
+@examples(150)
+@given(rounds(budget=True, max_applicants=12), st.sampled_from(["monotone", "optimal"]))
+@example(_greedy_trap_at_quota_3(), "optimal")
+def test_house_monotone_claim_holds_against_quota_minus_one(case, mode):
+    """A result that keeps ``house_monotone`` grants everyone at least what the same request
+    gets at quota − 1 (raising the quota by one removed no post)."""
+    round_input, policy = case
+    policy = dataclasses.replace(policy, mode=mode)
+    config = SolverConfig(counterfactual_reruns=0)
+    result = allocate(round_input, policy, config)
+    if result.status is Status.INFEASIBLE or round_input.quota == 0:
+        return
+    if "house_monotone" not in result.report["guarantees"]["kept"]:
+        return
+    below = allocate(dataclasses.replace(round_input, quota=round_input.quota - 1), policy, config)
+    if below.status is Status.INFEASIBLE:
+        return
+    after, before = grants(result), grants(below)
+    assert all(after[k] >= v for k, v in before.items())
 
 
 @examples(80)
