@@ -527,6 +527,31 @@ class Model:
         return group_marginal(self.group_coef[g], self.group_existing[g], count)
 
 
+def budget_rule(
+    unit_costs: list[tuple[int, int]], budget_free: int | None, room: int
+) -> tuple[int | None, bool]:
+    """How the budget enters a round: ``(posts it allows, knapsack)``.
+
+    ``unit_costs``: ``(c_i, u_i)`` of every free applicant (the State's cost of one post in
+    cents, its bound); ``budget_free`` the budget left after the locks (``None``: no budget);
+    ``room`` the posts that the quota and the envelope leave after the locks. Equal costs make
+    the budget a number of posts (``budget_free // c``; posts the hosts fund entirely: no
+    limit, unless the locks exceed the budget: ``-1``); unequal costs whose ``room`` dearest
+    posts exceed the budget make the round a knapsack (the laminar structure is lost).
+    """
+    if budget_free is None:
+        return None, False
+    costs = sorted({c for c, u in unit_costs if u > 0})
+    if costs == [0]:
+        return (-1 if budget_free < 0 else None), False
+    if len(costs) == 1:
+        return (budget_free // costs[0] if budget_free >= 0 else -1), False
+    if not costs:
+        return None, False
+    spend = sorted((c for c, u in unit_costs for _ in range(min(u, room))), reverse=True)
+    return None, sum(spend[:room]) > budget_free
+
+
 def _cents(eur: float) -> int:
     return round(eur * 100)
 
@@ -586,30 +611,13 @@ def build_model(round_input: RoundInput, policy: RoundPolicy) -> Model:
         else budget_remaining - sum(c * v for c, v in zip(cost_cents, lock, strict=True) if v)
     )
     candidates = {"quota": quota - locked_posts, "envelope": envelope_remaining - locked_posts}
-    knapsack = False
-    if budget_free is not None:
-        free_costs = sorted(
-            {c for c, u, v in zip(cost_cents, upper, lock, strict=True) if u > 0 and v is None}
-        )
-        room = max(0, effective - locked_posts)
-        if len(free_costs) == 1 and free_costs[0] == 0:
-            # Posts the hosts fund entirely: the budget limits nothing (unless locks exceed it).
-            if budget_free < 0:
-                candidates["budget"] = -1
-        elif len(free_costs) == 1:
-            # Equal costs: the budget is a cardinality constraint, the structure stays laminar.
-            candidates["budget"] = budget_free // free_costs[0] if budget_free >= 0 else -1
-        elif free_costs:
-            spend = sorted(
-                (
-                    c
-                    for c, u, v in zip(cost_cents, upper, lock, strict=True)
-                    if v is None
-                    for _ in range(min(u, room))
-                ),
-                reverse=True,
-            )
-            knapsack = sum(spend[:room]) > budget_free
+    budget_posts, knapsack = budget_rule(
+        [(c, u) for c, u, v in zip(cost_cents, upper, lock, strict=True) if v is None],
+        budget_free,
+        max(0, effective - locked_posts),
+    )
+    if budget_posts is not None:
+        candidates["budget"] = budget_posts
     free_quota = min(candidates.values())
     limits = tuple(name for name, value in candidates.items() if value == free_quota)
 
@@ -794,7 +802,11 @@ def lock_counts(m: Model) -> tuple[list[int], list[int]]:
     return gcount, dcount
 
 
-def greedy(m: Model, override: tuple[int, tuple[int, ...], int] | None = None) -> GreedyOutcome:
+def greedy(
+    m: Model,
+    override: tuple[int, tuple[int, ...], int] | None = None,
+    stop_above: tuple[int, int] | None = None,
+) -> GreedyOutcome:
     """Grant posts one at a time by decreasing marginal gain, from the locks (module docstring).
 
     Parameters
@@ -804,8 +816,11 @@ def greedy(m: Model, override: tuple[int, tuple[int, ...], int] | None = None) -
     override
         ``(applicant index, h_i' list, u_i)`` replacing one applicant's coefficients and bound,
         used to verify counterfactuals by re-running the very same procedure.
+    stop_above
+        ``(i, n)``: stop as soon as applicant ``i`` holds more than ``n`` posts (the outcome is
+        then partial; see :func:`_greedy_from`).
     """
-    return _greedy_from(m, override, [v or 0 for v in m.lock], m.free_quota)
+    return _greedy_from(m, override, [v or 0 for v in m.lock], m.free_quota, stop_above)
 
 
 def _greedy_from(

@@ -294,7 +294,8 @@ SOLVER_DOCS: dict[str, str] = {
     "seed": "graine du solveur (le résultat n'en dépend pas : aucune part de hasard)",
     "counterfactual_reruns": (
         "nombre de scénarios « et si » vérifiés en recalculant le tour (les plus proches du "
-        "seuil d'abord)"
+        "seuil d'abord) ; avec un budget aux coûts inégaux, nombre de structures pour "
+        "lesquelles une note est recherchée par de nouveaux calculs"
     ),
 }
 
@@ -771,6 +772,7 @@ class _Calcul:
         "etat_ligne",
         "existing_sources",
         "indice",
+        "laminar",
         "lignes",
         "max_posts",
         "min_quality",
@@ -911,6 +913,8 @@ class _Calcul:
         self.min_quality = policy.get("min_quality")
         self.max_posts = policy.get("max_posts_per_structure")
         self.binding_quota = bool((report.get("binding") or {}).get("quota"))
+        #: the round kept the laminar (nested) structure: no knapsack
+        self.laminar = report.get("laminar") is not False
 
         def regle(libelle: str, valeur: Any) -> str:
             return f"- Règle contraignante pour vous : {libelle} ({nombre(valeur)}).\n"
@@ -1250,7 +1254,7 @@ _EPCI_CHAMPS = tuple((k, None) for k in ("code", "need", "existing", "posts_roun
 _COUT_CHAMPS = tuple((k, None) for k in ("standard_eur", "state_eur", "cofunding_eur"))
 _SUIVANT_CHAMPS = (("balance", None), ("distribution", None))
 _CONTREFACTUEL_CHAMPS = tuple(
-    (k, None) for k in ("min_quality", "larger_request_would_help", "verified")
+    (k, None) for k in ("min_quality", "larger_request_would_help", "verified", "nested")
 )
 _ENGINE_KEYS = itemgetter(*ENGINE_KEYS)
 _ENGINE = itemgetter(*(k for k, _ in _ENGINE_CHAMPS))
@@ -1381,11 +1385,13 @@ def _explain(
         standard, state, cof = _lire(cost, _COUT_CHAMPS)
     cf = cf or {}
     try:
-        score_min, larger, verified = (
+        score_min, larger, verified, nested = (
             _CONTREFACTUEL(cf) if type(cf) is dict else _lire(cf, _CONTREFACTUEL_CHAMPS)
         )
     except KeyError:
-        score_min, larger, verified = _lire(cf, _CONTREFACTUEL_CHAMPS)
+        score_min, larger, verified, nested = _lire(cf, _CONTREFACTUEL_CHAMPS)
+    if nested is None:  # a result computed before the engine said it: the round's structure
+        nested = c.laminar
     if epci is None:
         epci_code = epci_need = epci_existing = epci_posts = None
         epci_t = None
@@ -1852,13 +1858,21 @@ def _explain(
         None if nxt_priority is None or seuil is None or locked else round(seuil - nxt_priority, 6)
     )
     verifie = bool(verified)
+    emboite = bool(nested)
+    departemental = epci is None
     # without a score to reach (the usual case), a few distinct texts per round
-    key = (p, larger is True, larger is False, suivant) if score_min is None else None
+    key = (
+        (p, larger is True, larger is False, suivant, emboite, departemental)
+        if score_min is None
+        else None
+    )
     buf.append(
         _ligne(
             lignes,
             key,
-            lambda: _contrefactuel_texte(p, score_min, larger, verifie, suivant, note),
+            lambda: _contrefactuel_texte(
+                c, p, score_min, larger, verifie, suivant, note, emboite, departemental
+            ),
         )
     )
     if ecart is not None and ecart >= 0 and not p.satisfaite:
@@ -1876,6 +1890,7 @@ def _explain(
         "noteMinimale": score_min,
         "noteActuelle": note,
         "verifie": verifie,
+        "prioritesEmboitees": emboite,
         "demandePlusGrande": larger,
         "prioritePosteSuivant": nxt_priority,
         "seuil": seuil,
@@ -2013,10 +2028,39 @@ CONTRAINTES = {
 _NOMBRES = frozenset((int, float))
 
 
+#: Why no exact score threshold is known for an applicant (``details.counterfactual.nested``
+#: false): the round is a knapsack, or (a laminar round) reaching the minimum score would change
+#: how the budget limits it.
+_SANS_SEUIL_KNAPSACK = (
+    "- Le budget en euros a limité ce tour alors que les postes n'ont pas tous le même coût "
+    "pour l'État : l'attribution n'y suit pas une liste de priorités emboîtées, et une note "
+    "plus haute ne garantit pas un poste de plus. Aucun seuil exact de note n'est connu pour "
+    "obtenir un poste de plus dans ce tour.\n"
+)
+_SANS_SEUIL_ELIGIBILITE = (
+    "- Une note atteignant la note minimale rendrait votre projet éligible, et ses postes "
+    "changeraient la façon dont le budget en euros limite le tour : aucun seuil exact de note "
+    "n'est connu pour obtenir un poste dans ce tour.\n"
+)
+
+
 def _contrefactuel_texte(
-    p: _Profil, score: Any, larger: Any, verified: bool, suivant: bool, note: float
+    c: _Calcul,
+    p: _Profil,
+    score: Any,
+    larger: Any,
+    verified: bool,
+    suivant: bool,
+    note: float,
+    nested: bool,
+    departemental: bool,
 ) -> str:
-    """The heading and first lines of part 6 (before the gap to the round's threshold)."""
+    """The heading and first lines of part 6 (before the gap to the round's threshold).
+
+    ``nested``: the engine's closed form holds for this applicant (laminar model, greedy): a
+    score is then a threshold and its absence means that even 100 would not do. Otherwise a
+    score is stated only as verified by a re-run, and its absence as "no threshold known".
+    """
     text = f"## 6. {_CONTREFACTUEL_TITRE}\n\n"
     if p.locked:
         return text + (
@@ -2046,6 +2090,26 @@ def _contrefactuel_texte(
                 "- Un poste de plus n'aurait pas été attribué même avec une demande plus grande.\n"
             )
         return text
+    if score is not None and not nested:
+        # a score found and verified by re-solving, off the nested structure: not a threshold
+        if p.score_insuffisant:
+            text += (
+                f"- Avec une note de {nombre(score, 2)} (au lieu de {nombre(note, 2)}), votre "
+                "projet aurait été éligible et aurait obtenu un poste de plus dans ce tour : "
+                "vérifié en recalculant le tour avec cette note.\n"
+            )
+        else:
+            text += (
+                f"- Avec une note de projet de {nombre(score, 2)} (au lieu de "
+                f"{nombre(note, 2)}), votre structure aurait obtenu un poste de plus dans ce "
+                "tour : vérifié en recalculant le tour avec cette note.\n"
+            )
+        return text + (
+            "- Le budget en euros a limité ce tour alors que les postes n'ont pas tous le même "
+            "coût pour l'État : l'attribution n'y suit pas une liste de priorités emboîtées. "
+            "Cette note n'est donc pas un seuil (une autre note, même plus haute, pourrait ne "
+            "pas suffire) et aucun seuil exact n'est connu.\n"
+        )
     if score is not None:
         if p.score_insuffisant:
             text += (
@@ -2070,16 +2134,30 @@ def _contrefactuel_texte(
             "- Le plafond de postes par structure vous a arrêté : seul un plafond plus élevé "
             "aurait changé le résultat.\n"
         )
-    if suivant:
+    if not suivant:
+        return text
+    if not nested:
+        return text + (_SANS_SEUIL_KNAPSACK if not c.laminar else _SANS_SEUIL_ELIGIBILITE)
+    if p.part_dep:
         return text + (
             "- Le département a atteint sa part équitable : aucune note n'aurait suffi dans "
             "ce tour.\n"
-            if p.part_dep
-            else "- Même avec la note maximale de 100, votre structure n'aurait pas obtenu de "
-            "poste de plus dans ce tour : la priorité dépend surtout du besoin de votre "
-            "territoire et des conseillers déjà présents.\n"
         )
-    return text
+    if departemental:
+        return text + (
+            "- Même avec la note maximale de 100, votre structure n'aurait pas obtenu de poste "
+            "de plus dans ce tour. Elle agit à l'échelle du département : ses postes n'ont pas "
+            "de composante « répartition dans le département », réservée aux structures "
+            "rattachées à une intercommunalité ; leur priorité n'a que les composantes "
+            "« accès » et « équilibre entre départements », et elles ne suffisent pas, même "
+            "avec la note maximale, à lui faire prendre la place d'un poste attribué.\n"
+        )
+    return text + (
+        "- Même avec la note maximale de 100, votre structure n'aurait pas obtenu de poste de "
+        "plus dans ce tour : la priorité de votre poste suivant (accès + répartition + "
+        "équilibre) ne suffit pas, même avec la note maximale, à lui faire prendre la place "
+        "d'un poste attribué.\n"
+    )
 
 
 _QUI = {

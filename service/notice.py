@@ -350,10 +350,14 @@ def blocks() -> list[Block]:
                 "(entreeSha256) et tous les paramètres sont enregistrés avec le résultat, qui "
                 "peut être rejoué.",
                 "Aucune part de hasard : pas de tirage aléatoire, ordre de départage publié.",
-                "Explication vérifiée : la note de projet qui aurait valu un poste de plus est "
-                "calculée exactement pour chaque structure, et vérifiée en recalculant le tour "
-                f"pour les {valeur(SolverConfig().counterfactual_reruns)} structures les plus "
-                "proches du seuil.",
+                "Explication vérifiée : lorsque le tour suit une liste de priorités emboîtées, "
+                "la note de projet qui aurait valu un poste de plus est calculée exactement pour "
+                "chaque structure, et vérifiée en recalculant le tour pour les "
+                f"{valeur(SolverConfig().counterfactual_reruns)} structures les plus proches du "
+                "seuil. Lorsqu'un budget en euros limite un tour aux coûts inégaux, aucune note "
+                "n'est présentée comme un seuil : une note n'est donnée que si un nouveau calcul "
+                "du tour avec elle a vérifié le poste de plus (recherche limitée au même nombre "
+                "de structures), et l'explication dit sinon qu'aucun seuil exact n'est connu.",
                 "Les explications n'utilisent aucune donnée propre aux autres candidats : seul "
                 "le seuil du tour est commun à tous.",
             ],

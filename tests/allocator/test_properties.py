@@ -13,6 +13,7 @@ from allocator import (
     RoundPolicy,
     SolverConfig,
     Status,
+    Territory,
     allocate,
     canonical_input,
     check_feasible,
@@ -216,6 +217,81 @@ def test_counterfactual_score_is_sufficient_and_minimal(case):
         checked += 1
         if checked >= 3:
             break
+
+
+def _granted_with_quality(round_input, policy, id_pg, quality):
+    """Posts of ``id_pg`` when the same round is solved with its score set to ``quality``."""
+    changed = tuple(
+        dataclasses.replace(a, quality=quality) if a.id_pg == id_pg else a
+        for a in round_input.applicants
+    )
+    result = allocate(
+        dataclasses.replace(round_input, applicants=changed),
+        policy,
+        SolverConfig(counterfactual_reruns=0),
+    )
+    return grants(result)[id_pg]
+
+
+@examples(200)
+@given(
+    rounds(budget=True),
+    st.sampled_from(["monotone", "optimal"]),
+    st.sampled_from([0, 2, 1000]),
+)
+def test_knapsack_counterfactuals_hold_when_applied(case, mode, reruns):
+    """On the knapsack path (a binding budget with unequal costs) every stated counterfactual
+    score is above the current one and gives one more post when the round is solved again with
+    it; nothing there is stated as exact (the nested property does not hold)."""
+    round_input, policy = case
+    policy = dataclasses.replace(policy, mode=mode)
+    result = allocate(round_input, policy, SolverConfig(counterfactual_reruns=reruns))
+    if result.status is Status.INFEASIBLE or result.report["laminar"]:
+        return
+    by_id = {a.id_pg: a for a in round_input.applicants}
+    for d in result.decisions:
+        cf = d.explanation.details["counterfactual"]
+        assert cf["nested"] is False
+        if cf["larger_request_would_help"] is not None:  # only the structure cap is certain
+            a = by_id[d.id_pg]
+            cap = policy.max_posts_per_structure
+            assert cf["larger_request_would_help"] is False
+            assert cap is not None and a.already_granted + d.granted + 1 > cap
+        score = cf["min_quality"]
+        if score is None:
+            continue
+        assert cf["verified"]
+        assert score > by_id[d.id_pg].quality
+        assert _granted_with_quality(round_input, policy, d.id_pg, score) > d.granted
+
+
+def _tie_at_100():
+    """Structure 3 (score 50) against 5 (score 100), equal gains, one post: at 100 they tie and
+    the published order (lower idPG) gives 3 the post."""
+    applicants = [app(3, (1.0,), epci=None, quality=50.0), app(5, (1.0,), epci=None, quality=100.0)]
+    round_input = round_of(applicants, quota=1, departements=(Territory("01", 0.0, 0),))
+    return round_input, RoundPolicy(min_quality=0.0)
+
+
+@examples(100)
+@given(rounds())
+@example(_tie_at_100())
+def test_no_score_is_stated_only_when_even_100_gives_no_more_post(case):
+    """On the nested (laminar) path, "no score would have given one more post" — a free,
+    eligible-by-type applicant below its bound with no counterfactual score — holds at 100
+    (ties at the maximum included: the published order may favour the applicant there)."""
+    round_input, policy = case
+    result = allocate(round_input, policy, SolverConfig(counterfactual_reruns=0))
+    if result.status is Status.INFEASIBLE:
+        return
+    m = build_model(round_input, policy)
+    for i, d in enumerate(result.decisions):
+        cf = d.explanation.details["counterfactual"]
+        if not cf["nested"] or cf["min_quality"] is not None or m.lock[i] is not None:
+            continue
+        if set(m.ineligible[i]) - {"SCORE_INSUFFISANT"} or d.granted >= m.cap_upper[i]:
+            continue
+        assert _granted_with_quality(round_input, policy, d.id_pg, 100.0) <= d.granted
 
 
 @examples(150)

@@ -283,7 +283,12 @@ def test_min_score_excludes_and_counterfactual_is_the_threshold():
     assert grants(r) == {1: 0, 2: 1}
     assert motifs_of(r, 1) == (SCORE_INSUFFISANT,)
     cf = r.decisions[0].explanation.details["counterfactual"]
-    assert cf == {"min_quality": 40.0, "verified": True, "larger_request_would_help": None}
+    assert cf == {
+        "min_quality": 40.0,
+        "verified": True,
+        "larger_request_would_help": None,
+        "nested": True,
+    }
 
 
 def test_min_score_binding_counterfactual_beats_the_cutoff():

@@ -364,3 +364,67 @@ def test_scip_time_limit_result_is_byte_identical(real_pipeline_module: None, mo
     assert first["solveur"]["parametres"]["stop"] == "time_limit"
     assert first["status"] == "FEASIBLE"
     assert _strip_seconds(dumps(first).encode()) == _strip_seconds(dumps(second).encode())
+
+
+def _score_applied(payload: dict[str, Any], id_pg: int, score: float, config: Any = None) -> int:
+    """Posts of ``id_pg`` when the round is solved again with its score set to ``score``."""
+    changed = json.loads(json.dumps(payload))
+    for s in changed["structures"]:
+        if s["idPG"] == id_pg:
+            s["qualiteProjet"] = score
+    again = run_round(parse_round_request(changed), config=config)
+    return next(x["nombreConseillersAttribues"] for x in again["decisions"] if x["idPG"] == id_pg)
+
+
+def test_knapsack_letter_claims_no_exact_nested_threshold(real_pipeline_module: None) -> None:
+    """A binding budget with unequal costs: no letter says "calcul exact … priorités emboîtées"
+    nor "même avec la note maximale"; a score is stated only as verified, above the current
+    one, and it gives one more post when the round is solved again with it."""
+    from allocator import SolverConfig
+
+    payload = _knapsack_payload()
+    config = SolverConfig(counterfactual_reruns=5)
+    result = run_round(parse_round_request(payload), config=config)
+    assert result["rapport"]["laminar"] is False
+    stated = []
+    for d in result["decisions"]:
+        e = d["explication"]
+        text = e["texte"]
+        assert "calcul exact" not in text and "propriété des priorités emboîtées" not in text
+        assert "Même avec la note maximale" not in text
+        assert "aucune note n'aurait suffi" not in text
+        assert e["contrefactuel"]["prioritesEmboitees"] is False
+        cf = e["contrefactuel"]
+        if cf["noteMinimale"] is not None:
+            assert cf["verifie"] and cf["noteMinimale"] > cf["noteActuelle"]
+            assert "vérifié en recalculant le tour avec cette note" in text
+            stated.append((d["idPG"], cf["noteMinimale"], d["nombreConseillersAttribues"]))
+        elif motifs.PRIORITE_INSUFFISANTE in d["motifs"] or motifs.BUDGET_EPUISE in d["motifs"]:
+            assert "seuil exact de note n'est connu" in text
+    assert stated, "the round should state verified scores"
+    for id_pg, score, granted in stated[:3]:
+        assert _score_applied(payload, id_pg, score, SolverConfig(counterfactual_reruns=0)) > granted
+
+
+def test_departement_host_letter_says_what_decided(real_pipeline_module: None) -> None:
+    """A département host left without a post even at 100: its letter says that its posts get
+    no intercommunal term, not that its priority "depends mostly on the advisors present"."""
+    result = run_round(parse_round_request(demo_payload(n=40, quota=6)))
+    hosts = [
+        d
+        for d in result["decisions"]
+        if d["explication"]["details"]["epci"] is None
+        and motifs.PRIORITE_INSUFFISANTE in d["motifs"]
+        and d["explication"]["contrefactuel"]["noteMinimale"] is None
+    ]
+    assert hosts
+    for d in hosts:
+        text = d["explication"]["texte"]
+        assert "dépend surtout" not in text
+        assert "pas de composante « répartition dans le département »" in text
+        assert "Même avec la note maximale de 100" in text
+    for d in result["decisions"]:
+        if d["explication"]["details"]["epci"] is not None:
+            assert "pas de composante « répartition dans le département »" not in (
+                d["explication"]["texte"].split("## 6.")[1]
+            )
