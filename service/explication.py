@@ -64,7 +64,7 @@ PART_KEYS = (
     "resume",
 )
 #: Version of the wording and structure below (bumped when the explanation's shape changes).
-FORMAT_EXPLICATION = 1
+FORMAT_EXPLICATION = 2
 
 DECIDEUR = "le comité de sélection de l'Agence nationale de la cohésion des territoires (ANCT)"
 CONTACT_ANCT = (
@@ -75,11 +75,30 @@ CONTACT_CADA = (
     "Commission d'accès aux documents administratifs (CADA), 20 avenue de Ségur, TSA 50730, "
     "75334 Paris Cedex 07 — www.cada.fr"
 )
+#: The administrative court competent for decisions of the ANCT (seat of the authority that
+#: decides, article R312-1 of the code de justice administrative).
+TRIBUNAL_ADMINISTRATIF = "tribunal administratif de Paris, 7 rue de Jouy, 75181 Paris Cedex 04"
+TELERECOURS = "www.telerecours.fr"
+#: Months to appeal (article R421-1 of the code de justice administrative).
+DELAI_RECOURS_MOIS = 2
 REFERENCES_LEGALES = (
     "Code des relations entre le public et l'administration, article L311-3-1",
     "Code des relations entre le public et l'administration, article R311-3-1-1",
     "Code des relations entre le public et l'administration, article R311-3-1-2",
     "Code des relations entre le public et l'administration, articles L342-1 et R343-1 (CADA)",
+    "Code des relations entre le public et l'administration, article L411-2 (recours gracieux)",
+    "Code de justice administrative, articles R421-1, R421-2 et R421-5 (délai et mention des "
+    "voies de recours)",
+)
+#: The routes and time limits of appeal (voies et délais de recours) of the decision.
+VOIES_DE_RECOURS = (
+    "Voies et délais de recours : cette décision peut être contestée dans un délai de deux mois "
+    "à compter de sa notification, par un recours gracieux adressé à l'"
+    f"{CONTACT_ANCT}, ou par un recours contentieux devant le {TRIBUNAL_ADMINISTRATIF}, "
+    f"y compris par l'application Télérecours citoyens ({TELERECOURS}).",
+    "Le recours gracieux interrompt le délai du recours contentieux, qui court de nouveau à "
+    "compter de la réponse de l'administration ; son silence pendant deux mois vaut rejet, et "
+    "ce rejet peut lui-même être contesté devant le tribunal administratif dans les deux mois.",
 )
 FINALITE = (
     "répartir entre les structures candidates les postes de conseillers numériques financés "
@@ -526,6 +545,7 @@ _MENTION_LIGNES = (
     "votre candidature (idPG).",
     "En cas de refus ou d'absence de réponse dans un délai d'un mois, vous pouvez saisir "
     f"dans les deux mois la {CONTACT_CADA}, avant tout recours contentieux.",
+    *VOIES_DE_RECOURS,
 )
 _CONTRIBUTION_TITRE = "Rôle de l'algorithme dans la décision"
 _DONNEES_TITRE = "Données utilisées et leurs sources"
@@ -539,11 +559,20 @@ _HARD = (
 )
 
 
+def une_ligne(value: object) -> str:
+    """``value`` as text on one line: every line break (``str.splitlines``'s, as the Markdown
+    reader of :func:`markdown_html` splits) becomes a space, so that a free text written into
+    a letter (a structure's name, a comment, a reason) cannot open a heading or a list item."""
+    text = str(value)
+    lines = text.splitlines()
+    return text if len(lines) == 1 and lines[0] == text else " ".join(lines)
+
+
 def _md(lignes: list[str] | tuple[str, ...]) -> str:
     """Lines as :func:`render_text` writes them: each ``- line``, then a blank line."""
     if not lignes:
         return "\n"
-    return "- " + "\n- ".join(lignes) + "\n\n"
+    return "- " + "\n- ".join([une_ligne(x) for x in lignes]) + "\n\n"
 
 
 def _bloc(n: int, titre: str, lignes: list[str] | tuple[str, ...]) -> str:
@@ -561,6 +590,13 @@ def _mention() -> dict[str, Any]:
         "droit": "communication des règles et des principales caractéristiques du traitement",
         "modalites": CONTACT_ANCT,
         "recours": CONTACT_CADA,
+        "voiesDeRecours": {
+            "delaiMois": DELAI_RECOURS_MOIS,
+            "gracieux": CONTACT_ANCT,
+            "contentieux": TRIBUNAL_ADMINISTRATIF,
+            "teleRecours": TELERECOURS,
+            "texte": " ".join(VOIES_DE_RECOURS),
+        },
         "references": list(REFERENCES_LEGALES),
     }
 
@@ -1938,7 +1974,7 @@ def _avis_ligne(c: _Calcul, prefet: Any, synthetique: bool) -> str:
                 if prefet.nombreConseillersPrefet is not None
                 else ""
             )
-            + (f" (« {prefet.commentairePrefet} »)" if prefet.commentairePrefet else "")
+            + (f" (« {une_ligne(prefet.commentairePrefet)} »)" if prefet.commentairePrefet else "")
             + (
                 " — avis SYNTHÉTIQUE (données de démonstration, graine fixe), pas un avis réel.\n"
                 if synthetique
@@ -2186,7 +2222,7 @@ def _resume(s: StructureIn, decision: Mapping[str, Any], contribution: Mapping[s
 
 def render_text(expl: Mapping[str, Any], titre: str = "") -> str:
     """The explanation as French text (Markdown), from its parts' ``lignes``."""
-    out = [f"# {titre}" if titre else "# Explication de la décision", ""]
+    out = [f"# {une_ligne(titre)}" if titre else "# Explication de la décision", ""]
     numbered = ("mention", "contribution", "donnees", "parametres", "operations", "contrefactuel")
     for n, key in enumerate(numbered, start=1):
         part = expl.get(key)
@@ -2198,18 +2234,18 @@ def render_text(expl: Mapping[str, Any], titre: str = "") -> str:
             for i, st in enumerate(part["etapes"], start=1):
                 out.append(f"### {n}.{i}. {st['titre']}")
                 out.append("")
-                out.extend(f"- {line}" for line in st["lignes"])
+                out.extend(f"- {une_ligne(line)}" for line in st["lignes"])
                 out.append("")
         else:
-            out.extend(f"- {line}" for line in part["lignes"])
+            out.extend(f"- {une_ligne(line)}" for line in part["lignes"])
             out.append("")
     return "\n".join(out).rstrip() + "\n"
 
 
 def titre(nom: str | None, id_pg: object) -> str:
-    """Title of a decision's explanation."""
+    """Title of a decision's explanation (on one line whatever the name holds)."""
     if nom:
-        return f"Explication de la décision — {nom} (idPG {id_pg})"
+        return f"Explication de la décision — {une_ligne(nom)} (idPG {id_pg})"
     return f"Explication de la décision — structure idPG {id_pg}"
 
 

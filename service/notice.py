@@ -371,6 +371,7 @@ def blocks() -> list[Block]:
                 f"L311-3-1 et R311-3-1-2) en écrivant à : {ex.CONTACT_ANCT}.",
                 "En cas de refus ou d'absence de réponse dans un délai d'un mois, elle peut "
                 f"saisir dans les deux mois la {ex.CONTACT_CADA}.",
+                *ex.VOIES_DE_RECOURS,
             ],
         ),
         (

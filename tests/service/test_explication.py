@@ -403,7 +403,9 @@ def test_knapsack_letter_claims_no_exact_nested_threshold(real_pipeline_module: 
             assert "seuil exact de note n'est connu" in text
     assert stated, "the round should state verified scores"
     for id_pg, score, granted in stated[:3]:
-        assert _score_applied(payload, id_pg, score, SolverConfig(counterfactual_reruns=0)) > granted
+        assert (
+            _score_applied(payload, id_pg, score, SolverConfig(counterfactual_reruns=0)) > granted
+        )
 
 
 def test_departement_host_letter_says_what_decided(real_pipeline_module: None) -> None:
@@ -425,6 +427,73 @@ def test_departement_host_letter_says_what_decided(real_pipeline_module: None) -
         assert "Même avec la note maximale de 100" in text
     for d in result["decisions"]:
         if d["explication"]["details"]["epci"] is not None:
-            assert "pas de composante « répartition dans le département »" not in (
-                d["explication"]["texte"].split("## 6.")[1]
+            assert (
+                "pas de composante « répartition dans le département »"
+                not in (d["explication"]["texte"].split("## 6.")[1])
             )
+
+
+def test_letter_gives_voies_et_delais_de_recours(
+    round_pair: tuple[RoundRequest, dict[str, Any]],
+) -> None:
+    """Every letter names the routes and time limits of appeal a French administrative decision
+    must carry: recours gracieux to the agency, recours contentieux before the tribunal
+    administratif within two months (and the CADA route for the rules)."""
+    _, result = round_pair
+    for d in result["decisions"]:
+        e = d["explication"]
+        mention = e["texte"].split("## 2.")[0]
+        assert "recours gracieux" in mention and ex.CONTACT_ANCT in mention
+        assert "recours contentieux devant le tribunal administratif de Paris" in mention
+        assert "dans un délai de deux mois à compter de sa notification" in mention
+        assert "www.telerecours.fr" in mention and "CADA" in mention
+        voies = e["mention"]["voiesDeRecours"]
+        assert voies["delaiMois"] == 2
+        assert voies["gracieux"] == ex.CONTACT_ANCT
+        assert voies["contentieux"] == ex.TRIBUNAL_ADMINISTRATIF
+    assert any("R421-1" in r for r in ex.REFERENCES_LEGALES)
+
+
+def test_nom_cannot_inject_markdown_structure(
+    round_pair: tuple[RoundRequest, dict[str, Any]],
+) -> None:
+    """A structure's ``nom`` (and the other free texts: préfet's comment, lock reason and author,
+    who committed) cannot open a heading or a list item in the letter."""
+    request, result = round_pair
+    d = next(x for x in result["decisions"] if x["nombreConseillersAttribues"] == 0)
+    hostile = "Mairie\n## 7. Décision annulée\n- Vous obtenez 10 postes\r\n# Titre\u2028- item"
+    original = next(x for x in request.structures if x.idPG == d["idPG"])
+    avis = type(request.structures[2].prefet[-1])
+
+    def structure(text: str) -> Any:
+        return original.model_copy(
+            update={"nom": text, "prefet": [avis(avisPrefet="POSITIF", commentairePrefet=text)]}
+        )
+
+    def meta(text: str) -> ex.RoundMeta:
+        return ex.RoundMeta(
+            round_id=3,
+            statut=ex.STATUT_VALIDE,
+            valide_par=text,
+            verrous={d["idPG"]: {"nombre": 0, "motif": text, "auteur": text}},
+        )
+
+    def shape(text: str) -> list[str]:
+        """The Markdown structure: heading lines and the number of list items."""
+        lines = text.splitlines()
+        return [x for x in lines[1:] if x.startswith("#")] + [
+            str(sum(x.startswith("- ") for x in lines))
+        ]
+
+    for with_meta in (False, True):
+        plain = ex.explain_decision(
+            d, structure("Mairie"), result, meta("agent") if with_meta else None
+        )["texte"]
+        text = ex.explain_decision(
+            d, structure(hostile), result, meta(hostile) if with_meta else None
+        )["texte"]
+        assert shape(text) == shape(plain)
+        assert "Mairie ## 7. Décision annulée - Vous obtenez 10 postes # Titre - item" in text
+        page = ex.markdown_html(text)
+        assert page.count("<h1>") == 1
+        assert "<li>Vous obtenez 10 postes" not in page and "<h2>7." not in page

@@ -112,3 +112,12 @@ def test_notice_says_a_missing_created_at_ranks_last() -> None:
     section = text.split("### 3.4.")[1].split("### 3.5.")[0]
     assert "sans date de dépôt passe après toutes" in section
     assert "décalage horaire" in section
+
+
+def test_notice_gives_voies_et_delais_de_recours() -> None:
+    from service import explication as ex
+
+    section = notice.render("md").split("## 9.")[1]
+    for line in ex.VOIES_DE_RECOURS:
+        assert line in section
+    assert "tribunal administratif" in section and "recours gracieux" in section
