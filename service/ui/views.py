@@ -415,6 +415,10 @@ def structure(round_id: int, id_pg: int) -> ResponseReturnValue:
         doc=doc,
         texte_html=present.explanation_html(explication),
         resume=explication.get("resume"),
+        depot=present.depot(doc.createdAt),
+        contrefactuel=present.contrefactuel(
+            (row.explication.get("details") or {}).get("counterfactual")
+        ),
     )
 
 
