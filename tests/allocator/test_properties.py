@@ -273,9 +273,22 @@ def _tie_at_100():
     return round_input, RoundPolicy(min_quality=0.0)
 
 
+def _eligibility_turns_the_round_into_a_knapsack():
+    """Budget 100k, eligible posts at 50k (the budget is two posts: laminar); structure 3
+    (70k, score 30 < minimum 40) would, once eligible, make the costs unequal: a knapsack in
+    which it takes the first post."""
+    applicants = [
+        app(1, (10.0,), epci=None),
+        app(2, (5.0,), epci=None),
+        app(3, (100.0,), epci=None, quality=30.0, cost_eur=70_000.0),
+    ]
+    return round_of(applicants, quota=5), RoundPolicy(budget_eur=100_000.0)
+
+
 @examples(100)
 @given(rounds())
 @example(_tie_at_100())
+@example(_eligibility_turns_the_round_into_a_knapsack())
 def test_no_score_is_stated_only_when_even_100_gives_no_more_post(case):
     """On the nested (laminar) path, "no score would have given one more post" — a free,
     eligible-by-type applicant below its bound with no counterfactual score — holds at 100
