@@ -227,16 +227,18 @@ def _priority_at(m: Model, i: int, gain: float, n: int) -> int:
     return access_marginals(coef, (gain,))[0]
 
 
-def _min_score(m: Model, i: int, gain: float, move: _Move) -> int | None:
-    """Smallest score (hundredths) with a strictly improving move, or None if none <= 100."""
+def _min_score(m: Model, i: int, gain: float, move: _Move) -> tuple[int | None, bool]:
+    """Smallest score (hundredths) with a strictly improving move, or None if none <= 100;
+    and whether, without one, the move ties exactly at 100 (the published order, not the
+    score, then decides whether the applicant wins)."""
     policy = m.policy
     lo = max(0, math.ceil(policy.min_quality * SCORE_GRID))
     if lo > 100 * SCORE_GRID:
-        return None
+        return None, False
     if move.add:
-        return lo
+        return lo, False
     if move.threshold is None:
-        return None
+        return None, False
     threshold = move.threshold
 
     def wins(n: int) -> bool:
@@ -245,7 +247,7 @@ def _min_score(m: Model, i: int, gain: float, move: _Move) -> int | None:
     hi = 100 * SCORE_GRID
     at_max = _priority_at(m, i, gain, hi)
     if at_max <= threshold:
-        return None
+        return None, at_max == threshold
     # wins() is monotone in the score. The priority is about linear in the score above the
     # floor: a guess brackets the answer in a few points of the grid, and the bracket is checked
     # (the lowest winner lies in [a, b] iff b wins and a − 1 does not) before the bisection runs
@@ -262,7 +264,7 @@ def _min_score(m: Model, i: int, gain: float, move: _Move) -> int | None:
             hi = mid
         else:
             lo = mid + 1
-    return lo
+    return lo, False
 
 
 def _rerun_gives_more(
@@ -430,14 +432,6 @@ def _same_round_with(m: Model, i: int, upper: int) -> bool:
     return knapsack == m.knapsack and free_quota == m.free_quota
 
 
-def _ties_at_max(m: Model, i: int, gain: float, move: _Move) -> bool:
-    """At 100 the applicant's next post ties exactly with the exchange threshold: the published
-    order (filing instant, idPG), not the score, decides whether it wins."""
-    if move.add or move.threshold is None or m.policy.min_quality > 100:
-        return False
-    return _priority_at(m, i, gain, 100 * SCORE_GRID) == move.threshold
-
-
 def _limit_motifs(
     m: Model,
     i: int,
@@ -499,9 +493,9 @@ def explain(
                 continue
             if x[i] < m.cap_upper[i]:
                 move = _one_more(m, i, holders, gcount, dcount, quota_left, budget_left, index)
-                scores[i] = _min_score(m, i, a.gains[x[i]], move)
+                scores[i], tied = _min_score(m, i, a.gains[x[i]], move)
                 moves[i] = move
-                if scores[i] is None and _ties_at_max(m, i, a.gains[x[i]], move):
+                if tied:
                     tied_at_max.append(i)
             elif x[i] == m.remaining[i] and x[i] > 0 and not m.ineligible[i]:
                 cap = m.policy.max_posts_per_structure

@@ -73,6 +73,7 @@ from __future__ import annotations
 
 import bisect
 import datetime
+import functools
 import heapq
 import itertools
 import math
@@ -281,6 +282,7 @@ def _check_applicant(a: Applicant, depts: set[str], epcis: set[str]) -> None:
 MISSING_FILING_KEY = "~"
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def filing_key(created_at: str) -> str:
     """The tie-break key of a filing time ``created_at`` (ISO-8601, or ``""`` when unknown).
 
