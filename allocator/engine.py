@@ -591,9 +591,9 @@ def allocate(
     monotone_x, monotone_value = solved.monotone_x, solved.monotone_value
     optimum, bound, gap, cert = solved.optimum, solved.bound, solved.gap, solved.cert
 
-    # The best objective known: the proven optimum, or the allocation returned (a MIP incumbent
-    # stopped by its node limit is returned in mode "optimal" when it beats the greedy).
-    best = max(v for v in (monotone_value, value, optimum) if v is not None)
+    # The best objective known: the proven optimum, the allocation returned, or the MIP's
+    # incumbent at its node limit (deterministic; one cut by the wall clock is dropped).
+    best = max(v for v in (monotone_value, value, optimum, cert.objective) if v is not None)
     explanations = explain(m, x, outcome, config)
     decisions = tuple(
         Decision(
