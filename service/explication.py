@@ -2068,10 +2068,10 @@ _NOMBRES = frozenset((int, float))
 #: false): the round is a knapsack, or (a laminar round) reaching the minimum score would change
 #: how the budget limits it.
 _SANS_SEUIL_KNAPSACK = (
-    "- Le budget en euros a limité ce tour alors que les postes n'ont pas tous le même coût "
-    "pour l'État : l'attribution n'y suit pas une liste de priorités emboîtées, et une note "
-    "plus haute ne garantit pas un poste de plus. Aucun seuil exact de note n'est connu pour "
-    "obtenir un poste de plus dans ce tour.\n"
+    "- Le budget en euros de ce tour, avec des postes qui n'ont pas tous le même coût pour "
+    "l'État, fait du calcul un problème de « sac à dos » : l'attribution n'y suit pas une liste "
+    "de priorités emboîtées, et une note plus haute ne garantit pas un poste de plus. Aucun "
+    "seuil exact de note n'est connu pour obtenir un poste de plus dans ce tour.\n"
 )
 _SANS_SEUIL_ELIGIBILITE = (
     "- Une note atteignant la note minimale rendrait votre projet éligible, et ses postes "
@@ -2141,10 +2141,10 @@ def _contrefactuel_texte(
                 "tour : vérifié en recalculant le tour avec cette note.\n"
             )
         return text + (
-            "- Le budget en euros a limité ce tour alors que les postes n'ont pas tous le même "
-            "coût pour l'État : l'attribution n'y suit pas une liste de priorités emboîtées. "
-            "Cette note n'est donc pas un seuil (une autre note, même plus haute, pourrait ne "
-            "pas suffire) et aucun seuil exact n'est connu.\n"
+            "- Le budget en euros de ce tour, avec des postes qui n'ont pas tous le même coût "
+            "pour l'État, fait du calcul un problème de « sac à dos » : l'attribution n'y suit "
+            "pas une liste de priorités emboîtées. Cette note n'est donc pas un seuil (une autre "
+            "note, même plus haute, pourrait ne pas suffire) et aucun seuil exact n'est connu.\n"
         )
     if score is not None:
         if p.score_insuffisant:
@@ -2184,15 +2184,15 @@ def _contrefactuel_texte(
             "- Même avec la note maximale de 100, votre structure n'aurait pas obtenu de poste "
             "de plus dans ce tour. Elle agit à l'échelle du département : ses postes n'ont pas "
             "de composante « répartition dans le département », réservée aux structures "
-            "rattachées à une intercommunalité ; leur priorité n'a que les composantes "
-            "« accès » et « équilibre entre départements », et elles ne suffisent pas, même "
-            "avec la note maximale, à lui faire prendre la place d'un poste attribué.\n"
+            "rattachées à une intercommunalité ; avec les seules composantes « accès » et "
+            "« équilibre entre départements », même à la note maximale, votre poste suivant ne "
+            "peut prendre la place d'aucun poste attribué.\n"
         )
     return text + (
         "- Même avec la note maximale de 100, votre structure n'aurait pas obtenu de poste de "
-        "plus dans ce tour : la priorité de votre poste suivant (accès + répartition + "
-        "équilibre) ne suffit pas, même avec la note maximale, à lui faire prendre la place "
-        "d'un poste attribué.\n"
+        "plus dans ce tour : même à la note maximale, la priorité de votre poste suivant "
+        "(accès + répartition + équilibre) ne lui permet de prendre la place d'aucun poste "
+        "attribué.\n"
     )
 
 
