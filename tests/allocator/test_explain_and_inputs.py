@@ -78,9 +78,7 @@ _OFFSETS = st.integers(-14 * 60, 14 * 60).map(lambda m: datetime.timedelta(minut
 
 @settings(max_examples=200, deadline=None)
 @given(
-    st.datetimes(
-        min_value=datetime.datetime(2020, 1, 2), max_value=datetime.datetime(2030, 1, 1)
-    ),
+    st.datetimes(min_value=datetime.datetime(2020, 1, 2), max_value=datetime.datetime(2030, 1, 1)),
     st.integers(-3 * 3600, 3 * 3600),
     _OFFSETS,
     _OFFSETS,
