@@ -595,7 +595,7 @@ def _mention() -> dict[str, Any]:
             "gracieux": CONTACT_ANCT,
             "contentieux": TRIBUNAL_ADMINISTRATIF,
             "teleRecours": TELERECOURS,
-            "texte": " ".join(VOIES_DE_RECOURS),
+            "libelle": " ".join(VOIES_DE_RECOURS),
         },
         "references": list(REFERENCES_LEGALES),
     }
