@@ -595,7 +595,6 @@ def _mention() -> dict[str, Any]:
             "gracieux": CONTACT_ANCT,
             "contentieux": TRIBUNAL_ADMINISTRATIF,
             "teleRecours": TELERECOURS,
-            "libelle": " ".join(VOIES_DE_RECOURS),
         },
         "references": list(REFERENCES_LEGALES),
     }
