@@ -314,6 +314,34 @@ def _lowest_winning(
     return lo
 
 
+def _tie_at_max_score(
+    m: Model, i: int, move: _Move, current: int, base: GreedyOutcome | None
+) -> int | None:
+    """The score of an applicant whose next post ties exactly with the exchange threshold at
+    100 (no strictly better move exists): one re-run at 100 says whether the published order
+    gives it the post. If so, the lowest score is where its priority first reaches the
+    threshold (below, it is strictly lower: no post), found on the priority alone and
+    confirmed by one re-run (a full bisection by re-runs otherwise; winning is monotone in the
+    score on the laminar model)."""
+    lo = max(0, math.ceil(m.policy.min_quality * SCORE_GRID))
+    hi = 100 * SCORE_GRID
+    if lo > hi or move.threshold is None:
+        return None
+    if not _rerun_gives_more(m, i, hi / SCORE_GRID, current, base):
+        return None
+    gain, threshold = m.applicants[i].gains[current], move.threshold
+    a, b = lo, hi  # the lowest score whose priority reaches the threshold (b does)
+    while a < b:
+        mid = (a + b) // 2
+        if _priority_at(m, i, gain, mid) >= threshold:
+            b = mid
+        else:
+            a = mid + 1
+    if a == hi or _rerun_gives_more(m, i, a / SCORE_GRID, current, base):
+        return a
+    return _lowest_winning(m, i, a + 1, hi, current, base)
+
+
 def _verified_score(
     m: Model,
     i: int,
@@ -525,11 +553,8 @@ def explain(
                 unsure.add(i)
         for i in tied_at_max:
             if i not in unsure:
-                # One re-run decides the tie at 100; winning is monotone in the score.
-                lo = max(0, math.ceil(m.policy.min_quality * SCORE_GRID))
-                hi = 100 * SCORE_GRID
-                if lo <= hi and _rerun_gives_more(m, i, hi / SCORE_GRID, x[i], outcome):
-                    scores[i] = _lowest_winning(m, i, lo, hi, x[i], outcome)
+                scores[i] = _tie_at_max_score(m, i, moves[i], x[i], outcome)
+                if scores[i] is not None:
                     verified.add(i)
         to_verify = sorted(
             (i for i, n in scores.items() if n is not None and i not in verified),
