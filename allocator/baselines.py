@@ -15,7 +15,7 @@ from allocator.model import build_model, lock_counts
 def first_come_first_served(
     round_input: RoundInput, policy: RoundPolicy = RoundPolicy()
 ) -> dict[int, int]:
-    """Serve whole requests in submission order (``created_at``, then ``id_pg``).
+    """Serve whole requests in submission order (filing instant, unknown last, then ``id_pg``).
 
     Each applicant gets as much of its remaining request as the quota, its département's cap and
     the budget (posts that do not fit are skipped) still allow; locks are served first.

@@ -33,6 +33,7 @@ from allocator.model import (
     COFUNDING_PRIORITY_CAP,
     QUALITY_FLOOR,
     SCALE,
+    FreeProblem,
     GreedyOutcome,
     Model,
     build_model,
@@ -44,7 +45,7 @@ from allocator.model import (
     objective,
     objective_terms,
 )
-from allocator.solve import FLOAT_TOLERANCE, ORTOOLS_VERSION, BackendSolution, solve
+from allocator.solve import FLOAT_TOLERANCE, ORTOOLS_VERSION, BackendSolution, solve, solve_flow
 from allocator.validate import check_feasible
 
 # --------------------------------------------------------------------------------------------
@@ -181,6 +182,24 @@ def _certify(m: Model, value: int, cert: BackendSolution) -> None:
         )
 
 
+def _timing_free(m: Model, fp: FreeProblem, cut: BackendSolution) -> BackendSolution:
+    """What the engine keeps of a backend answer cut by the wall clock: nothing that depends on
+    timing. No solution (the greedy stands), and as bound the optimum of the model without its
+    budget row — a relaxation, solved exactly (integer min-cost flow), the same on every run."""
+    relaxed = solve_flow(m, fp)
+    return BackendSolution(
+        cut.backend,
+        None,
+        None,
+        relaxed.bound,
+        False,
+        True,
+        cut.wall_seconds + relaxed.wall_seconds,
+        {**cut.parameters, "bound": "relaxation_without_budget"},
+        timed_out=True,
+    )
+
+
 def _binding(m: Model, x: tuple[int, ...]) -> dict[str, object]:
     total = sum(x)
     spent = sum(c * v for c, v in zip(m.cost_cents, x, strict=True))
@@ -203,11 +222,14 @@ def _binding(m: Model, x: tuple[int, ...]) -> dict[str, object]:
 
 
 def binding_constraints(m: Model, x: tuple[int, ...]) -> list[str]:
-    """Which of quota / envelope / budget stopped the round (``[]``: the demand ran out first).
+    """Which of quota / envelope / budget / département caps stopped the round (``[]``: the
+    demand ran out first).
 
     ``quota`` / ``envelope``: the round granted that many posts. ``budget``: the budget left
     cannot pay the State's cost of any post still open (free applicant below its bound, outside
-    a capped département). Several may bind at once (listed in this order).
+    a capped département). ``departement_caps``: neither the quota nor the envelope is used up,
+    and a post is still open in a département at its fair-share cap (the cap, not the demand,
+    stopped it there). Several may bind at once (listed in this order).
     """
     total = sum(x)
     names = []
@@ -215,17 +237,17 @@ def binding_constraints(m: Model, x: tuple[int, ...]) -> list[str]:
         names.append("quota")
     if total >= m.envelope_remaining:
         names.append("envelope")
+    _, dcount = counts(m, x)
+    room = [m.n + total + 1 if c is None else c - dcount[d] for d, c in enumerate(m.dept_cap)]
+    open_posts = [i for i in range(m.n) if m.lock[i] is None and x[i] < m.upper[i]]
     if m.budget_remaining_cents is not None:
         left = m.budget_remaining_cents - sum(c * v for c, v in zip(m.cost_cents, x, strict=True))
-        _, dcount = counts(m, x)
-        room = [m.n + sum(x) + 1 if c is None else c - dcount[d] for d, c in enumerate(m.dept_cap)]
-        open_costs = [
-            m.cost_cents[i]
-            for i in range(m.n)
-            if m.lock[i] is None and x[i] < m.upper[i] and room[m.app_dept[i]] > 0
-        ]
+        open_costs = [m.cost_cents[i] for i in open_posts if room[m.app_dept[i]] > 0]
         if open_costs and left < min(open_costs):
             names.append("budget")
+    stopped = "quota" in names or "envelope" in names
+    if not stopped and any(room[m.app_dept[i]] <= 0 for i in open_posts):
+        names.append("departement_caps")
     return names
 
 
@@ -247,6 +269,7 @@ def _guarantees(
     x: tuple[int, ...],
     monotone_x: tuple[int, ...],
     from_greedy: bool,
+    house_monotone: bool,
     optimal: bool,
     monotone_value: int,
     best: int,
@@ -257,14 +280,15 @@ def _guarantees(
     """The engine's guarantees kept and lost by this round, with the price of each lost one.
 
     ``optimal`` — the allocation maximises ``F`` under every rule (proven);
-    ``house_monotone`` — a larger quota never removes a post (nested greedy);
+    ``house_monotone`` — raising the quota to this round's from one less removes no post
+    (nested greedy; checked at ``quota − 1`` by :func:`_house_monotone`);
     ``budget_monotone`` — a larger budget never removes a post (no knapsack);
     ``priority_list`` — posts are granted in national priority order down to one cut-off;
     ``cofunding_neutral`` — co-funding does not change the ranking (policy "neutre").
     """
     kept = {
         "optimal": optimal,
-        "house_monotone": from_greedy,
+        "house_monotone": house_monotone,
         "budget_monotone": not m.knapsack,
         "priority_list": from_greedy and not m.knapsack,
         "cofunding_neutral": all(f == 1.0 for f in m.cofunding),
@@ -303,10 +327,14 @@ def _report(
     bound: float | None,
     cert: BackendSolution | None,
     guarantees: dict[str, object] | None = None,
+    best: int | None = None,
 ) -> dict[str, object]:
+    """The round's report; ``best`` is the best objective known (at least the greedy's and the
+    returned allocation's): the price of monotonicity is ``best`` minus the greedy's."""
     access, distribution, balance = objective_terms(m, x)
     _, dcount = counts(m, x)
-    best = max(v for v in (monotone_value, optimum) if v is not None)
+    if best is None:
+        best = max(v for v in (monotone_value, optimum) if v is not None)
     return {
         "policy": policy_echo(policy),
         "quota": m.quota,
@@ -381,6 +409,126 @@ def _solver_report(
     )
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Solved:
+    """A checked round's allocation (``outcome``: the greedy run that gave it, ``None`` for a
+    MIP solution) with the greedy's, the certificate and the bounds."""
+
+    status: Status
+    x: tuple[int, ...]
+    value: int
+    outcome: GreedyOutcome | None
+    monotone_x: tuple[int, ...]
+    monotone_value: int
+    cert: BackendSolution
+    optimum: int | None
+    bound: float | None
+    gap: float | None
+
+
+def _decide(m: Model, policy: RoundPolicy, config: SolverConfig) -> _Solved:
+    """The allocation of a consistent round: the greedy, certified (laminar) or bounded by a
+    MIP (knapsack), or the MIP's solution in mode "optimal" when it is better."""
+    outcome: GreedyOutcome | None = greedy(m)
+    assert outcome is not None
+    monotone_x = outcome.x
+    monotone_value = objective(m, monotone_x)
+    fp = free_problem(m)
+    optimum: int | None
+    bound: float | None
+    gap: float | None
+
+    if not m.knapsack:
+        cert = solve(
+            m,
+            fp,
+            config.backend,
+            time_limit_s=config.time_limit_s,
+            workers=config.workers,
+            seed=config.seed,
+            with_budget=False,
+        )
+        _certify(m, monotone_value, cert)
+        status, x, value = Status.OPTIMAL, monotone_x, monotone_value
+        optimum, bound, gap = monotone_value, float(monotone_value), 0.0
+    else:
+        # A binding budget with unequal costs is a knapsack: only a MIP gives the optimum.
+        backend = config.backend if config.backend in ("scip", "cp_sat") else "scip"
+        cert = solve(
+            m,
+            fp,
+            backend,
+            time_limit_s=config.time_limit_s,
+            workers=config.workers,
+            seed=config.seed,
+            with_budget=True,
+        )
+        if cert.timed_out:
+            cert = _timing_free(m, fp, cert)
+        optimum = cert.objective if cert.proven_optimal else None
+        bound = cert.bound
+        best_known = max(monotone_value, cert.objective or monotone_value)
+        use_mip = (
+            policy.mode == "optimal"
+            and cert.x is not None
+            and (cert.objective or 0) > monotone_value
+        )
+        if use_mip:
+            assert cert.x is not None and cert.objective is not None
+            x, value, outcome = cert.x, cert.objective, None
+        else:
+            x, value = monotone_x, monotone_value
+        if bound is None:
+            status, gap = Status.FEASIBLE, None
+        else:
+            tolerance = 0.0 if cert.exact else FLOAT_TOLERANCE * max(1.0, abs(bound))
+            bound = max(bound, float(best_known))
+            gap = max(0.0, (bound - value) / max(1.0, abs(bound)))
+            proven = cert.proven_optimal and bound - value <= tolerance
+            status = Status.OPTIMAL if proven else Status.FEASIBLE
+            if proven:
+                gap = 0.0
+        if (
+            cert.objective is not None
+            and cert.proven_optimal
+            and cert.objective
+            < monotone_value
+            - (0 if cert.exact else FLOAT_TOLERANCE * max(1.0, abs(monotone_value)))
+        ):
+            raise InternalError(
+                f"{cert.backend} proven optimum {cert.objective} < "
+                f"a feasible greedy value {monotone_value}"
+            )
+        if optimum is not None:
+            optimum = max(optimum, monotone_value)
+
+    return _Solved(status, x, value, outcome, monotone_x, monotone_value, cert, optimum, bound, gap)
+
+
+def _house_monotone(
+    round_input: RoundInput, policy: RoundPolicy, config: SolverConfig, m: Model, solved: _Solved
+) -> bool:
+    """Does raising the quota from ``quota − 1`` to this round's remove no post?
+
+    The greedy is nested: at ``quota − 1`` it stops one grant earlier (a prefix of this run),
+    so a greedy allocation keeps the guarantee whenever ``quota − 1`` is also decided by the
+    greedy: always in mode "monotone", and without a knapsack (a round that is no knapsack at
+    ``quota`` is none at ``quota − 1``). In mode "optimal" on the knapsack path, ``quota − 1``
+    may be decided by the MIP: it is solved, and the guarantee kept only if its allocation is
+    below this one post by post. A MIP allocation never claims it.
+    """
+    if solved.outcome is None:
+        return False
+    if policy.mode == "monotone" or not m.knapsack or round_input.quota == 0:
+        return True
+    below_input = dataclasses.replace(round_input, quota=round_input.quota - 1)
+    below = build_model(below_input, policy)
+    if consistency_conflicts(below):
+        return True  # no allocation at quota − 1: none to lose
+    x_below = _decide(below, policy, config).x
+    return all(b <= a for a, b in zip(solved.x, x_below, strict=True))
+
+
 # --------------------------------------------------------------------------------------------
 # allocate
 # --------------------------------------------------------------------------------------------
@@ -438,77 +586,14 @@ def allocate(
             },
         )
 
-    outcome: GreedyOutcome | None = greedy(m)
-    assert outcome is not None
-    monotone_x = outcome.x
-    monotone_value = objective(m, monotone_x)
-    fp = free_problem(m)
-    optimum: int | None
-    bound: float | None
-    gap: float | None
+    solved = _decide(m, policy, config)
+    status, x, value, outcome = solved.status, solved.x, solved.value, solved.outcome
+    monotone_x, monotone_value = solved.monotone_x, solved.monotone_value
+    optimum, bound, gap, cert = solved.optimum, solved.bound, solved.gap, solved.cert
 
-    if not m.knapsack:
-        cert = solve(
-            m,
-            fp,
-            config.backend,
-            time_limit_s=config.time_limit_s,
-            workers=config.workers,
-            seed=config.seed,
-            with_budget=False,
-        )
-        _certify(m, monotone_value, cert)
-        status, x, value = Status.OPTIMAL, monotone_x, monotone_value
-        optimum, bound, gap = monotone_value, float(monotone_value), 0.0
-    else:
-        # A binding budget with unequal costs is a knapsack: only a MIP gives the optimum.
-        backend = config.backend if config.backend in ("scip", "cp_sat") else "scip"
-        cert = solve(
-            m,
-            fp,
-            backend,
-            time_limit_s=config.time_limit_s,
-            workers=config.workers,
-            seed=config.seed,
-            with_budget=True,
-        )
-        optimum = cert.objective if cert.proven_optimal else None
-        bound = cert.bound
-        best_known = max(monotone_value, cert.objective or monotone_value)
-        use_mip = (
-            policy.mode == "optimal"
-            and cert.x is not None
-            and (cert.objective or 0) > monotone_value
-        )
-        if use_mip:
-            assert cert.x is not None and cert.objective is not None
-            x, value, outcome = cert.x, cert.objective, None
-        else:
-            x, value = monotone_x, monotone_value
-        if bound is None:
-            status, gap = Status.FEASIBLE, None
-        else:
-            tolerance = 0.0 if cert.exact else FLOAT_TOLERANCE * max(1.0, abs(bound))
-            bound = max(bound, float(best_known))
-            gap = max(0.0, (bound - value) / max(1.0, abs(bound)))
-            proven = cert.proven_optimal and bound - value <= tolerance
-            status = Status.OPTIMAL if proven else Status.FEASIBLE
-            if proven:
-                gap = 0.0
-        if (
-            cert.objective is not None
-            and cert.proven_optimal
-            and cert.objective
-            < monotone_value
-            - (0 if cert.exact else FLOAT_TOLERANCE * max(1.0, abs(monotone_value)))
-        ):
-            raise InternalError(
-                f"{cert.backend} proven optimum {cert.objective} < "
-                f"a feasible greedy value {monotone_value}"
-            )
-        if optimum is not None:
-            optimum = max(optimum, monotone_value)
-
+    # The best objective known: the proven optimum, the allocation returned, or the MIP's
+    # incumbent at its node limit (deterministic; one cut by the wall clock is dropped).
+    best = max(v for v in (monotone_value, value, optimum, cert.objective) if v is not None)
     explanations = explain(m, x, outcome, config)
     decisions = tuple(
         Decision(
@@ -532,14 +617,15 @@ def allocate(
         x,
         monotone_x,
         from_greedy=outcome is not None,
+        house_monotone=_house_monotone(round_input, policy, config, m, solved),
         optimal=status is Status.OPTIMAL,
         monotone_value=monotone_value,
-        best=max(v for v in (monotone_value, optimum) if v is not None),
+        best=best,
         cert=cert,
         neutral=neutral,
         neutral_model=neutral_model,
     )
-    report = _report(m, x, policy, monotone_value, optimum, bound, cert, guarantees)
+    report = _report(m, x, policy, monotone_value, optimum, bound, cert, guarantees, best)
     result = AllocationResult(
         status=status,
         decisions=decisions,

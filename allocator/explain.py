@@ -20,7 +20,15 @@ département: the EPCI terms; otherwise both levels). The smallest score on a 0.
 ``h_i'(x_i)(s) > min_j T_j`` (and ``s ≥ min_quality``) is then verified by re-running the greedy
 with that score (``SolverConfig.counterfactual_reruns`` of them, closest to their current score
 first). A larger request is judged the same way, assuming the extra post would gain as much as the
-last requested one (an optimistic estimate: gains are non-increasing).
+last requested one (an optimistic estimate: gains are non-increasing). An exact tie at 100 is
+decided by one re-run (the published order may favour the applicant there).
+
+The closed form holds for the greedy of the laminar model only (``details.counterfactual.nested``).
+Off it — a binding budget with unequal costs (knapsack), or an applicant whose new score or
+request would change how the budget enters the round — nothing is stated as exact: on the
+knapsack path a score is given only when a greedy re-run with it verifies one more post (a
+winning score above the current one, not a threshold; mode "monotone" only, a bounded number of
+re-runs), and a larger request is not judged.
 """
 
 from __future__ import annotations
@@ -39,6 +47,7 @@ from allocator.model import (
     Model,
     access_coefficient,
     access_marginals,
+    budget_rule,
     counts,
     greedy,
     override_gives_more,
@@ -218,16 +227,18 @@ def _priority_at(m: Model, i: int, gain: float, n: int) -> int:
     return access_marginals(coef, (gain,))[0]
 
 
-def _min_score(m: Model, i: int, gain: float, move: _Move) -> int | None:
-    """Smallest score (hundredths) with a strictly improving move, or None if none <= 100."""
+def _min_score(m: Model, i: int, gain: float, move: _Move) -> tuple[int | None, bool]:
+    """Smallest score (hundredths) with a strictly improving move, or None if none <= 100;
+    and whether, without one, the move ties exactly at 100 (the published order, not the
+    score, then decides whether the applicant wins)."""
     policy = m.policy
     lo = max(0, math.ceil(policy.min_quality * SCORE_GRID))
     if lo > 100 * SCORE_GRID:
-        return None
+        return None, False
     if move.add:
-        return lo
+        return lo, False
     if move.threshold is None:
-        return None
+        return None, False
     threshold = move.threshold
 
     def wins(n: int) -> bool:
@@ -236,7 +247,7 @@ def _min_score(m: Model, i: int, gain: float, move: _Move) -> int | None:
     hi = 100 * SCORE_GRID
     at_max = _priority_at(m, i, gain, hi)
     if at_max <= threshold:
-        return None
+        return None, at_max == threshold
     # wins() is monotone in the score. The priority is about linear in the score above the
     # floor: a guess brackets the answer in a few points of the grid, and the bracket is checked
     # (the lowest winner lies in [a, b] iff b wins and a − 1 does not) before the bisection runs
@@ -253,7 +264,7 @@ def _min_score(m: Model, i: int, gain: float, move: _Move) -> int | None:
             hi = mid
         else:
             lo = mid + 1
-    return lo
+    return lo, False
 
 
 def _rerun_gives_more(
@@ -271,7 +282,8 @@ def _rerun_gives_more(
         known = override_gives_more(m, base, override, current)
         if known is not None:
             return known
-    return greedy(m, override=override).x[i] > current
+    # grants are never withdrawn: the run may stop as soon as the answer is yes
+    return greedy(m, override=override, stop_above=(i, current)).x[i] > current
 
 
 def _tie_floor(m: Model, i: int, n: int, current: int, base: GreedyOutcome | None) -> int:
@@ -302,6 +314,34 @@ def _lowest_winning(
     return lo
 
 
+def _tie_at_max_score(
+    m: Model, i: int, move: _Move, current: int, base: GreedyOutcome | None
+) -> int | None:
+    """The score of an applicant whose next post ties exactly with the exchange threshold at
+    100 (no strictly better move exists): one re-run at 100 says whether the published order
+    gives it the post. If so, the lowest score is where its priority first reaches the
+    threshold (below, it is strictly lower: no post), found on the priority alone and
+    confirmed by one re-run (a full bisection by re-runs otherwise; winning is monotone in the
+    score on the laminar model)."""
+    lo = max(0, math.ceil(m.policy.min_quality * SCORE_GRID))
+    hi = 100 * SCORE_GRID
+    if lo > hi or move.threshold is None:
+        return None
+    if not _rerun_gives_more(m, i, hi / SCORE_GRID, current, base):
+        return None
+    gain, threshold = m.applicants[i].gains[current], move.threshold
+    a, b = lo, hi  # the lowest score whose priority reaches the threshold (b does)
+    while a < b:
+        mid = (a + b) // 2
+        if _priority_at(m, i, gain, mid) >= threshold:
+            b = mid
+        else:
+            a = mid + 1
+    if a == hi or _rerun_gives_more(m, i, a / SCORE_GRID, current, base):
+        return a
+    return _lowest_winning(m, i, a + 1, hi, current, base)
+
+
 def _verified_score(
     m: Model,
     i: int,
@@ -310,23 +350,114 @@ def _verified_score(
     tie_below: bool = True,
     base: GreedyOutcome | None = None,
 ) -> int | None:
-    """Verify ``n`` by a greedy re-run; off the laminar structure, search upwards by re-runs.
+    """Verify the closed-form score ``n`` of the laminar model by a greedy re-run.
 
     ``tie_below``: the score just below ``n`` ties with the threshold, so the tie-break may
     already give the post there (checked by :func:`_tie_floor`).
     """
     if _rerun_gives_more(m, i, n / SCORE_GRID, current, base):
         return _tie_floor(m, i, n, current, base) if tie_below else n
-    if not m.knapsack:
-        raise InternalError(
-            f"counterfactual for structure {m.ids[i]}: score {n / SCORE_GRID} predicted by the "
-            "exchange argument does not give one more post in the laminar model"
-        )
+    raise InternalError(
+        f"counterfactual for structure {m.ids[i]}: score {n / SCORE_GRID} predicted by the "
+        "exchange argument does not give one more post in the laminar model"
+    )
+
+
+#: Bisection steps after the first verified score of a knapsack counterfactual (bounds the
+#: re-runs per applicant: each step is one greedy re-run).
+KNAPSACK_BISECTION_STEPS = 3
+
+
+def _knapsack_scores(
+    m: Model,
+    x: tuple[int, ...],
+    outcome: GreedyOutcome,
+    config: SolverConfig,
+    guesses: dict[int, int | None],
+    verified: set[int],
+) -> dict[int, int | None]:
+    """Counterfactual scores off the laminar structure (a binding budget with unequal costs).
+
+    The closed form is only a guess there (the greedy that skips posts the budget cannot pay is
+    not optimal, and it need not be monotone in a score): a score is stated only when a re-run
+    of the greedy with it gives one more post, and it is then *a* winning score above the
+    current one, not a threshold. At most ``config.counterfactual_reruns`` applicants are
+    searched (those whose guess is closest to their score first), each with at most
+    ``3 + KNAPSACK_BISECTION_STEPS`` re-runs; in mode "optimal" none (the round's answer may be
+    the MIP's, which a greedy re-run does not reproduce). Applicants found are added to
+    ``verified``; the others get ``None``.
+    """
+    scores: dict[int, int | None] = dict.fromkeys(guesses)
+    if m.policy.mode != "monotone":
+        return scores
+
+    def closeness(i: int) -> tuple[bool, int, int]:
+        guess = guesses[i]
+        current = round(m.applicants[i].quality * SCORE_GRID)
+        return (guess is None, 0 if guess is None else max(0, guess - current), m.ids[i])
+
+    for i in sorted(guesses, key=closeness)[: config.counterfactual_reruns]:
+        found = _knapsack_score(m, i, guesses[i], x[i], outcome)
+        if found is not None:
+            scores[i] = found
+            verified.add(i)
+    return scores
+
+
+def _knapsack_score(
+    m: Model, i: int, guess: int | None, current: int, base: GreedyOutcome
+) -> int | None:
+    """A score (hundredths) above the applicant's own, verified by a greedy re-run to give it
+    one more post; the lowest such score found by a bounded bisection (each probe is a re-run,
+    so whatever is returned has been verified), or ``None``."""
+    quality = m.applicants[i].quality
+    lo = max(math.floor(quality * SCORE_GRID) + 1, math.ceil(m.policy.min_quality * SCORE_GRID))
     hi = 100 * SCORE_GRID
-    if not _rerun_gives_more(m, i, hi / SCORE_GRID, current, base):
+    if lo > hi:
         return None
-    # heuristic there: the knapsack greedy need not be monotone in the score
-    return _lowest_winning(m, i, n + 1, hi, current, base)
+
+    def wins(n: int) -> bool:
+        return _rerun_gives_more(m, i, n / SCORE_GRID, current, base)
+
+    probe = hi if guess is None else min(hi, max(lo, guess))
+    if wins(probe):
+        hi = probe
+    elif probe < hi and wins(hi):
+        lo = probe + 1
+    else:
+        return None
+    for _ in range(KNAPSACK_BISECTION_STEPS):
+        if lo >= hi:
+            break
+        mid = (lo + hi) // 2
+        if wins(mid):
+            hi = mid
+        else:
+            lo = mid + 1
+    return hi
+
+
+def _same_round_with(m: Model, i: int, upper: int) -> bool:
+    """Would the round be solved the same way with applicant ``i``'s bound set to ``upper``?
+
+    With a budget, the bound enters how the budget limits the round (``budget_rule``): a
+    newly eligible applicant, or one more post asked, can turn a laminar round into a knapsack
+    or change the number of posts the budget allows. Then a greedy re-run on this model is not
+    the round's procedure, and no closed-form answer is stated.
+    """
+    if m.budget_free_cents is None or upper == m.upper[i]:
+        return True
+    units = [
+        (m.cost_cents[j], upper if j == i else m.upper[j]) for j in range(m.n) if m.lock[j] is None
+    ]
+    room = max(0, m.effective_quota - m.locked_posts)
+    budget_posts, knapsack = budget_rule(units, m.budget_free_cents, room)
+    free_quota = min(
+        m.quota - m.locked_posts,
+        m.envelope_remaining - m.locked_posts,
+        *(() if budget_posts is None else (budget_posts,)),
+    )
+    return knapsack == m.knapsack and free_quota == m.free_quota
 
 
 def _limit_motifs(
@@ -377,9 +508,12 @@ def explain(
 
     holders = _holders(m, x, gcount, dcount) if outcome is not None else None
     index = _ExchangeIndex(holders) if holders is not None and budget_left is None else None
+    # The closed form (exchange argument) is exact for the greedy of the laminar model only.
+    nested = outcome is not None and not m.knapsack
     scores: dict[int, int | None] = {}
     moves: dict[int, _Move] = {}
     larger: dict[int, bool | None] = {}
+    tied_at_max: list[int] = []  # no strictly better move at 100, but an exact tie there
     if holders is not None:
         for i in range(m.n):
             a = m.applicants[i]
@@ -387,32 +521,56 @@ def explain(
                 continue
             if x[i] < m.cap_upper[i]:
                 move = _one_more(m, i, holders, gcount, dcount, quota_left, budget_left, index)
-                scores[i] = _min_score(m, i, a.gains[x[i]], move)
+                scores[i], tied = _min_score(m, i, a.gains[x[i]], move)
                 moves[i] = move
+                if tied:
+                    tied_at_max.append(i)
             elif x[i] == m.remaining[i] and x[i] > 0 and not m.ineligible[i]:
                 cap = m.policy.max_posts_per_structure
                 if cap is not None and a.already_granted + x[i] + 1 > cap:
-                    larger[i] = False
+                    larger[i] = False  # the structure cap: true on every path
+                elif not nested or not _same_round_with(m, i, m.upper[i] + 1):
+                    larger[i] = None  # off the nested structure: not known
                 else:
                     move = _one_more(m, i, holders, gcount, dcount, quota_left, budget_left, index)
                     last = m.hq[i][-1]
-                    larger[i] = move.add or (move.threshold is not None and last > move.threshold)
-    to_verify = sorted(
-        (i for i, n in scores.items() if n is not None),
-        key=lambda i: (scores[i] - round(m.applicants[i].quality * SCORE_GRID), m.ids[i]),  # type: ignore[operator]
-    )[: config.counterfactual_reruns]
+                    if move.add or (move.threshold is not None and last > move.threshold):
+                        larger[i] = True
+                    elif move.threshold is not None and last == move.threshold:
+                        larger[i] = None  # an exact tie: the published order decides
+                    else:
+                        larger[i] = False
     verified: set[int] = set()
-    for i in to_verify:
-        n = scores[i]
-        assert n is not None
-        threshold = moves[i].threshold
-        tie_below = (
-            threshold is not None
-            and n > 0
-            and (_priority_at(m, i, m.applicants[i].gains[x[i]], n - 1) == threshold)
-        )
-        scores[i] = _verified_score(m, i, n, x[i], tie_below, outcome)
-        verified.add(i)
+    unsure: set[int] = set()  # the closed form does not hold for this applicant
+    if outcome is not None and m.knapsack:
+        scores = _knapsack_scores(m, x, outcome, config, scores, verified)
+    elif nested:
+        for i in [i for i in scores if m.upper[i] == 0]:
+            # A score reaching the minimum makes the applicant eligible: with a budget, its
+            # posts may change how the budget enters the round (then the closed form is void).
+            if not _same_round_with(m, i, m.cap_upper[i]):
+                scores[i] = None
+                unsure.add(i)
+        for i in tied_at_max:
+            if i not in unsure:
+                scores[i] = _tie_at_max_score(m, i, moves[i], x[i], outcome)
+                if scores[i] is not None:
+                    verified.add(i)
+        to_verify = sorted(
+            (i for i, n in scores.items() if n is not None and i not in verified),
+            key=lambda i: (scores[i] - round(m.applicants[i].quality * SCORE_GRID), m.ids[i]),  # type: ignore[operator]
+        )[: config.counterfactual_reruns]
+        for i in to_verify:
+            n = scores[i]
+            assert n is not None
+            threshold = moves[i].threshold
+            tie_below = (
+                threshold is not None
+                and n > 0
+                and (_priority_at(m, i, m.applicants[i].gains[x[i]], n - 1) == threshold)
+            )
+            scores[i] = _verified_score(m, i, n, x[i], tie_below, outcome)
+            verified.add(i)
 
     explanations = []
     for i, a in enumerate(m.applicants):
@@ -446,6 +604,9 @@ def explain(
             "min_quality": None if scores.get(i) is None else scores[i] / SCORE_GRID,  # type: ignore[operator]
             "verified": i in verified,
             "larger_request_would_help": larger.get(i),
+            # the nested (greedy-optimal) property holds for this result and this applicant:
+            # a score is then a threshold, and its absence means that even 100 would not do
+            "nested": nested and i not in unsure,
         }
         details: dict[str, object] = {
             "departement": {

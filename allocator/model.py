@@ -61,15 +61,19 @@ the certificate (``allocator.solve``) and the explanations all use these same in
 are exact and results byte-deterministic. ``F`` in the result is ``F_int / SCALE``.
 
 **Greedy.** Start from the locks; repeatedly grant the post of largest marginal gain
-``h_i'(x_i) + G_e'(X_e) + G_d'(X_d)``; ties by ``created_at`` (earlier, string order of ISO-8601
-times), then ``id_pg``, then ``k``. A post whose cost exceeds the remaining budget is skipped (and,
-since the budget only shrinks, so is every later post of that applicant). Hierarchical heaps (per
+``h_i'(x_i) + G_e'(X_e) + G_d'(X_d)``; ties by the filing instant ``created_at`` (the earlier
+first, ISO-8601 times compared as instants with their UTC offsets; a time without offset is
+read as UTC; no ``created_at`` ranks last, see ``filing_key``), then ``id_pg``, then ``k``. A
+post whose cost exceeds the remaining budget is skipped (and, since the budget only shrinks, so
+is every later post of that applicant). Hierarchical heaps (per
 EPCI-part, per département, national) give ``O(log n)`` per step.
 """
 
 from __future__ import annotations
 
 import bisect
+import datetime
+import functools
 import heapq
 import itertools
 import math
@@ -250,6 +254,12 @@ def _check_applicant(a: Applicant, depts: set[str], epcis: set[str]) -> None:
         raise InvalidInput(f"{where}.locked: must be None or an int >= 0, got {a.locked!r}")
     if not isinstance(a.created_at, str):
         raise InvalidInput(f"{where}.created_at: must be a string, got {a.created_at!r}")
+    try:
+        filing_key(a.created_at)
+    except ValueError:
+        raise InvalidInput(
+            f"{where}.created_at: must be an ISO-8601 time (or empty), got {a.created_at!r}"
+        ) from None
     remaining = max(0, a.requested - a.already_granted)
     if len(a.gains) != remaining:
         raise InvalidInput(
@@ -266,6 +276,31 @@ def _check_applicant(a: Applicant, depts: set[str], epcis: set[str]) -> None:
                 f"got {g!r} after {previous!r}"
             )
         previous = g
+
+
+#: Tie-break key of an applicant without a filing time: after every instant (it ranks last).
+MISSING_FILING_KEY = "~"
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def filing_key(created_at: str) -> str:
+    """The tie-break key of a filing time ``created_at`` (ISO-8601, or ``""`` when unknown).
+
+    Its instant in UTC as fixed-width text (``"2021-03-01T08:00:00.000000"``), so that the
+    string order of keys is the order of instants whatever offset each time was written with
+    (``10:00+02:00`` is before ``09:00Z``); a time without an offset is read as UTC. An unknown
+    filing time gives :data:`MISSING_FILING_KEY`, after every instant. Raises ``ValueError`` on
+    a string that is not an ISO-8601 time.
+    """
+    if not created_at:
+        return MISSING_FILING_KEY
+    try:
+        when = datetime.datetime.fromisoformat(created_at)
+        if when.tzinfo is not None:
+            when = when.astimezone(datetime.UTC).replace(tzinfo=None)
+    except OverflowError as exc:  # an offset pushing the instant outside years 1-9999
+        raise ValueError(str(exc)) from None
+    return when.isoformat(timespec="microseconds")
 
 
 def check_input(round_input: RoundInput, policy: RoundPolicy, config: SolverConfig) -> None:
@@ -461,7 +496,7 @@ class Model:
     cost_cents: tuple[int, ...]  # c_i, the State's cost (net of co-funding)
     standard_cents: tuple[int, ...]  # s_i, the standard cost before co-funding
     cofunding: tuple[float, ...]  # φ_i
-    created: tuple[str, ...]
+    created: tuple[str, ...]  # filing_key(created_at): the tie-break key
     dept_territories: tuple[Territory, ...]
     dept_coef: tuple[float, ...]
     dept_cap: tuple[int | None, ...]
@@ -492,6 +527,31 @@ class Model:
 
     def epci_marginal(self, g: int, count: int) -> int:
         return group_marginal(self.group_coef[g], self.group_existing[g], count)
+
+
+def budget_rule(
+    unit_costs: list[tuple[int, int]], budget_free: int | None, room: int
+) -> tuple[int | None, bool]:
+    """How the budget enters a round: ``(posts it allows, knapsack)``.
+
+    ``unit_costs``: ``(c_i, u_i)`` of every free applicant (the State's cost of one post in
+    cents, its bound); ``budget_free`` the budget left after the locks (``None``: no budget);
+    ``room`` the posts that the quota and the envelope leave after the locks. Equal costs make
+    the budget a number of posts (``budget_free // c``; posts the hosts fund entirely: no
+    limit, unless the locks exceed the budget: ``-1``); unequal costs whose ``room`` dearest
+    posts exceed the budget make the round a knapsack (the laminar structure is lost).
+    """
+    if budget_free is None:
+        return None, False
+    costs = sorted({c for c, u in unit_costs if u > 0})
+    if costs == [0]:
+        return (-1 if budget_free < 0 else None), False
+    if len(costs) == 1:
+        return (budget_free // costs[0] if budget_free >= 0 else -1), False
+    if not costs:
+        return None, False
+    spend = sorted((c for c, u in unit_costs for _ in range(min(u, room))), reverse=True)
+    return None, sum(spend[:room]) > budget_free
 
 
 def _cents(eur: float) -> int:
@@ -553,30 +613,13 @@ def build_model(round_input: RoundInput, policy: RoundPolicy) -> Model:
         else budget_remaining - sum(c * v for c, v in zip(cost_cents, lock, strict=True) if v)
     )
     candidates = {"quota": quota - locked_posts, "envelope": envelope_remaining - locked_posts}
-    knapsack = False
-    if budget_free is not None:
-        free_costs = sorted(
-            {c for c, u, v in zip(cost_cents, upper, lock, strict=True) if u > 0 and v is None}
-        )
-        room = max(0, effective - locked_posts)
-        if len(free_costs) == 1 and free_costs[0] == 0:
-            # Posts the hosts fund entirely: the budget limits nothing (unless locks exceed it).
-            if budget_free < 0:
-                candidates["budget"] = -1
-        elif len(free_costs) == 1:
-            # Equal costs: the budget is a cardinality constraint, the structure stays laminar.
-            candidates["budget"] = budget_free // free_costs[0] if budget_free >= 0 else -1
-        elif free_costs:
-            spend = sorted(
-                (
-                    c
-                    for c, u, v in zip(cost_cents, upper, lock, strict=True)
-                    if v is None
-                    for _ in range(min(u, room))
-                ),
-                reverse=True,
-            )
-            knapsack = sum(spend[:room]) > budget_free
+    budget_posts, knapsack = budget_rule(
+        [(c, u) for c, u, v in zip(cost_cents, upper, lock, strict=True) if v is None],
+        budget_free,
+        max(0, effective - locked_posts),
+    )
+    if budget_posts is not None:
+        candidates["budget"] = budget_posts
     free_quota = min(candidates.values())
     limits = tuple(name for name, value in candidates.items() if value == free_quota)
 
@@ -596,7 +639,7 @@ def build_model(round_input: RoundInput, policy: RoundPolicy) -> Model:
         cost_cents=cost_cents,
         standard_cents=standard_cents,
         cofunding=cofunding,
-        created=tuple(a.created_at for a in applicants),
+        created=tuple(filing_key(a.created_at) for a in applicants),
         dept_territories=depts,
         dept_coef=tuple(policy.weight_balance * t.need * SCALE for t in depts),
         dept_cap=tuple(
@@ -761,7 +804,11 @@ def lock_counts(m: Model) -> tuple[list[int], list[int]]:
     return gcount, dcount
 
 
-def greedy(m: Model, override: tuple[int, tuple[int, ...], int] | None = None) -> GreedyOutcome:
+def greedy(
+    m: Model,
+    override: tuple[int, tuple[int, ...], int] | None = None,
+    stop_above: tuple[int, int] | None = None,
+) -> GreedyOutcome:
     """Grant posts one at a time by decreasing marginal gain, from the locks (module docstring).
 
     Parameters
@@ -771,8 +818,11 @@ def greedy(m: Model, override: tuple[int, tuple[int, ...], int] | None = None) -
     override
         ``(applicant index, h_i' list, u_i)`` replacing one applicant's coefficients and bound,
         used to verify counterfactuals by re-running the very same procedure.
+    stop_above
+        ``(i, n)``: stop as soon as applicant ``i`` holds more than ``n`` posts (the outcome is
+        then partial; see :func:`_greedy_from`).
     """
-    return _greedy_from(m, override, [v or 0 for v in m.lock], m.free_quota)
+    return _greedy_from(m, override, [v or 0 for v in m.lock], m.free_quota, stop_above)
 
 
 def _greedy_from(

@@ -14,7 +14,10 @@ Backends (``SolverConfig.backend``)
     Integer costs, proven optimum, no tolerance. Cannot express the euro budget (a knapsack).
 ``scip``
     MIP (pywraplp + SCIP): integer ``alloc[id_pg]``, continuous unit variables, the budget as a
-    row. Floating point; relative gap target 0.
+    row. Floating point; relative gap target 0. Stopped after :data:`SCIP_NODE_LIMIT`
+    branch-and-bound nodes, a deterministic limit (single thread, fixed seed: the same input
+    gives the same incumbent and bound on every run); the wall-clock time limit stays a safety
+    net, and an answer it cuts is flagged ``timed_out`` (the engine does not use it).
 ``cp_sat``
     The same model on integers in CP-SAT (exact, handles the budget).
 ``glop``
@@ -38,6 +41,9 @@ from allocator.model import SCALE, FreeProblem, Model, objective
 ORTOOLS_VERSION: str = getattr(ortools, "__version__", "unknown")
 #: Backends that work on floating point: their bound is compared with this relative tolerance.
 FLOAT_TOLERANCE = 1e-9
+#: SCIP explores at most this many branch-and-bound nodes (restarts included): a limit on work,
+#: not on time, so that an unproven answer is the same on every run and every machine.
+SCIP_NODE_LIMIT = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +53,10 @@ class BackendSolution:
     ``x`` is the full allocation (locks included) or ``None`` when no solution was found;
     ``objective`` is ``F_int(x)`` recomputed exactly; ``bound`` an upper bound on ``F_int``
     proven by the backend (in ``F_int`` units, float for floating-point backends).
+    ``timed_out``: the wall-clock time limit stopped the backend before it proved optimality
+    or reached a deterministic limit, so ``x`` and ``bound`` depend on the machine's speed and
+    load (``parameters["stop"]`` says what stopped it: ``optimal``, ``node_limit`` or
+    ``time_limit``).
     """
 
     backend: str
@@ -57,6 +67,7 @@ class BackendSolution:
     exact: bool
     wall_seconds: float
     parameters: dict[str, object] = field(default_factory=dict)
+    timed_out: bool = False
 
 
 def runs(profits: tuple[int, ...]) -> list[tuple[int, int]]:
@@ -185,7 +196,9 @@ def solve_linear(
     solver.SetTimeLimit(max(1, round(time_limit_s * 1000)))
     if integer:
         solver.SetNumThreads(workers)
-        solver.SetSolverSpecificParametersAsString(f"randomization/randomseedshift = {seed}\n")
+        solver.SetSolverSpecificParametersAsString(
+            f"randomization/randomseedshift = {seed}\nlimits/totalnodes = {SCIP_NODE_LIMIT}\n"
+        )
     objective_row = solver.Objective()
     objective_row.SetMaximization()
 
@@ -230,16 +243,28 @@ def solve_linear(
     if integer:
         params.SetDoubleParam(params.RELATIVE_MIP_GAP, 0.0)
     status = solver.Solve(params)
+    # Below the node limit, an unproven stop is the wall clock's (a cut that depends on timing).
+    timed_out = status != pywraplp.Solver.OPTIMAL and (
+        not integer or solver.nodes() < SCIP_NODE_LIMIT
+    )
     parameters: dict[str, object] = {
         "variables": solver.NumVariables(),
         "constraints": solver.NumConstraints(),
         "relative_mip_gap": 0.0 if integer else None,
+        "node_limit": SCIP_NODE_LIMIT if integer else None,
         "budget_row": bool(with_budget and fp.budget_cents is not None),
+        "stop": "optimal"
+        if status == pywraplp.Solver.OPTIMAL
+        else "time_limit"
+        if timed_out
+        else "node_limit",
     }
     wall = time.perf_counter() - start
     if status not in (pywraplp.Solver.OPTIMAL, pywraplp.Solver.FEASIBLE):
         if status == pywraplp.Solver.NOT_SOLVED:  # time limit without a solution
-            return BackendSolution(backend, None, None, None, False, False, wall, parameters)
+            return BackendSolution(
+                backend, None, None, None, False, False, wall, parameters, timed_out=True
+            )
         raise SolverFailure(f"{backend}: status {status}")
     values = [var.solution_value() for var in x_vars]
     free = [round(v) for v in values]
@@ -255,7 +280,9 @@ def solve_linear(
             fp.constant + raw_bound * SCALE + FLOAT_TOLERANCE * abs(raw_bound * SCALE) + 1e-6
         )
     )
-    return BackendSolution(backend, x, objective(m, x), bound, proven, False, wall, parameters)
+    return BackendSolution(
+        backend, x, objective(m, x), bound, proven, False, wall, parameters, timed_out=timed_out
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -318,19 +345,32 @@ def solve_cp_sat(
     solver.parameters.random_seed = seed
     status = solver.solve(model)
     wall = time.perf_counter() - start
+    # CP-SAT stops on the wall clock only: an unproven answer depends on timing.
+    timed_out = status != cp_model.OPTIMAL
     parameters: dict[str, object] = {
         "num_workers": workers,
         "random_seed": seed,
         "budget_row": bool(with_budget and fp.budget_cents is not None),
+        "stop": "time_limit" if timed_out else "optimal",
     }
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         if status == cp_model.UNKNOWN:
-            return BackendSolution("cp_sat", None, None, None, False, True, wall, parameters)
+            return BackendSolution(
+                "cp_sat", None, None, None, False, True, wall, parameters, timed_out=True
+            )
         raise SolverFailure(f"cp_sat: status {solver.status_name(status)}")
     x = _full_x(m, fp, [int(solver.value(v)) for v in x_vars])
     bound = float(fp.constant + round(solver.best_objective_bound))
     return BackendSolution(
-        "cp_sat", x, objective(m, x), bound, status == cp_model.OPTIMAL, True, wall, parameters
+        "cp_sat",
+        x,
+        objective(m, x),
+        bound,
+        status == cp_model.OPTIMAL,
+        True,
+        wall,
+        parameters,
+        timed_out=timed_out,
     )
 
 

@@ -64,7 +64,7 @@ PART_KEYS = (
     "resume",
 )
 #: Version of the wording and structure below (bumped when the explanation's shape changes).
-FORMAT_EXPLICATION = 1
+FORMAT_EXPLICATION = 2
 
 DECIDEUR = "le comité de sélection de l'Agence nationale de la cohésion des territoires (ANCT)"
 CONTACT_ANCT = (
@@ -75,11 +75,30 @@ CONTACT_CADA = (
     "Commission d'accès aux documents administratifs (CADA), 20 avenue de Ségur, TSA 50730, "
     "75334 Paris Cedex 07 — www.cada.fr"
 )
+#: The administrative court competent for decisions of the ANCT (seat of the authority that
+#: decides, article R312-1 of the code de justice administrative).
+TRIBUNAL_ADMINISTRATIF = "tribunal administratif de Paris, 7 rue de Jouy, 75181 Paris Cedex 04"
+TELERECOURS = "www.telerecours.fr"
+#: Months to appeal (article R421-1 of the code de justice administrative).
+DELAI_RECOURS_MOIS = 2
 REFERENCES_LEGALES = (
     "Code des relations entre le public et l'administration, article L311-3-1",
     "Code des relations entre le public et l'administration, article R311-3-1-1",
     "Code des relations entre le public et l'administration, article R311-3-1-2",
     "Code des relations entre le public et l'administration, articles L342-1 et R343-1 (CADA)",
+    "Code des relations entre le public et l'administration, article L411-2 (recours gracieux)",
+    "Code de justice administrative, articles R421-1, R421-2 et R421-5 (délai et mention des "
+    "voies de recours)",
+)
+#: The routes and time limits of appeal (voies et délais de recours) of the decision.
+VOIES_DE_RECOURS = (
+    "Voies et délais de recours : cette décision peut être contestée dans un délai de deux mois "
+    "à compter de sa notification, par un recours gracieux adressé à l'"
+    f"{CONTACT_ANCT}, ou par un recours contentieux devant le {TRIBUNAL_ADMINISTRATIF}, "
+    f"y compris par l'application Télérecours citoyens ({TELERECOURS}).",
+    "Le recours gracieux interrompt le délai du recours contentieux, qui court de nouveau à "
+    "compter de la réponse de l'administration ; son silence pendant deux mois vaut rejet, et "
+    "ce rejet peut lui-même être contesté devant le tribunal administratif dans les deux mois.",
 )
 FINALITE = (
     "répartir entre les structures candidates les postes de conseillers numériques financés "
@@ -204,6 +223,15 @@ def source_ref(*ids: str) -> str:
     return ("sources " if len(ids) > 1 else "source ") + refs
 
 
+#: The published tie-break (``allocator.model.filing_key``), in the letters and the notice.
+DEPARTAGE = (
+    "Les égalités exactes sont départagées par l'instant de dépôt de la candidature (le plus "
+    "ancien d'abord ; les heures sont comparées avec leur décalage horaire, une heure sans "
+    "décalage étant lue en temps universel), puis par le plus petit identifiant idPG, puis par "
+    "le rang du poste dans la demande. Une candidature sans date de dépôt passe après toutes "
+    "celles qui en ont une."
+)
+
 #: French label and description of every ``allocator.RoundPolicy`` field. The public notice
 #: lists them with their defaults; a test fails when a field is added without an entry here.
 POLICY_DOCS: dict[str, tuple[str, str]] = {
@@ -257,7 +285,9 @@ POLICY_DOCS: dict[str, tuple[str, str]] = {
     "mode": (
         "mode de calcul",
         "« monotone » : liste de priorités (un quota plus grand ne retire jamais un poste) ; "
-        "« optimal » : optimum exact lorsqu'un budget en euros rend le problème non emboîté",
+        "« optimal » : lorsqu'un budget en euros rend le problème non emboîté, la meilleure "
+        "solution trouvée par le solveur si elle dépasse la liste de priorités (optimum exact "
+        "lorsqu'il est prouvé)",
     ),
     "cofunding_priority": (
         "effet du cofinancement sur la priorité",
@@ -272,12 +302,19 @@ POLICY_DOCS: dict[str, tuple[str, str]] = {
 #: French label of the ``allocator.SolverConfig`` fields (the notice lists them with defaults).
 SOLVER_DOCS: dict[str, str] = {
     "backend": "solveur OR-Tools utilisé pour certifier l'optimalité du résultat",
-    "time_limit_s": "limite de temps du solveur (secondes)",
+    "time_limit_s": (
+        "limite de temps du solveur (secondes) ; le solveur s'arrête d'abord sur une limite de "
+        "travail fixe (nombre de nœuds), qui ne dépend pas de la machine ; une réponse coupée "
+        "par la limite de temps n'est pas utilisée : la liste de priorités est retenue, bornée "
+        "par l'optimum calculé sans le budget, pour que le résultat ne dépende pas de la vitesse "
+        "de la machine"
+    ),
     "workers": "nombre de fils de calcul (sans effet sur le résultat)",
     "seed": "graine du solveur (le résultat n'en dépend pas : aucune part de hasard)",
     "counterfactual_reruns": (
         "nombre de scénarios « et si » vérifiés en recalculant le tour (les plus proches du "
-        "seuil d'abord)"
+        "seuil d'abord) ; avec un budget aux coûts inégaux, nombre de structures pour "
+        "lesquelles une note est recherchée par de nouveaux calculs"
     ),
 }
 
@@ -508,6 +545,7 @@ _MENTION_LIGNES = (
     "votre candidature (idPG).",
     "En cas de refus ou d'absence de réponse dans un délai d'un mois, vous pouvez saisir "
     f"dans les deux mois la {CONTACT_CADA}, avant tout recours contentieux.",
+    *VOIES_DE_RECOURS,
 )
 _CONTRIBUTION_TITRE = "Rôle de l'algorithme dans la décision"
 _DONNEES_TITRE = "Données utilisées et leurs sources"
@@ -521,11 +559,20 @@ _HARD = (
 )
 
 
+def une_ligne(value: object) -> str:
+    """``value`` as text on one line: every line break (``str.splitlines``'s, as the Markdown
+    reader of :func:`markdown_html` splits) becomes a space, so that a free text written into
+    a letter (a structure's name, a comment, a reason) cannot open a heading or a list item."""
+    text = str(value)
+    lines = text.splitlines()
+    return text if len(lines) == 1 and lines[0] == text else " ".join(lines)
+
+
 def _md(lignes: list[str] | tuple[str, ...]) -> str:
     """Lines as :func:`render_text` writes them: each ``- line``, then a blank line."""
     if not lignes:
         return "\n"
-    return "- " + "\n- ".join(lignes) + "\n\n"
+    return "- " + "\n- ".join([une_ligne(x) for x in lignes]) + "\n\n"
 
 
 def _bloc(n: int, titre: str, lignes: list[str] | tuple[str, ...]) -> str:
@@ -543,6 +590,12 @@ def _mention() -> dict[str, Any]:
         "droit": "communication des règles et des principales caractéristiques du traitement",
         "modalites": CONTACT_ANCT,
         "recours": CONTACT_CADA,
+        "voiesDeRecours": {
+            "delaiMois": DELAI_RECOURS_MOIS,
+            "gracieux": CONTACT_ANCT,
+            "contentieux": TRIBUNAL_ADMINISTRATIF,
+            "teleRecours": TELERECOURS,
+        },
         "references": list(REFERENCES_LEGALES),
     }
 
@@ -754,6 +807,7 @@ class _Calcul:
         "etat_ligne",
         "existing_sources",
         "indice",
+        "laminar",
         "lignes",
         "max_posts",
         "min_quality",
@@ -894,6 +948,8 @@ class _Calcul:
         self.min_quality = policy.get("min_quality")
         self.max_posts = policy.get("max_posts_per_structure")
         self.binding_quota = bool((report.get("binding") or {}).get("quota"))
+        #: the round kept the laminar (nested) structure: no knapsack
+        self.laminar = report.get("laminar") is not False
 
         def regle(libelle: str, valeur: Any) -> str:
             return f"- Règle contraignante pour vous : {libelle} ({nombre(valeur)}).\n"
@@ -949,9 +1005,8 @@ class _Calcul:
             "\n### 5.5. Classement national et départage\n\n"
             "- Priorité d'un poste = accès + répartition + équilibre. Tous les postes possibles "
             "de toutes les structures sont classés par priorité décroissante et le tour attribue "
-            f"les premiers ({_postes(n_granted)} attribués par ce tour, verrous compris). Les "
-            "égalités exactes sont départagées par la date de dépôt (la plus ancienne d'abord), "
-            "puis par l'identifiant idPG, puis par le rang du poste dans la demande.\n"
+            f"les premiers ({_postes(n_granted)} attribués par ce tour, verrous compris). "
+            f"{DEPARTAGE}\n"
         )
 
     def departement(
@@ -1234,7 +1289,7 @@ _EPCI_CHAMPS = tuple((k, None) for k in ("code", "need", "existing", "posts_roun
 _COUT_CHAMPS = tuple((k, None) for k in ("standard_eur", "state_eur", "cofunding_eur"))
 _SUIVANT_CHAMPS = (("balance", None), ("distribution", None))
 _CONTREFACTUEL_CHAMPS = tuple(
-    (k, None) for k in ("min_quality", "larger_request_would_help", "verified")
+    (k, None) for k in ("min_quality", "larger_request_would_help", "verified", "nested")
 )
 _ENGINE_KEYS = itemgetter(*ENGINE_KEYS)
 _ENGINE = itemgetter(*(k for k, _ in _ENGINE_CHAMPS))
@@ -1365,11 +1420,13 @@ def _explain(
         standard, state, cof = _lire(cost, _COUT_CHAMPS)
     cf = cf or {}
     try:
-        score_min, larger, verified = (
+        score_min, larger, verified, nested = (
             _CONTREFACTUEL(cf) if type(cf) is dict else _lire(cf, _CONTREFACTUEL_CHAMPS)
         )
     except KeyError:
-        score_min, larger, verified = _lire(cf, _CONTREFACTUEL_CHAMPS)
+        score_min, larger, verified, nested = _lire(cf, _CONTREFACTUEL_CHAMPS)
+    if nested is None:  # a result computed before the engine said it: the round's structure
+        nested = c.laminar
     if epci is None:
         epci_code = epci_need = epci_existing = epci_posts = None
         epci_t = None
@@ -1836,13 +1893,21 @@ def _explain(
         None if nxt_priority is None or seuil is None or locked else round(seuil - nxt_priority, 6)
     )
     verifie = bool(verified)
+    emboite = bool(nested)
+    departemental = epci is None
     # without a score to reach (the usual case), a few distinct texts per round
-    key = (p, larger is True, larger is False, suivant) if score_min is None else None
+    key = (
+        (p, larger is True, larger is False, suivant, emboite, departemental)
+        if score_min is None
+        else None
+    )
     buf.append(
         _ligne(
             lignes,
             key,
-            lambda: _contrefactuel_texte(p, score_min, larger, verifie, suivant, note),
+            lambda: _contrefactuel_texte(
+                c, p, score_min, larger, verifie, suivant, note, emboite, departemental
+            ),
         )
     )
     if ecart is not None and ecart >= 0 and not p.satisfaite:
@@ -1860,6 +1925,7 @@ def _explain(
         "noteMinimale": score_min,
         "noteActuelle": note,
         "verifie": verifie,
+        "prioritesEmboitees": emboite,
         "demandePlusGrande": larger,
         "prioritePosteSuivant": nxt_priority,
         "seuil": seuil,
@@ -1907,7 +1973,7 @@ def _avis_ligne(c: _Calcul, prefet: Any, synthetique: bool) -> str:
                 if prefet.nombreConseillersPrefet is not None
                 else ""
             )
-            + (f" (« {prefet.commentairePrefet} »)" if prefet.commentairePrefet else "")
+            + (f" (« {une_ligne(prefet.commentairePrefet)} »)" if prefet.commentairePrefet else "")
             + (
                 " — avis SYNTHÉTIQUE (données de démonstration, graine fixe), pas un avis réel.\n"
                 if synthetique
@@ -1991,14 +2057,45 @@ CONTRAINTES = {
     "quota": "le quota de postes",
     "envelope": "l'enveloppe nationale",
     "budget": "le budget",
+    "departement_caps": "les plafonds départementaux (part équitable de l'enveloppe nationale) "
+    "des départements où des postes restaient demandés",
 }
 _NOMBRES = frozenset((int, float))
 
 
+#: Why no exact score threshold is known for an applicant (``details.counterfactual.nested``
+#: false): the round is a knapsack, or (a laminar round) reaching the minimum score would change
+#: how the budget limits it.
+_SANS_SEUIL_KNAPSACK = (
+    "- Le budget en euros de ce tour, avec des postes qui n'ont pas tous le même coût pour "
+    "l'État, fait du calcul un problème de « sac à dos » : l'attribution n'y suit pas une liste "
+    "de priorités emboîtées, et une note plus haute ne garantit pas un poste de plus. Aucun "
+    "seuil exact de note n'est connu pour obtenir un poste de plus dans ce tour.\n"
+)
+_SANS_SEUIL_ELIGIBILITE = (
+    "- Une note atteignant la note minimale rendrait votre projet éligible, et ses postes "
+    "changeraient la façon dont le budget en euros limite le tour : aucun seuil exact de note "
+    "n'est connu pour obtenir un poste dans ce tour.\n"
+)
+
+
 def _contrefactuel_texte(
-    p: _Profil, score: Any, larger: Any, verified: bool, suivant: bool, note: float
+    c: _Calcul,
+    p: _Profil,
+    score: Any,
+    larger: Any,
+    verified: bool,
+    suivant: bool,
+    note: float,
+    nested: bool,
+    departemental: bool,
 ) -> str:
-    """The heading and first lines of part 6 (before the gap to the round's threshold)."""
+    """The heading and first lines of part 6 (before the gap to the round's threshold).
+
+    ``nested``: the engine's closed form holds for this applicant (laminar model, greedy): a
+    score is then a threshold and its absence means that even 100 would not do. Otherwise a
+    score is stated only as verified by a re-run, and its absence as "no threshold known".
+    """
     text = f"## 6. {_CONTREFACTUEL_TITRE}\n\n"
     if p.locked:
         return text + (
@@ -2028,6 +2125,26 @@ def _contrefactuel_texte(
                 "- Un poste de plus n'aurait pas été attribué même avec une demande plus grande.\n"
             )
         return text
+    if score is not None and not nested:
+        # a score found and verified by re-solving, off the nested structure: not a threshold
+        if p.score_insuffisant:
+            text += (
+                f"- Avec une note de {nombre(score, 2)} (au lieu de {nombre(note, 2)}), votre "
+                "projet aurait été éligible et aurait obtenu un poste de plus dans ce tour : "
+                "vérifié en recalculant le tour avec cette note.\n"
+            )
+        else:
+            text += (
+                f"- Avec une note de projet de {nombre(score, 2)} (au lieu de "
+                f"{nombre(note, 2)}), votre structure aurait obtenu un poste de plus dans ce "
+                "tour : vérifié en recalculant le tour avec cette note.\n"
+            )
+        return text + (
+            "- Le budget en euros de ce tour, avec des postes qui n'ont pas tous le même coût "
+            "pour l'État, fait du calcul un problème de « sac à dos » : l'attribution n'y suit "
+            "pas une liste de priorités emboîtées. Cette note n'est donc pas un seuil (une autre "
+            "note, même plus haute, pourrait ne pas suffire) et aucun seuil exact n'est connu.\n"
+        )
     if score is not None:
         if p.score_insuffisant:
             text += (
@@ -2052,16 +2169,30 @@ def _contrefactuel_texte(
             "- Le plafond de postes par structure vous a arrêté : seul un plafond plus élevé "
             "aurait changé le résultat.\n"
         )
-    if suivant:
+    if not suivant:
+        return text
+    if not nested:
+        return text + (_SANS_SEUIL_KNAPSACK if not c.laminar else _SANS_SEUIL_ELIGIBILITE)
+    if p.part_dep:
         return text + (
             "- Le département a atteint sa part équitable : aucune note n'aurait suffi dans "
             "ce tour.\n"
-            if p.part_dep
-            else "- Même avec la note maximale de 100, votre structure n'aurait pas obtenu de "
-            "poste de plus dans ce tour : la priorité dépend surtout du besoin de votre "
-            "territoire et des conseillers déjà présents.\n"
         )
-    return text
+    if departemental:
+        return text + (
+            "- Même avec la note maximale de 100, votre structure n'aurait pas obtenu de poste "
+            "de plus dans ce tour. Elle agit à l'échelle du département : ses postes n'ont pas "
+            "de composante « répartition dans le département », réservée aux structures "
+            "rattachées à une intercommunalité ; avec les seules composantes « accès » et "
+            "« équilibre entre départements », même à la note maximale, votre poste suivant ne "
+            "peut prendre la place d'aucun poste attribué.\n"
+        )
+    return text + (
+        "- Même avec la note maximale de 100, votre structure n'aurait pas obtenu de poste de "
+        "plus dans ce tour : même à la note maximale, la priorité de votre poste suivant "
+        "(accès + répartition + équilibre) ne lui permet de prendre la place d'aucun poste "
+        "attribué.\n"
+    )
 
 
 _QUI = {
@@ -2090,7 +2221,7 @@ def _resume(s: StructureIn, decision: Mapping[str, Any], contribution: Mapping[s
 
 def render_text(expl: Mapping[str, Any], titre: str = "") -> str:
     """The explanation as French text (Markdown), from its parts' ``lignes``."""
-    out = [f"# {titre}" if titre else "# Explication de la décision", ""]
+    out = [f"# {une_ligne(titre)}" if titre else "# Explication de la décision", ""]
     numbered = ("mention", "contribution", "donnees", "parametres", "operations", "contrefactuel")
     for n, key in enumerate(numbered, start=1):
         part = expl.get(key)
@@ -2102,18 +2233,18 @@ def render_text(expl: Mapping[str, Any], titre: str = "") -> str:
             for i, st in enumerate(part["etapes"], start=1):
                 out.append(f"### {n}.{i}. {st['titre']}")
                 out.append("")
-                out.extend(f"- {line}" for line in st["lignes"])
+                out.extend(f"- {une_ligne(line)}" for line in st["lignes"])
                 out.append("")
         else:
-            out.extend(f"- {line}" for line in part["lignes"])
+            out.extend(f"- {une_ligne(line)}" for line in part["lignes"])
             out.append("")
     return "\n".join(out).rstrip() + "\n"
 
 
 def titre(nom: str | None, id_pg: object) -> str:
-    """Title of a decision's explanation."""
+    """Title of a decision's explanation (on one line whatever the name holds)."""
     if nom:
-        return f"Explication de la décision — {nom} (idPG {id_pg})"
+        return f"Explication de la décision — {une_ligne(nom)} (idPG {id_pg})"
     return f"Explication de la décision — structure idPG {id_pg}"
 
 

@@ -254,7 +254,8 @@ def blocks() -> list[Block]:
             "p",
             "Chaque département a une part équitable de l'enveloppe nationale, proportionnelle "
             "à son besoin (méthode de Webster) ; elle est un plafond lorsque le plafond "
-            "départemental « part_equitable » est choisi.",
+            "départemental « part_equitable » est choisi, et le résultat dit quand ces plafonds "
+            "ont arrêté le tour (contrainteLiante « plafondDepartement »).",
         ),
         ("h", 3, "3.4. Attribution et départage"),
         (
@@ -263,10 +264,8 @@ def blocks() -> list[Block]:
                 "Les postes sont attribués un par un, à chaque fois au poste de plus forte "
                 "priorité, jusqu'à épuisement du quota du tour, de l'enveloppe nationale restante "
                 "ou du budget. Le seuil du tour est la priorité du dernier poste attribué.",
-                "Égalités exactes : la date de dépôt la plus ancienne d'abord, puis le plus petit "
-                "identifiant idPG, puis le rang du poste dans la demande. Les calculs sont faits "
-                f"en nombres entiers (valeurs × {valeur(SCALE)}) : aucune égalité ne dépend "
-                "d'arrondis de la machine.",
+                f"{ex.DEPARTAGE} Les calculs sont faits en nombres entiers (valeurs × "
+                f"{valeur(SCALE)}) : aucune égalité ne dépend d'arrondis de la machine.",
                 "Un verrou du comité fixe le nombre de postes d'une structure pour le tour ; les "
                 "autres postes sont recalculés autour de lui. Seul le comité en pose un, avec un "
                 "motif, son auteur et sa date ; il reste dans les bornes de la structure (demande "
@@ -345,16 +344,23 @@ def blocks() -> list[Block]:
                 "(les attributions sont emboîtées).",
                 "Ces garanties valent sans budget en euros, ou avec des coûts égaux ; lorsqu'un "
                 "budget limite un tour aux coûts inégaux, le résultat liste celles qui restent "
-                "vraies (rapport.guarantees) et le prix de celles qui ne le sont plus.",
+                "vraies (rapport.guarantees) et le prix de celles qui ne le sont plus. La "
+                "monotonie n'y est annoncée que si elle est vraie du résultat : en mode "
+                "« optimal », le tour est recalculé au quota diminué d'un poste, et aucun poste "
+                "de ce calcul ne doit manquer au résultat.",
                 "Reproductibilité : la même demande donne le même résultat, à l'octet près "
                 "(hors durée de calcul) ; l'empreinte SHA-256 des données d'entrée "
                 "(entreeSha256) et tous les paramètres sont enregistrés avec le résultat, qui "
                 "peut être rejoué.",
                 "Aucune part de hasard : pas de tirage aléatoire, ordre de départage publié.",
-                "Explication vérifiée : la note de projet qui aurait valu un poste de plus est "
-                "calculée exactement pour chaque structure, et vérifiée en recalculant le tour "
-                f"pour les {valeur(SolverConfig().counterfactual_reruns)} structures les plus "
-                "proches du seuil.",
+                "Explication vérifiée : lorsque le tour suit une liste de priorités emboîtées, "
+                "la note de projet qui aurait valu un poste de plus est calculée exactement pour "
+                "chaque structure, et vérifiée en recalculant le tour pour les "
+                f"{valeur(SolverConfig().counterfactual_reruns)} structures les plus proches du "
+                "seuil. Lorsqu'un budget en euros limite un tour aux coûts inégaux, aucune note "
+                "n'est présentée comme un seuil : une note n'est donnée que si un nouveau calcul "
+                "du tour avec elle a vérifié le poste de plus (recherche limitée au même nombre "
+                "de structures), et l'explication dit sinon qu'aucun seuil exact n'est connu.",
                 "Les explications n'utilisent aucune donnée propre aux autres candidats : seul "
                 "le seuil du tour est commun à tous.",
             ],
@@ -368,6 +374,7 @@ def blocks() -> list[Block]:
                 f"L311-3-1 et R311-3-1-2) en écrivant à : {ex.CONTACT_ANCT}.",
                 "En cas de refus ou d'absence de réponse dans un délai d'un mois, elle peut "
                 f"saisir dans les deux mois la {ex.CONTACT_CADA}.",
+                *ex.VOIES_DE_RECOURS,
             ],
         ),
         (

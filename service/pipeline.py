@@ -307,16 +307,21 @@ def _clean(value: Any) -> Any:
 
 
 #: French names of the engine's binding constraints (``rapport.binding_constraints``).
-_CONTRAINTES = {"quota": "quota", "envelope": "enveloppe", "budget": "budget"}
+_CONTRAINTES = {
+    "quota": "quota",
+    "envelope": "enveloppe",
+    "budget": "budget",
+    "departement_caps": "plafondDepartement",
+}
 
 
 def money_totals(round_input: RoundInput, result: AllocationResult) -> dict[str, Any]:
     """The round's money: State's cost, standard cost and co-funding of the granted posts.
 
     ``coutEtatEur + cofinancementEur == coutStandardEur``; ``contrainteLiante`` says which of the
-    quota (in posts), the national envelope and the budget (in euros) stopped the round
-    (``"quota+budget"`` when both; ``"aucune"`` when the demand ran out first; ``None`` for an
-    INFEASIBLE round).
+    quota (in posts), the national envelope, the budget (in euros) and the départements' fair-share
+    caps (``plafondDepartement``) stopped the round (``"quota+budget"`` when both; ``"aucune"``
+    when the demand ran out first; ``None`` for an INFEASIBLE round).
     """
     granted = {d.id_pg: d.granted for d in result.decisions}
     state = standard = 0.0

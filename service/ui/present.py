@@ -7,6 +7,7 @@ motifs, explanation) and the committee's locks. Filters and sorting are plain li
 
 from __future__ import annotations
 
+import datetime
 import functools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -256,6 +257,51 @@ def moves(view: Mapping[str, Any], by_id: Mapping[int, Row]) -> dict[str, Any] |
             }
         )
     return {"arbitrage": last, "items": items}
+
+
+#: What the review page says of an application without a filing time (``createdAt``).
+SANS_DEPOT = (
+    "— (sans date de dépôt : classée après les candidatures datées en cas d'égalité exacte de "
+    "priorité)"
+)
+
+
+def depot(created_at: Any) -> str:
+    """The filing date shown on the review page; without one, that it ranks last in a tie
+    (``allocator.model.filing_key``)."""
+    if not created_at:
+        return SANS_DEPOT
+    if isinstance(created_at, str):  # the portal's ISO-8601 text
+        try:
+            created_at = datetime.datetime.fromisoformat(created_at)
+        except ValueError:
+            return created_at
+    return str(created_at.strftime("%d/%m/%Y"))
+
+
+def contrefactuel(counterfactual: Mapping[str, Any] | None) -> str | None:
+    """The review page's "what if" sentence from the engine's counterfactual, or ``None``.
+
+    A score is a threshold ("at least") only where the nested property holds
+    (``nested``; results computed before the engine said it are read as nested); otherwise it
+    is the score a re-run verified, said not to be a threshold.
+    """
+    from service.explication import nombre
+
+    score = (counterfactual or {}).get("min_quality")
+    if score is None:
+        return None
+    assert counterfactual is not None
+    if counterfactual.get("nested", True) is False:
+        return (
+            f"Avec un score de projet de {nombre(score, 2)}, un poste de plus aurait été accordé "
+            "(vérifié en recalculant le tour ; pas un seuil : le budget en euros, avec des coûts "
+            "inégaux, rend le calcul non emboîté)."
+        )
+    return (
+        f"Avec un score de projet d'au moins {nombre(score, 2)}, un poste de plus aurait été "
+        "accordé."
+    )
 
 
 def explanation_html(explication: Mapping[str, Any]) -> str | None:

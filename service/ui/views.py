@@ -419,6 +419,10 @@ def structure(round_id: int, id_pg: int) -> ResponseReturnValue:
         borne=rounds.lock_bound(request_, id_pg) if view["statut"] == "draft" else None,
         texte_html=present.explanation_html(explication),
         resume=explication.get("resume"),
+        depot=present.depot(doc.createdAt),
+        contrefactuel=present.contrefactuel(
+            (row.explication.get("details") or {}).get("counterfactual")
+        ),
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import hashlib
 import itertools
 from fractions import Fraction
@@ -56,6 +57,52 @@ def test_exact_ties_broken_by_created_at_then_id_pg():
     assert grants(allocate(round_of(same, quota=1))) == {3: 1, 9: 0}
 
 
+def test_tie_break_orders_created_at_by_instant_not_by_text():
+    """10:00+02:00 is 08:00 UTC: filed before 09:00Z although its text sorts after."""
+    east = app(3, (10.0,), created_at="2021-03-01T10:00:00+02:00")
+    utc = app(9, (10.0,), created_at="2021-03-01T09:00:00Z")
+    assert grants(allocate(round_of([utc, east], quota=1))) == {3: 1, 9: 0}
+    east_later = app(3, (10.0,), created_at="2021-03-01T12:00:00+02:00")
+    assert grants(allocate(round_of([utc, east_later], quota=1))) == {3: 0, 9: 1}
+
+
+def test_missing_created_at_ranks_last_in_a_tie():
+    missing = app(3, (10.0,), created_at="")
+    filed = app(9, (10.0,), created_at="2021-03-01T09:00:00Z")
+    assert grants(allocate(round_of([missing, filed], quota=1))) == {3: 0, 9: 1}
+    assert first_come_first_served(round_of([missing, filed], quota=1)) == {3: 0, 9: 1}
+
+
+_OFFSETS = st.integers(-14 * 60, 14 * 60).map(lambda m: datetime.timedelta(minutes=m))
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.datetimes(min_value=datetime.datetime(2020, 1, 2), max_value=datetime.datetime(2030, 1, 1)),
+    st.integers(-3 * 3600, 3 * 3600),
+    _OFFSETS,
+    _OFFSETS,
+    st.booleans(),
+)
+def test_ties_go_to_the_earliest_filing_instant_whatever_the_offsets(
+    when, delta_s, offset_a, offset_b, z_suffix
+):
+    """Two applicants tied on priority: the earlier instant wins, written in any UTC offset
+    (the same instant: the smaller idPG)."""
+    utc = datetime.UTC
+    a_instant = when.replace(tzinfo=utc)
+    b_instant = a_instant + datetime.timedelta(seconds=delta_s)
+
+    def written(instant, offset):
+        text = instant.astimezone(datetime.timezone(offset)).isoformat()
+        return text.replace("+00:00", "Z") if z_suffix else text
+
+    a = app(7, (10.0,), created_at=written(a_instant, offset_a))
+    b = app(4, (10.0,), created_at=written(b_instant, offset_b))
+    winner = 4 if b_instant <= a_instant else 7
+    assert grants(allocate(round_of([a, b], quota=1))) == {4: int(winner == 4), 7: int(winner == 7)}
+
+
 def test_balance_term_spreads_posts_across_departements():
     deps = (Territory("01", 1000.0, 0), Territory("02", 1000.0, 0))
     applicants = [app(1, (1.0,) * 4), app(2, (1.0,) * 4, departement="02")]
@@ -92,6 +139,10 @@ def test_larger_request_would_have_helped():
         ),
         (lambda ri: dataclasses.replace(ri, applicants=(app(1, (float("nan"),)),)), "gains[0]"),
         (lambda ri: dataclasses.replace(ri, quota=-1), "quota"),
+        (
+            lambda ri: dataclasses.replace(ri, applicants=(app(1, (1.0,), created_at="hier"),)),
+            "created_at",
+        ),
     ],
 )
 def test_invalid_inputs_name_the_field(change, field):
@@ -192,7 +243,7 @@ def test_baselines_respect_bounds():
     ]
     deps = (Territory("01", 3000.0, 0), Territory("02", 1000.0, 0))
     ri = round_of(applicants, quota=4, departements=deps)
-    # created_at "" sorts first: 3 is served, then 2 (earlier than 1)
-    assert first_come_first_served(ri) == {1: 0, 2: 2, 3: 2}
+    # 2 filed first, then 1; 3 has no filing time: served last (nothing left)
+    assert first_come_first_served(ri) == {1: 1, 2: 3, 3: 0}
     split = need_proportional(ri)
     assert sum(split.values()) == 4 and split[3] == 1 and split[1] > split[2]

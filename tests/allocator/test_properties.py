@@ -6,10 +6,18 @@ import dataclasses
 import os
 import random
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from allocator import SolverConfig, Status, allocate, canonical_input, check_feasible
+from allocator import (
+    RoundPolicy,
+    SolverConfig,
+    Status,
+    Territory,
+    allocate,
+    canonical_input,
+    check_feasible,
+)
 from allocator.explain import _ExchangeIndex, _holders, _one_more
 from allocator.model import (
     SCALE as SCALE_INT,
@@ -23,7 +31,7 @@ from allocator.model import (
     greedy,
     override_gives_more,
 )
-from tests.allocator.helpers import grants, rounds, without_wall_time
+from tests.allocator.helpers import app, grants, round_of, rounds, without_wall_time
 
 #: Set ALLOCATOR_HYPOTHESIS_SCALE=20 for a thorough local run; CI keeps the suite short.
 SCALE = int(os.environ.get("ALLOCATOR_HYPOTHESIS_SCALE", "1"))
@@ -82,6 +90,13 @@ def test_knapsack_budget_reports_gap_and_price(case, mode):
         return
     report = result.report
     assert report["price_of_monotonicity"] >= 0
+    # an allocation other than the greedy's is returned only when it is better: it has a price
+    if tuple(d.granted for d in result.decisions) != greedy(build_model(round_input, policy)).x:
+        assert report["price_of_monotonicity"] > 0
+        assert (
+            abs(report["price_of_monotonicity"] - (result.objective - report["monotone_objective"]))
+            < 1e-6
+        )
     if result.status is Status.OPTIMAL:
         assert result.gap == 0.0
     else:
@@ -135,6 +150,41 @@ def test_house_monotonicity(case):
     assert sum(after.values()) - sum(before.values()) in (0, 1)
 
 
+def _greedy_trap_at_quota_3():
+    """Mode "optimal", budget 100k: at quota 3 the greedy {1, 4, 5} is optimal, at quota 2 the
+    MIP's {2, 3} beats the greedy {1, 4}: raising the quota from 2 to 3 removes two posts."""
+    costs_gains = [(55_000.0, 100.0), (50_000.0, 90.0), (50_000.0, 90.0), (40_000.0, 70.0)]
+    applicants = [
+        app(i, (gain,), cost_eur=cost, quality=100.0, epci=None)
+        for i, (cost, gain) in enumerate([*costs_gains, (5_000.0, 65.0)], start=1)
+    ]
+    policy = RoundPolicy(
+        weight_distribution=0.0, weight_balance=0.0, budget_eur=100_000.0, min_quality=0.0
+    )
+    return round_of(applicants, quota=3), policy
+
+
+@examples(150)
+@given(rounds(budget=True, max_applicants=12), st.sampled_from(["monotone", "optimal"]))
+@example(_greedy_trap_at_quota_3(), "optimal")
+def test_house_monotone_claim_holds_against_quota_minus_one(case, mode):
+    """A result that keeps ``house_monotone`` grants everyone at least what the same request
+    gets at quota − 1 (raising the quota by one removed no post)."""
+    round_input, policy = case
+    policy = dataclasses.replace(policy, mode=mode)
+    config = SolverConfig(counterfactual_reruns=0)
+    result = allocate(round_input, policy, config)
+    if result.status is Status.INFEASIBLE or round_input.quota == 0:
+        return
+    if "house_monotone" not in result.report["guarantees"]["kept"]:
+        return
+    below = allocate(dataclasses.replace(round_input, quota=round_input.quota - 1), policy, config)
+    if below.status is Status.INFEASIBLE:
+        return
+    after, before = grants(result), grants(below)
+    assert all(after[k] >= v for k, v in before.items())
+
+
 @examples(80)
 @given(rounds(budget=False))
 def test_counterfactual_score_is_sufficient_and_minimal(case):
@@ -167,6 +217,94 @@ def test_counterfactual_score_is_sufficient_and_minimal(case):
         checked += 1
         if checked >= 3:
             break
+
+
+def _granted_with_quality(round_input, policy, id_pg, quality):
+    """Posts of ``id_pg`` when the same round is solved with its score set to ``quality``."""
+    changed = tuple(
+        dataclasses.replace(a, quality=quality) if a.id_pg == id_pg else a
+        for a in round_input.applicants
+    )
+    result = allocate(
+        dataclasses.replace(round_input, applicants=changed),
+        policy,
+        SolverConfig(counterfactual_reruns=0),
+    )
+    return grants(result)[id_pg]
+
+
+@examples(200)
+@given(
+    rounds(budget=True),
+    st.sampled_from(["monotone", "optimal"]),
+    st.sampled_from([0, 2, 1000]),
+)
+def test_knapsack_counterfactuals_hold_when_applied(case, mode, reruns):
+    """On the knapsack path (a binding budget with unequal costs) every stated counterfactual
+    score is above the current one and gives one more post when the round is solved again with
+    it; nothing there is stated as exact (the nested property does not hold)."""
+    round_input, policy = case
+    policy = dataclasses.replace(policy, mode=mode)
+    result = allocate(round_input, policy, SolverConfig(counterfactual_reruns=reruns))
+    if result.status is Status.INFEASIBLE or result.report["laminar"]:
+        return
+    by_id = {a.id_pg: a for a in round_input.applicants}
+    for d in result.decisions:
+        cf = d.explanation.details["counterfactual"]
+        assert cf["nested"] is False
+        if cf["larger_request_would_help"] is not None:  # only the structure cap is certain
+            a = by_id[d.id_pg]
+            cap = policy.max_posts_per_structure
+            assert cf["larger_request_would_help"] is False
+            assert cap is not None and a.already_granted + d.granted + 1 > cap
+        score = cf["min_quality"]
+        if score is None:
+            continue
+        assert cf["verified"]
+        assert score > by_id[d.id_pg].quality
+        assert _granted_with_quality(round_input, policy, d.id_pg, score) > d.granted
+
+
+def _tie_at_100():
+    """Structure 3 (score 50) against 5 (score 100), equal gains, one post: at 100 they tie and
+    the published order (lower idPG) gives 3 the post."""
+    applicants = [app(3, (1.0,), epci=None, quality=50.0), app(5, (1.0,), epci=None, quality=100.0)]
+    round_input = round_of(applicants, quota=1, departements=(Territory("01", 0.0, 0),))
+    return round_input, RoundPolicy(min_quality=0.0)
+
+
+def _eligibility_turns_the_round_into_a_knapsack():
+    """Budget 100k, eligible posts at 50k (the budget is two posts: laminar); structure 3
+    (70k, score 30 < minimum 40) would, once eligible, make the costs unequal: a knapsack in
+    which it takes the first post."""
+    applicants = [
+        app(1, (10.0,), epci=None),
+        app(2, (5.0,), epci=None),
+        app(3, (100.0,), epci=None, quality=30.0, cost_eur=70_000.0),
+    ]
+    return round_of(applicants, quota=5), RoundPolicy(budget_eur=100_000.0)
+
+
+@examples(100)
+@given(rounds())
+@example(_tie_at_100())
+@example(_eligibility_turns_the_round_into_a_knapsack())
+def test_no_score_is_stated_only_when_even_100_gives_no_more_post(case):
+    """On the nested (laminar) path, "no score would have given one more post" — a free,
+    eligible-by-type applicant below its bound with no counterfactual score — holds at 100
+    (ties at the maximum included: the published order may favour the applicant there)."""
+    round_input, policy = case
+    result = allocate(round_input, policy, SolverConfig(counterfactual_reruns=0))
+    if result.status is Status.INFEASIBLE:
+        return
+    m = build_model(round_input, policy)
+    for i, d in enumerate(result.decisions):
+        cf = d.explanation.details["counterfactual"]
+        if not cf["nested"] or cf["min_quality"] is not None or m.lock[i] is not None:
+            continue
+        if set(m.ineligible[i]) - {"SCORE_INSUFFISANT"} or d.granted >= m.cap_upper[i]:
+            continue
+        assert _granted_with_quality(round_input, policy, d.id_pg, 100.0) <= d.granted
 
 
 @examples(150)

@@ -6,8 +6,10 @@ import ast
 import dataclasses
 from pathlib import Path
 
+import pytest
+
 from allocator import RoundPolicy, SolverConfig, Status, Territory, allocate
-from allocator.model import SCALE
+from allocator.model import SCALE, build_model, greedy
 from tests.allocator.helpers import app, round_of, without_wall_time
 
 ALLOCATOR = Path(__file__).resolve().parents[2] / "allocator"
@@ -78,3 +80,67 @@ def test_allocator_imports_no_edge_and_does_no_file_io():
                 continue
             for name in names:
                 assert name.split(".")[0] not in banned, f"{path.name} imports {name}"
+
+
+def _large_knapsack():
+    """400 applicants with four costs per post and a binding budget: SCIP cannot prove the
+    optimum quickly, and the monotone greedy is well below the MIP's incumbent."""
+    import random
+
+    rng = random.Random(3)
+    applicants = []
+    for i in range(1, 401):
+        gains = tuple(sorted((rng.uniform(1, 500) for _ in range(3)), reverse=True))
+        applicants.append(
+            app(
+                i,
+                gains,
+                departement=f"{rng.randint(1, 9):02d}",
+                epci=None,
+                quality=rng.uniform(40, 100),
+                cost_eur=rng.choice([50_000.0, 70_000.0, 67_500.0, 32_001.0]),
+            )
+        )
+    return round_of(applicants, quota=600), RoundPolicy(budget_eur=20_000_000.0, mode="optimal")
+
+
+def test_price_of_monotonicity_is_not_zero_when_the_mip_solution_is_returned():
+    """Mode "optimal" returned SCIP's unproven incumbent (better than the greedy) with a price of
+    monotonicity of 0: the price only counted a *proven* optimum."""
+    round_input, policy = _large_knapsack()
+    result = allocate(round_input, policy, SolverConfig(backend="scip"))
+    greedy_x = greedy(build_model(round_input, policy)).x
+    returned = tuple(d.granted for d in result.decisions)
+    assert returned != greedy_x  # the MIP's incumbent is better than the greedy here
+    assert result.report["price_of_monotonicity"] == pytest.approx(
+        result.objective - result.report["monotone_objective"]
+    )
+    assert result.report["price_of_monotonicity"] > 0
+
+
+def test_scip_time_limit_output_is_byte_identical_run_to_run():
+    """A time limit cut SCIP at a point that depends on the machine's load: the incumbent and
+    bound it returned then leaked into the result. Now an answer cut by the wall clock is not
+    used: the greedy and a relaxation bound (both deterministic) are returned instead."""
+    round_input, policy = _large_knapsack()
+    for mode in ("optimal", "monotone"):
+        policy = dataclasses.replace(policy, mode=mode)
+        runs = [
+            allocate(round_input, policy, SolverConfig(backend="scip", time_limit_s=limit))
+            for limit in (0.001, 0.02, 0.001, 0.05)
+        ]
+        first = without_wall_time(runs[0])
+        assert first.status is Status.FEASIBLE
+        assert first.solver.parameters["stop"] == "time_limit"
+        for other in runs[1:]:
+            # the same run cut elsewhere: only the recorded limit (and its hash) differ
+            other = without_wall_time(other)
+            other = dataclasses.replace(
+                other,
+                solver=dataclasses.replace(other.solver, time_limit_s=0.001),
+                input_sha256=first.input_sha256,
+            )
+            assert other == first
+        greedy_x = greedy(build_model(round_input, policy)).x
+        assert tuple(d.granted for d in first.decisions) == greedy_x
+        assert first.report["price_of_monotonicity"] == 0.0

@@ -175,6 +175,34 @@ def test_departement_cap_binding():
     assert r.report["binding"]["departement_caps"] == ["01"]
 
 
+def test_binding_constraints_name_departement_caps_that_stopped_the_round():
+    ri = round_of(
+        [app(1, (9.0,) * 5), app(2, (1.0,), departement="02")],
+        quota=10,
+        departements=_two_departements(3),
+    )
+    assert solve(ri, CAPPED).report["binding_constraints"] == ["departement_caps"]
+    # the quota stops the round first (01 is at its cap too): the quota is what binds
+    assert solve(dataclasses.replace(ri, quota=2), CAPPED).report["binding_constraints"] == [
+        "quota"
+    ]
+    # a département at its cap without any open post stopped nothing
+    done = round_of(
+        [app(1, (9.0,) * 2), app(2, (1.0,), departement="02")],
+        quota=10,
+        departements=_two_departements(3),
+    )
+    assert solve(done, CAPPED).report["binding_constraints"] == []
+    # the budget stops 02 while the cap stops 01: both are named
+    budgeted = dataclasses.replace(CAPPED, budget_eur=150_000.0)
+    ri = round_of(
+        [app(1, (9.0,) * 5), app(2, (1.0,) * 3, departement="02")],
+        quota=10,
+        departements=_two_departements(3),
+    )
+    assert solve(ri, budgeted).report["binding_constraints"] == ["budget", "departement_caps"]
+
+
 def test_departement_cap_infeasible():
     ri = round_of([app(1, (9.0,) * 5, locked=3)], quota=10, departements=_two_departements(3)[:1])
     r = solve(ri, CAPPED)
@@ -255,7 +283,12 @@ def test_min_score_excludes_and_counterfactual_is_the_threshold():
     assert grants(r) == {1: 0, 2: 1}
     assert motifs_of(r, 1) == (SCORE_INSUFFISANT,)
     cf = r.decisions[0].explanation.details["counterfactual"]
-    assert cf == {"min_quality": 40.0, "verified": True, "larger_request_would_help": None}
+    assert cf == {
+        "min_quality": 40.0,
+        "verified": True,
+        "larger_request_would_help": None,
+        "nested": True,
+    }
 
 
 def test_min_score_binding_counterfactual_beats_the_cutoff():

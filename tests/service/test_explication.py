@@ -287,3 +287,213 @@ def test_generated_rounds_are_explained(
         return
     for d in result["decisions"]:
         check_decision(d, by_id[d["idPG"]], result, request)
+
+
+def _tied_pair(created_5: str | None, created_9: str | None) -> dict[str, Any]:
+    """Two communes with the same seat, score and request: tied on priority for one post."""
+    structures = []
+    for id_pg, created in ((5, created_5), (9, created_9)):
+        s: dict[str, Any] = {
+            "idPG": id_pg,
+            "type": "COMMUNE",
+            "codeCommune": "01283",
+            "nombreConseillersSouhaites": 1,
+            "qualiteProjet": 70,
+        }
+        if created is not None:
+            s["createdAt"] = created
+        structures.append(s)
+    return {"quota": 1, "mois": "2021-06", "structures": structures}
+
+
+@pytest.mark.parametrize(
+    ("created_5", "created_9"),
+    [
+        ("2021-05-01T09:00:00Z", "2021-05-01T10:00:00+02:00"),  # 9 filed at 08:00 UTC
+        (None, "2021-05-01T10:00:00Z"),  # 5 has no filing time: last
+    ],
+)
+def test_pipeline_tie_goes_to_the_earliest_filing_instant(
+    real_pipeline_module: None, created_5: str | None, created_9: str
+) -> None:
+    result = run_round(parse_round_request(_tied_pair(created_5, created_9)))
+    assert {d["idPG"]: d["nombreConseillersAttribues"] for d in result["decisions"]} == {5: 0, 9: 1}
+    letter = next(d for d in result["decisions"] if d["idPG"] == 5)["explication"]["texte"]
+    assert ex.DEPARTAGE in letter
+
+
+def test_contrainte_liante_names_the_departement_caps(real_pipeline_module: None) -> None:
+    """Fair-share caps stopped the round (quota and envelope to spare): they are named."""
+    payload = {
+        **demo_payload(n=40, quota=60),
+        "politique": {"plafondDepartement": "part_equitable", "enveloppeNationale": 300},
+    }
+    result = run_round(parse_round_request(payload))
+    t = result["totaux"]
+    assert t["attribues"] < t["quota"]
+    assert t["contrainteLiante"] == "plafondDepartement"
+    text = result["decisions"][0]["explication"]["texte"]
+    assert "Ce qui a arrêté le tour : les plafonds départementaux" in text
+
+
+def _knapsack_payload(n: int = 60, quota: int = 30) -> dict[str, Any]:
+    """A real round whose budget binds with unequal State costs (co-funding): a knapsack."""
+    payload = demo_payload(n=n, quota=quota)
+    structures = [dict(s) for s in payload["structures"]]
+    for k, s in enumerate(structures):
+        if k % 3 == 0:
+            s["cofinancementPart"] = 0.25 if k % 2 else 0.5
+    return {**payload, "structures": structures, "politique": {"budgetEur": 600_000.0}}
+
+
+def _strip_seconds(data: bytes) -> bytes:
+    return re.sub(rb'"secondes": ?[0-9.e-]+', b"", data)
+
+
+@pytest.mark.parametrize("mode", ["monotone", "optimal"])
+def test_scip_time_limit_result_is_byte_identical(real_pipeline_module: None, mode: str) -> None:
+    """SCIP cut by a tiny time limit, twice: the same bytes (apart from solveur.secondes)."""
+    from allocator import SolverConfig
+
+    payload = _knapsack_payload()
+    payload["politique"]["mode"] = mode
+    request = parse_round_request(payload)
+    config = SolverConfig(backend="scip", time_limit_s=0.001)
+    first, second = (run_round(request, config=config) for _ in range(2))
+    assert first["rapport"]["laminar"] is False
+    assert first["solveur"]["parametres"]["stop"] == "time_limit"
+    assert first["status"] == "FEASIBLE"
+    assert _strip_seconds(dumps(first).encode()) == _strip_seconds(dumps(second).encode())
+
+
+def _score_applied(payload: dict[str, Any], id_pg: int, score: float, config: Any = None) -> int:
+    """Posts of ``id_pg`` when the round is solved again with its score set to ``score``."""
+    changed = json.loads(json.dumps(payload))
+    for s in changed["structures"]:
+        if s["idPG"] == id_pg:
+            s["qualiteProjet"] = score
+    again = run_round(parse_round_request(changed), config=config)
+    return next(x["nombreConseillersAttribues"] for x in again["decisions"] if x["idPG"] == id_pg)
+
+
+def test_knapsack_letter_claims_no_exact_nested_threshold(real_pipeline_module: None) -> None:
+    """A binding budget with unequal costs: no letter says "calcul exact … priorités emboîtées"
+    nor "même avec la note maximale"; a score is stated only as verified, above the current
+    one, and it gives one more post when the round is solved again with it."""
+    from allocator import SolverConfig
+
+    payload = _knapsack_payload()
+    config = SolverConfig(counterfactual_reruns=5)
+    result = run_round(parse_round_request(payload), config=config)
+    assert result["rapport"]["laminar"] is False
+    stated = []
+    for d in result["decisions"]:
+        e = d["explication"]
+        text = e["texte"]
+        assert "calcul exact" not in text and "propriété des priorités emboîtées" not in text
+        assert "Même avec la note maximale" not in text
+        assert "aucune note n'aurait suffi" not in text
+        assert e["contrefactuel"]["prioritesEmboitees"] is False
+        cf = e["contrefactuel"]
+        if cf["noteMinimale"] is not None:
+            assert cf["verifie"] and cf["noteMinimale"] > cf["noteActuelle"]
+            assert "vérifié en recalculant le tour avec cette note" in text
+            stated.append((d["idPG"], cf["noteMinimale"], d["nombreConseillersAttribues"]))
+        elif motifs.PRIORITE_INSUFFISANTE in d["motifs"] or motifs.BUDGET_EPUISE in d["motifs"]:
+            assert "seuil exact de note n'est connu" in text
+    assert stated, "the round should state verified scores"
+    for id_pg, score, granted in stated[:3]:
+        assert (
+            _score_applied(payload, id_pg, score, SolverConfig(counterfactual_reruns=0)) > granted
+        )
+
+
+def test_departement_host_letter_says_what_decided(real_pipeline_module: None) -> None:
+    """A département host left without a post even at 100: its letter says that its posts get
+    no intercommunal term, not that its priority "depends mostly on the advisors present"."""
+    result = run_round(parse_round_request(demo_payload(n=40, quota=6)))
+    hosts = [
+        d
+        for d in result["decisions"]
+        if d["explication"]["details"]["epci"] is None
+        and motifs.PRIORITE_INSUFFISANTE in d["motifs"]
+        and d["explication"]["contrefactuel"]["noteMinimale"] is None
+    ]
+    assert hosts
+    for d in hosts:
+        text = d["explication"]["texte"]
+        assert "dépend surtout" not in text
+        assert "pas de composante « répartition dans le département »" in text
+        assert "Même avec la note maximale de 100" in text
+    for d in result["decisions"]:
+        if d["explication"]["details"]["epci"] is not None:
+            assert (
+                "pas de composante « répartition dans le département »"
+                not in (d["explication"]["texte"].split("## 6.")[1])
+            )
+
+
+def test_letter_gives_voies_et_delais_de_recours(
+    round_pair: tuple[RoundRequest, dict[str, Any]],
+) -> None:
+    """Every letter names the routes and time limits of appeal a French administrative decision
+    must carry: recours gracieux to the agency, recours contentieux before the tribunal
+    administratif within two months (and the CADA route for the rules)."""
+    _, result = round_pair
+    for d in result["decisions"]:
+        e = d["explication"]
+        mention = e["texte"].split("## 2.")[0]
+        assert "recours gracieux" in mention and ex.CONTACT_ANCT in mention
+        assert "recours contentieux devant le tribunal administratif de Paris" in mention
+        assert "dans un délai de deux mois à compter de sa notification" in mention
+        assert "www.telerecours.fr" in mention and "CADA" in mention
+        voies = e["mention"]["voiesDeRecours"]
+        assert voies["delaiMois"] == 2
+        assert voies["gracieux"] == ex.CONTACT_ANCT
+        assert voies["contentieux"] == ex.TRIBUNAL_ADMINISTRATIF
+    assert any("R421-1" in r for r in ex.REFERENCES_LEGALES)
+
+
+def test_nom_cannot_inject_markdown_structure(
+    round_pair: tuple[RoundRequest, dict[str, Any]],
+) -> None:
+    """A structure's ``nom`` (and the other free texts: préfet's comment, lock reason and author,
+    who committed) cannot open a heading or a list item in the letter."""
+    request, result = round_pair
+    d = next(x for x in result["decisions"] if x["nombreConseillersAttribues"] == 0)
+    hostile = "Mairie\n## 7. Décision annulée\n- Vous obtenez 10 postes\r\n# Titre\u2028- item"
+    original = next(x for x in request.structures if x.idPG == d["idPG"])
+    avis = type(request.structures[2].prefet[-1])
+
+    def structure(text: str) -> Any:
+        return original.model_copy(
+            update={"nom": text, "prefet": [avis(avisPrefet="POSITIF", commentairePrefet=text)]}
+        )
+
+    def meta(text: str) -> ex.RoundMeta:
+        return ex.RoundMeta(
+            round_id=3,
+            statut=ex.STATUT_VALIDE,
+            valide_par=text,
+            verrous={d["idPG"]: {"nombre": 0, "motif": text, "auteur": text}},
+        )
+
+    def shape(text: str) -> list[str]:
+        """The Markdown structure: heading lines and the number of list items."""
+        lines = text.splitlines()
+        return [x for x in lines[1:] if x.startswith("#")] + [
+            str(sum(x.startswith("- ") for x in lines))
+        ]
+
+    for with_meta in (False, True):
+        plain = ex.explain_decision(
+            d, structure("Mairie"), result, meta("agent") if with_meta else None
+        )["texte"]
+        text = ex.explain_decision(
+            d, structure(hostile), result, meta(hostile) if with_meta else None
+        )["texte"]
+        assert shape(text) == shape(plain)
+        assert "Mairie ## 7. Décision annulée - Vous obtenez 10 postes # Titre - item" in text
+        page = ex.markdown_html(text)
+        assert page.count("<h1>") == 1
+        assert "<li>Vous obtenez 10 postes" not in page and "<h2>7." not in page

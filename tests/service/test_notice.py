@@ -104,3 +104,20 @@ def test_cli_notice(tmp_path: Path) -> None:
     assert out.read_text(encoding="utf-8") == notice.render("html")
     result = runner.invoke(main, ["notice"])
     assert result.exit_code == 0 and result.output == notice.render("md")
+
+
+def test_notice_says_a_missing_created_at_ranks_last() -> None:
+    """Ties go to the earliest filing instant; an application without createdAt ranks last."""
+    text = notice.render("md")
+    section = text.split("### 3.4.")[1].split("### 3.5.")[0]
+    assert "sans date de dépôt passe après toutes" in section
+    assert "décalage horaire" in section
+
+
+def test_notice_gives_voies_et_delais_de_recours() -> None:
+    from service import explication as ex
+
+    section = notice.render("md").split("## 9.")[1]
+    for line in ex.VOIES_DE_RECOURS:
+        assert line in section
+    assert "tribunal administratif" in section and "recours gracieux" in section

@@ -502,3 +502,40 @@ def test_every_html_response_forbids_framing(ui: tuple[Any, Any, dict[str, str]]
         assert resp.mimetype == "text/html", (path, resp.status_code)
         assert "frame-ancestors 'none'" in resp.headers.get("Content-Security-Policy", ""), path
         assert resp.headers.get("X-Frame-Options") == "DENY", path
+
+
+def test_review_page_counterfactual_is_a_threshold_only_when_nested() -> None:
+    """The review page's "what if" sentence: "at least" (a threshold, two decimals) only where
+    the nested property holds; otherwise the verified score, said not to be a threshold."""
+    nested = present.contrefactuel({"min_quality": 62.51, "verified": True, "nested": True})
+    assert (
+        nested == "Avec un score de projet d'au moins 62,51, un poste de plus aurait été accordé."
+    )
+    knapsack = present.contrefactuel({"min_quality": 79.41, "verified": True, "nested": False})
+    assert knapsack is not None and "au moins" not in knapsack and "79,41" in knapsack
+    assert "vérifié en recalculant le tour" in knapsack and "pas un seuil" in knapsack
+    assert present.contrefactuel({"min_quality": None, "nested": False}) is None
+    assert present.contrefactuel({}) is None
+
+
+def test_review_page_says_a_missing_created_at_ranks_last(
+    ui: tuple[Any, Any, dict[str, str]],
+) -> None:
+    import datetime
+
+    assert present.depot(datetime.datetime(2021, 5, 2, 10, tzinfo=datetime.UTC)) == "02/05/2021"
+    assert "classée après les candidatures datées" in present.depot(None)
+    _, client, tokens = ui
+    doc = structure_doc(7, "01283")
+    doc.pop("createdAt")
+    assert (
+        client.put(
+            "/v1/structures/7", json=doc, headers={"Authorization": f"Bearer {tokens['portail']}"}
+        ).status_code
+        == 201
+    )
+    sign_in(client, tokens["agence"])
+    token = csrf(client, "/agence/tours")
+    client.post("/agence/tours", data={"csrf_token": token, "mois": "2021-06", "quota": "2"})
+    page = text(client.get("/agence/tours/1/structures/7"))
+    assert present.depot(None) in page
