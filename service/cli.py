@@ -10,9 +10,11 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
+
+from service.cli_usage import DEPARTEMENT, CliInvalid, FrenchGroup
 
 if TYPE_CHECKING:
     from service.pipeline import SolvedRound
@@ -31,14 +33,17 @@ def _fail_invalid(errors: list[tuple[str, str]]) -> None:
     sys.exit(EXIT_INVALID)
 
 
-class _LazyGroup(click.Group):
+class _LazyGroup(FrenchGroup):
     """The root group: commands of the other service modules are registered on first need.
 
     ``allocator allocate`` is the agency's hot path (a national round in a fresh process): it must
     not import Flask, SQLAlchemy or Alembic through the store commands. The commands defined in
     this module are found directly; any other name, ``--help`` or completion registers the rest.
+    Every group and command of the tree is a :class:`~service.cli_usage.FrenchGroup` /
+    :class:`~service.cli_usage.FrenchCommand`: usage errors are one French line, exit 2.
     """
 
+    group_class = FrenchGroup
     _registered = False
 
     def _register_all(self) -> None:
@@ -85,13 +90,13 @@ def allocate(request_file, output: Path | None, jobs: int | None) -> None:
     """Solve one round statelessly: REQUEST_FILE is the round request JSON ('-' = stdin)."""
     from service.explication import gc_paused
     from service.pipeline import result_summary, solve_round
-    from service.schemas import InvalidRequest, parse_round_request
+    from service.schemas import InvalidRequest, json_error, parse_round_request
 
     raw = request_file.read()
     try:
         payload = json.loads(raw, parse_constant=_reject_constant)
     except (ValueError, UnicodeDecodeError) as exc:
-        _fail_invalid([("(corps)", f"JSON invalide : {exc}")])
+        _fail_invalid([("(corps)", json_error(exc))])
     try:
         # One batch in a short-lived process: the cyclic collector's passes over the whole heap
         # (geodata, engine, explanations) cost ~0.1 s on a national round and free nothing
@@ -134,9 +139,9 @@ def _writable_output(path: Path | None) -> Path | None:
         return None
     folder = path.parent
     if not folder.is_dir():
-        raise click.BadParameter(f"dossier inexistant : {folder}")
+        raise CliInvalid("--output", f"dossier inexistant : {folder}")
     if not path.exists() and not os.access(folder, os.W_OK):
-        raise click.BadParameter(f"dossier non modifiable : {folder}")
+        raise CliInvalid("--output", f"dossier non modifiable : {folder}")
     return path
 
 
@@ -150,14 +155,19 @@ def territoire() -> None:
 
 
 @territoire.command()
-@click.option("--departement", default=None, help="Code of one département (e.g. 01, 2A, 974).")
+@click.option(
+    "--departement",
+    type=DEPARTEMENT,
+    default=None,
+    help="One département, by code (01, 2A, 974) or name (Nord); default: the national table.",
+)
 @click.option(
     "--out",
     "out_dir",
     type=click.Path(file_okay=False, path_type=Path),
     default=Path("out/diagnostic"),
     show_default=True,
-    help="Folder for the table (CSV) and the choropleth maps (PNG).",
+    help="Folder for the table (CSV and xlsx) and the choropleth maps (PNG).",
 )
 @click.option("--no-maps", is_flag=True, help="Only print and write the table.")
 def diagnostic(departement: str | None, out_dir: Path, no_maps: bool) -> None:
@@ -254,7 +264,7 @@ def cache_clear() -> None:
 @main.command()
 @click.option(
     "--quota",
-    type=int,
+    type=click.IntRange(0),
     default=None,
     help="Posts to distribute (default: 70 % of what the round's applicants ask).",
 )
