@@ -175,36 +175,63 @@ def diagnostic(departement: str | None, out_dir: Path, no_maps: bool) -> None:
     from geodata import diagnostic as diag
     from geodata import maps
 
-    table = diag.diagnostic_table(departement=departement)
+    table = diag.table_fr(diag.diagnostic_table(departement=departement))
     out_dir.mkdir(parents=True, exist_ok=True)
-    csv_path = out_dir / (
-        f"diagnostic_{departement}.csv" if departement else "diagnostic_national.csv"
-    )
-    table.to_csv(csv_path)
-    with _pandas_display():
-        click.echo(table.to_string(max_rows=120))
-    click.echo(f"\ntable : {csv_path}", err=True)
+    stem = out_dir / (f"diagnostic_{departement}" if departement else "diagnostic_national")
+    files = _write_table(table, stem)
+    click.echo(_table_text(table, departement, files))
+    for path in files:
+        click.echo(f"table : {path}", err=True)
     if not no_maps:
-        for path in maps.diagnostic_maps(out_dir, departement=departement):
-            click.echo(f"carte : {path}", err=True)
+        constant = maps.constant_indicators(departement)
+        for indicator, path in zip(
+            maps.INDICATORS, maps.diagnostic_maps(out_dir, departement=departement), strict=True
+        ):
+            note = f" — {constant[indicator]}" if indicator in constant else ""
+            click.echo(f"carte : {path}{note}", err=True)
 
 
-class _pandas_display:
-    def __enter__(self) -> None:
-        import pandas as pd
+#: Rows printed in full; a longer table is printed as a stated head (the files hold it whole).
+PRINTED_ROWS = 120
+HEAD_ROWS = 40
 
-        self._ctx = pd.option_context(
-            "display.width",
-            160,
-            "display.max_columns",
-            20,
-            "display.float_format",
-            "{:,.1f}".format,
+
+def _write_table(table: Any, stem: Path) -> list[Path]:
+    """The whole table as CSV (French: ``;`` between fields, decimal comma, UTF-8 with BOM
+    for spreadsheet software) and as an xlsx workbook."""
+    csv_path, xlsx_path = stem.with_suffix(".csv"), stem.with_suffix(".xlsx")
+    table.to_csv(csv_path, sep=";", decimal=",", encoding="utf-8-sig")
+    table.to_excel(xlsx_path, sheet_name="diagnostic")
+    return [csv_path, xlsx_path]
+
+
+def _table_text(table: Any, departement: str | None, files: list[Path]) -> str:
+    """The table for the terminal: whole, or its first rows and where the rest is."""
+    import pandas as pd
+
+    from service.explication import nombre
+
+    shown = table if len(table) <= PRINTED_ROWS else table.head(HEAD_ROWS)
+    with pd.option_context(
+        "display.max_rows",
+        None,
+        "display.max_columns",
+        None,
+        "display.width",
+        None,
+        "display.max_colwidth",
+        None,
+        "display.float_format",
+        lambda x: nombre(x, 1),
+    ):
+        text = shown.to_string()
+    if shown is not table:
+        what = "communes" if departement else "lignes"
+        text += (
+            f"\n… {HEAD_ROWS} premières {what} sur {len(table)} (par code) ; table complète : "
+            + " et ".join(str(f) for f in files)
         )
-        self._ctx.__enter__()
-
-    def __exit__(self, *exc: object) -> None:
-        self._ctx.__exit__(*exc)
+    return text
 
 
 @main.group()
