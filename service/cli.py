@@ -308,11 +308,18 @@ def demo(quota: int | None, out_dir: Path) -> None:
     Committees of 2021 before the last one are imported as committed history; the last
     committee's structures apply to the June 2021 round (synthetic project scores and préfet
     opinions, fixed seed), which is drafted, solved, committed, replayed and summarised.
+    The summary goes to stdout; progress and warnings to stderr.
     """
-    from service.cli_admin import _database
+    from service.cli_admin import _database, _handled
     from service.demo import run_demo
 
-    run_demo(_database(), out_dir=out_dir, quota=quota, echo=lambda m: click.echo(m, err=True))
+    _handled(run_demo)(
+        _database(),
+        out_dir=out_dir,
+        quota=quota,
+        echo=click.echo,
+        progress=lambda m: click.echo(m, err=True),
+    )
 
 
 def _register_commands() -> None:
