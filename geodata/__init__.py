@@ -31,6 +31,7 @@ if TYPE_CHECKING:
         MissingColumns,
         RekeyedCodeWarning,
         UnknownCommuneCode,
+        UnknownDepartement,
     )
     from geodata.layers import (
         load_all,
@@ -48,6 +49,8 @@ if TYPE_CHECKING:
         load_regions,
         load_structures_2021,
         load_zrr,
+        programme_departement,
+        programme_departements,
     )
     from geodata.need import NeedParams, compute_need
     from geodata.round import (
@@ -76,6 +79,7 @@ __all__ = [
     "RoundGeodata",
     "TerritoryNeed",
     "UnknownCommuneCode",
+    "UnknownDepartement",
     "bundled_existing",
     "bundled_existing_advisors",
     "commune_accessibility",
@@ -97,6 +101,8 @@ __all__ = [
     "load_structures_2021",
     "load_zrr",
     "marginal_gains",
+    "programme_departement",
+    "programme_departements",
     "resolve_existing",
     "round_geodata",
     "service_area",
@@ -120,6 +126,7 @@ _EXPORTS: dict[str, str] = {
     "MissingColumns": "geodata.errors",
     "RekeyedCodeWarning": "geodata.errors",
     "UnknownCommuneCode": "geodata.errors",
+    "UnknownDepartement": "geodata.errors",
     "load_all": "geodata.layers",
     "load_code_history": "geodata.layers",
     "load_commune_contours": "geodata.layers",
@@ -135,6 +142,8 @@ _EXPORTS: dict[str, str] = {
     "load_regions": "geodata.layers",
     "load_structures_2021": "geodata.layers",
     "load_zrr": "geodata.layers",
+    "programme_departement": "geodata.layers",
+    "programme_departements": "geodata.layers",
     "NeedParams": "geodata.need",
     "compute_need": "geodata.need",
     "ApplicantGeo": "geodata.round",

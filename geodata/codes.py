@@ -8,11 +8,17 @@ are arguments, so tests can feed toy tables; :mod:`geodata.layers` feeds the bun
 from __future__ import annotations
 
 import re
+import unicodedata
 import warnings
 from collections.abc import Container, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
-from geodata.errors import MalformedCommuneCode, RekeyedCodeWarning, UnknownCommuneCode
+from geodata.errors import (
+    MalformedCommuneCode,
+    RekeyedCodeWarning,
+    UnknownCommuneCode,
+    UnknownDepartement,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -24,6 +30,58 @@ _CODE_RE = re.compile(CODE_INSEE_PATTERN)
 def is_code_insee(value: object) -> bool:
     """Whether ``value`` is a well-formed code INSEE (a 5-character ``str``)."""
     return isinstance(value, str) and _CODE_RE.match(value) is not None
+
+
+#: The valid form of a programme département, as users are told it.
+DEPARTEMENT_FORM = (
+    "département attendu : code 01 à 95, 2A, 2B, 971 à 974 ou 976, ou nom (p. ex. 59 ou Nord)"
+)
+
+
+def _name_key(name: str) -> str:
+    """Case, accents, hyphens, apostrophes and a leading article do not matter in a name."""
+    decomposed = unicodedata.normalize("NFKD", name)
+    plain = "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+    words = re.sub(r"[^a-z0-9]+", " ", plain).split()
+    if words and words[0] in ("la", "le", "les", "l"):
+        words = words[1:]
+    return " ".join(words)
+
+
+def departement_code(value: str, names: Mapping[str, str]) -> str:
+    """The programme département named by ``value``: its code, or its name.
+
+    Parameters
+    ----------
+    value
+        A code as written in the COG (``"01"``, ``"2A"``, ``"974"``; ``"2a"`` is read as
+        ``"2A"``) or a name (``"Nord"``, ``"la réunion"``, ``"Cotes d'Armor"``: case, accents,
+        hyphens, apostrophes and a leading article are ignored). ``"1"`` is not ``"01"``:
+        codes are never padded.
+    names
+        ``{code: nom}`` of the programme's départements (:func:`geodata.layers
+        .programme_departements` for the bundled ones).
+
+    Returns
+    -------
+    str
+        The code, a key of ``names``.
+
+    Raises
+    ------
+    UnknownDepartement
+        Anything else, with a French message naming the valid form.
+    """
+    if isinstance(value, str):
+        text = value.strip()
+        if text.upper() in names:
+            return text.upper()
+        key = _name_key(text)
+        if key:
+            for code, nom in names.items():
+                if _name_key(nom) == key:
+                    return code
+    raise UnknownDepartement(value, DEPARTEMENT_FORM)
 
 
 def check_code_series(codes: pd.Series, source: str) -> pd.Series:

@@ -120,3 +120,36 @@ def diagnostic_table(
     out["zrr"] = c["zrr"]
     out["france_services"] = c["france_services"]
     return out.sort_index()
+
+
+#: French labels of the table's columns, as users read them (command line, CSV, workbook).
+LABELS_FR: dict[str, str] = {
+    "nom": "nom",
+    "region": "région (code)",
+    "epci_siren": "EPCI (SIREN)",
+    "population": "population",
+    "fragile_population": "population fragile",
+    "advisors": "conseillers",
+    "advisors_per_10k_fragile": "conseillers / 10 000 fragiles",
+    "accessibility_10k": "accessibles / 10 000 fragiles",
+    "share_without_advisor": "% fragiles sans conseiller à portée",
+    "score_global": "indice de fragilité",
+    "need_fallback": "besoin estimé par repli",
+    "zrr": "ZRR",
+    "france_services": "France Services",
+    "communes": "communes",
+    "communes_fallback": "communes au besoin estimé par repli",
+}
+
+
+def table_fr(table: pd.DataFrame) -> pd.DataFrame:
+    """:func:`diagnostic_table` as users read it: French labels (:data:`LABELS_FR`), the share
+    without an advisor in %, numbers to 3 decimals, the index named ``code``. Columns without a
+    label keep their name."""
+    out = table.copy()
+    if "share_without_advisor" in out:
+        out["share_without_advisor"] = out["share_without_advisor"] * 100
+    floats = out.select_dtypes("float").columns
+    out[floats] = out[floats].round(3)
+    out.index = out.index.rename("code")
+    return out.rename(columns=LABELS_FR)

@@ -87,3 +87,14 @@ class RekeyedCodeWarning(UserWarning):
         super().__init__(
             f"re-keyed {len(self.mapping)} code(s) INSEE to COG 2026{where}: {pairs}{more}"
         )
+
+
+class UnknownDepartement(GeodataError):
+    """A département that is not one of the programme's (métropole and the five DROM).
+
+    The message is French (it is shown as is by the command line) and names the valid form.
+    """
+
+    def __init__(self, value: object, form: str) -> None:
+        self.value = value
+        super().__init__(f"{form} ; reçu {value!r}")

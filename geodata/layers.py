@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from geodata import cache as disk_cache
-from geodata.codes import check_code_series, rekey_series
+from geodata.codes import check_code_series, departement_code, rekey_series
 from geodata.errors import CRSMismatch, GeodataError, MissingColumns
 
 if TYPE_CHECKING:
@@ -388,6 +388,22 @@ def _departements(path: Path) -> pd.DataFrame:
 def load_departements(path: str | Path | None = None) -> pd.DataFrame:
     """``departements_2026.csv``: 101 départements + 8 COM codes (``code, nom, region, zone``)."""
     return _departements(_path(path, "departements_2026.csv")).copy()
+
+
+def programme_departements() -> dict[str, str]:
+    """``{code: nom}`` of the programme's départements: the métropole and the five DROM."""
+    deps = _departements(DATA_DIR / "departements_2026.csv")
+    deps = deps[~deps["code"].isin(COM)]
+    return dict(zip(deps["code"], deps["nom"], strict=True))
+
+
+def programme_departement(value: str) -> str:
+    """The code of the programme département named by ``value`` (code or name).
+
+    The one check of a département given by a user (command line): see
+    :func:`geodata.codes.departement_code`; raises :class:`~geodata.errors.UnknownDepartement`.
+    """
+    return departement_code(value, programme_departements())
 
 
 @cache

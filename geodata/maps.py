@@ -13,20 +13,33 @@ Indicators
 - ``accessibility``: E2SFCA advisors per 10,000 fragile inhabitants within reach (straight-line
   proxy, no road network);
 - ``without_advisor``: share of the fragile population with no advisor within reach (%).
+
+Colour scales
+-------------
+Indicator maps (:func:`map_departements`, :func:`map_communes`, hence the diagnostic) use
+quantile classes (:func:`class_breaks`): a few outliers (a commune of 300 inhabitants hosting one
+advisor is at 280 per 10,000) no longer wash the rest of the map out, and the legend lists each
+class with its bounds, written the French way, and its number of territories. Maps of given
+values keep a continuous scale unless asked (``classes=True``). A layer that takes one value
+everywhere in the area is not drawn as a uniform blank: the file shows the area's outline and
+says which value it takes (:func:`constant_value`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 import geopandas as gpd
+import matplotlib
 import numpy as np
 import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.cm import ScalarMappable
 from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
+from matplotlib.patches import Patch
 
 from geodata import layers
 from geodata.access import AccessParams
@@ -62,16 +75,114 @@ def _values(table: pd.DataFrame, indicator: str) -> pd.Series:
     return column.astype(float)
 
 
-def _draw(ax, gdf: gpd.GeoDataFrame, values: pd.Series, cmap: str, norm: Normalize) -> None:
+#: Number of quantile classes of the indicator maps.
+CLASSES = 5
+
+
+def fr_number(value: float, decimals: int = 0) -> str:
+    """``1234.5`` → ``1 234,5`` (narrow no-break space for thousands, decimal comma)."""
+    text = f"{value:,.{decimals}f}".replace(",", "\u202f").replace(".", ",")
+    return "0" if text.lstrip("-").strip("0,\u202f") == "" else text
+
+
+@dataclass(frozen=True)
+class Classes:
+    """Classes of a colour scale: ``[lowest, breaks[0]]``, ``(breaks[0], breaks[1]]``, ...
+
+    ``breaks`` are strictly increasing data values, the last one the maximum; ``counts`` the
+    number of values in each class (none is empty).
+    """
+
+    lowest: float
+    breaks: tuple[float, ...]
+    counts: tuple[int, ...]
+
+    def index(self, values: np.ndarray) -> np.ndarray:
+        """Class of each value (values outside ``[lowest, max]`` go to the nearest class)."""
+        idx = np.searchsorted(np.asarray(self.breaks), values, side="left")
+        return np.minimum(idx, len(self.breaks) - 1)
+
+    def labels(self) -> list[str]:
+        """Legend labels: French numbers, the narrowest class shown with two significant
+        digits of its width (at most 3 decimals), and each class's count."""
+        bounds = [self.lowest, *self.breaks]
+        gaps = np.diff(np.unique(bounds))
+        decimals = int(min(3, max(0, np.ceil(1 - np.log10(gaps.min()))))) if len(gaps) else 0
+        shown = [fr_number(b, decimals) for b in bounds]
+        first = shown[0] if bounds[0] == bounds[1] else f"{shown[0]} – {shown[1]}"
+        ranges = [first] + [f"{shown[i]} – {shown[i + 1]}" for i in range(1, len(self.breaks))]
+        return [f"{r}  ({n})" for r, n in zip(ranges, self.counts, strict=True)]
+
+
+def constant_value(values: pd.Series | np.ndarray) -> float | None:
+    """The one value a layer takes where it has one, or ``None`` when it varies (or is empty)."""
+    finite = np.asarray(values, dtype=float)
+    finite = finite[np.isfinite(finite)]
+    if len(finite) and finite.min() == finite.max():
+        return float(finite[0])
+    return None
+
+
+def class_breaks(values: pd.Series | np.ndarray, k: int = CLASSES) -> Classes | None:
+    """Quantile classes of the finite ``values`` (``None`` when fewer than two distinct values).
+
+    Breaks are data values (inverted CDF), so every class holds at least one value; ties merge
+    classes, down to two (the minimum, and the rest) when the values differ. When at least
+    ``1/k`` of the values sit at the minimum (no advisor: 0), that value is a class of its own
+    and the other ``k − 1`` classes are quantiles of the values above it: otherwise a mass of
+    zeros would swallow most classes.
+    """
+    v = np.sort(np.asarray(values, dtype=float))
+    v = v[np.isfinite(v)]
+    if len(v) == 0 or v[0] == v[-1]:
+        return None
+    floor = v[0]
+    above = v[v > floor]
+    if np.mean(v == floor) >= 1 / k:
+        qs = np.quantile(above, np.arange(1, k) / (k - 1), method="inverted_cdf")
+        breaks = np.unique(np.concatenate([[floor], qs]))
+    else:
+        breaks = np.unique(np.quantile(v, np.arange(1, k + 1) / k, method="inverted_cdf"))
+    if len(breaks) == 1:  # ties merged every class: the minimum and the rest, at least
+        breaks = np.array([floor, v[-1]])
+    breaks[-1] = v[-1]
+    idx = np.searchsorted(breaks, v, side="left")
+    counts = np.bincount(idx, minlength=len(breaks))
+    return Classes(float(floor), tuple(float(b) for b in breaks), tuple(int(c) for c in counts))
+
+
+def _draw(
+    ax,
+    gdf: gpd.GeoDataFrame,
+    values: pd.Series,
+    cmap: str,
+    norm: Normalize | None,
+    classes: Classes | None = None,
+) -> None:
     data = gdf.assign(_v=gdf["_key"].map(values).astype(float))
     missing = data["_v"].isna()
-    if (~missing).any():
+    if (~missing).any() and classes is not None:
+        colours = _class_colours(cmap, classes)
+        shown = data[~missing]
+        shown.plot(
+            ax=ax,
+            color=[colours[i] for i in classes.index(shown["_v"].to_numpy())],
+            linewidth=0.1,
+            edgecolor="white",
+        )
+    elif (~missing).any():
         data[~missing].plot(
             ax=ax, column="_v", cmap=cmap, norm=norm, linewidth=0.1, edgecolor="white"
         )
     if missing.any():
         data[missing].plot(ax=ax, color="lightgrey", hatch="//", linewidth=0.1, edgecolor="white")
     ax.set_axis_off()
+
+
+def _class_colours(cmap: str, classes: Classes) -> list:
+    """One colour per class, from light to dark (the lightest tint of the map is skipped)."""
+    n = len(classes.breaks)
+    return [matplotlib.colormaps[cmap](x) for x in np.linspace(0.15, 0.95, n)]
 
 
 def _save(fig: Figure, path: str | Path) -> Path:
@@ -83,19 +194,95 @@ def _save(fig: Figure, path: str | Path) -> Path:
 
 
 def _finish(
-    fig: Figure, ax, norm: Normalize, cmap: str, label: str, title: str, path: str | Path
+    fig: Figure,
+    ax,
+    norm: Normalize | None,
+    cmap: str,
+    label: str,
+    title: str,
+    path: str | Path,
+    classes: Classes | None = None,
+    unit: str = "territoires",
 ) -> Path:
-    """Horizontal colour bar, title, PNG file."""
-    fig.colorbar(
-        ScalarMappable(norm=norm, cmap=cmap),
-        ax=ax,
-        orientation="horizontal",
-        fraction=0.04,
-        pad=0.01,
-        label=label,
-    )
+    """Legend (classes with their bounds) or horizontal colour bar, title, PNG file."""
+    if classes is not None:
+        handles = [
+            Patch(facecolor=c, edgecolor="grey", linewidth=0.3)
+            for c in _class_colours(cmap, classes)
+        ]
+        fig.legend(
+            handles,
+            classes.labels(),
+            loc="lower center",
+            ncol=len(handles),
+            fontsize=8,
+            handlelength=1.2,
+            columnspacing=1.0,
+            title=f"{label} — classes par quantiles (nombre de {unit})",
+            title_fontsize=8,
+            frameon=False,
+        )
+    else:
+        assert norm is not None
+        fig.colorbar(
+            ScalarMappable(norm=norm, cmap=cmap),
+            ax=ax,
+            orientation="horizontal",
+            fraction=0.04,
+            pad=0.01,
+            label=label,
+        )
     fig.suptitle(title, fontsize=10)
     return _save(fig, path)
+
+
+#: "in every commune" / "in every département", by the unit of a map.
+_EVERY = {"communes": "toutes les communes", "départements": "tous les départements"}
+
+
+def constant_text(value: float | None, label: str, unit: str) -> str:
+    """What a map says instead of a uniform colour (also printed by the command line)."""
+    if value is None:
+        return f"{label} : aucune valeur dans ces {unit}, pas de carte"
+    return (
+        f"{label} : {fr_number(value, 1)} dans {_EVERY.get(unit, unit)}, pas d'échelle de couleurs"
+    )
+
+
+def _constant_note(ax, value: float | None, label: str, unit: str) -> None:
+    """Instead of a uniform map: the area in grey and the one value it takes, said in words."""
+    head, _, tail = constant_text(value, label, unit).partition(" : ")
+    ax.text(
+        0.5,
+        0.5,
+        f"{head} :\n{tail}",
+        transform=ax.transAxes,
+        ha="center",
+        va="center",
+        fontsize=10,
+        wrap=True,
+        bbox={"boxstyle": "round", "facecolor": "white", "edgecolor": "grey"},
+    )
+
+
+def _outline(ax, gdf: gpd.GeoDataFrame) -> None:
+    gdf.plot(ax=ax, color="#eeeeee", edgecolor="#9e9e9e", linewidth=0.2)
+    ax.set_axis_off()
+
+
+def _scale(
+    shown: pd.Series, diverging: bool, zero_based: bool, classes: bool
+) -> tuple[Normalize | None, Classes | None]:
+    """The colour scale of a layer that varies: quantile classes, or a continuous norm."""
+    if classes:
+        return None, class_breaks(shown)
+    return _norm_for(shown, diverging, zero_based), None
+
+
+def _is_flat(shown: pd.Series) -> tuple[bool, float | None]:
+    """Whether the layer is constant (or empty) over the area drawn, and its value."""
+    value = constant_value(shown)
+    return value is not None or not np.isfinite(shown.to_numpy(dtype=float)).any(), value
 
 
 def map_departements(
@@ -122,7 +309,9 @@ def map_departements(
     """
     values = _values(diagnostic_table(None, existing, params=params), indicator)
     label, cmap, _ = INDICATORS[indicator]
-    return map_departement_values(path, values, label, cmap, title=f"{label} — par département")
+    return map_departement_values(
+        path, values, label, cmap, classes=True, title=f"{label} — par département"
+    )
 
 
 def map_communes(
@@ -135,7 +324,7 @@ def map_communes(
     """Choropleth of the communes of one département, in its local projection, as PNG.
 
     Communes without polygon (the 7 re-created after 2018) are not drawn; communes without
-    value are hatched grey.
+    value are hatched grey. Quantile classes; a constant layer is said, not drawn.
 
     Parameters
     ----------
@@ -152,19 +341,48 @@ def map_communes(
     -------
     pathlib.Path
     """
-    table = diagnostic_table(departement, existing, level="commune", params=params)
-    values = _values(table, indicator)
+    values = indicator_values(indicator, departement, existing, params)
     label, cmap, _ = INDICATORS[indicator]
-    deps = layers._departements(layers.DATA_DIR / "departements_2026.csv")
-    nom = dict(zip(deps["code"], deps["nom"], strict=True)).get(departement, departement)
+    nom = layers.programme_departements().get(departement, departement)
     return map_commune_values(
         path,
         departement,
         values,
         label,
         cmap,
+        classes=True,
         title=f"{label} — communes, {nom} ({departement})",
     )
+
+
+def indicator_values(
+    indicator: str,
+    departement: str | None = None,
+    existing: Mapping[str, int] | None = None,
+    params: AccessParams | None = None,
+) -> pd.Series:
+    """The values an indicator map draws: per département, or per commune of ``departement``."""
+    if departement is None:
+        return _values(diagnostic_table(None, existing, params=params), indicator)
+    table = diagnostic_table(departement, existing, level="commune", params=params)
+    return _values(table, indicator)
+
+
+def constant_indicators(
+    departement: str | None = None,
+    existing: Mapping[str, int] | None = None,
+    params: AccessParams | None = None,
+    indicators: tuple[str, ...] = tuple(INDICATORS),
+) -> dict[str, str]:
+    """``{indicator: sentence}`` for the indicators whose map is a constant layer (not drawn)."""
+    unit = "départements" if departement is None else "communes"
+    out = {}
+    for ind in indicators:
+        values = indicator_values(ind, departement, existing, params)
+        value = constant_value(values)
+        if value is not None or not np.isfinite(values.to_numpy(dtype=float)).any():
+            out[ind] = constant_text(value, INDICATORS[ind][0], unit)
+    return out
 
 
 def diagnostic_maps(
@@ -230,6 +448,7 @@ def map_departement_values(
     *,
     diverging: bool = False,
     zero_based: bool = False,
+    classes: bool = False,
     title: str | None = None,
 ) -> Path:
     """National choropleth of given values per département code (métropole + DROM insets).
@@ -248,8 +467,13 @@ def map_departement_values(
         Centre the colour scale on 0 (differences between scenarios).
     zero_based
         Start the colour scale at 0 (counts, e.g. posts granted).
+    classes
+        Quantile classes listed in a legend (:func:`class_breaks`) instead of a continuous bar.
     title
         Figure title (default: ``label``).
+
+    A layer that is constant (or empty) over the départements is not drawn: the file shows
+    their outline and the value in words (:func:`constant_text`).
 
     Returns
     -------
@@ -261,18 +485,27 @@ def map_departement_values(
         "departements_contours",
         crs=layers.SOURCE_CRS,
     ).assign(_key=lambda d: d["code"])
-    norm = _norm_for(series, diverging, zero_based)
+    shown = series[series.index.isin(contours["_key"])]
+    flat, value = _is_flat(shown)
+    norm, scale = (None, None) if flat else _scale(shown, diverging, zero_based, classes)
     fig = Figure(figsize=(9, 8))
-    ax = fig.add_axes((0.22, 0.08, 0.76, 0.86))
+    ax = fig.add_axes((0.22, 0.12 if scale else 0.08, 0.76, 0.82 if scale else 0.86))
     metro = contours[~contours["code"].isin(layers.DROM)]
-    _draw(ax, metro.to_crs(epsg=layers.METRO_EPSG), series, cmap, norm)
+    frames = [(ax, metro.to_crs(epsg=layers.METRO_EPSG))]
     for i, dep in enumerate(layers.DROM):
         inset = fig.add_axes((0.01, 0.78 - i * 0.17, 0.18, 0.15))
-        _draw(
-            inset, layers.to_local_crs(contours[contours["code"] == dep], dep), series, cmap, norm
-        )
         inset.set_title(dep, fontsize=8)
-    return _finish(fig, ax, norm, cmap, label, title or f"{label} — par département", path)
+        frames.append((inset, layers.to_local_crs(contours[contours["code"] == dep], dep)))
+    title = title or f"{label} — par département"
+    if flat:
+        for frame_ax, frame in frames:
+            _outline(frame_ax, frame)
+        _constant_note(ax, value, label, "départements")
+        fig.suptitle(title, fontsize=10)
+        return _save(fig, path)
+    for frame_ax, frame in frames:
+        _draw(frame_ax, frame, series, cmap, norm, scale)
+    return _finish(fig, ax, norm, cmap, label, title, path, scale, "départements")
 
 
 def map_commune_values(
@@ -284,12 +517,13 @@ def map_commune_values(
     *,
     diverging: bool = False,
     zero_based: bool = False,
+    classes: bool = False,
     title: str | None = None,
 ) -> Path:
     """Choropleth of given values per code INSEE over the communes of one département.
 
-    Same conventions as :func:`map_departement_values`; drawn in the département's local
-    projection (Lambert-93 for the métropole).
+    Same conventions as :func:`map_departement_values` (a constant layer is said, not drawn);
+    drawn in the département's local projection (Lambert-93 for the métropole).
     """
     series = _as_series(values)
     contours = layers._commune_contours(
@@ -299,11 +533,20 @@ def map_commune_values(
     sel = contours[contours["departement"] == departement].assign(_key=lambda d: d["code_insee"])
     if sel.empty:
         raise GeodataError(f"no commune contour for département {departement!r}")
-    norm = _norm_for(series[series.index.isin(sel["_key"])], diverging, zero_based)
+    shown = series[series.index.isin(sel["_key"])]
+    flat, value = _is_flat(shown)
+    norm, scale = (None, None) if flat else _scale(shown, diverging, zero_based, classes)
     fig = Figure(figsize=(8, 8))
-    ax = fig.add_axes((0.02, 0.1, 0.96, 0.84))
-    _draw(ax, layers.to_local_crs(sel, departement), series, cmap, norm)
-    return _finish(fig, ax, norm, cmap, label, title or f"{label} — communes ({departement})", path)
+    ax = fig.add_axes((0.02, 0.14, 0.96, 0.8) if scale else (0.02, 0.1, 0.96, 0.84))
+    area = layers.to_local_crs(sel, departement)
+    title = title or f"{label} — communes ({departement})"
+    if flat:
+        _outline(ax, area)
+        _constant_note(ax, value, label, "communes")
+        fig.suptitle(title, fontsize=10)
+        return _save(fig, path)
+    _draw(ax, area, series, cmap, norm, scale)
+    return _finish(fig, ax, norm, cmap, label, title, path, scale, "communes")
 
 
 def map_values(

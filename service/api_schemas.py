@@ -24,11 +24,13 @@ from pydantic import (
 
 from service.models import STATUTS
 from service.schemas import (
+    MOIS_RE,
     AvisPrefetIn,
     CoselecIn,
     PolitiqueIn,
     StructureIn,
     _check_code,
+    check_mois,
     parse_model,
 )
 
@@ -66,9 +68,11 @@ SERVER_FIELDS = (
 
 Posts = Annotated[StrictInt, Field(ge=0, le=MAX_POSTS)]
 
-#: ``AAAA-MM`` with ASCII digits and a year from 1000 (``\d`` would also accept other scripts'
-#: digits, and year 0 has no calendar date).
-Mois = Annotated[str, Field(pattern=r"^[1-9][0-9]{3}-(0[1-9]|1[0-2])$")]
+#: ``AAAA-MM`` (:func:`service.schemas.check_mois`: one rule, one French message); the
+#: OpenAPI document still states the pattern.
+Mois = Annotated[
+    str, AfterValidator(check_mois), Field(json_schema_extra={"pattern": MOIS_RE.pattern})
+]
 
 
 def _utc(value: datetime) -> datetime:

@@ -10,9 +10,11 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
+
+from service.cli_usage import DEPARTEMENT, CliInvalid, FrenchGroup
 
 if TYPE_CHECKING:
     from service.pipeline import SolvedRound
@@ -31,14 +33,17 @@ def _fail_invalid(errors: list[tuple[str, str]]) -> None:
     sys.exit(EXIT_INVALID)
 
 
-class _LazyGroup(click.Group):
+class _LazyGroup(FrenchGroup):
     """The root group: commands of the other service modules are registered on first need.
 
     ``allocator allocate`` is the agency's hot path (a national round in a fresh process): it must
     not import Flask, SQLAlchemy or Alembic through the store commands. The commands defined in
     this module are found directly; any other name, ``--help`` or completion registers the rest.
+    Every group and command of the tree is a :class:`~service.cli_usage.FrenchGroup` /
+    :class:`~service.cli_usage.FrenchCommand`: usage errors are one French line, exit 2.
     """
 
+    group_class = FrenchGroup
     _registered = False
 
     def _register_all(self) -> None:
@@ -85,13 +90,13 @@ def allocate(request_file, output: Path | None, jobs: int | None) -> None:
     """Solve one round statelessly: REQUEST_FILE is the round request JSON ('-' = stdin)."""
     from service.explication import gc_paused
     from service.pipeline import result_summary, solve_round
-    from service.schemas import InvalidRequest, parse_round_request
+    from service.schemas import InvalidRequest, json_error, parse_round_request
 
     raw = request_file.read()
     try:
         payload = json.loads(raw, parse_constant=_reject_constant)
     except (ValueError, UnicodeDecodeError) as exc:
-        _fail_invalid([("(corps)", f"JSON invalide : {exc}")])
+        _fail_invalid([("(corps)", json_error(exc))])
     try:
         # One batch in a short-lived process: the cyclic collector's passes over the whole heap
         # (geodata, engine, explanations) cost ~0.1 s on a national round and free nothing
@@ -134,9 +139,9 @@ def _writable_output(path: Path | None) -> Path | None:
         return None
     folder = path.parent
     if not folder.is_dir():
-        raise click.BadParameter(f"dossier inexistant : {folder}")
+        raise CliInvalid("--output", f"dossier inexistant : {folder}")
     if not path.exists() and not os.access(folder, os.W_OK):
-        raise click.BadParameter(f"dossier non modifiable : {folder}")
+        raise CliInvalid("--output", f"dossier non modifiable : {folder}")
     return path
 
 
@@ -150,14 +155,19 @@ def territoire() -> None:
 
 
 @territoire.command()
-@click.option("--departement", default=None, help="Code of one département (e.g. 01, 2A, 974).")
+@click.option(
+    "--departement",
+    type=DEPARTEMENT,
+    default=None,
+    help="One département, by code (01, 2A, 974) or name (Nord); default: the national table.",
+)
 @click.option(
     "--out",
     "out_dir",
     type=click.Path(file_okay=False, path_type=Path),
     default=Path("out/diagnostic"),
     show_default=True,
-    help="Folder for the table (CSV) and the choropleth maps (PNG).",
+    help="Folder for the table (CSV and xlsx) and the choropleth maps (PNG).",
 )
 @click.option("--no-maps", is_flag=True, help="Only print and write the table.")
 def diagnostic(departement: str | None, out_dir: Path, no_maps: bool) -> None:
@@ -165,36 +175,63 @@ def diagnostic(departement: str | None, out_dir: Path, no_maps: bool) -> None:
     from geodata import diagnostic as diag
     from geodata import maps
 
-    table = diag.diagnostic_table(departement=departement)
+    table = diag.table_fr(diag.diagnostic_table(departement=departement))
     out_dir.mkdir(parents=True, exist_ok=True)
-    csv_path = out_dir / (
-        f"diagnostic_{departement}.csv" if departement else "diagnostic_national.csv"
-    )
-    table.to_csv(csv_path)
-    with _pandas_display():
-        click.echo(table.to_string(max_rows=120))
-    click.echo(f"\ntable : {csv_path}", err=True)
+    stem = out_dir / (f"diagnostic_{departement}" if departement else "diagnostic_national")
+    files = _write_table(table, stem)
+    click.echo(_table_text(table, departement, files))
+    for path in files:
+        click.echo(f"table : {path}", err=True)
     if not no_maps:
-        for path in maps.diagnostic_maps(out_dir, departement=departement):
-            click.echo(f"carte : {path}", err=True)
+        constant = maps.constant_indicators(departement)
+        for indicator, path in zip(
+            maps.INDICATORS, maps.diagnostic_maps(out_dir, departement=departement), strict=True
+        ):
+            note = f" — {constant[indicator]}" if indicator in constant else ""
+            click.echo(f"carte : {path}{note}", err=True)
 
 
-class _pandas_display:
-    def __enter__(self) -> None:
-        import pandas as pd
+#: Rows printed in full; a longer table is printed as a stated head (the files hold it whole).
+PRINTED_ROWS = 120
+HEAD_ROWS = 40
 
-        self._ctx = pd.option_context(
-            "display.width",
-            160,
-            "display.max_columns",
-            20,
-            "display.float_format",
-            "{:,.1f}".format,
+
+def _write_table(table: Any, stem: Path) -> list[Path]:
+    """The whole table as CSV (French: ``;`` between fields, decimal comma, UTF-8 with BOM
+    for spreadsheet software) and as an xlsx workbook."""
+    csv_path, xlsx_path = stem.with_suffix(".csv"), stem.with_suffix(".xlsx")
+    table.to_csv(csv_path, sep=";", decimal=",", encoding="utf-8-sig")
+    table.to_excel(xlsx_path, sheet_name="diagnostic")
+    return [csv_path, xlsx_path]
+
+
+def _table_text(table: Any, departement: str | None, files: list[Path]) -> str:
+    """The table for the terminal: whole, or its first rows and where the rest is."""
+    import pandas as pd
+
+    from service.explication import nombre
+
+    shown = table if len(table) <= PRINTED_ROWS else table.head(HEAD_ROWS)
+    with pd.option_context(
+        "display.max_rows",
+        None,
+        "display.max_columns",
+        None,
+        "display.width",
+        None,
+        "display.max_colwidth",
+        None,
+        "display.float_format",
+        lambda x: nombre(x, 1),
+    ):
+        text = shown.to_string()
+    if shown is not table:
+        what = "communes" if departement else "lignes"
+        text += (
+            f"\n… {HEAD_ROWS} premières {what} sur {len(table)} (par code) ; table complète : "
+            + " et ".join(str(f) for f in files)
         )
-        self._ctx.__enter__()
-
-    def __exit__(self, *exc: object) -> None:
-        self._ctx.__exit__(*exc)
+    return text
 
 
 @main.group()
@@ -254,7 +291,7 @@ def cache_clear() -> None:
 @main.command()
 @click.option(
     "--quota",
-    type=int,
+    type=click.IntRange(0),
     default=None,
     help="Posts to distribute (default: 70 % of what the round's applicants ask).",
 )
@@ -271,11 +308,18 @@ def demo(quota: int | None, out_dir: Path) -> None:
     Committees of 2021 before the last one are imported as committed history; the last
     committee's structures apply to the June 2021 round (synthetic project scores and préfet
     opinions, fixed seed), which is drafted, solved, committed, replayed and summarised.
+    The summary goes to stdout; progress and warnings to stderr.
     """
-    from service.cli_admin import _database
+    from service.cli_admin import _database, _handled
     from service.demo import run_demo
 
-    run_demo(_database(), out_dir=out_dir, quota=quota, echo=lambda m: click.echo(m, err=True))
+    _handled(run_demo)(
+        _database(),
+        out_dir=out_dir,
+        quota=quota,
+        echo=click.echo,
+        progress=lambda m: click.echo(m, err=True),
+    )
 
 
 def _register_commands() -> None:

@@ -21,6 +21,7 @@ from typing import Any
 
 import click
 
+from service.cli_usage import IDENTIFIANT
 from service.errors import ServiceError
 from service.schemas import InvalidRequest
 
@@ -41,6 +42,35 @@ def _database(*, upgrade_embedded: bool = True) -> Any:
     return database
 
 
+def _check_listen(host: str, port: int) -> None:
+    """``serve``: an address the service cannot listen on is a usage error (exit 2, French),
+    found before the server starts (the development server would print English and exit 1)."""
+    import errno
+    import socket
+
+    from service.cli_usage import CliInvalid
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError):
+        raise CliInvalid("--host", f"adresse inconnue ; reçu {host!r}") from None
+    family, kind, proto, _, address = infos[0]
+    try:
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server does
+            probe.bind(address)
+    except OSError as exc:
+        reason = {
+            errno.EADDRINUSE: "port déjà utilisé par un autre programme",
+            errno.EACCES: "port réservé (permission refusée)",
+            errno.EADDRNOTAVAIL: "adresse absente de cette machine",
+        }.get(exc.errno or 0, f"écoute impossible (erreur système {exc.errno})")
+        raise CliInvalid(
+            "--port" if exc.errno in (errno.EADDRINUSE, errno.EACCES) else "--host",
+            f"{reason} ; {host}:{port}",
+        ) from None
+
+
 def _author() -> str:
     try:
         return f"cli:{getpass.getuser()}"
@@ -56,9 +86,10 @@ def _handled(fn: Callable[..., Any]) -> Callable[..., Any]:
         try:
             return fn(*args, **kwargs)
         except InvalidRequest as exc:
-            click.echo(f"entrée invalide : {exc.detail}", err=True)
-            for e in exc.errors:
-                click.echo(f"  {e.champ} : {e.message}", err=True)
+            for e in exc.errors:  # one line per faulty field, as `allocate` prints them
+                click.echo(f"entrée invalide : {e.champ} : {e.message}", err=True)
+            if not exc.errors:
+                click.echo(f"entrée invalide : {exc.detail}", err=True)
             sys.exit(EXIT_INVALID)
         except ServiceError as exc:
             if exc.status >= 500:
@@ -200,6 +231,7 @@ def register(group: click.Group) -> None:
         """Run the HTTP service (dev server; production: gunicorn 'service:create_app()')."""
         from service import create_app
 
+        _check_listen(host, port)
         create_app().run(host=host, port=port, debug=debug)
 
     @group.group()
@@ -234,7 +266,7 @@ def register(group: click.Group) -> None:
                 click.echo(f"{t.id:>5}  {t.role:<9}  {created:<20}  {state:<31}  {t.label}")
 
     @token.command("revoke")
-    @click.argument("token_id", metavar="ID", type=int)
+    @click.argument("token_id", metavar="ID", type=IDENTIFIANT)
     @_handled
     def token_revoke(token_id: int) -> None:
         """Revoke token ID: the API answers 401 to it and its review-page sessions end."""
@@ -294,14 +326,14 @@ def register(group: click.Group) -> None:
         from service import cycle
         from service.api_cycle import MonthlyRoundBody
         from service.api_schemas import parse_model
-        from service.schemas import FieldError
+        from service.schemas import FieldError, json_error
 
         payload: dict[str, Any] = {"mois": mois, "quota": quota}
         if politique is not None:
             try:
                 payload["politique"] = json.loads(politique)
             except ValueError as exc:
-                raise InvalidRequest([FieldError("politique", f"JSON invalide : {exc}")]) from None
+                raise InvalidRequest([FieldError("politique", json_error(exc))]) from None
         body = parse_model(MonthlyRoundBody, payload)
         view = cycle.draft_monthly(
             _database(),
@@ -313,7 +345,7 @@ def register(group: click.Group) -> None:
         _print_round(view, as_json)
 
     @round_group.command("show")
-    @click.argument("round_id", type=int)
+    @click.argument("round_id", type=IDENTIFIANT)
     @click.option("--json", "as_json", is_flag=True, help="Print the whole round as JSON.")
     @click.option(
         "--retenues", is_flag=True, help="Only the structures with posts proposed this round."
@@ -329,8 +361,8 @@ def register(group: click.Group) -> None:
         _print_round(view, as_json, database=database, which="retenues" if retenues else "toutes")
 
     @round_group.command("override")
-    @click.argument("round_id", type=int)
-    @click.option("--idpg", required=True, type=int, help="Structure to lock (or unlock).")
+    @click.argument("round_id", type=IDENTIFIANT)
+    @click.option("--idpg", required=True, type=IDENTIFIANT, help="Structure to lock (or unlock).")
     @click.option("--nombre", type=int, default=None, help="Posts this round must grant it.")
     @click.option("--lever", is_flag=True, help="Lift the structure's lock instead.")
     @click.option("--motif", default=None, help="Reason (mandatory, kept with the round).")
@@ -364,7 +396,7 @@ def register(group: click.Group) -> None:
         _print_round(view, as_json)
 
     @round_group.command("commit")
-    @click.argument("round_id", type=int)
+    @click.argument("round_id", type=IDENTIFIANT)
     @_handled
     def round_commit(round_id: int) -> None:
         """Commit a draft round: coselec entries, statuses, envelope (one transaction)."""

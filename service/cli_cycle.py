@@ -17,6 +17,7 @@ from typing import Any
 import click
 
 from service.cli_admin import _author, _database, _handled
+from service.cli_usage import IDENTIFIANT
 from service.schemas import FieldError, InvalidRequest
 
 EXIT_MISMATCH = 1
@@ -83,7 +84,7 @@ def register(group: click.Group) -> None:
         )
 
     @round_group.command("replay")
-    @click.argument("round_id", type=int, required=False)
+    @click.argument("round_id", type=IDENTIFIANT, required=False)
     @click.option("--tous", "all_rounds", is_flag=True, help="Replay every committed round.")
     @click.option("--json", "as_json", is_flag=True, help="Print the certificates as JSON.")
     @_handled
@@ -159,7 +160,7 @@ def register(group: click.Group) -> None:
         """Posts after the grant: lifecycle, deadlines, requests of the structures."""
 
     @postes.command("liste")
-    @click.argument("id_pg", type=int)
+    @click.argument("id_pg", type=IDENTIFIANT)
     @click.option("--date", "date_", default=None, help="Reference date (default: now).")
     @_handled
     def postes_liste(id_pg: int, date_: str | None) -> None:
@@ -169,8 +170,8 @@ def register(group: click.Group) -> None:
         _echo_json(posts.list_posts(_database(), id_pg, _date(date_)))
 
     @postes.command("evenement")
-    @click.argument("id_pg", type=int)
-    @click.argument("numero", type=int)
+    @click.argument("id_pg", type=IDENTIFIANT)
+    @click.argument("numero", type=IDENTIFIANT)
     @click.argument("type_", metavar="TYPE", type=click.Choice(list(_event_types())))
     @click.option("--date", "date_", default=None, help="Date of the event (default: now).")
     @click.option("--commentaire", default=None)
@@ -196,7 +197,7 @@ def register(group: click.Group) -> None:
         )
 
     @postes.command("demande")
-    @click.argument("id_pg", type=int)
+    @click.argument("id_pg", type=IDENTIFIANT)
     @click.option("--type", "type_", required=True, type=click.Choice(["AJOUT", "RESTITUTION"]))
     @click.option("--nombre", required=True, type=click.IntRange(1, 1000))
     @click.option("--motif", default="")
@@ -263,7 +264,7 @@ def register(group: click.Group) -> None:
         show_default=True,
         help="Comma-separated policies to compare.",
     )
-    @click.option("--graine", "seed", default=2021, show_default=True, type=int)
+    @click.option("--graine", "seed", default=2021, show_default=True, type=click.IntRange(0))
     @click.option(
         "--synthetiques",
         "synthetic_per_month",

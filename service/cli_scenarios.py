@@ -1,9 +1,10 @@
 """``allocator scenario compare | robustesse``: the analysts' commands (an edge like HTTP).
 
-Both read a file or build a demo round from the bundled real data (``--demo tour``: the last
-2021 committee replayed, 190 structures; ``--demo national``: every 2021 host in one round,
-1,443 structures), call :mod:`service.scenarios` / :mod:`service.robustness`, write the JSON
-report (``-o``, default stdout) and print a short French summary on stderr.
+Both read a file or build a demo round from the bundled real data (``--demo tour``, the default
+without a file: the last 2021 committee replayed, 190 structures; ``--demo national``: every
+2021 host in one round, 1,443 structures), call :mod:`service.scenarios` /
+:mod:`service.robustness`, write the JSON report (``-o``, default stdout) and print a short
+French summary on stderr.
 
 Exit codes (as ``allocator allocate``): 0 done, 2 invalid input (the message names the field),
 1 internal failure.
@@ -18,7 +19,8 @@ from typing import Any
 
 import click
 
-from service.schemas import InvalidRequest
+from service.cli_usage import DEPARTEMENT, CliInvalid
+from service.schemas import InvalidRequest, json_error
 
 EXIT_INVALID = 2
 EXIT_INTERNAL = 1
@@ -38,8 +40,18 @@ def _read_json(file: Any) -> Any:
     try:
         return json.loads(file.read(), parse_constant=reject)
     except (ValueError, UnicodeDecodeError) as exc:
-        click.echo(f"entrée invalide : (corps) : JSON invalide : {exc}", err=True)
+        click.echo(f"entrée invalide : (corps) : {json_error(exc)}", err=True)
         sys.exit(EXIT_INVALID)
+
+
+def _source(file: Any, demo: str | None, argument: str) -> str | None:
+    """Which round to study: the file, or a demo round (``tour`` when neither is given)."""
+    if file is not None and demo is not None:
+        raise CliInvalid(argument, f"un fichier ou --demo {demo}, pas les deux")
+    if file is None and demo is None:
+        click.echo("sans fichier : tour de démonstration (--demo tour)", err=True)
+        return "tour"
+    return demo
 
 
 def _demo_payload(demo: str) -> dict[str, Any]:
@@ -121,7 +133,7 @@ def register(group: click.Group) -> None:
         "--demo",
         type=click.Choice(DEMOS),
         default=None,
-        help="Without a file: a demo round and the standard variants.",
+        help="A demo round and the standard variants (default without a file: tour).",
     )
     @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path))
     @click.option(
@@ -131,7 +143,12 @@ def register(group: click.Group) -> None:
         default=None,
         help="Also write PNG choropleths and an interactive HTML map in this folder.",
     )
-    @click.option("--departement", default=None, help="Communes maps of this département.")
+    @click.option(
+        "--departement",
+        type=DEPARTEMENT,
+        default=None,
+        help="Communes maps of this département (code or name).",
+    )
     @click.option("--sans-prix", is_flag=True, help="Do not price the fairness rules.")
     @click.option("--sans-causes", is_flag=True, help="Do not attribute moves to fields.")
     def compare(
@@ -151,8 +168,7 @@ def register(group: click.Group) -> None:
         from service import scenarios
         from service.schemas import parse_round_request
 
-        if (scenarios_file is None) == (demo is None):
-            raise click.UsageError("give either SCENARIOS_FILE or --demo")
+        demo = _source(scenarios_file, demo, "SCENARIOS_FILE")
         try:
             if scenarios_file is not None:
                 doc = scenarios.parse_scenarios(_read_json(scenarios_file))
@@ -189,7 +205,12 @@ def register(group: click.Group) -> None:
 
     @scenario.command()
     @click.argument("request_file", type=click.File("rb"), required=False)
-    @click.option("--demo", type=click.Choice(DEMOS), default=None, help="Without a file.")
+    @click.option(
+        "--demo",
+        type=click.Choice(DEMOS),
+        default=None,
+        help="A demo round (default without a file: tour).",
+    )
     @click.option("--tirages", type=click.IntRange(1, 100_000), default=1000, show_default=True)
     @click.option("--graine", type=click.IntRange(0), default=0, show_default=True)
     @click.option(
@@ -229,12 +250,12 @@ def register(group: click.Group) -> None:
         from service import robustness as rb
         from service.schemas import parse_round_request
 
-        if (request_file is None) == (demo is None):
-            raise click.UsageError("give either REQUEST_FILE or --demo")
         if scheduler not in ("local", "serial") and "://" not in scheduler:
-            raise click.BadParameter(
-                "'local', 'serial' or an address such as tcp://host:8786", param_hint="--scheduler"
+            raise CliInvalid(
+                "--scheduler",
+                f"« local », « serial » ou une adresse comme tcp://hote:8786 ; reçu {scheduler!r}",
             )
+        demo = _source(request_file, demo, "REQUEST_FILE")
         try:
             payload = _read_json(request_file) if request_file else _demo_payload(demo or "tour")
             request = parse_round_request(payload)

@@ -15,6 +15,7 @@ import click
 def register(group: click.Group) -> None:
     """Add ``notice`` to ``group`` and ``export`` to its ``round`` sub-group."""
     from service.cli_admin import _database, _handled
+    from service.cli_usage import DEPARTEMENT, IDENTIFIANT
 
     @group.command()
     @click.option(
@@ -48,7 +49,7 @@ def register(group: click.Group) -> None:
     assert isinstance(round_group, click.Group)
 
     @round_group.command("export")
-    @click.argument("round_id", type=int)
+    @click.argument("round_id", type=IDENTIFIANT)
     @click.option(
         "--xlsx/--no-xlsx",
         default=True,
@@ -60,6 +61,7 @@ def register(group: click.Group) -> None:
         "--departement",
         "departements",
         multiple=True,
+        type=DEPARTEMENT,
         help="Département maps for these codes only (default: every département with grants).",
     )
     @click.option(

@@ -149,7 +149,11 @@ def export_documents() -> list[dict[str, Any]]:
 
 
 def run_demo(
-    db: Any, out_dir: Path, quota: int | None = None, echo: Callable[[str], None] = print
+    db: Any,
+    out_dir: Path,
+    quota: int | None = None,
+    echo: Callable[[str], None] = print,
+    progress: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """The main job: a full monthly round on the store, from bundled real data.
 
@@ -160,23 +164,28 @@ def run_demo(
        quota of 70 % of what public hosts ask;
     3. the round is committed (one coselec entry per structure), replayed from its snapshot to
        check that it is reproducible byte for byte, and summarised; its request, result and
-       certificate are written to ``out_dir``.
+       certificate are written to ``out_dir`` (the request is the round's own, from its
+       snapshot: its month, quota and applicants).
 
-    A second run finds the committed round and only replays and summarises it.
+    ``echo`` receives the summary; ``progress`` (default: ``echo``) the steps and warnings.
+    A second run finds the committed round and only replays and summarises it (a ``quota``
+    different from the committed one is reported, not applied).
     """
     from sqlalchemy import select
 
     from service import cycle, metrics, replay, rounds, store
     from service.api_schemas import StructureDocument
+    from service.explication import nombre
     from service.models import Structure
     from service.pipeline import dumps, result_summary
 
+    say = progress or echo
     out_dir.mkdir(parents=True, exist_ok=True)
     payload = demo_request(quota=quota)
     last = committees()[-1]
     imported = cycle.import_history(db, author=DEMO_AUTHOR, until=str(last)[:10])
     if imported.get("importe"):
-        echo(
+        say(
             f"historique 2021 importé : {imported['structures']} structures, "
             f"{len(imported['tours'])} comités validés avant le {str(last)[:10]}"
         )
@@ -185,7 +194,12 @@ def run_demo(
     ]
     if done:
         round_id = done[-1]["id"]
-        echo(f"le tour {DEMO_MONTH} est déjà validé (n° {round_id}) : rejeu et résumé")
+        say(f"le tour {DEMO_MONTH} est déjà validé (n° {round_id}) : rejeu et résumé")
+        if quota is not None and quota != done[-1]["quota"]:
+            say(
+                f"attention : --quota {quota} ignoré, le tour validé garde son quota "
+                f"{done[-1]['quota']}"
+            )
     else:
         with db.write() as s:
             # A SIRET seen twice in the 2021 file is another site of the same body; the store
@@ -197,7 +211,7 @@ def run_demo(
                     doc = {**doc, "siret": None}
                 held.add(doc.get("siret"))
                 store.upsert_structure(s, StructureDocument.model_validate(doc))
-        echo(
+        say(
             f"tour {DEMO_MONTH} : {len(payload['structures'])} candidatures (comité du "
             f"{str(last)[:10]}), quota {payload['quota']} ; scores et avis préfet synthétiques "
             f"(graine {DEMO_SEED})"
@@ -208,8 +222,9 @@ def run_demo(
     view = rounds.get_round(db, round_id)
     result = view["resultat"]
     cert = replay.replay_round(db, round_id)
+    request = rounds.get_round_snapshot(db, round_id)["request"]
     (out_dir / "requete.json").write_text(
-        json.dumps(payload, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
+        json.dumps(request, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
     )
     (out_dir / "resultat.json").write_text(dumps(result, indent=2), encoding="utf-8")
     (out_dir / "certificat.json").write_text(dumps(cert, indent=2), encoding="utf-8")
@@ -218,10 +233,11 @@ def run_demo(
     equity = metrics.round_equity(result, existing)
     for when, label in (("avant", "avant le tour"), ("apres", "après le tour")):
         m = equity[when]
+        reach = m["fragile_within_reach"] / m["fragile_total"]
         echo(
-            f"{label} : {m['posts']} conseillers ; écart à la répartition selon le besoin "
-            f"{m['share_away_from_need']:.1%} ; Gini {m['gini']:.3f} ; population fragile à "
-            f"portée {m['fragile_within_reach'] / m['fragile_total']:.1%}"
+            f"{label} : {nombre(m['posts'])} conseillers ; écart à la répartition selon le "
+            f"besoin {nombre(100 * m['share_away_from_need'], 1)} % ; Gini {nombre(m['gini'], 3)}"
+            f" ; population fragile à portée {nombre(100 * reach, 1)} %"
         )
     echo(replay.certificate_text(cert))
     with db.read() as s:
@@ -234,7 +250,7 @@ def run_demo(
     if not cert.get("attributionsIdentiques"):
         raise RuntimeError(f"le tour {round_id} ne se rejoue pas : attributions différentes")
     if not cert.get("identique"):
-        echo(
+        say(
             "attention : attributions identiques mais résultat différent octet pour octet "
             "(tour enregistré par une autre version du code)"
         )

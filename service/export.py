@@ -120,6 +120,14 @@ def load_round(db: Any, round_id: int) -> RoundPack:
 
     view = rounds.get_round(db, round_id)
     snapshot = rounds.get_round_snapshot(db, round_id)
+    if "request" not in snapshot:
+        from service.errors import Conflict
+
+        raise Conflict(
+            f"Le tour n° {round_id} est un comité importé ({snapshot.get('origine', 'historique')}"
+            f", {snapshot.get('date', view['mois'])}) : il n'a pas de requête du moteur à "
+            "exporter."
+        )
     request = RoundRequest.model_validate(snapshot["request"])
     return RoundPack(
         result=view["resultat"],

@@ -807,7 +807,9 @@ def _fork(work: Callable[[], bytes]) -> Callable[[], bytes | mmap.mmap]:
 
 
 def result_summary(result: dict[str, Any]) -> str:
-    """A short human summary of a round result (stderr of the CLI, logs)."""
+    """A short human summary of a round result (stderr of the CLI, logs), numbers in French."""
+    from service.explication import nombre
+
     t = result["totaux"]
     s = result["solveur"]
     granted = [d for d in result["decisions"] if d["nombreConseillersAttribues"] > 0]
@@ -818,9 +820,9 @@ def result_summary(result: dict[str, Any]) -> str:
     ]
     if t.get("coutEtatEur") is not None:
         lines.append(
-            f"coût pour l'État {t['coutEtatEur']:,.0f} EUR ; cofinancement "
-            f"{t.get('cofinancementEur') or 0:,.0f} EUR"
-            + (f" ; budget {t['budgetEur']:,.0f} EUR" if t.get("budgetEur") is not None else "")
+            f"coût pour l'État {nombre(t['coutEtatEur'])} EUR ; cofinancement "
+            f"{nombre(t.get('cofinancementEur') or 0)} EUR"
+            + (f" ; budget {nombre(t['budgetEur'])} EUR" if t.get("budgetEur") is not None else "")
             + f" ; contrainte liante : {t.get('contrainteLiante')}"
         )
     if result.get("conflits"):

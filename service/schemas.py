@@ -27,7 +27,9 @@ from pydantic import (
 )
 
 CODE_INSEE_RE = re.compile(r"^(?:\d{5}|2[AB]\d{3})$")
-MOIS_RE = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+#: ``AAAA-MM`` with ASCII digits and a year from 1000 (``\d`` would also accept other scripts'
+#: digits, and year 0 has no calendar date). Checked by :func:`check_mois` only.
+MOIS_RE = re.compile(r"^[1-9][0-9]{3}-(0[1-9]|1[0-2])$")
 
 StructureTypeName = Literal[
     "COMMUNE", "EPCI", "DEPARTEMENT", "REGION", "COLLECTIVITE", "GIP", "PRIVATE"
@@ -47,6 +49,25 @@ class InvalidRequest(ValueError):
         super().__init__(detail + " " + "; ".join(f"{e.champ}: {e.message}" for e in errors))
         self.errors = errors
         self.detail = detail
+
+
+def json_error(exc: ValueError) -> str:
+    """French message for a document that is not valid JSON (the decoder's own is English)."""
+    import json
+
+    if isinstance(exc, UnicodeDecodeError):
+        return "JSON invalide : le texte n'est pas en UTF-8"
+    if isinstance(exc, json.JSONDecodeError):
+        return f"JSON invalide (ligne {exc.lineno}, colonne {exc.colno})"
+    return f"JSON invalide : {exc}"  # our own refusals (NaN, Infinity) are French already
+
+
+def check_mois(value: str) -> str:
+    """The month rule of every edge (API, CLI, review page): ``AAAA-MM``; ``ValueError`` with
+    the French message shown to users otherwise."""
+    if not (isinstance(value, str) and MOIS_RE.fullmatch(value)):
+        raise ValueError(f"mois attendu au format AAAA-MM ; reçu {value!r}")
+    return value
 
 
 def _check_code(value: str) -> str:
@@ -178,9 +199,7 @@ class RoundRequest(_Edge):
     @field_validator("mois")
     @classmethod
     def _mois(cls, v: str | None) -> str | None:
-        if v is not None and not MOIS_RE.match(v):
-            raise ValueError(f"mois attendu au format AAAA-MM ; reçu {v!r}")
-        return v
+        return v if v is None else check_mois(v)
 
     @model_validator(mode="after")
     def _unique_ids(self) -> RoundRequest:
@@ -232,7 +251,9 @@ def _message(err: Any) -> str:
     ctx = err.get("ctx") or {}
     kind = err["type"]
     if kind == "literal_error":
-        return f"valeur non autorisée ; attendu : {ctx.get('expected', '')}"
+        # pydantic lists the values as "'a', 'b' or 'c'": the last separator is English
+        head, sep, last = str(ctx.get("expected", "")).rpartition(" or ")
+        return f"valeur non autorisée ; attendu : {head + ' ou ' + last if sep else last}"
     if kind in ("greater_than_equal", "greater_than", "less_than_equal", "less_than"):
         op = {
             "greater_than_equal": "≥",
@@ -247,7 +268,7 @@ def _message(err: Any) -> str:
         word = "au moins" if kind == "string_too_short" else "au plus"
         return f"{word} {n} caractères"
     if kind == "string_pattern_mismatch":
-        return f"format invalide (motif attendu {ctx.get('pattern', '')})"
+        return "format invalide"  # never the regular expression: the field names the form
     return _MESSAGES_FR.get(kind) or str(err["msg"]).removeprefix("Value error, ")
 
 

@@ -61,3 +61,38 @@ def test_demo_round_is_committed_reproducible_and_idempotent(
         d["nombreConseillersAttribues"] for d in result["decisions"]
     ]
     assert len([r for r in list_rounds(database) if r["mois"] == DEMO_MONTH]) == 1
+
+
+def test_demo_prints_its_summary_on_stdout_and_writes_the_rounds_own_request(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`allocator demo`: the summary is the program's output (stdout), progress and warnings go
+    to stderr; requete.json is the round's request (its month, quota and applicants)."""
+    import json
+
+    from click.testing import CliRunner
+
+    from service.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("ALLOCATOR_DATABASE_URL", f"sqlite:///{tmp_path / 'demo.sqlite3'}")
+    result = CliRunner().invoke(main, ["demo", "--out", "demo"])
+    assert result.exit_code == 0, result.output
+    assert "verdict : IDENTIQUE" in result.stdout and "enveloppe nationale" in result.stdout
+    assert "historique 2021 importé" in result.stderr
+    assert "historique" not in result.stdout and "candidatures" not in result.stdout
+    request = json.loads((tmp_path / "demo" / "requete.json").read_text(encoding="utf-8"))
+    (committed,) = [
+        r
+        for r in list_rounds(Database(f"sqlite:///{tmp_path / 'demo.sqlite3'}"))
+        if r["mois"] == DEMO_MONTH
+    ]
+    assert request["mois"] == DEMO_MONTH == "2021-06"
+    assert request["quota"] == committed["quota"] == demo_request()["quota"]
+    assert len(request["structures"]) == len(demo_request()["structures"])
+
+    again = CliRunner().invoke(main, ["demo", "--out", "demo", "--quota", "5"])
+    assert again.exit_code == 0, again.output
+    assert "attention : --quota 5 ignoré, le tour validé garde son quota" in again.stderr
+    request = json.loads((tmp_path / "demo" / "requete.json").read_text(encoding="utf-8"))
+    assert request["quota"] == committed["quota"]  # the round's, not the ignored option

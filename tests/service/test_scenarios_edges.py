@@ -84,8 +84,11 @@ def test_cli_compare(tmp_path: Path) -> None:
     res = CliRunner().invoke(main, ["scenario", "compare", str(bad)])
     assert res.exit_code == 2
     assert "variantes" in res.output
-    res = CliRunner().invoke(main, ["scenario", "compare"])
-    assert res.exit_code == 2  # neither a file nor --demo
+    # without a file the demo round is compared (tests/test_readme_commands.py runs it); a file
+    # and --demo together are refused in one French line
+    res = CliRunner().invoke(main, ["scenario", "compare", str(src), "--demo", "tour"])
+    assert res.exit_code == 2
+    assert "SCENARIOS_FILE : un fichier ou --demo tour, pas les deux" in res.output
 
 
 @pytest.fixture(scope="module")
