@@ -2,8 +2,10 @@
 
 Which lines are commands (the convention is also stated in the README, section Development):
 
-1. In a fenced ``bash`` block, each line is split on ``&&``; every segment that runs the
-   ``allocator`` program (``allocator …`` or ``.venv/bin/allocator …``) is a command. The other
+1. In a fenced ``bash`` block, each line is split on ``&&`` (shell comments dropped); every
+   segment that runs the ``allocator`` program (``allocator …`` or ``.venv/bin/allocator …``) is
+   a command; the Quick start's block shares its store with the table, every other block is a
+   recipe run top to bottom on a fresh store. The other
    segments (venv, pip, ruff, mypy, pytest) make the environment this test runs in: ``.ci/run``
    runs the Quick start's test line verbatim, and the Quick start's ``allocator`` segments
    (``cache prepare``, ``demo``) are run here like any other.
@@ -34,6 +36,7 @@ import json
 import os
 import re
 import shlex
+import shutil
 import socket
 import subprocess
 import sys
@@ -52,19 +55,23 @@ from service.cli import main
 pytestmark = pytest.mark.slow
 
 README = Path(__file__).resolve().parents[1] / "README.md"
+EXAMPLES = README.parent / "docs" / "exemples"
 PROGRAM = Path(sys.executable).parent / "allocator"
 
 
 # -- reading the README ----------------------------------------------------------------------
 
 
-def _bash_commands(text: str) -> Iterator[str]:
+def _bash_blocks(text: str) -> Iterator[list[str]]:
+    """The ``allocator`` commands of each fenced ``bash`` block (shell comments dropped)."""
     for block in re.findall(r"^```bash\n(.*?)^```", text, flags=re.M | re.S):
+        commands = []
         for line in block.splitlines():
             for segment in line.split("&&"):
-                words = segment.split()
+                words = shlex.split(segment, comments=True)
                 if words and words[0] in ("allocator", ".venv/bin/allocator"):
-                    yield " ".join(["allocator", *words[1:]])
+                    commands.append(" ".join(["allocator", *words[1:]]))
+        yield commands
 
 
 def _table_cells(text: str) -> Iterator[str]:
@@ -154,12 +161,25 @@ def _expand(command: str) -> list[list[str]]:
     return variants
 
 
-def readme_commands() -> list[list[str]]:
+#: The scene of the Quick start: its block, then the table's commands, run in one store.
+MAIN = "quick start"
+
+
+def readme_commands() -> list[tuple[str, list[str]]]:
+    """``(scene, words)`` of every command. The Quick start's block and the command table share
+    one store (:data:`MAIN`); every other ``bash`` block is a recipe of its own, run top to bottom
+    on a fresh store (its scene is its first command)."""
     text = README.read_text(encoding="utf-8")
-    out: list[list[str]] = []
-    for command in [*_bash_commands(text), *_table_commands(text)]:
-        out += _expand(command)
-    return out
+    out: list[tuple[str, list[str]]] = []
+    recipes: list[tuple[str, list[str]]] = []
+    for i, block in enumerate(_bash_blocks(text)):
+        scene = MAIN if i == 0 else f"recette : {block[0]}" if block else ""
+        target = out if i == 0 else recipes
+        for command in block:
+            target += [(scene, words) for words in _expand(command)]
+    for command in _table_commands(text):
+        out += [(MAIN, words) for words in _expand(command)]
+    return out + recipes
 
 
 # -- the state the commands run in -------------------------------------------------------------
@@ -262,12 +282,14 @@ PLACEHOLDERS: dict[str, Callable[[list[str], Workspace], str]] = {
         str(ws.latest_token()) if before[1] == "token" else str(ws.latest_round()["id"])
     ),
     "IDPG": lambda _, ws: str(ws.granted()["idPG"]),
-    "FICHIER": lambda _, ws: str(README.parent / "docs" / "exemples" / "export_portail_2021-06.csv"),
+    "AAAA-MM-JJ": lambda _, ws: "2021-05-19",
+    "ENCODAGE": lambda _, ws: "utf-8",
+    "FICHIER": lambda _, ws: "docs/exemples/export_portail_2021-06.csv",
 }
 
 
 def _is_placeholder(word: str) -> bool:
-    return re.fullmatch(r"[A-Z][A-Z_]*(\.[a-z]+)?", word) is not None
+    return re.fullmatch(r"[A-Z][A-Z_-]*(\.[a-z]+)?", word) is not None
 
 
 def _choices(words: list[str]) -> set[str]:
@@ -335,16 +357,27 @@ COMMANDS = readme_commands()
 
 
 @pytest.fixture(scope="module")
-def workspace(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
+def workspaces(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Workspace]:
+    """One workspace per scene, made on first use; the geodata cache is shared."""
     root = tmp_path_factory.mktemp("readme")
     env = {k: v for k, v in os.environ.items() if not k.startswith("ALLOCATOR_")}
     env["ALLOCATOR_CACHE_DIR"] = str(root / "cache")
-    return Workspace(root / "work", env)
+
+    class _Spaces(dict[str, Workspace]):
+        def __missing__(self, scene: str) -> Workspace:
+            ws = Workspace(root / f"scene{len(self)}", env)
+            ws.root.mkdir()
+            # The README's relative paths (the sample export) resolve as in a checkout.
+            shutil.copytree(EXAMPLES, ws.root / "docs" / "exemples")
+            self[scene] = ws
+            return ws
+
+    return _Spaces()
 
 
 def test_the_readme_shows_the_commands_of_the_quick_start_and_of_the_table() -> None:
     assert PROBLEMS == []
-    shown = [" ".join(c) for c in COMMANDS]
+    shown = [" ".join(c) for s, c in COMMANDS if s == MAIN]
     assert shown[:2] == ["allocator cache prepare", "allocator demo"]  # the Quick start
     for expected in (
         "allocator allocate REQUEST.json",
@@ -362,13 +395,18 @@ def test_the_readme_shows_the_commands_of_the_quick_start_and_of_the_table() -> 
         assert expected in shown
 
 
-@pytest.mark.parametrize("words", COMMANDS, ids=[" ".join(c) for c in COMMANDS])
-def test_readme_command_runs_as_written(words: list[str], workspace: Workspace) -> None:
-    ws = workspace
-    ws.root.mkdir(exist_ok=True)
+@pytest.mark.parametrize(
+    ("scene", "words"),
+    COMMANDS,
+    ids=[" ".join(c) if s == MAIN else f"{s} | {' '.join(c)}" for s, c in COMMANDS],
+)
+def test_readme_command_runs_as_written(
+    scene: str, words: list[str], workspaces: dict[str, Workspace]
+) -> None:
+    ws = workspaces[scene]
     text = " ".join(words)
     for prefix, prepare in PRECONDITIONS.items():
-        if text.startswith(prefix) and prefix not in ws.done:
+        if scene == MAIN and text.startswith(prefix) and prefix not in ws.done:
             prepare(ws)
             ws.done.add(prefix)
     argv = [str(PROGRAM), *_fill(words, ws)[1:]]
