@@ -17,7 +17,15 @@ from service.api_schemas import (
 )
 from service.errors import NotFound
 from service.schemas import FieldError, InvalidRequest, parse_round_request
-from service.web import db, idempotent, json_body, json_response, principal, requires
+from service.web import (
+    db,
+    idempotent,
+    json_body,
+    json_response,
+    max_structures,
+    principal,
+    requires,
+)
 
 bp = Blueprint("v1", __name__, url_prefix="/v1")
 
@@ -36,7 +44,7 @@ def _id(value: int, what: str) -> int:
 @idempotent
 def allocate() -> Response:
     """Stateless round: contract request → contract result."""
-    request = parse_round_request(json_body())
+    request = parse_round_request(json_body(), max_structures())
     return json_response(rounds.allocate(db(), request))
 
 

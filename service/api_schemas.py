@@ -7,7 +7,6 @@ describe the responses for the OpenAPI document (``/openapi.json``).
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
@@ -22,17 +21,20 @@ from pydantic import (
 
 from service.models import STATUTS
 from service.schemas import (
+    MAX_ID,
+    MAX_POSTS,
     AvisPrefetIn,
     CoselecIn,
+    IsoDateTime,
+    Mois,
     PolitiqueIn,
+    Posts,
     StructureIn,
     _check_code,
     parse_model,
 )
 
-MAX_ID = 2**53 - 1  # JSON-safe integer ids (fit PostgreSQL BIGINT, exact in JavaScript)
-MAX_POSTS = 100_000
-SIRET_RE = re.compile(r"^\d{14}$")
+__all__ = ["MAX_ID", "MAX_POSTS", "Mois", "Posts"]  # re-exported from service.schemas
 
 StatutName = Literal[
     "CREEE",
@@ -48,25 +50,16 @@ assert set(StatutName.__args__) == set(STATUTS)  # type: ignore[attr-defined]
 #: Statuses the portal may set on an existing structure (the others follow committee decisions).
 STATUTS_PORTAIL = ("CREEE", "ANNULEE", "ABANDON", "DOUBLON")
 
-Posts = Annotated[StrictInt, Field(ge=0, le=MAX_POSTS)]
-
-#: ``AAAA-MM`` with ASCII digits and a year from 1000 (``\d`` would also accept other scripts'
-#: digits, and year 0 has no calendar date).
-Mois = Annotated[str, Field(pattern=r"^[1-9][0-9]{3}-(0[1-9]|1[0-2])$")]
-
 
 def _utc(value: datetime) -> datetime:
-    """Naive → UTC; aware → converted to UTC (a date that cannot be is refused, not a 500)."""
+    """Naive → UTC; aware → converted to UTC (in range: checked by :data:`IsoDateTime`)."""
     if value.tzinfo is None:
         return value.replace(tzinfo=UTC)
-    try:
-        return value.astimezone(UTC)
-    except OverflowError:
-        raise ValueError("date hors de l'intervalle représentable") from None
+    return value.astimezone(UTC)
 
 
-#: A date-time (ISO 8601), normalised to UTC.
-UtcDateTime = Annotated[datetime, AfterValidator(_utc)]
+#: A date-time (ISO 8601 string within the contract's range), normalised to UTC.
+UtcDateTime = Annotated[IsoDateTime, AfterValidator(_utc)]
 
 
 # -- structures -------------------------------------------------------------------------------
@@ -98,13 +91,6 @@ class StructureDocument(StructureIn):
     prefet: list[PrefetDocument] = Field(default_factory=list)
     coselec: list[CoselecDocument] = Field(default_factory=list)
     verrou: Posts | None = None
-
-    @field_validator("siret")
-    @classmethod
-    def _siret(cls, v: str | None) -> str | None:
-        if v is not None and not SIRET_RE.match(v):
-            raise ValueError(f"SIRET attendu sur 14 chiffres ; reçu {v!r}")
-        return v
 
 
 class AvisPrefetBody(BaseModel):

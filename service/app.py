@@ -1,12 +1,14 @@
 """The Flask application factory and its configuration layers.
 
 ``create_app(test_config=None)`` (re-exported as ``service.create_app``) is the factory (no
-module-level app): production runs ``gunicorn 'service:create_app()'``, development
+module-level app): production runs ``gunicorn -c python:service.gunicorn_conf
+'service:create_app()'`` (worker model: :mod:`service.gunicorn_conf`), development
 ``allocator serve``.
 
 Configuration layers, later ones winning: :data:`DEFAULTS` → ``instance/config.py`` (if present)
 → environment variables prefixed ``ALLOCATOR_`` (``ALLOCATOR_DATABASE_URL``,
-``ALLOCATOR_SECRET_KEY``, ``ALLOCATOR_MAX_CONTENT_LENGTH``, ``ALLOCATOR_ENV``...) → ``test_config``.
+``ALLOCATOR_SECRET_KEY``, ``ALLOCATOR_MAX_CONTENT_LENGTH``, ``ALLOCATOR_MAX_STRUCTURES``,
+``ALLOCATOR_MAX_SCENARIO_STRUCTURES``, ``ALLOCATOR_ENV``...) → ``test_config``.
 The instance folder is ``$ALLOCATOR_INSTANCE_PATH`` or ``./instance``.
 """
 
@@ -19,6 +21,12 @@ from typing import Any
 
 from flask import Flask, Response, g, request
 
+from service.schemas import (
+    DEFAULT_MAX_SCENARIO_STRUCTURES,
+    DEFAULT_MAX_STRUCTURES,
+    limit_setting,
+)
+
 DEFAULTS: dict[str, Any] = {
     "ENV": "development",
     # Development only; production refuses to start without ALLOCATOR_SECRET_KEY.
@@ -27,6 +35,10 @@ DEFAULTS: dict[str, Any] = {
     "DATABASE_URL": None,
     # A round of 1,500 whole portal documents is ~2 MB: 16 MB leaves room and stops abuse.
     "MAX_CONTENT_LENGTH": 16 * 1024 * 1024,
+    # Most structures in one round request (POST /v1/allocate, a scenario comparison): 422 above.
+    "MAX_STRUCTURES": DEFAULT_MAX_STRUCTURES,
+    # Most structures one scenario comparison may solve in all (structures × planned solves).
+    "MAX_SCENARIO_STRUCTURES": DEFAULT_MAX_SCENARIO_STRUCTURES,
     # None: upgrade the embedded SQLite automatically outside production; never otherwise.
     "AUTO_MIGRATE": None,
     "LOG_LEVEL": "INFO",
@@ -80,6 +92,15 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         app.config["SECRET_KEY"] = DEV_SECRET
     elif production and app.config["SECRET_KEY"] == DEV_SECRET:
         raise RuntimeError("La clé secrète de développement est interdite en production.")
+
+    for name, default in (
+        ("MAX_STRUCTURES", DEFAULT_MAX_STRUCTURES),
+        ("MAX_SCENARIO_STRUCTURES", DEFAULT_MAX_SCENARIO_STRUCTURES),
+    ):
+        try:
+            app.config[name] = limit_setting(app.config.get(name), default)
+        except ValueError as exc:
+            raise RuntimeError(f"ALLOCATOR_{name} : {exc}") from None
 
     url = app.config.get("DATABASE_URL") or default_sqlite_url(app.instance_path)
     app.config["DATABASE_URL"] = url = _normalise_url(str(url))

@@ -56,7 +56,7 @@ from service.models import (
     Round,
     Structure,
 )
-from service.schemas import FieldError, InvalidRequest, PolitiqueIn
+from service.schemas import FieldError, InvalidRequest, PolitiqueIn, check_mois
 
 #: Day of the month of the monthly round (the call for applications).
 ROUND_DAY = 15
@@ -74,15 +74,12 @@ MOTIF_HISTORIQUE = "DECISION_HISTORIQUE_2021"
 
 
 def parse_mois(mois: str) -> tuple[int, int]:
-    """``"2021-06"`` → ``(2021, 6)``; :class:`InvalidRequest` otherwise."""
+    """``"2021-06"`` → ``(2021, 6)``; :class:`InvalidRequest` otherwise (rule: ``check_mois``)."""
     try:
-        y, m = (int(p) for p in mois.split("-"))
-        if len(mois) != 7 or not 1 <= m <= 12:
-            raise ValueError
-    except ValueError:
-        raise InvalidRequest(
-            [FieldError("mois", f"mois attendu au format AAAA-MM ; reçu {mois!r}")]
-        ) from None
+        check_mois(mois)
+    except ValueError as exc:
+        raise InvalidRequest([FieldError("mois", str(exc))]) from None
+    y, m = (int(p) for p in mois.split("-"))
     return y, m
 
 

@@ -35,7 +35,7 @@ from service.models import (
     Structure,
     utcnow,
 )
-from service.schemas import FieldError, InvalidRequest, PolitiqueIn, RoundRequest
+from service.schemas import FieldError, InvalidRequest, PolitiqueIn, RoundRequest, stored_request
 
 SNAPSHOT_FORMAT = 1
 
@@ -181,7 +181,7 @@ def list_rounds(db: Database) -> list[dict[str, Any]]:
 
 
 def _request_from_snapshot(snapshot: Mapping[str, Any]) -> RoundRequest:
-    return RoundRequest.model_validate(snapshot["request"])
+    return stored_request(snapshot["request"])
 
 
 def _locks_map(locks: Mapping[str, Any]) -> dict[int, int]:
@@ -238,7 +238,7 @@ def draft_round(
     if politique is not None:
         payload["politique"] = politique.model_dump(mode="json", exclude_none=True)
     try:
-        request = RoundRequest.model_validate(payload)
+        request = stored_request(payload)
     except ValueError as exc:  # stored documents were validated on the way in
         raise Conflict(f"Documents stockés incohérents : {exc}") from None
     result = solve(request, extra_existing=extra)
