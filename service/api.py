@@ -7,7 +7,6 @@ from flask import Blueprint, Response
 
 from service import rounds, store, territoires
 from service.api_schemas import (
-    MAX_ID,
     AvisPrefetBody,
     RoundCommitBody,
     RoundDraftBody,
@@ -15,7 +14,6 @@ from service.api_schemas import (
     StructureDocument,
     parse_model,
 )
-from service.errors import NotFound
 from service.schemas import FieldError, InvalidRequest, parse_round_request
 from service.web import (
     db,
@@ -25,18 +23,12 @@ from service.web import (
     max_structures,
     principal,
     requires,
+    route_id,
 )
 
 bp = Blueprint("v1", __name__, url_prefix="/v1")
 
 ID = "int"
-
-
-def _id(value: int, what: str) -> int:
-    """Ids above 2**53 - 1 cannot exist (JSON-safe ids): answer 404 like any unknown id."""
-    if value > MAX_ID:
-        raise NotFound(f"Aucun(e) {what} n° {value}.")
-    return value
 
 
 @bp.post("/allocate")
@@ -52,7 +44,7 @@ def allocate() -> Response:
 @requires("portail")
 def put_structure(id_pg: int) -> Response:
     """Create or update an application (idempotent)."""
-    _id(id_pg, "structure")
+    route_id(id_pg, "structure")
     payload = json_body()
     if isinstance(payload, dict):
         if "idPG" not in payload:
@@ -74,7 +66,7 @@ def put_structure(id_pg: int) -> Response:
 @bp.get(f"/structures/<{ID}:id_pg>")
 @requires("portail", "agence", "analyste")
 def get_structure(id_pg: int) -> Response:
-    _id(id_pg, "structure")
+    route_id(id_pg, "structure")
     with db().read() as s:
         return json_response(store.get_structure(s, id_pg))
 
@@ -83,7 +75,7 @@ def get_structure(id_pg: int) -> Response:
 @requires("portail", "agence")
 @idempotent
 def post_avis_prefet(id_pg: int) -> Response:
-    _id(id_pg, "structure")
+    route_id(id_pg, "structure")
     body = parse_model(AvisPrefetBody, json_body())
     with db().write() as s:
         view = store.record_avis_prefet(s, id_pg, body, principal().name)
@@ -110,14 +102,14 @@ def list_rounds() -> Response:
 @bp.get(f"/rounds/<{ID}:round_id>")
 @requires("agence", "analyste")
 def get_round(round_id: int) -> Response:
-    _id(round_id, "tour")
+    route_id(round_id, "tour")
     return json_response(rounds.get_round(db(), round_id))
 
 
 @bp.patch(f"/rounds/<{ID}:round_id>")
 @requires("agence")
 def patch_round(round_id: int) -> Response:
-    _id(round_id, "tour")
+    route_id(round_id, "tour")
     body = parse_model(RoundOverrideBody, json_body())
     view = rounds.override_round(
         db(),
@@ -134,7 +126,7 @@ def patch_round(round_id: int) -> Response:
 @requires("agence")
 @idempotent
 def commit_round(round_id: int) -> Response:
-    _id(round_id, "tour")
+    route_id(round_id, "tour")
     parse_model(RoundCommitBody, json_body(optional=True))
     return json_response(rounds.commit_round(db(), round_id, author=principal().name))
 

@@ -34,8 +34,14 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from service import store
 from service.db import Database
-from service.errors import Forbidden, MalformedBody, Unauthenticated, UnsupportedMediaType
-from service.schemas import FieldError, InvalidRequest
+from service.errors import (
+    Forbidden,
+    MalformedBody,
+    NotFound,
+    Unauthenticated,
+    UnsupportedMediaType,
+)
+from service.schemas import MAX_ID, FieldError, InvalidRequest
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -45,6 +51,14 @@ IDEMPOTENCY_KEY_RE = re.compile(r"^[\x21-\x7e]{1,255}$")
 def db() -> Database:
     """The application's :class:`~service.db.Database`."""
     return current_app.extensions["allocator.db"]
+
+
+def route_id(value: int, what: str) -> int:
+    """An id from the path: above ``MAX_ID`` (2**53 - 1) none can exist, so 404 without a
+    lookup (like any unknown id; a store column could not even hold it)."""
+    if value > MAX_ID:
+        raise NotFound(f"Aucun(e) {what} n° {value}.")
+    return value
 
 
 def max_structures() -> int:
