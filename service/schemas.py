@@ -47,7 +47,10 @@ MAX_POSTS_PER_STRUCTURE = 1_000
 MAX_POST_COST_EUR = 100_000
 MAX_BUDGET_EUR = MAX_POSTS * MAX_POST_COST_EUR
 #: Largest objective weight (defaults 1): the terms' relative importance, 0 switches one off.
-MAX_WEIGHT = 1_000
+#: The engine quantises ``2 × weight × need × 10^6`` below 10^14 (``allocator.model``): with the
+#: largest need of a département (Nord, 541,485 fragile inhabitants) a weight up to 92 fits; 50
+#: leaves room for data updates (``test_weight_bound_fits_the_engine_scale`` checks it).
+MAX_WEIGHT = 50
 #: Date-times (``createdAt``, ``insertedAt``, event dates...) lie in [DATE_MIN, DATE_MAX), in
 #: UTC: the programme's decades, far inside what every store and timezone can represent.
 DATE_MIN = datetime(2000, 1, 1, tzinfo=UTC)

@@ -525,3 +525,73 @@ def test_rounds_stored_before_the_siret_key_are_still_read() -> None:
     assert stored_request(body).structures[0].siret == "34416574200013"
     with pytest.raises(ValueError):
         stored_request(_with(small_request(), "structures[0].siret", "123"))
+
+
+# -- bounds against the engine ---------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def prepared_extremes() -> Any:
+    """A round over the largest départements (Nord, Paris, Bouches-du-Rhône), every type."""
+    from service import pipeline
+
+    structures = [
+        {
+            "idPG": 10 * i + j,
+            "type": kind,
+            "codeCommune": code,
+            "nombreConseillersSouhaites": MAX_POSTS_PER_STRUCTURE,
+            "qualiteProjet": 100,
+            "cofinancementPart": 0.99,
+        }
+        for i, code in enumerate(["59350", "75056", "13055"])
+        for j, kind in enumerate(["REGION", "DEPARTEMENT", "EPCI", "COMMUNE", "PRIVATE"])
+    ]
+    return pipeline.prepare_round(parse_round_request({"quota": 40, "structures": structures}))
+
+
+def test_weight_bound_fits_the_engine_scale(prepared_extremes: Any) -> None:
+    """MAX_WEIGHT × the largest need of the bundled data stays within the engine's integers."""
+    from allocator.model import MAX_COEFFICIENT, SCALE
+
+    geo = prepared_extremes.geo
+    largest = max(t.need for t in (*geo.departements, *geo.epcis))
+    assert 2 * MAX_WEIGHT * largest * SCALE <= MAX_COEFFICIENT
+
+
+WEIGHTS = st.one_of(st.sampled_from([0.0, MAX_WEIGHT]), st.floats(0, MAX_WEIGHT))
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    politique=st.fixed_dictionaries(
+        {
+            "poidsAcces": WEIGHTS,
+            "poidsRepartition": WEIGHTS,
+            "poidsEquilibre": WEIGHTS,
+            "cofinancement": st.sampled_from(["neutre", "prioritaire"]),
+        },
+        optional={
+            "enveloppeNationale": st.sampled_from([0, 1, MAX_POSTS]),
+            "budgetEur": st.sampled_from([0.0, 1e5, float(MAX_BUDGET_EUR)]),
+            "plafondParStructure": st.sampled_from([1, MAX_POSTS_PER_STRUCTURE]),
+            "plafondDepartement": st.sampled_from(["aucun", "part_equitable"]),
+            "scoreMinimum": st.sampled_from([0.0, 100.0]),
+            "typesEligibles": st.just(["COMMUNE", "EPCI", "REGION", "PRIVATE"]),
+        },
+    ),
+    quota=st.sampled_from([0, 7, MAX_POSTS]),
+)
+def test_any_policy_within_the_bounds_is_solved(
+    prepared_extremes: Any, politique: dict[str, Any], quota: int
+) -> None:
+    """The hole: poidsEquilibre 999 passed validation and the engine refused it (a 500)."""
+    from service import pipeline
+    from service.schemas import PolitiqueIn
+
+    request = prepared_extremes.request.model_copy(
+        update={"politique": PolitiqueIn.model_validate(politique)}
+    )
+    policy = pipeline.policy_from_request(request)
+    result = pipeline.solve_prepared(prepared_extremes, policy, quota=quota)
+    assert result["status"] in ("OPTIMAL", "FEASIBLE", "INFEASIBLE")
