@@ -7,7 +7,6 @@ from flask import Blueprint, Response
 
 from service import cycle, rounds, store, territoires
 from service.api_schemas import (
-    MAX_ID,
     AvisPrefetBody,
     RoundCommitBody,
     RoundDraftBody,
@@ -15,20 +14,21 @@ from service.api_schemas import (
     StructureDocument,
     parse_model,
 )
-from service.errors import NotFound
 from service.schemas import FieldError, InvalidRequest, parse_round_request
-from service.web import db, idempotent, json_body, json_response, principal, requires
+from service.web import (
+    db,
+    idempotent,
+    json_body,
+    json_response,
+    max_structures,
+    principal,
+    requires,
+    route_id,
+)
 
 bp = Blueprint("v1", __name__, url_prefix="/v1")
 
 ID = "int"
-
-
-def _id(value: int, what: str) -> int:
-    """Ids above 2**53 - 1 cannot exist (JSON-safe ids): answer 404 like any unknown id."""
-    if value > MAX_ID:
-        raise NotFound(f"Aucun(e) {what} n° {value}.")
-    return value
 
 
 @bp.post("/allocate")
@@ -36,7 +36,7 @@ def _id(value: int, what: str) -> int:
 @idempotent
 def allocate() -> Response:
     """Stateless round: contract request → contract result."""
-    request = parse_round_request(json_body())
+    request = parse_round_request(json_body(), max_structures())
     return json_response(rounds.allocate(db(), request))
 
 
@@ -45,7 +45,7 @@ def allocate() -> Response:
 def put_structure(id_pg: int) -> Response:
     """Create or update an application (idempotent); never a lock, a committee status or
     coselec history (:func:`service.store.check_portal_document`)."""
-    _id(id_pg, "structure")
+    route_id(id_pg, "structure")
     payload = json_body()
     if isinstance(payload, dict):
         if "idPG" not in payload:
@@ -78,7 +78,7 @@ def import_structure() -> Response:
 @bp.get(f"/structures/<{ID}:id_pg>")
 @requires("portail", "agence", "analyste")
 def get_structure(id_pg: int) -> Response:
-    _id(id_pg, "structure")
+    route_id(id_pg, "structure")
     with db().read() as s:
         return json_response(store.get_structure(s, id_pg))
 
@@ -87,7 +87,7 @@ def get_structure(id_pg: int) -> Response:
 @requires("portail", "agence")
 @idempotent
 def post_avis_prefet(id_pg: int) -> Response:
-    _id(id_pg, "structure")
+    route_id(id_pg, "structure")
     body = parse_model(AvisPrefetBody, json_body())
     with db().write() as s:
         view = store.record_avis_prefet(s, id_pg, body, principal().name)
@@ -114,14 +114,14 @@ def list_rounds() -> Response:
 @bp.get(f"/rounds/<{ID}:round_id>")
 @requires("agence", "analyste")
 def get_round(round_id: int) -> Response:
-    _id(round_id, "tour")
+    route_id(round_id, "tour")
     return json_response(rounds.get_round(db(), round_id))
 
 
 @bp.patch(f"/rounds/<{ID}:round_id>")
 @requires("agence")
 def patch_round(round_id: int) -> Response:
-    _id(round_id, "tour")
+    route_id(round_id, "tour")
     body = parse_model(RoundOverrideBody, json_body())
     view = rounds.override_round(
         db(),
@@ -139,7 +139,7 @@ def patch_round(round_id: int) -> Response:
 @requires("agence")
 @idempotent
 def commit_round(round_id: int) -> Response:
-    _id(round_id, "tour")
+    route_id(round_id, "tour")
     parse_model(RoundCommitBody, json_body(optional=True))
     return json_response(rounds.commit_round(db(), round_id, author=principal().name))
 

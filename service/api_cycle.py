@@ -29,7 +29,6 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from service import cycle, posts, replay
 from service.api_schemas import (
-    MAX_ID,
     MAX_POSTS,
     EcheancesQuery,
     Mois,
@@ -38,9 +37,17 @@ from service.api_schemas import (
     parse_model,
     parse_query,
 )
-from service.errors import NotFound
 from service.schemas import PolitiqueIn
-from service.web import clock, db, idempotent, json_body, json_response, principal, requires
+from service.web import (
+    clock,
+    db,
+    idempotent,
+    json_body,
+    json_response,
+    principal,
+    requires,
+    route_id,
+)
 
 bp = Blueprint("v1_cycle", __name__, url_prefix="/v1")
 
@@ -48,12 +55,6 @@ bp = Blueprint("v1_cycle", __name__, url_prefix="/v1")
 def now() -> datetime:
     """The application's clock (``CLOCK`` in the config, tests freeze it): :func:`web.clock`."""
     return clock()
-
-
-def _id(value: int, what: str) -> int:
-    if value > MAX_ID:
-        raise NotFound(f"Aucun(e) {what} n° {value}.")
-    return value
 
 
 class MonthlyRoundBody(BaseModel):
@@ -110,7 +111,7 @@ def post_import_history() -> Response:
 @bp.get("/rounds/<int:round_id>/rejeu")
 @requires("agence", "analyste")
 def get_replay(round_id: int) -> Response:
-    _id(round_id, "tour")
+    route_id(round_id, "tour")
     return json_response(replay.replay_round(db(), round_id))
 
 
@@ -124,15 +125,15 @@ def get_programme() -> Response:
 @bp.get("/structures/<int:id_pg>/postes")
 @requires("portail", "agence", "analyste")
 def get_posts(id_pg: int) -> Response:
-    _id(id_pg, "structure")
+    route_id(id_pg, "structure")
     return json_response(posts.list_posts(db(), id_pg, now()))
 
 
 @bp.get("/structures/<int:id_pg>/postes/<int:numero>")
 @requires("portail", "agence", "analyste")
 def get_post(id_pg: int, numero: int) -> Response:
-    _id(id_pg, "structure")
-    _id(numero, "poste")
+    route_id(id_pg, "structure")
+    route_id(numero, "poste")
     return json_response(posts.get_post(db(), id_pg, numero, now()))
 
 
@@ -140,8 +141,8 @@ def get_post(id_pg: int, numero: int) -> Response:
 @requires("portail")
 @idempotent
 def post_event(id_pg: int, numero: int) -> Response:
-    _id(id_pg, "structure")
-    _id(numero, "poste")
+    route_id(id_pg, "structure")
+    route_id(numero, "poste")
     body = parse_model(EventBody, json_body())
     view = posts.report_event(
         db(),
@@ -160,7 +161,7 @@ def post_event(id_pg: int, numero: int) -> Response:
 @requires("portail")
 @idempotent
 def post_demande(id_pg: int) -> Response:
-    _id(id_pg, "structure")
+    route_id(id_pg, "structure")
     body = parse_model(DemandeBody, json_body())
     view = posts.file_request(
         db(),

@@ -1,6 +1,6 @@
 """``POST /v1/scenarios``: compare a baseline round with policy variants (analysts, agency).
 
-A thin view over :func:`service.scenarios.compare_payload`: parse, authorise, call, serialise.
+A thin view over :func:`service.scenarios.compare_document`: parse, authorise, call, serialise.
 Without ``conseillersExistants`` in the request, the existing advisors are the store's current
 state (bundled 2021 advisors plus committed rounds), as for ``POST /v1/allocate``. Stateless:
 nothing is written to the store. Roles: ``analyste``, ``agence`` (and ``admin``).
@@ -8,10 +8,10 @@ nothing is written to the store. Roles: ``analyste``, ``agence`` (and ``admin``)
 
 from __future__ import annotations
 
-from flask import Blueprint, Response
+from flask import Blueprint, Response, current_app
 
 from service import rounds, scenarios
-from service.web import db, json_body, json_response, requires
+from service.web import db, json_body, json_response, max_structures, requires
 
 bp = Blueprint("v1_scenarios", __name__, url_prefix="/v1")
 
@@ -21,8 +21,8 @@ bp = Blueprint("v1_scenarios", __name__, url_prefix="/v1")
 def post_scenarios() -> Response:
     """Body: ``{"requete": <round request>, "variantes": [{"nom", "politique", "quota"}],
     "prixEquite": true, "causes": true}``; answer: the comparison report."""
-    payload = json_body()
-    scenarios.parse_scenarios(payload)  # 4xx before touching the store
+    doc = scenarios.parse_scenarios(json_body(), max_structures())  # 4xx before the store
+    scenarios.check_batch_size(doc, current_app.config["MAX_SCENARIO_STRUCTURES"])
     with db().read() as s:
         extra = rounds.existing_from_committed(s)
-    return json_response(scenarios.compare_payload(payload, extra_existing=extra))
+    return json_response(scenarios.compare_document(doc, extra_existing=extra))

@@ -7,7 +7,6 @@ describe the responses for the OpenAPI document (``/openapi.json``).
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
@@ -24,19 +23,20 @@ from pydantic import (
 
 from service.models import STATUTS
 from service.schemas import (
-    MOIS_RE,
+    MAX_ID,
+    MAX_POSTS,
     AvisPrefetIn,
     CoselecIn,
+    IsoDateTime,
+    Mois,
     PolitiqueIn,
+    Posts,
     StructureIn,
     _check_code,
-    check_mois,
     parse_model,
 )
 
-MAX_ID = 2**53 - 1  # JSON-safe integer ids (fit PostgreSQL BIGINT, exact in JavaScript)
-MAX_POSTS = 100_000
-SIRET_RE = re.compile(r"^\d{14}$")
+__all__ = ["MAX_ID", "MAX_POSTS", "Mois", "Posts"]  # re-exported from service.schemas
 
 StatutName = Literal[
     "CREEE",
@@ -66,27 +66,16 @@ SERVER_FIELDS = (
     "modifieLe",
 )
 
-Posts = Annotated[StrictInt, Field(ge=0, le=MAX_POSTS)]
-
-#: ``AAAA-MM`` (:func:`service.schemas.check_mois`: one rule, one French message); the
-#: OpenAPI document still states the pattern.
-Mois = Annotated[
-    str, AfterValidator(check_mois), Field(json_schema_extra={"pattern": MOIS_RE.pattern})
-]
-
 
 def _utc(value: datetime) -> datetime:
-    """Naive → UTC; aware → converted to UTC (a date that cannot be is refused, not a 500)."""
+    """Naive → UTC; aware → converted to UTC (in range: checked by :data:`IsoDateTime`)."""
     if value.tzinfo is None:
         return value.replace(tzinfo=UTC)
-    try:
-        return value.astimezone(UTC)
-    except OverflowError:
-        raise ValueError("date hors de l'intervalle représentable") from None
+    return value.astimezone(UTC)
 
 
-#: A date-time (ISO 8601), normalised to UTC.
-UtcDateTime = Annotated[datetime, AfterValidator(_utc)]
+#: A date-time (ISO 8601 string within the contract's range), normalised to UTC.
+UtcDateTime = Annotated[IsoDateTime, AfterValidator(_utc)]
 
 
 # -- structures -------------------------------------------------------------------------------
@@ -152,13 +141,6 @@ class StructureDocument(StructureIn):
             for name in SERVER_FIELDS
             if name not in allowed and getattr(self, name) not in (None, [])
         ]
-
-    @field_validator("siret")
-    @classmethod
-    def _siret(cls, v: str | None) -> str | None:
-        if v is not None and not SIRET_RE.match(v):
-            raise ValueError(f"SIRET attendu sur 14 chiffres ; reçu {v!r}")
-        return v
 
 
 class AvisPrefetBody(BaseModel):

@@ -19,10 +19,9 @@ from flask import Blueprint, Response, request
 from sqlalchemy.orm import Session
 
 from service import explication, notice, store
-from service.api_schemas import MAX_ID
 from service.errors import NotFound, ServiceError
 from service.schemas import FieldError
-from service.web import db, json_response, requires
+from service.web import db, json_response, requires, route_id
 
 bp = Blueprint("transparence", __name__, url_prefix="/v1")
 
@@ -55,8 +54,7 @@ def _format(allowed: dict[str, str], default: str) -> str:
 def get_explication(id_pg: int) -> Response:
     """The committed explanation of the structure's latest decision (JSON or HTML)."""
     fmt = _format({"json": "application/json", "html": "text/html"}, "json")
-    if id_pg > MAX_ID:
-        raise NotFound(f"Aucune structure idPG {id_pg}.")
+    route_id(id_pg, "structure")
     with db().read() as s:
         entry = store_explication(s, id_pg)
     if fmt == "html":

@@ -1,12 +1,14 @@
 """The Flask application factory and its configuration layers.
 
 ``create_app(test_config=None)`` (re-exported as ``service.create_app``) is the factory (no
-module-level app): production runs ``gunicorn 'service:create_app()'``, development
+module-level app): production runs ``gunicorn -c python:service.gunicorn_conf
+'service:create_app()'`` (worker model: :mod:`service.gunicorn_conf`), development
 ``allocator serve``.
 
 Configuration layers, later ones winning: :data:`DEFAULTS` → ``instance/config.py`` (if present)
 → environment variables prefixed ``ALLOCATOR_`` (``ALLOCATOR_DATABASE_URL``,
-``ALLOCATOR_SECRET_KEY``, ``ALLOCATOR_MAX_CONTENT_LENGTH``, ``ALLOCATOR_ENV``...) → ``test_config``.
+``ALLOCATOR_SECRET_KEY``, ``ALLOCATOR_MAX_CONTENT_LENGTH``, ``ALLOCATOR_MAX_STRUCTURES``,
+``ALLOCATOR_MAX_SCENARIO_STRUCTURES``, ``ALLOCATOR_ENV``...) → ``test_config``.
 The instance folder is ``$ALLOCATOR_INSTANCE_PATH`` or ``./instance``.
 
 Behind a TLS-terminating reverse proxy set ``ALLOCATOR_PROXY_FIX`` to the number of proxies: the
@@ -24,6 +26,12 @@ from typing import Any
 
 from flask import Flask, Response, g, request
 
+from service.schemas import (
+    DEFAULT_MAX_SCENARIO_STRUCTURES,
+    DEFAULT_MAX_STRUCTURES,
+    limit_setting,
+)
+
 DEFAULTS: dict[str, Any] = {
     "ENV": "development",
     # Development only; production refuses to start without ALLOCATOR_SECRET_KEY.
@@ -32,6 +40,10 @@ DEFAULTS: dict[str, Any] = {
     "DATABASE_URL": None,
     # A round of 1,500 whole portal documents is ~2 MB: 16 MB leaves room and stops abuse.
     "MAX_CONTENT_LENGTH": 16 * 1024 * 1024,
+    # Most structures in one round request (POST /v1/allocate, a scenario comparison): 422 above.
+    "MAX_STRUCTURES": DEFAULT_MAX_STRUCTURES,
+    # Most structures one scenario comparison may solve in all (structures × planned solves).
+    "MAX_SCENARIO_STRUCTURES": DEFAULT_MAX_SCENARIO_STRUCTURES,
     # None: upgrade the embedded SQLite automatically outside production; never otherwise.
     "AUTO_MIGRATE": None,
     "LOG_LEVEL": "INFO",
@@ -130,6 +142,14 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
         hops = app.config["PROXY_FIX"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
+    for name, default in (
+        ("MAX_STRUCTURES", DEFAULT_MAX_STRUCTURES),
+        ("MAX_SCENARIO_STRUCTURES", DEFAULT_MAX_SCENARIO_STRUCTURES),
+    ):
+        try:
+            app.config[name] = limit_setting(app.config.get(name), default)
+        except ValueError as exc:
+            raise RuntimeError(f"ALLOCATOR_{name} : {exc}") from None
 
     url = app.config.get("DATABASE_URL") or default_sqlite_url(app.instance_path)
     app.config["DATABASE_URL"] = url = _normalise_url(str(url))

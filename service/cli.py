@@ -33,6 +33,18 @@ def _fail_invalid(errors: list[tuple[str, str]]) -> None:
     sys.exit(EXIT_INVALID)
 
 
+def max_structures() -> int:
+    """The CLI's limit on structures per request: ``ALLOCATOR_MAX_STRUCTURES`` as for HTTP
+    (default 20,000); a bad value exits 2."""
+    from service.schemas import DEFAULT_MAX_STRUCTURES, limit_setting
+
+    try:
+        return limit_setting(os.environ.get("ALLOCATOR_MAX_STRUCTURES"), DEFAULT_MAX_STRUCTURES)
+    except ValueError as exc:
+        _fail_invalid([("ALLOCATOR_MAX_STRUCTURES", str(exc))])
+        raise  # unreachable: _fail_invalid exits
+
+
 class _LazyGroup(FrenchGroup):
     """The root group: commands of the other service modules are registered on first need.
 
@@ -102,7 +114,7 @@ def allocate(request_file, output: Path | None, jobs: int | None) -> None:
         # (geodata, engine, explanations) cost ~0.1 s on a national round and free nothing
         # that reference counting does not (peak memory measured the same).
         with gc_paused():
-            request = parse_round_request(payload)
+            request = parse_round_request(payload, max_structures())
             solved = solve_round(request)
             _emit(solved, output, jobs or min(2, os.cpu_count() or 1))
     except InvalidRequest as exc:

@@ -228,11 +228,13 @@ def register(group: click.Group) -> None:
         "--debug", is_flag=True, help="Flask debugger and reloader (never in production)."
     )
     def serve(host: str, port: int, debug: bool) -> None:
-        """Run the HTTP service (dev server; production: gunicorn 'service:create_app()')."""
+        """Run the HTTP service (dev server, one thread per request; production:
+        gunicorn -c python:service.gunicorn_conf 'service:create_app()')."""
         from service import create_app
 
         _check_listen(host, port)
-        create_app().run(host=host, port=port, debug=debug)
+        # threaded: a long round request never blocks /health or the other clients
+        create_app().run(host=host, port=port, debug=debug, threaded=True)
 
     @group.group()
     def token() -> None:

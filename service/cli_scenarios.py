@@ -166,12 +166,13 @@ def register(group: click.Group) -> None:
         "quota"}], "prixEquite": true, "causes": true} ('-' = stdin).
         """
         from service import scenarios
+        from service.cli import max_structures
         from service.schemas import parse_round_request
 
         demo = _source(scenarios_file, demo, "SCENARIOS_FILE")
         try:
             if scenarios_file is not None:
-                doc = scenarios.parse_scenarios(_read_json(scenarios_file))
+                doc = scenarios.parse_scenarios(_read_json(scenarios_file), max_structures())
                 request, variants = doc.requete, scenarios.variants_of(doc)
                 prices, causes = doc.prixEquite, doc.causes
             else:

@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 import geodata
+from service.schemas import check_siret
 
 DEMO_SEED = 2021
 #: Share of préfet opinions drawn NÉGATIF in the synthetic data.
@@ -43,6 +44,20 @@ def structure_type(siret: str | float, public: bool, epci_sirens: frozenset[str]
     return {"21": "COMMUNE", "22": "DEPARTEMENT", "23": "REGION", "24": "EPCI", "25": "EPCI"}.get(
         prefix, "COLLECTIVITE"
     )
+
+
+def published_siret(value: str | float) -> str | None:
+    """The bundled file's SIRET, or ``None`` when it has none or an invalid one.
+
+    Two SIRETs of the 2021 open data fail their key (34416574200013 and 18973906400015, typos
+    of the publication): they are not sent, as the portal would have refused them.
+    """
+    if not isinstance(value, str):
+        return None
+    try:
+        return check_siret(value)
+    except ValueError:
+        return None
 
 
 def committees() -> list[str]:
@@ -72,7 +87,7 @@ def portal_documents(structures: pd.DataFrame, seed: int = DEMO_SEED) -> list[di
                 "idPG": int(row.id),
                 "type": structure_type(row.siret, row.type == "publique", epci_sirens),
                 "nom": row.raison_sociale,
-                "siret": None if pd.isna(row.siret) else str(row.siret),
+                "siret": published_siret(row.siret),
                 "codeCommune": row.code_insee_2026,
                 "nombreConseillersSouhaites": requested,
                 "qualiteProjet": score,

@@ -12,7 +12,7 @@ import json
 import logging
 from typing import Any
 
-from flask import Flask, Response, request
+from flask import Flask, Response, current_app, request
 from werkzeug.exceptions import HTTPException
 
 from service.schemas import FieldError, InvalidRequest
@@ -137,6 +137,9 @@ def to_problem(exc: BaseException) -> Response:
             if allow:
                 headers["Allow"] = allow
         detail = _WERKZEUG_DETAIL.get(status) or exc.description or ""
+        if status == 413 and current_app.config.get("MAX_CONTENT_LENGTH"):
+            limit = current_app.config["MAX_CONTENT_LENGTH"]
+            detail = f"{detail[:-1]} : {limit} octets (ALLOCATOR_MAX_CONTENT_LENGTH)."
         return problem(status, detail, headers=headers)
     log.exception("erreur interne sur %s %s", request.method, request.path)
     return problem(500, "Erreur interne du service ; elle a été journalisée.")

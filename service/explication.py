@@ -48,7 +48,7 @@ from operator import itemgetter
 from typing import Any
 
 from allocator import motifs as motif_codes
-from service.schemas import RoundRequest, StructureIn
+from service.schemas import RoundRequest, StructureIn, stored_request
 
 #: The engine keys of a decision's ``explication`` (kept as they are, next to ours).
 ENGINE_KEYS = ("priorites", "rangs", "seuil", "details", "territoire")
@@ -2422,5 +2422,5 @@ def explain_committed(row: Any, committed_by: str, committed_at: Any) -> dict[in
         valide_le=store.iso(committed_at),
         verrous={int(k): v for k, v in (row.locks or {}).items()},
     )
-    request = RoundRequest.model_validate(row.snapshot["request"])
+    request = stored_request(row.snapshot["request"])
     return explain_round(row.result, request, meta)

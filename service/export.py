@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from service import explication as ex
-from service.schemas import RoundRequest
+from service.schemas import RoundRequest, stored_request
 
 #: Columns of a département sheet (and of the national CSV), in order.
 DECISION_COLUMNS = (
@@ -128,7 +128,7 @@ def load_round(db: Any, round_id: int) -> RoundPack:
             f", {snapshot.get('date', view['mois'])}) : il n'a pas de requête du moteur à "
             "exporter."
         )
-    request = RoundRequest.model_validate(snapshot["request"])
+    request = stored_request(snapshot["request"])
     return RoundPack(
         result=view["resultat"],
         request=request,

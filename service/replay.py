@@ -136,9 +136,9 @@ def resolve(snapshot: dict[str, Any], locks: dict[str, Any]) -> tuple[dict[str, 
     """Re-solve an engine round's snapshot: ``(contract result, validator violations)``."""
     import allocator
     from service import pipeline
-    from service.schemas import RoundRequest
+    from service.schemas import stored_request
 
-    request = RoundRequest.model_validate(snapshot["request"])
+    request = stored_request(snapshot["request"])
     config = _solver_config((snapshot.get("moteur") or {}).get("config"))
     policy = pipeline.policy_from_request(request)
     prepared = pipeline.prepare_round(request, extra_existing=snapshot.get("extraExisting") or None)

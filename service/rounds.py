@@ -40,7 +40,7 @@ from service.models import (
     Structure,
     utcnow,
 )
-from service.schemas import FieldError, InvalidRequest, PolitiqueIn, RoundRequest
+from service.schemas import FieldError, InvalidRequest, PolitiqueIn, RoundRequest, stored_request
 
 SNAPSHOT_FORMAT = 1
 
@@ -213,7 +213,7 @@ def list_rounds(db: Database) -> list[dict[str, Any]]:
 def _request_from_snapshot(snapshot: Mapping[str, Any]) -> RoundRequest:
     """The round's request, without any structure ``verrou``: a stateful round's locks are the
     committee's overrides (``Round.locks``) only, whatever a draft stored before issue 14 holds."""
-    request = RoundRequest.model_validate(snapshot["request"])
+    request = stored_request(snapshot["request"])
     if all(s.verrou is None for s in request.structures):
         return request
     return request.model_copy(
@@ -275,7 +275,7 @@ def draft_round(
     if politique is not None:
         payload["politique"] = politique.model_dump(mode="json", exclude_none=True)
     try:
-        request = RoundRequest.model_validate(payload)
+        request = stored_request(payload)
     except ValueError as exc:  # stored documents were validated on the way in
         raise Conflict(f"Documents stockés incohérents : {exc}") from None
     result = solve(request, extra_existing=extra)

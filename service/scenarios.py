@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError
 
 import geodata
 from allocator import RoundPolicy, SolverConfig, motifs
@@ -53,10 +53,16 @@ from service.pipeline import (
     solve_prepared,
 )
 from service.schemas import (
+    DEFAULT_MAX_SCENARIO_STRUCTURES,
+    DEFAULT_MAX_STRUCTURES,
     FieldError,
     InvalidRequest,
     PolitiqueIn,
+    Posts,
     RoundRequest,
+    check_structure_count,
+    field_errors,
+    parse_model,
     parse_round_request,
 )
 
@@ -136,7 +142,7 @@ class _VariantIn(BaseModel):
 
     nom: Annotated[str, Field(min_length=1, max_length=80)]
     politique: PolitiqueIn | None = None
-    quota: Annotated[StrictInt, Field(ge=0, le=100_000)] | None = None
+    quota: Posts | None = None
 
 
 class ScenariosIn(BaseModel):
@@ -150,37 +156,14 @@ class ScenariosIn(BaseModel):
     causes: StrictBool = True
 
 
-def _path(loc: Sequence[Any]) -> str:
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        elif isinstance(part, str) and part.startswith(
-            ("function-after", "int", "float", "literal", "constrained")
-        ):
-            continue
-        else:
-            out += ("." if out else "") + str(part)
-    return out or "(corps)"
+def parse_scenarios(payload: Any, max_structures: int = DEFAULT_MAX_STRUCTURES) -> ScenariosIn:
+    """Validate a scenarios document; raise :class:`InvalidRequest` naming every bad field.
 
-
-def _field_errors(exc: ValidationError, prefix: str = "") -> list[FieldError]:
-    errors = []
-    for err in exc.errors(include_url=False):
-        path = _path(err["loc"])
-        champ = f"{prefix}.{path}" if prefix and path != "(corps)" else (prefix or path)
-        errors.append(FieldError(champ, err["msg"].removeprefix("Value error, ")))
-    return errors
-
-
-def parse_scenarios(payload: Any) -> ScenariosIn:
-    """Validate a scenarios document; raise :class:`InvalidRequest` naming every bad field."""
-    if not isinstance(payload, dict):
-        raise InvalidRequest([FieldError("(corps)", "un objet JSON est attendu")])
-    try:
-        doc = ScenariosIn.model_validate(payload)
-    except ValidationError as exc:
-        raise InvalidRequest(_field_errors(exc)) from None
+    The request holds at most ``max_structures`` structures and :data:`MAX_VARIANTS` variants.
+    """
+    if isinstance(payload, dict):
+        check_structure_count(payload.get("requete"), max_structures, "requete.structures")
+    doc: ScenariosIn = parse_model(ScenariosIn, payload)
     names = [v.nom for v in doc.variantes]
     dup = sorted({n for n in names if names.count(n) > 1 or n == "base"})
     if dup:
@@ -188,6 +171,46 @@ def parse_scenarios(payload: Any) -> ScenariosIn:
             [FieldError("variantes", f"noms de variantes en double ou réservés : {dup}")]
         )
     return doc
+
+
+def planned_resolutions(doc: ScenariosIn) -> int:
+    """Most solves a comparison of ``doc`` may run (the cache may save some).
+
+    The base and each variant; with ``causes``, each variant changing more than one field
+    (policy fields it sets, and its quota) solves each change alone and each reverted alone;
+    with ``prixEquite``, each fairness rule once.
+    """
+    n = 1 + len(doc.variantes)
+    if doc.causes:
+        for v in doc.variantes:
+            fields = 0 if v.politique is None else len(v.politique.model_dump(exclude_none=True))
+            k = fields + (v.quota is not None)
+            if k > 1:
+                n += 2 * k
+    if doc.prixEquite:
+        n += len(FAIRNESS_RULES)
+    return n
+
+
+def check_batch_size(doc: ScenariosIn, limit: int = DEFAULT_MAX_SCENARIO_STRUCTURES) -> None:
+    """Refuse a comparison that may solve more than ``limit`` structures in all (HTTP).
+
+    Structures × :func:`planned_resolutions`; raises :class:`InvalidRequest` (422) naming the
+    limit (``ALLOCATOR_MAX_SCENARIO_STRUCTURES``) and the ways to shrink the comparison.
+    """
+    n, solves = len(doc.requete.structures), planned_resolutions(doc)
+    if n * solves > limit:
+        raise InvalidRequest(
+            [
+                FieldError(
+                    "variantes",
+                    f"comparaison trop lourde : {n} structures × {solves} résolutions prévues "
+                    f"= {n * solves} > {limit} (ALLOCATOR_MAX_SCENARIO_STRUCTURES) ; réduire "
+                    "les variantes ou les structures, ou désactiver causes ou prixEquite",
+                )
+            ],
+            detail=f"Comparaison trop lourde : au plus {limit} structures résolues en tout.",
+        )
 
 
 def variants_of(doc: ScenariosIn) -> list[Variant]:
@@ -361,7 +384,7 @@ class ScenarioRunner:
         try:
             pol = PolitiqueIn.model_validate(merged)
         except ValidationError as exc:
-            raise InvalidRequest(_field_errors(exc, where)) from None
+            raise InvalidRequest(field_errors(exc, where)) from None
         return policy_from_request(self.prepared.request.model_copy(update={"politique": pol}))
 
     def run(
@@ -748,7 +771,13 @@ def compare_payload(
     payload: Any, *, extra_existing: Mapping[str, int] | None = None
 ) -> dict[str, Any]:
     """A scenarios document (HTTP body / CLI file) → the comparison report (JSON-ready)."""
-    doc = parse_scenarios(payload)
+    return compare_document(parse_scenarios(payload), extra_existing=extra_existing)
+
+
+def compare_document(
+    doc: ScenariosIn, *, extra_existing: Mapping[str, int] | None = None
+) -> dict[str, Any]:
+    """A validated scenarios document → the comparison report (JSON-ready)."""
     return compare(
         doc.requete,
         variants_of(doc),

@@ -35,12 +35,19 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from flask import Response, current_app, g, make_response, request
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from service import store
 from service.db import Database
-from service.errors import Forbidden, MalformedBody, Unauthenticated, UnsupportedMediaType
+from service.errors import (
+    Forbidden,
+    MalformedBody,
+    NotFound,
+    Unauthenticated,
+    UnsupportedMediaType,
+)
 from service.models import utcnow
-from service.schemas import FieldError, InvalidRequest
+from service.schemas import MAX_ID, FieldError, InvalidRequest
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -56,6 +63,20 @@ def clock() -> datetime:
     """The application's clock: ``app.config["CLOCK"]`` (tests freeze it), else UTC now."""
     now = current_app.config.get("CLOCK") or utcnow
     return now()
+
+
+def route_id(value: int, what: str) -> int:
+    """An id from the path: above ``MAX_ID`` (2**53 - 1) none can exist, so 404 without a
+    lookup (like any unknown id; a store column could not even hold it)."""
+    if value > MAX_ID:
+        raise NotFound(f"Aucun(e) {what} n° {value}.")
+    return value
+
+
+def max_structures() -> int:
+    """Most structures one round request may hold (``ALLOCATOR_MAX_STRUCTURES``)."""
+    limit: int = current_app.config["MAX_STRUCTURES"]
+    return limit
 
 
 # -- JSON bodies ------------------------------------------------------------------------------
@@ -97,13 +118,29 @@ def _is_json(mimetype: str) -> bool:
     )
 
 
+def request_body() -> bytes:
+    """The raw request body; 413 above ``MAX_CONTENT_LENGTH``, also when it arrives chunked.
+
+    With ``Content-Length`` Werkzeug refuses an oversized body up front. A chunked body has no
+    length: the server (gunicorn, the dev server) sets ``wsgi.input_terminated`` and Werkzeug
+    stops reading at the limit without saying whether more was sent, which would parse a
+    truncated body (400). One more byte read past the limit tells.
+    """
+    raw = request.get_data(cache=True)
+    limit = request.max_content_length
+    if limit is not None and request.content_length is None and len(raw) >= limit:
+        if request.environ["wsgi.input"].read(1):
+            raise RequestEntityTooLarge()
+    return raw
+
+
 def json_body(*, optional: bool = False) -> Any:
     """The request body decoded as strict JSON.
 
     415 unless the content type is JSON (an empty body is accepted when ``optional``); 400 for
     invalid JSON, ``NaN``/``Infinity`` tokens, NUL characters; 413 above the size limit.
     """
-    raw = request.get_data(cache=True)
+    raw = request_body()
     if optional and not raw:
         return {}
     if not _is_json(request.mimetype):
@@ -181,7 +218,7 @@ def principal() -> Principal:
 
 
 def _request_sha256() -> str:
-    raw = request.get_data(cache=True)
+    raw = request_body()
     try:
         body: Any = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
         text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)

@@ -35,7 +35,7 @@ from werkzeug.exceptions import HTTPException
 from service import rounds, store
 from service.api_schemas import MAX_ID, RoundDraftBody, RoundOverrideBody, parse_model
 from service.errors import ServiceError
-from service.schemas import FieldError, InvalidRequest, RoundRequest
+from service.schemas import FieldError, InvalidRequest, RoundRequest, stored_request
 from service.ui import auth, carte, labels, present
 from service.web import db
 
@@ -222,7 +222,7 @@ def _snapshot(view: Mapping[str, Any]) -> tuple[dict[str, Any], RoundRequest]:
 
     def load() -> tuple[dict[str, Any], RoundRequest]:
         snapshot = rounds.get_round_snapshot(db(), view["id"])
-        return snapshot, RoundRequest.model_validate(snapshot["request"])
+        return snapshot, stored_request(snapshot["request"])
 
     return _snapshots.get((_db_key(), view["id"], view["creeLe"]), load)
 

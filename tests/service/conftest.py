@@ -24,7 +24,7 @@ import sqlalchemy as sa
 
 from service import create_app, rounds, store
 from service.db import Database
-from service.schemas import FieldError, InvalidRequest, RoundRequest
+from service.schemas import FieldError, InvalidRequest, RoundRequest, luhn_valid
 
 PG_URL = os.environ.get(
     "ALLOCATOR_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -199,13 +199,19 @@ def sqlite_tokens(sqlite_app: Any) -> dict[str, dict[str, str]]:
     return make_tokens(sqlite_app.extensions["allocator.db"])
 
 
+def synthetic_siret(n: int, prefix: str = "210") -> str:
+    """A valid SIRET (Luhn key, checked by the service's own rule) numbered ``n``."""
+    base = f"{prefix}{n:010d}"
+    return next(base + d for d in "0123456789" if luhn_valid(base + d))
+
+
 def structure_doc(id_pg: int, code: str = "01283", **fields: Any) -> dict[str, Any]:
     """A portal structure document (with personal data the service must drop)."""
     doc = {
         "idPG": id_pg,
         "type": "COMMUNE",
         "nom": f"Commune {id_pg}",
-        "siret": f"{21000000000000 + id_pg:014d}",
+        "siret": synthetic_siret(id_pg),
         "codeCommune": code,
         "codePostal": "01100",
         "nombreConseillersSouhaites": 2,
