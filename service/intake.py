@@ -406,15 +406,18 @@ def parse_boolean(value: Any) -> bool:
     raise _CellError(f"booléen attendu : oui, non, true, false, 1 ou 0 ; reçu « {value} »")
 
 
-def parse_datetime(value: Any) -> datetime:
-    """A date-time cell: ISO 8601 text, or a workbook date."""
+def parse_datetime(value: Any) -> str:
+    """A date-time cell: ISO 8601 text, or a workbook date, as the ISO 8601 text the contract
+    takes (a workbook date has no offset: UTC, as the contract reads such a time)."""
     if isinstance(value, datetime):
-        return value
+        return value.isoformat()
     if isinstance(value, str):
         try:
-            return datetime.fromisoformat(value)
+            datetime.fromisoformat(value)
         except ValueError:
             pass
+        else:
+            return value
     raise _CellError(
         f"date-heure ISO 8601 attendue, p. ex. 2021-05-02T10:00:00Z ; reçu « {value} »"
     )

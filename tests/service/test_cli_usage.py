@@ -28,6 +28,8 @@ WRONG_TEXT: dict[str, str] = {
     "--mois": "07/2021",
     "--politique": "{pas du json",
     "--date": "hier",
+    "--avant": "19/05/2021",
+    "FICHIER": "absent.csv",  # structures import: the file is read (and refused) by the command
     "--politiques": "tirage_au_sort",
     "--scheduler": "nulle-part",
     "--motif": "x",  # a motif of a lock has at least 3 characters
@@ -179,7 +181,7 @@ def _check_french_line(argv: list[str], result: Any) -> None:
     assert result.exception is None or isinstance(result.exception, SystemExit), shown
     lines = [line for line in result.output.splitlines() if line.strip()]
     assert len(lines) == 1, shown
-    assert lines[0].startswith(("entrée invalide : ", "refusé : ")), shown
+    assert lines[0].startswith(("entrée invalide : ", "refusé : ", "fichier refusé : ")), shown
     # what the user typed (quoted) and option names may be anything: the rest must be French
     words = re.sub(r"'[^']*'|\"[^\"]*\"|--?[\w-]+|« [^»]* »|attendu : .*", " ", lines[0])
     assert not ENGLISH.search(words), shown

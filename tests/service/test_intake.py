@@ -30,8 +30,8 @@ from service.api_schemas import StructureDocument
 from service.cli import main
 from service.db import Database
 from service.models import AvisPrefetRow, Structure
-from service.schemas import InvalidRequest, StructureIn
-from tests.service.conftest import structure_doc
+from service.schemas import MAX_POST_COST_EUR, InvalidRequest, StructureIn
+from tests.service.conftest import structure_doc, synthetic_siret
 
 ROOT = Path(__file__).resolve().parents[2]
 CODES = ("01283", "01004", "75056", "2A004", "97411", "13055", "59350")
@@ -177,7 +177,7 @@ def documents(draw: Any, id_pg: int | None = None) -> dict[str, Any]:
         "codeCommune": draw(st.sampled_from(CODES)),
         "nombreConseillersSouhaites": draw(st.integers(1, 1000)),
         "nom": draw(st.one_of(st.just(""), _text)),
-        "siret": draw(st.one_of(st.none(), st.just(f"{21000000000000 + i % 10**12:014d}"))),
+        "siret": draw(st.one_of(st.none(), st.just(synthetic_siret(i % 10**10)))),
         "qualiteProjet": draw(
             st.one_of(st.none(), st.floats(0, 100), st.integers(0, 100).map(float))
         ),
@@ -190,7 +190,9 @@ def documents(draw: Any, id_pg: int | None = None) -> dict[str, Any]:
         "createdAt": draw(
             st.one_of(
                 st.none(),
-                st.datetimes(datetime(2020, 1, 1), datetime(2023, 1, 1), timezones=st.just(UTC)),
+                st.datetimes(
+                    datetime(2020, 1, 1), datetime(2023, 1, 1), timezones=st.just(UTC)
+                ).map(lambda d: d.isoformat().replace("+00:00", "Z")),
             )
         ),
         "synthetique": draw(
@@ -206,7 +208,7 @@ def documents(draw: Any, id_pg: int | None = None) -> dict[str, Any]:
     }
     cofunding = draw(st.sampled_from(["", "eur", "part"]))
     if cofunding == "eur":
-        doc["cofinancementEur"] = draw(st.floats(0, 1e6))
+        doc["cofinancementEur"] = draw(st.floats(0, MAX_POST_COST_EUR))
     elif cofunding == "part":
         doc["cofinancementPart"] = draw(st.floats(0, 1))
     if draw(st.booleans()):
@@ -261,7 +263,7 @@ def test_workbook_typed_cells_give_the_csv_documents(tmp_path: Path) -> None:
             72.5,
             True,
             datetime(2021, 5, 2, 10),
-            "21000000000007",
+            synthetic_siret(7),
             "01004, 01283",
             "jeanne.martin@example.org",
         ]
@@ -283,7 +285,7 @@ def test_workbook_typed_cells_give_the_csv_documents(tmp_path: Path) -> None:
             "qualiteProjet": 72.5,
             "estZRR": True,
             "createdAt": "2021-05-02T10:00:00",
-            "siret": "21000000000007",
+            "siret": synthetic_siret(7),
             "communesDesservies": ["01004", "01283"],
         }
     )
@@ -469,7 +471,7 @@ def test_put_and_import_refuse_the_same_documents(
 
 
 def test_siret_held_by_another_line_is_refused(sqlite_cli: Database, tmp_path: Path) -> None:
-    siret = "21000000000001"
+    siret = synthetic_siret(1)
     path = write_csv(tmp_path / "e.csv", [flat(1, siret=siret), flat(2, siret=siret)])
     code, report = import_json(path, "--simulation")
     assert code == 2
@@ -629,7 +631,7 @@ def test_all_or_nothing_and_idempotent_properties(
         offset = 10_000 * (k + 1)  # fresh idPGs and SIRETs for each example
         docs = [
             {**d, "idPG": d["idPG"] + offset}
-            | ({"siret": f"{21000000000000 + d['idPG'] + offset:014d}"} if "siret" in d else {})
+            | ({"siret": synthetic_siret(d["idPG"] + offset)} if "siret" in d else {})
             for d in docs
         ]
         folder = tmp_path / f"run{k}"

@@ -21,15 +21,19 @@ MOIS_MESSAGE = "mois attendu au format AAAA-MM ; reçu '07/2021'"
 REGEX_MARKS = re.compile(r"[\^$\[\]\\{}|]")
 
 
-def _is_month(s: str) -> bool:
-    """Oracle: four ASCII digits (year 1000 to 9999), a hyphen, a month 01 to 12."""
+def _has_month_form(s: str) -> bool:
+    """Oracle of the form: four ASCII digits, a hyphen, a month 01 to 12."""
     return (
         len(s) == 7
         and s[4] == "-"
         and all(c in "0123456789" for c in s[:4] + s[5:])
-        and s[0] != "0"
         and 1 <= int(s[5:]) <= 12
     )
+
+
+def _is_month(s: str) -> bool:
+    """Oracle: the form, in the programme's years 2000 to 2099."""
+    return _has_month_form(s) and s.startswith("20")
 
 
 @given(
@@ -44,7 +48,12 @@ def test_check_mois_is_the_one_month_rule_with_a_human_message(value: str) -> No
         assert check_mois(value) == value
     except ValueError as exc:
         assert not _is_month(value)
-        assert str(exc) == f"mois attendu au format AAAA-MM ; reçu {value!r}"
+        if _has_month_form(value):
+            assert str(exc) == (
+                f"mois hors de la période du programme (années 2000 à 2099) ; reçu {value!r}"
+            )
+        else:
+            assert str(exc) == f"mois attendu au format AAAA-MM ; reçu {value!r}"
     else:
         assert _is_month(value)
 
