@@ -105,7 +105,7 @@ def allocate(request_file, output: Path | None, jobs: int | None) -> None:
     except Exception as exc:
         click.echo(f"erreur interne : {type(exc).__name__}: {exc}", err=True)
         sys.exit(EXIT_INTERNAL)
-    click.echo(result_summary(solved.outline), err=True)
+    click.echo(result_summary(solved.outline, solved.request), err=True)
     global _quick_exit
     _quick_exit = True
 
@@ -183,13 +183,15 @@ class _pandas_display:
     def __enter__(self) -> None:
         import pandas as pd
 
+        from service.figures import nombre
+
         self._ctx = pd.option_context(
             "display.width",
             160,
             "display.max_columns",
             20,
             "display.float_format",
-            "{:,.1f}".format,
+            lambda x: nombre(x, 1),
         )
         self._ctx.__enter__()
 
@@ -227,7 +229,10 @@ def cache_prepare() -> None:
     if where is None:
         click.echo(f"{_CACHE_OFF} : rien n'est écrit")
         return
-    click.echo(f"{', '.join(names)} prêts dans {where} ({time.perf_counter() - start:.1f} s)")
+    from service.figures import nombre
+
+    seconds = nombre(time.perf_counter() - start, 1)
+    click.echo(f"{', '.join(names)} prêts dans {where} ({seconds} s)")
 
 
 @cache.command("info")
@@ -238,8 +243,10 @@ def cache_info() -> None:
         click.echo(_CACHE_OFF)
         return
     click.echo(f"{where} : {len(files)} fichier(s)")
+    from service.figures import nombre
+
     for f in files:
-        click.echo(f"  {f.name}  {f.stat().st_size / 1e6:.1f} Mo")
+        click.echo(f"  {f.name}  {nombre(f.stat().st_size / 1e6, 1)} Mo")
 
 
 @cache.command("clear")
