@@ -58,7 +58,7 @@ print(Counter(s["type"] for s in payload["structures"]))
 # %%
 result = pipeline.run_round(request)
 (OUT / "resultat.json").write_text(pipeline.dumps(result), encoding="utf-8")
-print(pipeline.result_summary(result))
+print(pipeline.result_summary(result, request))
 
 # %% [markdown]
 # ## Decisions by motif and by département against fair shares

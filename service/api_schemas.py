@@ -21,6 +21,7 @@ from pydantic import (
     model_validator,
 )
 
+from service.figures import FIGURES
 from service.models import STATUTS
 from service.schemas import (
     MAX_ID,
@@ -270,6 +271,12 @@ class _Out(BaseModel):
     model_config = ConfigDict(extra="allow")
 
 
+def _figure(key: str) -> str:
+    """A figure's French label and definition (:data:`service.figures.FIGURES`), for the docs."""
+    f = FIGURES[key]
+    return f"{f.titre} : {f.definition}."
+
+
 class ErrorItem(_Out):
     champ: str
     message: str
@@ -376,7 +383,12 @@ class RoundSummary(_Out):
     mois: str
     quota: int
     statut: Literal["draft", "committed"]
-    attribues: int
+    attribues: int = Field(
+        description=_figure("attribues")
+        + " Par ce tour (proposés, pour un brouillon), postes non localisés compris : "
+        "« resultat.totaux.attribues » du tour, plus « nonLocalises »."
+    )
+    nonLocalises: int = Field(description=_figure("nonLocalises") + " Par ce tour.")
     creeLe: str
     valideLe: str | None
 
@@ -429,9 +441,9 @@ class MonthlyRoundOut(RoundOut):
 
 
 class ProgrammeCounters(_Out):
-    enveloppe: int
-    consomme: int
-    restant: int
+    enveloppe: int = Field(description=_figure("enveloppe"))
+    consomme: int = Field(description=_figure("consommes"))
+    restant: int = Field(description=_figure("restants"))
     version: int
 
 
@@ -480,11 +492,15 @@ class ReplayOut(_Out):
 
 
 class ProgrammeRound(_Out):
+    """One committed round's posts (``id`` null: posts of admin history imports)."""
+
     id: int | None
     mois: str | None
     origine: str | None
-    postes: int
-    rendus: int
+    attribues: int = Field(description=_figure("attribues") + " Par ce tour.")
+    nonLocalises: int = Field(description=_figure("nonLocalises") + " Par ce tour.")
+    postes: int = Field(description=_figure("actifs") + " Issus de ce tour.")
+    rendus: int = Field(description=_figure("rendus") + " Issus de ce tour.")
     coutEtatEur: float
     coutPostesRendusEur: float
 
@@ -504,10 +520,15 @@ class ProgrammeOut(ProgrammeCounters):
     """``GET /v1/programme``: envelope, posts by state, money per round and département."""
 
     historiqueImporte: bool
-    postesNonLocalises: int
+    postesAttribues: int = Field(description=_figure("attribues"))
+    postesNonLocalises: int = Field(description=_figure("nonLocalises"))
     postesParStatut: dict[str, int]
-    postesActifs: int
-    postesRendus: int
+    postesActifs: int = Field(description=_figure("actifs"))
+    postesRendus: int = Field(description=_figure("rendus"))
+    ecarts: list[str] = Field(
+        description="Une phrase par écart entre ces chiffres sur ce registre, qui en dit la "
+        "raison (postes rendus, postes non localisés) ; vide quand ils concordent."
+    )
     demandesEnAttente: int
     dureeConventionMois: int | None
     coutEtatEur: float

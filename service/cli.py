@@ -122,7 +122,7 @@ def allocate(request_file, output: Path | None, jobs: int | None) -> None:
     except Exception as exc:
         click.echo(f"erreur interne : {type(exc).__name__}: {exc}", err=True)
         sys.exit(EXIT_INTERNAL)
-    click.echo(result_summary(solved.outline), err=True)
+    click.echo(result_summary(solved.outline, solved.request), err=True)
     global _quick_exit
     _quick_exit = True
 
@@ -221,7 +221,7 @@ def _table_text(table: Any, departement: str | None, files: list[Path]) -> str:
     """The table for the terminal: whole, or its first rows and where the rest is."""
     import pandas as pd
 
-    from service.explication import nombre
+    from service.figures import nombre
 
     shown = table if len(table) <= PRINTED_ROWS else table.head(HEAD_ROWS)
     with pd.option_context(
@@ -276,7 +276,10 @@ def cache_prepare() -> None:
     if where is None:
         click.echo(f"{_CACHE_OFF} : rien n'est écrit")
         return
-    click.echo(f"{', '.join(names)} prêts dans {where} ({time.perf_counter() - start:.1f} s)")
+    from service.figures import nombre
+
+    seconds = nombre(time.perf_counter() - start, 1)
+    click.echo(f"{', '.join(names)} prêts dans {where} ({seconds} s)")
 
 
 @cache.command("info")
@@ -287,8 +290,10 @@ def cache_info() -> None:
         click.echo(_CACHE_OFF)
         return
     click.echo(f"{where} : {len(files)} fichier(s)")
+    from service.figures import nombre
+
     for f in files:
-        click.echo(f"  {f.name}  {f.stat().st_size / 1e6:.1f} Mo")
+        click.echo(f"  {f.name}  {nombre(f.stat().st_size / 1e6, 1)} Mo")
 
 
 @cache.command("clear")

@@ -120,12 +120,21 @@ def _print_round(
         f"statut {view['statut']}"
         + (f" (validé le {view['valideLe']} par {view['validePar']})" if view["valideLe"] else "")
     )
+    from service import figures
+
+    n = figures.nombre
     result = view["resultat"]
+    rows = _round_rows(database if database is not None else _database(), view)
     granted = [d for d in result["decisions"] if d["nombreConseillersAttribues"] > 0]
+    unplaced = figures.round_unplaced(result)
     click.echo(
-        f"résultat {result['status']} : {result['totaux']['attribues']} postes attribués / quota "
-        f"{result['totaux']['quota']} ; {len(granted)} structures retenues sur "
-        f"{len(result['decisions'])}"
+        f"résultat {result['status']} : {n(figures.round_granted(result))} "
+        f"{figures.FIGURES['attribues'].libelle}"
+        + (f" (dont {figures.compte(unplaced, 'nonLocalises')})" if unplaced else "")
+        + f" / quota {n(result['totaux']['quota'])} ; "
+        f"{figures.FIGURES['demandeRestante'].libelle} "
+        f"{n(sum(figures.remaining_request(r.demande, r.deja_accorde) for r in rows))} ; "
+        f"{n(len(granted))} structures retenues sur {n(len(result['decisions']))}"
     )
     if result.get("conflits"):
         click.echo("règles en conflit : " + " ; ".join(result["conflits"]))
@@ -133,7 +142,6 @@ def _print_round(
         click.echo(
             f"verrou idPG {lock['idPG']} = {lock['nombre']} ({lock['motif']}, {lock['auteur']})"
         )
-    rows = _round_rows(database if database is not None else _database(), view)
     shown = rows if which == "toutes" else [r for r in rows if r.proposition > 0]
     if which == "apercu":
         shown = shown[:50]
@@ -184,6 +192,8 @@ def _cell(text: str, width: int) -> str:
 def _print_structures(rows: list[Any]) -> None:
     """Aligned table: département, idPG, structure, commune (name and code), remaining request
     (posts asked − already granted), proposal of this round, committee lock."""
+    from service.figures import remaining_request
+
     if not rows:
         return
     headers = ("dép.", "idPG", "structure", "commune", "demande", "proposé", "verrou")
@@ -195,7 +205,7 @@ def _print_structures(rows: list[Any]) -> None:
             # the name is cut, never the code
             _cell(r.commune or "?", _WIDTHS["commune"] - len(r.code_commune) - 3)
             + f" ({r.code_commune})",
-            str(max(0, r.demande - r.deja_accorde)),
+            str(remaining_request(r.demande, r.deja_accorde)),
             str(r.proposition),
             "" if r.lock is None else f"= {r.lock['nombre']}",
         )
@@ -213,8 +223,8 @@ def _print_structures(rows: list[Any]) -> None:
     for t in table:
         click.echo(line(t))
     click.echo(
-        "demande : postes demandés non encore attribués ; proposé : postes de ce tour ; "
-        "verrou : nombre fixé par le comité"
+        "demande : demande restante (postes demandés − déjà attribués) ; proposé : postes de ce "
+        "tour ; verrou : nombre fixé par le comité"
     )
 
 
@@ -402,14 +412,14 @@ def register(group: click.Group) -> None:
     @_handled
     def round_commit(round_id: int) -> None:
         """Commit a draft round: coselec entries, statuses, envelope (one transaction)."""
-        from service import rounds
+        from service import figures, rounds
 
         view = rounds.commit_round(_database(), round_id, author=_author())
-        prog = view["programme"] or {}
+        prog, n = view["programme"] or {}, figures.nombre
         click.echo(
-            f"tour n° {view['id']} validé : {view['resultat']['totaux']['attribues']} postes "
-            f"attribués (enveloppe avant validation : {prog.get('consomme')} / "
-            f"{prog.get('enveloppe')})"
+            f"tour n° {view['id']} validé : {n(figures.round_granted(view['resultat']))} "
+            f"{figures.FIGURES['attribues'].libelle} ({figures.FIGURES['consommes'].libelle} "
+            f"avant validation : {n(prog.get('consomme'))} sur {n(prog.get('enveloppe'))})"
         )
 
     @round_group.command("list")
@@ -417,10 +427,15 @@ def register(group: click.Group) -> None:
     def round_list() -> None:
         """List the rounds of the store."""
         from service import rounds
+        from service.figures import compte, nombre
 
         for r in rounds.list_rounds(_database()):
+            unplaced = (
+                f" (dont {compte(r['nonLocalises'], 'nonLocalises')})" if r["nonLocalises"] else ""
+            )
             click.echo(
-                f"{r['id']:>5}  {r['mois']}  quota {r['quota']:>5}  attribués {r['attribues']:>5}"
-                f"  {r['statut']:<9}  créé {r['creeLe']}"
+                f"{r['id']:>5}  {r['mois']}  quota {nombre(r['quota']):>5}  attribués "
+                f"{nombre(r['attribues']):>5}  {r['statut']:<9}  créé {r['creeLe']}"
                 + (f"  validé {r['valideLe']}" if r["valideLe"] else "")
+                + unplaced
             )

@@ -36,10 +36,6 @@ def _date(value: str | None) -> datetime:
     return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
 
 
-def _eur(value: float) -> str:
-    return f"{value:,.0f} EUR".replace(",", "\u202f")
-
-
 def _echo_json(value: Any) -> None:
     click.echo(json.dumps(value, ensure_ascii=False, indent=2))
 
@@ -67,7 +63,7 @@ def register(group: click.Group) -> None:
     @_handled
     def round_import(avant: str | None) -> None:
         """Import the bundled 2021 committees as committed history (idempotent)."""
-        from service import cycle
+        from service import cycle, figures
 
         if avant is not None:
             _history_cutoff(avant)
@@ -76,11 +72,15 @@ def register(group: click.Group) -> None:
             click.echo(summary["message"])
             return
         for t in summary["tours"]:
-            click.echo(f"tour n° {t['id']} : {t['numero']} du {t['date']}, {t['postes']} postes")
+            click.echo(
+                f"tour n° {t['id']} : {t['numero']} du {t['date']}, "
+                f"{figures.nombre(t['postes'])} postes"
+            )
         p = summary["programme"]
+        n, consumed = figures.nombre, figures.FIGURES["consommes"].libelle
         click.echo(
-            f"{summary['structures']} structures importées ; enveloppe {p['consomme']} / "
-            f"{p['enveloppe']} consommés"
+            f"{n(summary['structures'])} structures importées ; {consumed} : "
+            f"{n(p['consomme'])} sur {n(p['enveloppe'])}"
         )
 
     @round_group.command("replay")
@@ -124,33 +124,34 @@ def register(group: click.Group) -> None:
         """The programme: envelope, posts by state, State cost per round and département."""
         if ctx.invoked_subcommand is not None:  # pragma: no cover - no sub-commands yet
             return
-        from service import cycle
+        from service import cycle, figures
 
         state = cycle.programme_state(_database(), duree_mois=duree)
         if as_json:
             _echo_json(state)
             return
+        for line in figures.text_lines(figures.ProgrammeFigures.from_programme(state)):
+            click.echo(line)
+        n = figures.nombre
         click.echo(
-            f"enveloppe {state['enveloppe']} postes : {state['consomme']} consommés, "
-            f"{state['restant']} restants (historique importé : "
-            f"{'oui' if state['historiqueImporte'] else 'non'})"
-        )
-        click.echo(
-            f"postes actifs {state['postesActifs']}, rendus {state['postesRendus']} ; "
-            f"coût État {_eur(state['coutEtatEur'])}"
+            f"historique importé : {'oui' if state['historiqueImporte'] else 'non'} ; "
+            f"coût pour l'État des postes actifs : {figures.euros(state['coutEtatEur'])}"
         )
         click.echo("postes par état : " + json.dumps(state["postesParStatut"]))
         for t in state["tours"]:
+            unplaced = f" (dont {figures.compte(t['nonLocalises'], 'nonLocalises')})"
             click.echo(
-                f"  tour {t['id']} {t['mois']} ({t['origine']}) : {t['postes']} postes, "
-                f"{_eur(t['coutEtatEur'])}"
+                f"  tour {t['id'] or '—'} {t['mois'] or '(import)'} ({t['origine'] or 'admin'}) :"
+                f" attribués {n(t['attribues'])}{unplaced if t['nonLocalises'] else ''}, "
+                f"rendus {n(t['rendus'])}, actifs {n(t['postes'])}, coût pour l'État "
+                f"{figures.euros(t['coutEtatEur'])}"
             )
         deps = sorted(state["departements"], key=lambda d: d["ecart"])
-        click.echo("départements les plus en deçà de leur part équitable :")
+        click.echo("départements les plus en deçà de leur part équitable (postes actifs) :")
         for d in deps[:10]:
             click.echo(
-                f"  {d['departement']} {d['nom']}: {d['postes']} postes / part {d['partEquitable']}"
-                f" (écart {d['ecart']:+d})"
+                f"  {d['departement']} {d['nom']} : {n(d['postes'])} postes / part "
+                f"{n(d['partEquitable'])} (écart {'+' if d['ecart'] > 0 else ''}{n(d['ecart'])})"
             )
 
     # -- postes -------------------------------------------------------------------------------
@@ -228,16 +229,18 @@ def register(group: click.Group) -> None:
     @_handled
     def postes_echeances(date_: str | None, appliquer: bool) -> None:
         """Overdue deadlines (selection, contract, recruitment, vacancy) at DATE."""
-        from service import posts
+        from service import figures, posts
 
         database = _database()
         when = _date(date_)
         if appliquer:
             out = posts.apply_deadlines(database, when, _author())
+            p, n = out["programme"], figures.nombre
             click.echo(
                 f"{len(out['signalesPourReexamen'])} poste(s) signalé(s) pour réexamen, "
-                f"{len(out['rendusAuVivier'])} rendu(s) au vivier ; enveloppe "
-                f"{out['programme']['consomme']} / {out['programme']['enveloppe']}"
+                f"{len(out['rendusAuVivier'])} rendu(s) au vivier ; "
+                f"{figures.FIGURES['consommes'].libelle} : {n(p['consomme'])} sur "
+                f"{n(p['enveloppe'])}"
             )
             return
         report = posts.deadlines(database, when)

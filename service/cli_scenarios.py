@@ -75,15 +75,20 @@ def _write(report: dict[str, Any], output: Path | None) -> None:
 
 
 def _fmt(value: float | None, digits: int = 4) -> str:
-    return "—" if value is None else f"{value:+.{digits}f}"
+    """A signed difference, the French way (``+0,0125``)."""
+    from service.figures import nombre
+
+    return "—" if value is None else ("+" if value >= 0 else "") + nombre(value, digits)
 
 
 def comparison_summary(report: dict[str, Any]) -> str:
     """A short French summary of a comparison report (stderr of the CLI)."""
+    from service.figures import euros
+
     b = report["base"]
     lines = [
         f"base : {b['statut']}, {b['attribues']} postes / quota {b['quota']}, "
-        f"{b['structuresRetenues']} structures, coût État {b['coutEtatEur']:,.0f} EUR",
+        f"{b['structuresRetenues']} structures, coût État {euros(b['coutEtatEur'])}",
     ]
     for v in report["variantes"]:
         e = v["ecarts"]
@@ -106,16 +111,20 @@ def comparison_summary(report: dict[str, Any]) -> str:
 
 
 def robustness_summary(report: dict[str, Any]) -> str:
+    from service.figures import nombre, pourcentage
+
     r = report["resume"]
     p = report["parametres"]
     return "\n".join(
         [
-            f"{r['tirages']} tirages (graine {p['graine']}, "
-            f"indice ±{p['bruitIndiceFragilite']:.0%}, poids ±{p['bruitPoids']:.0%}) : "
-            f"stabilité moyenne {r['stabiliteMoyenne']:.3f}",
-            f"{r['aRevoir']} décisions sur {r['structures']} à revoir "
-            f"(stabilité < {p['seuilStabilite']}) ; postes déplacés par tirage : "
-            f"moyenne {r['postesDeplacesMoyenne']:.1f}, p95 {r['postesDeplacesP95']:.1f}",
+            f"{nombre(r['tirages'])} tirages (graine {p['graine']}, "
+            f"indice ±{pourcentage(p['bruitIndiceFragilite'], 0)}, "
+            f"poids ±{pourcentage(p['bruitPoids'], 0)}) : "
+            f"stabilité moyenne {nombre(r['stabiliteMoyenne'], 3)}",
+            f"{nombre(r['aRevoir'])} décisions sur {nombre(r['structures'])} à revoir "
+            f"(stabilité < {nombre(p['seuilStabilite'], 2)}) ; postes déplacés par tirage : "
+            f"moyenne {nombre(r['postesDeplacesMoyenne'], 1)}, "
+            f"p95 {nombre(r['postesDeplacesP95'], 1)}",
         ]
     )
 

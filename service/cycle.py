@@ -184,10 +184,14 @@ class ExistingState:
 
     Exactly one of the two is used: ``full`` (store is the single source: goes into the request's
     ``conseillersExistants``) or ``extra`` (legacy: added to the bundled 2021 advisors).
+    ``consumed`` (with ``full`` only): the posts consumed from the national envelope, the
+    engine's envelope constraint (:func:`service.figures.posts_consumed`: the active posts of
+    ``full`` plus the 2021 posts without a commune code).
     """
 
     extra: dict[str, int]
     full: dict[str, int] | None
+    consumed: int | None = None
 
     def as_request_list(self) -> list[dict[str, Any]] | None:
         if self.full is None:
@@ -197,7 +201,11 @@ class ExistingState:
 
 def existing_state(session: Session) -> ExistingState:
     if history_imported(session):
-        return ExistingState(extra={}, full=store_existing(session))
+        from service import figures
+
+        return ExistingState(
+            extra={}, full=store_existing(session), consumed=figures.posts_consumed(session)
+        )
     extra = store.grants_by_commune(session)
     # Posts of engine rounds returned to the pool since (service.posts) no longer count.
     for code, n in session.execute(
@@ -654,8 +662,11 @@ def programme_state(
     Money counts the posts that are not returned to the pool (``RENDU``), at the cost of
     :func:`post_cost_eur`; returned posts are reported apart.
     """
+    from service import figures
+
     with db.read() as s:
         prog = store.programme_view(store.programme(s))
+        numbers = figures.programme_figures(s)
         imported = history_imported(s)
         rows = s.execute(
             select(
@@ -667,13 +678,21 @@ def programme_state(
             ).join(Structure, Structure.id_pg == Poste.id_pg)
         ).all()
         rounds_meta = {
-            r.id: (r.mois, r.origine, r.status)
-            for r in s.scalars(select(Round).where(Round.status == ROUND_COMMITTED))
+            int(rid): (mois, origine, status)
+            for rid, mois, origine, status in s.execute(
+                select(Round.id, Round.mois, Round.origine, Round.status).where(
+                    Round.status == ROUND_COMMITTED
+                )
+            )
         }
-        unplaced = sum(
-            int(r.result.get("totaux", {}).get("nonLocalises", 0))
-            for r in s.scalars(select(Round).where(Round.origine == ORIGINE_HISTORIQUE))
-        )
+        unplaced_by_round = {
+            int(rid): figures.round_unplaced(result)
+            for rid, result in s.execute(
+                select(Round.id, Round.result).where(
+                    Round.origine == ORIGINE_HISTORIQUE, Round.status == ROUND_COMMITTED
+                )
+            )
+        }
         existing = store_existing(s)
         pending_requests = s.scalar(
             select(func.count(DemandePostes.id)).where(DemandePostes.statut == "EN_ATTENTE")
@@ -722,18 +741,30 @@ def programme_state(
             total_eur += cost
             standard_eur += standard
     tours = []
-    for rid in sorted(per_round):
+    for rid in sorted(set(per_round) | set(unplaced_by_round)):
         mois, origine, _ = rounds_meta.get(rid, (None, None, None))
+        money = _money(per_round.get(rid) or _NO_MONEY)
+        unplaced = unplaced_by_round.get(rid, 0)
         tours.append(
-            {"id": rid or None, "mois": mois, "origine": origine, **_money(per_round[rid])}
+            {
+                "id": rid or None,
+                "mois": mois,
+                "origine": origine,
+                # granted = active + returned + unplaced, as for the programme (service.figures)
+                "attribues": money["postes"] + money["rendus"] + unplaced,
+                "nonLocalises": unplaced,
+                **money,
+            }
         )
     out: dict[str, Any] = {
         **prog,
         "historiqueImporte": imported,
-        "postesNonLocalises": unplaced,
+        "postesAttribues": numbers.attribues,
+        "postesNonLocalises": numbers.nonLocalises,
         "postesParStatut": dict(sorted(by_state.items())),
-        "postesActifs": sum(v for k, v in by_state.items() if k != "RENDU"),
-        "postesRendus": by_state.get("RENDU", 0),
+        "postesActifs": numbers.actifs,
+        "postesRendus": numbers.rendus,
+        "ecarts": figures.differences(numbers),
         "demandesEnAttente": int(pending_requests or 0),
         "dureeConventionMois": duree_mois,
         "coutEtatEur": round(total_eur, 2),
@@ -768,6 +799,15 @@ def programme_state(
             )
         out["departements"] = deps
     return out
+
+
+_NO_MONEY = {
+    "postes": 0,
+    "rendus": 0,
+    "coutEtatEur": 0.0,
+    "coutStandardEur": 0.0,
+    "postesRendusEur": 0.0,
+}
 
 
 def _money(r: dict[str, Any]) -> dict[str, Any]:

@@ -188,11 +188,11 @@ def run_demo(
     """
     from sqlalchemy import select
 
-    from service import cycle, metrics, replay, rounds, store
+    from service import cycle, figures, metrics, replay, rounds, store
     from service.api_schemas import StructureDocument
-    from service.explication import nombre
     from service.models import Structure
-    from service.pipeline import dumps, result_summary
+    from service.pipeline import _existing_map, dumps, result_summary
+    from service.schemas import RoundRequest
 
     say = progress or echo
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -201,7 +201,7 @@ def run_demo(
     imported = cycle.import_history(db, author=DEMO_AUTHOR, until=str(last)[:10])
     if imported.get("importe"):
         say(
-            f"historique 2021 importé : {imported['structures']} structures, "
+            f"historique 2021 importé : {figures.nombre(imported['structures'])} structures, "
             f"{len(imported['tours'])} comités validés avant le {str(last)[:10]}"
         )
     done = [
@@ -228,8 +228,8 @@ def run_demo(
                 store.upsert_structure(s, StructureDocument.model_validate(doc))
         say(
             f"tour {DEMO_MONTH} : {len(payload['structures'])} candidatures (comité du "
-            f"{str(last)[:10]}), quota {payload['quota']} ; scores et avis préfet synthétiques "
-            f"(graine {DEMO_SEED})"
+            f"{str(last)[:10]}), quota {figures.nombre(payload['quota'])} ; scores et avis préfet "
+            f"synthétiques (graine {DEMO_SEED})"
         )
         draft = cycle.draft_monthly(db, mois=DEMO_MONTH, quota=payload["quota"], author=DEMO_AUTHOR)
         round_id = draft["id"]
@@ -243,24 +243,26 @@ def run_demo(
     )
     (out_dir / "resultat.json").write_text(dumps(result, indent=2), encoding="utf-8")
     (out_dir / "certificat.json").write_text(dumps(cert, indent=2), encoding="utf-8")
-    echo(result_summary(result))
-    existing = {e["codeCommune"]: e["nombre"] for e in payload["conseillersExistants"]}
+    snapshot = rounds.get_round_snapshot(db, round_id)
+    request = RoundRequest.model_validate(snapshot["request"])
+    echo(result_summary(result, request))
+    # the existing advisors the round was solved against, as the review page reads them
+    existing = _existing_map(request, snapshot.get("extraExisting"))
     equity = metrics.round_equity(result, existing)
     for when, label in (("avant", "avant le tour"), ("apres", "après le tour")):
         m = equity[when]
-        reach = m["fragile_within_reach"] / m["fragile_total"]
         echo(
-            f"{label} : {nombre(m['posts'])} conseillers ; écart à la répartition selon le "
-            f"besoin {nombre(100 * m['share_away_from_need'], 1)} % ; Gini {nombre(m['gini'], 3)}"
-            f" ; population fragile à portée {nombre(100 * reach, 1)} %"
+            f"{label} : {figures.nombre(m['posts'])} {figures.FIGURES['actifs'].libelle} ; "
+            "écart à la répartition selon le besoin "
+            f"{figures.pourcentage(m['share_away_from_need'])} ; Gini "
+            f"{figures.nombre(m['gini'], 3)} ; population fragile à portée "
+            f"{figures.pourcentage(m['fragile_within_reach'] / m['fragile_total'])}"
         )
     echo(replay.certificate_text(cert))
     with db.read() as s:
-        prog = store.programme_view(store.programme(s))
-    echo(
-        f"enveloppe nationale : {prog['consomme']} postes consommés sur {prog['enveloppe']}, "
-        f"{prog['restant']} restants"
-    )
+        numbers = figures.programme_figures(s)
+    for line in figures.text_lines(numbers):
+        echo(line)
     echo(f"requête, résultat, certificat : {out_dir}/")
     if not cert.get("attributionsIdentiques"):
         raise RuntimeError(f"le tour {round_id} ne se rejoue pas : attributions différentes")

@@ -9,7 +9,8 @@ shape, generated from a round's stored result and request snapshot (nothing reco
   lock and its reason, motif codes, short explanation. Plain values (no formulas: a string that
   looks like one is stored as text), frozen header, auto filters;
 - ``tour_<id>_decisions.csv`` (all decisions, UTF-8 with BOM for spreadsheet software, ``;``
-  separator) and ``tour_<id>_synthese.csv``;
+  separator and French decimals ``72,5`` as a French spreadsheet reads them, no digit grouping)
+  and ``tour_<id>_synthese.csv``;
 - ``tour_<id>.json``: round metadata, summary and decision rows;
 - with ``cartes``: national maps of the posts granted and of the coverage before / after the
   round, and per-département maps of the posts granted per commune and of the coverage after.
@@ -29,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from service import explication as ex
+from service import figures
 from service.schemas import RoundRequest, stored_request
 
 #: Columns of a département sheet (and of the national CSV), in order.
@@ -41,6 +43,7 @@ DECISION_COLUMNS = (
     "département",
     "demandés (total)",
     "déjà attribués",
+    figures.FIGURES["demandeRestante"].libelle,
     "avis préfet",
     "nombre suggéré par le préfet",
     "note du projet",
@@ -68,7 +71,7 @@ SUMMARY_COLUMNS = (
     "nom",
     "structures candidates",
     "structures retenues",
-    "postes demandés (restant)",
+    figures.FIGURES["demandeRestante"].libelle,
     "postes attribués ce tour",
     "dont verrouillés par le comité",
     "besoin (personnes fragiles)",
@@ -99,12 +102,16 @@ class RoundPack:
     existing
         Advisors already hosted, by code commune, that the round was solved against (``None``
         = the bundled 2021 state).
+    programme
+        The national envelope when the round was drafted (``enveloppe``, ``consomme``,
+        ``restant`` of :func:`service.store.programme_view`; ``None`` for a stateless result).
     """
 
     result: Mapping[str, Any]
     request: RoundRequest
     meta: ex.RoundMeta | None
     existing: Mapping[str, int] | None
+    programme: Mapping[str, Any] | None = None
 
     @property
     def name(self) -> str:
@@ -134,6 +141,7 @@ def load_round(db: Any, round_id: int) -> RoundPack:
         request=request,
         meta=ex.RoundMeta.from_round_view(view),
         existing=_existing_map(request, snapshot.get("extraExisting")),
+        programme=view.get("programme"),
     )
 
 
@@ -204,6 +212,9 @@ def decision_rows(pack: RoundPack) -> list[dict[str, Any]]:
                 "département": _departement_of(d, s),
                 "demandés (total)": s.nombreConseillersSouhaites,
                 "déjà attribués": s.already_granted,
+                figures.FIGURES["demandeRestante"].libelle: figures.remaining_request(
+                    s.nombreConseillersSouhaites, s.already_granted
+                ),
                 "avis préfet": None if prefet is None else prefet.avisPrefet,
                 "nombre suggéré par le préfet": None
                 if prefet is None
@@ -273,8 +284,8 @@ def summary_rows(
                 "nom": ex.nom_departement(code),
                 "structures candidates": len(rs),
                 "structures retenues": sum(1 for r in rs if int(r["attribués ce tour"]) > 0),
-                "postes demandés (restant)": sum(
-                    max(0, int(r["demandés (total)"]) - int(r["déjà attribués"])) for r in rs
+                figures.FIGURES["demandeRestante"].libelle: sum(
+                    int(r[figures.FIGURES["demandeRestante"].libelle]) for r in rs
                 ),
                 "postes attribués ce tour": granted,
                 "dont verrouillés par le comité": sum(
@@ -309,6 +320,8 @@ def round_rows(pack: RoundPack) -> list[tuple[str, Any]]:
     r = pack.result
     m = pack.meta
     report = r.get("rapport") or {}
+    lib = {k: f.libelle for k, f in figures.FIGURES.items()}
+    before = pack.programme or {}
     rows: list[tuple[str, Any]] = [
         ("tour n°", None if m is None else m.round_id),
         ("mois", pack.request.mois if m is None else m.mois),
@@ -318,8 +331,12 @@ def round_rows(pack: RoundPack) -> list[tuple[str, Any]]:
         ("validé par", None if m is None else m.valide_par),
         ("validé le", None if m is None else m.valide_le),
         ("quota", (r.get("totaux") or {}).get("quota")),
-        ("postes attribués", (r.get("totaux") or {}).get("attribues")),
-        ("postes demandés", (r.get("totaux") or {}).get("demandes")),
+        (f"{lib['attribues']} (ce tour)", figures.round_granted(r)),
+        (lib["demandeRestante"], figures.round_remaining_demand(pack.request.structures)),
+        ("demandés (total)", (r.get("totaux") or {}).get("demandes")),
+        (lib["enveloppe"], before.get("enveloppe")),
+        (f"{lib['consommes']} avant le tour", before.get("consomme")),
+        (f"{lib['restants']} avant le tour", before.get("restant")),
         ("coût pour l'État (euros)", (r.get("totaux") or {}).get("coutEtatEur")),
         ("coût standard des postes (euros)", (r.get("totaux") or {}).get("coutStandardEur")),
         ("cofinancement des structures (euros)", (r.get("totaux") or {}).get("cofinancementEur")),
@@ -412,6 +429,9 @@ def write_xlsx(
 def _csv_value(value: Any) -> Any:
     if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
         return "'" + value  # no formula injection when a spreadsheet opens the file
+    if isinstance(value, float):
+        # ';' is the separator of French spreadsheets, whose decimal mark is the comma
+        return figures.decimal_exact(value)
     return value
 
 

@@ -84,11 +84,11 @@ import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
 from service.api_schemas import SERVER_FIELDS, AvisPrefetBody, StructureDocument
+from service.figures import decimal_exact as format_decimal
 from service.schemas import FieldError, InvalidRequest, parse_model
 
 CSV_DELIMITER = ";"
@@ -521,11 +521,6 @@ def parse_line(line: Line) -> StructureDocument:
 
 
 # -- document → cells (the sample export, round trips) ------------------------------------
-
-
-def format_decimal(value: float) -> str:
-    """French notation of a number, exact (``72.5`` → ``72,5``; never an exponent)."""
-    return format(Decimal(repr(float(value))), "f").replace(".", ",")
 
 
 def export_row(document: Mapping[str, Any]) -> dict[str, str]:

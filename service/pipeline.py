@@ -236,8 +236,17 @@ def build_round_input(
     policy: RoundPolicy,
     geo: geodata.RoundGeodata,
     locks: Mapping[int, int] | None = None,
+    *,
+    programme_consumed: int | None = None,
 ) -> RoundInput:
-    """Frozen engine input from the validated request and its geodata numbers."""
+    """Frozen engine input from the validated request and its geodata numbers.
+
+    ``programme_consumed``: posts already consumed from the national envelope (the engine's
+    envelope constraint is ``national_envelope − programme_consumed``). ``None``: every existing
+    advisor of the geodata (``geo.existing_total``); a round on a store with the 2021 history
+    passes the store's own count (:func:`service.figures.posts_consumed`), which also holds the
+    2021 posts without a commune code.
+    """
     locks = dict(locks or {})
     shares = departement_fair_shares(geo.departements, policy.national_envelope)
     departements = tuple(
@@ -269,7 +278,9 @@ def build_round_input(
         applicants=tuple(sorted(applicants, key=lambda a: a.id_pg)),
         departements=departements,
         epcis=epcis,
-        programme_consumed=geo.existing_total,
+        programme_consumed=(
+            geo.existing_total if programme_consumed is None else programme_consumed
+        ),
         mois=request.mois or "",
     )
 
@@ -485,6 +496,7 @@ def solve_round(
     extra_existing: Mapping[str, int] | None = None,
     locks: Mapping[int, int] | None = None,
     config: SolverConfig | None = None,
+    programme_consumed: int | None = None,
 ) -> SolvedRound:
     """:func:`run_round` up to the engine's result (the contract's JSON not built yet).
 
@@ -492,7 +504,9 @@ def solve_round(
     :func:`run_round`.
     """
     policy = policy_from_request(request)
-    prepared = prepare_round(request, extra_existing=extra_existing)
+    prepared = prepare_round(
+        request, extra_existing=extra_existing, programme_consumed=programme_consumed
+    )
     return _solve(prepared, policy, quota=None, locks=locks, config=config)
 
 
@@ -502,6 +516,7 @@ def run_round(
     extra_existing: Mapping[str, int] | None = None,
     locks: Mapping[int, int] | None = None,
     config: SolverConfig | None = None,
+    programme_consumed: int | None = None,
 ) -> dict[str, Any]:
     """Solve one round and return the contract's result as a JSON-ready dict.
 
@@ -517,13 +532,22 @@ def run_round(
         ``verrou`` in the request).
     config
         Solver configuration (defaults: :class:`allocator.SolverConfig`).
+    programme_consumed
+        Posts already consumed from the national envelope (:func:`build_round_input`;
+        ``None``: the existing advisors).
 
     Raises
     ------
     service.schemas.InvalidRequest
         For input that is well-formed JSON but wrong for the data (e.g. an unknown commune).
     """
-    solved = solve_round(request, extra_existing=extra_existing, locks=locks, config=config)
+    solved = solve_round(
+        request,
+        extra_existing=extra_existing,
+        locks=locks,
+        config=config,
+        programme_consumed=programme_consumed,
+    )
     return solved.contract()
 
 
@@ -548,6 +572,8 @@ class PreparedRound:
     request: RoundRequest
     existing: dict[str, int] | None
     geo: geodata.RoundGeodata
+    #: posts already consumed from the envelope (:func:`build_round_input`; None: the existing)
+    programme_consumed: int | None = None
     # Engine inputs already built, by (national envelope, locks): a policy enters
     # build_round_input only through the envelope (fair shares, an exact apportionment), and the
     # quota is a plain field of the input.
@@ -557,7 +583,10 @@ class PreparedRound:
 
 
 def prepare_round(
-    request: RoundRequest, *, extra_existing: Mapping[str, int] | None = None
+    request: RoundRequest,
+    *,
+    extra_existing: Mapping[str, int] | None = None,
+    programme_consumed: int | None = None,
 ) -> PreparedRound:
     """Steps 1-2 of :func:`run_round` without the policy: the geodata numbers of the applicants.
 
@@ -567,7 +596,12 @@ def prepare_round(
         For input that is well-formed JSON but wrong for the data (e.g. an unknown commune).
     """
     existing = _existing_map(request, extra_existing)
-    return PreparedRound(request=request, existing=existing, geo=_geodata_for(request, existing))
+    return PreparedRound(
+        request=request,
+        existing=existing,
+        geo=_geodata_for(request, existing),
+        programme_consumed=programme_consumed,
+    )
 
 
 def prepared_input(
@@ -587,7 +621,13 @@ def prepared_input(
         request = request.model_copy(update={"quota": quota})
     key = (policy.national_envelope, tuple(sorted((locks or {}).items())))
     if key not in prepared._inputs:
-        prepared._inputs[key] = build_round_input(prepared.request, policy, prepared.geo, locks)
+        prepared._inputs[key] = build_round_input(
+            prepared.request,
+            policy,
+            prepared.geo,
+            locks,
+            programme_consumed=prepared.programme_consumed,
+        )
     round_input = prepared._inputs[key]
     if round_input.quota != request.quota:
         round_input = dataclasses.replace(round_input, quota=request.quota)
@@ -806,23 +846,39 @@ def _fork(work: Callable[[], bytes]) -> Callable[[], bytes | mmap.mmap]:
     return collect
 
 
-def result_summary(result: dict[str, Any]) -> str:
-    """A short human summary of a round result (stderr of the CLI, logs), numbers in French."""
-    from service.explication import nombre
+def result_summary(result: dict[str, Any], request: RoundRequest | None = None) -> str:
+    """A short human summary of a round result (stderr of the CLI, logs), numbers the French
+    way (:mod:`service.figures`); with its ``request``, the round's « demande restante »."""
+    from service import figures
 
+    n = figures.nombre
     t = result["totaux"]
     s = result["solveur"]
     granted = [d for d in result["decisions"] if d["nombreConseillersAttribues"] > 0]
+    unplaced = figures.round_unplaced(result)
+    demand = (
+        f"{figures.FIGURES['demandeRestante'].libelle} "
+        f"{n(figures.round_remaining_demand(request.structures))}"
+        if request is not None
+        else f"postes demandés (déjà attribués compris) {n(t['demandes'])}"
+    )
+    gap = "—" if s["gap"] is None else figures.decimal_exact(s["gap"])
     lines = [
-        f"statut {result['status']} (écart {s['gap']}, {s['backend']}, {s['secondes']} s)",
-        f"{t['attribues']} postes attribués / quota {t['quota']} ; demandés {t['demandes']}",
-        f"{len(granted)} structures retenues sur {len(result['decisions'])}",
+        f"statut {result['status']} (écart {gap}, {s['backend']}, {n(s['secondes'], 3)} s)",
+        f"{n(figures.round_granted(result))} {figures.FIGURES['attribues'].libelle}"
+        + (f" (dont {figures.compte(unplaced, 'nonLocalises')})" if unplaced else "")
+        + f" / quota {n(t['quota'])} ; {demand}",
+        f"{n(len(granted))} structures retenues sur {n(len(result['decisions']))}",
     ]
     if t.get("coutEtatEur") is not None:
         lines.append(
-            f"coût pour l'État {nombre(t['coutEtatEur'])} EUR ; cofinancement "
-            f"{nombre(t.get('cofinancementEur') or 0)} EUR"
-            + (f" ; budget {nombre(t['budgetEur'])} EUR" if t.get("budgetEur") is not None else "")
+            f"coût pour l'État {figures.euros(t['coutEtatEur'])} ; cofinancement "
+            f"{figures.euros(t.get('cofinancementEur') or 0)}"
+            + (
+                f" ; budget {figures.euros(t['budgetEur'])}"
+                if t.get("budgetEur") is not None
+                else ""
+            )
             + f" ; contrainte liante : {t.get('contrainteLiante')}"
         )
     if result.get("conflits"):

@@ -2,7 +2,8 @@
 
 Every round stores, at the moment it is solved (:func:`service.rounds.draft_round` and each
 override), its full input snapshot — the contract request (structures, existing advisors,
-politique), the committee locks, the legacy ``extraExisting`` — and :func:`environment`: package
+politique), the committee locks, the legacy ``extraExisting``, the envelope already consumed
+(``enveloppeConsommee``, drafts on a store with the 2021 history) — and :func:`environment`: package
 version, a SHA-256 of the code that decides a result, Python / OR-Tools / NumPy / pandas versions
 and the solver configuration. :func:`replay_round` re-solves the snapshot through the same
 pipeline steps as the round (``prepare_round`` → ``prepared_input`` → ``allocator.allocate`` →
@@ -141,7 +142,11 @@ def resolve(snapshot: dict[str, Any], locks: dict[str, Any]) -> tuple[dict[str, 
     request = stored_request(snapshot["request"])
     config = _solver_config((snapshot.get("moteur") or {}).get("config"))
     policy = pipeline.policy_from_request(request)
-    prepared = pipeline.prepare_round(request, extra_existing=snapshot.get("extraExisting") or None)
+    prepared = pipeline.prepare_round(
+        request,
+        extra_existing=snapshot.get("extraExisting") or None,
+        programme_consumed=snapshot.get("enveloppeConsommee"),
+    )
     lock_map = {int(k): int(v["nombre"]) for k, v in (locks or {}).items()}
     req, round_input = pipeline.prepared_input(prepared, policy, locks=lock_map)
     result = allocator.allocate(round_input, policy, config)
@@ -192,6 +197,8 @@ def replay_round(db: Database, round_id: int) -> dict[str, Any]:
                 "extraExisting": row.snapshot.get("extraExisting"),
                 "verrous": {k: v.get("nombre") for k, v in (row.locks or {}).items()},
                 "config": recorded.get("config"),
+                # drafts since the store counts the envelope itself (older snapshots lack it)
+                **{k: row.snapshot[k] for k in ("enveloppeConsommee",) if k in row.snapshot},
             }
         )
     a, b = result_sha256(stored), result_sha256(replayed) if replayed else None
@@ -248,7 +255,10 @@ def replay_all(db: Database, *, committed_only: bool = True) -> list[dict[str, A
 
 def certificate_text(cert: dict[str, Any]) -> str:
     """Human form of a certificate (CLI)."""
+    from service.figures import decimal_exact
+
     env = cert["environnement"]
+    gap = cert["solveur"]["gap"]
     lines = [
         f"tour n° {cert['roundId']} ({cert['origine']}, {cert['mois']}, {cert['statut']})",
         f"  entrée (instantané)  sha256 {cert['entreeSha256']}",
@@ -257,7 +267,7 @@ def certificate_text(cert: dict[str, Any]) -> str:
         f"  résultat rejoué      sha256 {cert['resultatRejoueSha256']}",
         f"  solveur {cert['solveur']['nom']} {cert['solveur']['version']} "
         f"({cert['solveur']['backend']}), statut {cert['solveur']['statut']}, "
-        f"écart {cert['solveur']['gap']}",
+        f"écart {'—' if gap is None else decimal_exact(gap)}",
         f"  validateur : {cert['validateur']['verdict']}"
         + "".join(f"\n    - {v}" for v in cert["validateur"]["violations"]),
         f"  code : {'identique' if env['codeIdentique'] else 'différent ou non enregistré'}"

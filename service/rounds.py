@@ -50,13 +50,23 @@ def solve(
     *,
     extra_existing: Mapping[str, int] | None = None,
     locks: Mapping[int, int] | None = None,
+    programme_consumed: int | None = None,
 ) -> dict[str, Any]:
-    """Solve one round through :func:`service.pipeline.run_round` (imported lazily: heavy)."""
+    """Solve one round through :func:`service.pipeline.run_round` (imported lazily: heavy).
+
+    ``programme_consumed``: the store's consumption of the national envelope when the store is
+    the single source (:class:`service.cycle.ExistingState`), else ``None``.
+    """
     import geodata
     from service import pipeline
 
     try:
-        return pipeline.run_round(request, extra_existing=extra_existing, locks=locks)
+        return pipeline.run_round(
+            request,
+            extra_existing=extra_existing,
+            locks=locks,
+            programme_consumed=programme_consumed,
+        )
     except (geodata.UnknownCommuneCode, geodata.CommuneOutsideProgramme) as exc:
         # Bad input, never a 5xx: codes the pipeline could not attach to a field.
         raise InvalidRequest(
@@ -72,10 +82,12 @@ def allocate(db: Database, request: RoundRequest) -> dict[str, Any]:
     history is imported, else the bundled 2021 advisors plus the posts of committed rounds.
     """
     extra = None
+    consumed = None
     if request.conseillersExistants is None:
         with db.read() as s:
             state = existing_for_round(s)
         extra = state.extra
+        consumed = state.consumed
         if state.full is not None:
             from service.schemas import ExistantIn
 
@@ -86,7 +98,7 @@ def allocate(db: Database, request: RoundRequest) -> dict[str, Any]:
                     ]
                 }
             )
-    return solve(request, extra_existing=extra)
+    return solve(request, extra_existing=extra, programme_consumed=consumed)
 
 
 def existing_from_committed(session: Session) -> dict[str, int]:
@@ -169,12 +181,17 @@ def round_view(row: Round) -> dict[str, Any]:
 
 
 def round_summary(row: Round) -> dict[str, Any]:
+    """A round in a list (``GET /v1/rounds``, ``allocator round list``, the rounds page): its
+    posts are :func:`service.figures.round_granted`, unplaced ones included."""
+    from service import figures
+
     return {
         "id": row.id,
         "mois": row.mois,
         "quota": row.quota,
         "statut": row.status,
-        "attribues": int((row.result.get("totaux") or {}).get("attribues", 0)),
+        "attribues": figures.round_granted(row.result),
+        "nonLocalises": figures.round_unplaced(row.result),
         "auteur": row.author,
         "creeLe": store.iso(row.created_at),
         "valideLe": store.iso(row.committed_at),
@@ -278,11 +295,13 @@ def draft_round(
         request = stored_request(payload)
     except ValueError as exc:  # stored documents were validated on the way in
         raise Conflict(f"Documents stockés incohérents : {exc}") from None
-    result = solve(request, extra_existing=extra)
+    result = solve(request, extra_existing=extra, programme_consumed=existing.consumed)
     snapshot = {
         "format": SNAPSHOT_FORMAT,
         "request": request.model_dump(mode="json", exclude_none=True),
         "extraExisting": extra,
+        # the engine's envelope constraint (absent: the existing advisors, stores before it)
+        **({"enveloppeConsommee": existing.consumed} if existing.consumed is not None else {}),
         "structures": {str(p.id_pg): p.fingerprint for p in pending},
         "programme": prog,
         "moteur": _environment(),
@@ -476,7 +495,12 @@ def override_round(
             "proposition": proposition,
         }
         event = {"action": "verrou", "idPG": id_pg, "nombre": nombre}
-    result = solve(request, extra_existing=snapshot["extraExisting"], locks=_locks_map(locks))
+    result = solve(
+        request,
+        extra_existing=snapshot["extraExisting"],
+        locks=_locks_map(locks),
+        programme_consumed=snapshot.get("enveloppeConsommee"),
+    )
     if not lever and result.get("status") == "INFEASIBLE":
         conflicts = " ; ".join(result.get("conflits", [])) or "règles du tour"
         raise InvalidRequest(

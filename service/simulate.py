@@ -399,11 +399,20 @@ def final_table(sim: Simulation) -> pd.DataFrame:
 
 
 def summary_text(sim: Simulation) -> str:
-    with pd.option_context("display.width", 160, "display.max_columns", 20):
+    from service.figures import nombre
+
+    with pd.option_context(
+        "display.width",
+        160,
+        "display.max_columns",
+        20,
+        "display.float_format",
+        lambda x: nombre(x, 3),
+    ):
         lines = [
             f"simulation {sim.months[0]}..{sim.months[-1]} : {len(sim.months)} tours mensuels, "
             f"{sim.parameters['candidatures']} candidatures (synthétiques à partir de "
-            f"{SYNTHETIC_FROM}, graine {sim.parameters['graine']}) ; {sim.seconds:.1f} s",
+            f"{SYNTHETIC_FROM}, graine {sim.parameters['graine']}) ; {nombre(sim.seconds, 1)} s",
             final_table(sim)[
                 [
                     "cumul",

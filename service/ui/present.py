@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from service import figures
 from service.schemas import RoundRequest
 from service.ui import labels
 
@@ -22,7 +23,7 @@ SORTS: dict[str, str] = {
     "nom": "Structure",
     "type": "Type",
     "commune": "Commune",
-    "demande": "Demandés",
+    "demande": figures.FIGURES["demandeRestante"].titre,
     "prefet": "Préfet",
     "score": "Score",
     "proposition": "Proposition",
@@ -93,6 +94,11 @@ class Row:
     synthetique: tuple[str, ...] = ()
 
     @property
+    def demande_restante(self) -> int:
+        """Posts asked − posts already granted (:func:`service.figures.remaining_request`)."""
+        return figures.remaining_request(self.demande, self.deja_accorde)
+
+    @property
     def type_label(self) -> str:
         return labels.TYPES.get(self.type, self.type)
 
@@ -106,7 +112,7 @@ class Row:
             "nom": self.nom.casefold(),
             "type": self.type,
             "commune": self.commune.casefold(),
-            "demande": self.demande,
+            "demande": self.demande_restante,
             "prefet": -1 if self.nombre_prefet is None else self.nombre_prefet,
             "score": -1.0 if self.score is None else self.score,
             "proposition": self.proposition,

@@ -32,7 +32,7 @@ from flask import (
 from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException
 
-from service import rounds, store
+from service import figures, rounds, store
 from service.api_schemas import MAX_ID, RoundDraftBody, RoundOverrideBody, parse_model
 from service.errors import ServiceError
 from service.schemas import FieldError, InvalidRequest, RoundRequest, stored_request
@@ -115,22 +115,20 @@ def csrf_token() -> str:
 
 @bp.context_processor
 def _context() -> dict[str, Any]:
-    return {"principal": auth.current_principal(), "can_act": auth.can_act(), "labels": labels}
+    return {
+        "principal": auth.current_principal(),
+        "can_act": auth.can_act(),
+        "labels": labels,
+        "figures": figures.FIGURES,
+    }
 
 
-@bp.app_template_filter("nombre")
-def _nombre(value: Any, digits: int = 0) -> str:
-    if value is None:
-        return "—"
-    text = f"{float(value):,.{digits}f}" if digits else f"{round(float(value)):,}"
-    return text.replace(",", "\u202f").replace(".", ",")
-
-
-@bp.app_template_filter("pct")
-def _pct(value: Any, digits: int = 1) -> str:
-    if value is None:
-        return "—"
-    return f"{float(value) * 100:.{digits}f}\u202f%".replace(".", ",")
+# Numbers the French way, as everywhere else (:mod:`service.figures`).
+bp.add_app_template_filter(figures.nombre, "nombre")
+bp.add_app_template_filter(figures.pourcentage, "pct")
+bp.add_app_template_filter(figures.euros, "euros")
+bp.add_app_template_filter(figures.decimal_exact, "decimal")
+bp.add_app_template_filter(figures.compte, "compte")
 
 
 @bp.app_template_filter("date_fr")
@@ -313,10 +311,16 @@ def deconnexion() -> ResponseReturnValue:
 @auth.login_required()
 def tours() -> ResponseReturnValue:
     with db().read() as s:
-        programme = store.programme_view(store.programme(s))
+        chiffres = figures.programme_figures(s)
         pending = len(store.pending_structures(s))
     items = list(reversed(rounds.list_rounds(db())))
-    return render_template("ui/tours.html", tours=items, programme=programme, pending=pending)
+    return render_template(
+        "ui/tours.html",
+        tours=items,
+        chiffres=chiffres,
+        ecarts=figures.differences(chiffres),
+        pending=pending,
+    )
 
 
 @bp.post("/tours")
@@ -354,8 +358,9 @@ def tour(round_id: int) -> ResponseReturnValue:
     summary = {
         "structures": len(all_rows),
         "retenues": sum(1 for r in all_rows if r.proposition > 0),
-        "demandes": totaux.get("demandes", sum(r.demande for r in all_rows)),
-        "attribues": totaux.get("attribues", 0),
+        "demande_restante": sum(r.demande_restante for r in all_rows),
+        "attribues": figures.round_granted(result),
+        "non_localises": figures.round_unplaced(result),
         "quota": view["quota"],
         "budget": totaux.get("coutEtatEur"),
     }

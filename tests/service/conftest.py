@@ -85,6 +85,7 @@ def fake_solve(
     *,
     extra_existing: Mapping[str, int] | None = None,
     locks: Mapping[int, int] | None = None,
+    programme_consumed: int | None = None,
 ) -> dict[str, Any]:
     """Deterministic stand-in for ``pipeline.run_round``: greedy by ascending idPG."""
     for i, s in enumerate(request.structures):

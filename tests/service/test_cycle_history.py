@@ -131,7 +131,9 @@ def test_history_import_then_monthly_rounds(db_url: str, real_pipeline: None) ->
     assert sum(e["nombre"] for e in existing) == PLACED_POSTS  # counted once
     assert snapshot["extraExisting"] == {}
     report = view["resultat"]["rapport"]
-    assert report["envelope_remaining"] == 4000 - PLACED_POSTS
+    # the engine's envelope is the store's: the 9 unplaced 2021 posts are consumed too
+    assert report["envelope_remaining"] == 4000 - HISTORY_POSTS
+    assert snapshot["enveloppeConsommee"] == HISTORY_POSTS
     assert snapshot["moteur"]["codeSha256"] == replay.code_sha256()
     granted = view["resultat"]["totaux"]["attribues"]
     assert granted == 6  # every request fits in the quota

@@ -96,3 +96,46 @@ def test_demo_prints_its_summary_on_stdout_and_writes_the_rounds_own_request(
     assert "attention : --quota 5 ignoré, le tour validé garde son quota" in again.stderr
     request = json.loads((tmp_path / "demo" / "requete.json").read_text(encoding="utf-8"))
     assert request["quota"] == committed["quota"]  # the round's, not the ignored option
+
+
+def test_demo_summary_figures_match_the_programme_command(sqlite_url: str, tmp_path: Path) -> None:
+    """The demo's closing figures are those of ``allocator programme`` on the same store, with
+    the same labels, French numbers and the sentence that explains active vs consumed posts
+    (6 posts of the committees before June went to 2021 structures without a commune code)."""
+    import re
+
+    from click.testing import CliRunner
+
+    from service.cli import main
+
+    nnbsp = "\u202f"
+    database = Database(sqlite_url)
+    database.upgrade()
+    messages: list[str] = []
+    run_demo(database, out_dir=tmp_path, echo=messages.append)
+    database.dispose()
+    summary = "\n".join(messages)
+    res = CliRunner().invoke(main, ["programme"], env={"ALLOCATOR_DATABASE_URL": sqlite_url})
+    assert res.exit_code == 0, res.output
+    programme = res.stdout.splitlines()
+    assert programme[:3] == [
+        f"Enveloppe nationale : 4{nnbsp}000 postes ; postes consommés : 2{nnbsp}006 ; "
+        f"postes restants : 1{nnbsp}994",
+        f"Postes attribués : 2{nnbsp}006 ; postes rendus au vivier : 0 ; postes actifs : "
+        f"2{nnbsp}000 ; postes non localisés : 6",
+        "Postes actifs = postes consommés − 6 postes non localisés : attribués en 2021 à des "
+        "structures sans code commune, ils comptent dans l'enveloppe mais pas sur la carte.",
+    ]
+    for line in programme[:3]:
+        assert line in messages
+    # before / after the round: the active posts (the advisors on the map), 1 872 + 128
+    assert f"avant le tour : 1{nnbsp}872 postes actifs" in summary
+    assert f"après le tour : 2{nnbsp}000 postes actifs" in summary
+    # French numbers, « demande restante », euros
+    assert "128 postes attribués / quota 128 ; demande restante 257" in summary
+    assert f"coût pour l'État 6{nnbsp}400{nnbsp}000 € ; cofinancement 0 €" in summary
+    # no English number left (the certificate's indented lines hold versions and digests)
+    lines = [ln for m in messages for ln in m.splitlines()]
+    figures = [ln for ln in lines if not ln.startswith(("  ", "requête"))]
+    assert len(figures) > 10 and not any("EUR" in ln for ln in figures)
+    assert not [ln for ln in figures if re.search(r"\d\.\d|\d,\d{3}(,|\s*€)", ln)], figures
