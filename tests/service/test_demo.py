@@ -78,7 +78,7 @@ def test_demo_prints_its_summary_on_stdout_and_writes_the_rounds_own_request(
     monkeypatch.setenv("ALLOCATOR_DATABASE_URL", f"sqlite:///{tmp_path / 'demo.sqlite3'}")
     result = CliRunner().invoke(main, ["demo", "--out", "demo"])
     assert result.exit_code == 0, result.output
-    assert "verdict : IDENTIQUE" in result.stdout and "enveloppe nationale" in result.stdout
+    assert "verdict : IDENTIQUE" in result.stdout and "Enveloppe nationale" in result.stdout
     assert "historique 2021 importé" in result.stderr
     assert "historique" not in result.stdout and "candidatures" not in result.stdout
     request = json.loads((tmp_path / "demo" / "requete.json").read_text(encoding="utf-8"))
