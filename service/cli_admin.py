@@ -157,26 +157,10 @@ def _round_rows(database: Any, view: dict[str, Any]) -> list[Any]:
     """The round's structures as the review page shows them (:func:`service.ui.present.rows`):
     name, commune, département, request, already granted, proposal, lock; sorted by
     département, name and idPG."""
-    from sqlalchemy import select
-
-    from service import rounds, store
-    from service.models import Structure
-    from service.schemas import RoundRequest
+    from service import rounds
     from service.ui import present
 
-    snapshot = rounds.get_round_snapshot(database, view["id"])
-    if "request" in snapshot:
-        request = RoundRequest.model_validate(snapshot["request"])
-    else:  # an imported 2021 committee keeps no request: its structures' stored documents
-        ids = [int(d["idPG"]) for d in view["resultat"]["decisions"]]
-        with database.read() as s:
-            docs = [
-                store.without_server_fields(r.document)
-                for r in s.scalars(
-                    select(Structure).where(Structure.id_pg.in_(ids)).order_by(Structure.id_pg)
-                )
-            ]
-        request = RoundRequest.model_validate({"quota": view["quota"], "structures": docs})
+    _, request = rounds.shown_request(database, view)
     rows = present.rows(view, request)
     return sorted(rows, key=lambda r: (r.departement, r.nom.casefold(), r.id_pg))
 

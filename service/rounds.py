@@ -219,6 +219,24 @@ def get_round_snapshot(db: Database, round_id: int) -> dict[str, Any]:
         return _get(s, round_id).snapshot
 
 
+def shown_request(db: Database, view: Mapping[str, Any]) -> tuple[dict[str, Any], RoundRequest]:
+    """The round's snapshot and the request its structures are shown from (review page, ``round
+    show``): the engine's stored request; for an imported 2021 committee, which keeps none, its
+    structures' stored documents (without the server's fields) under the committee's quota."""
+    snapshot = get_round_snapshot(db, view["id"])
+    if "request" in snapshot:
+        return snapshot, stored_request(snapshot["request"])
+    ids = [int(d["idPG"]) for d in view["resultat"]["decisions"]]
+    with db.read() as s:
+        docs = [
+            store.without_server_fields(r.document)
+            for r in s.scalars(
+                select(Structure).where(Structure.id_pg.in_(ids)).order_by(Structure.id_pg)
+            )
+        ]
+    return snapshot, stored_request({"quota": view["quota"], "structures": docs})
+
+
 def list_rounds(db: Database) -> list[dict[str, Any]]:
     with db.read() as s:
         return [round_summary(r) for r in s.scalars(select(Round).order_by(Round.id))]

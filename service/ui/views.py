@@ -35,7 +35,7 @@ from werkzeug.exceptions import HTTPException
 from service import figures, rounds, store
 from service.api_schemas import MAX_ID, RoundDraftBody, RoundOverrideBody, parse_model
 from service.errors import ServiceError
-from service.schemas import FieldError, InvalidRequest, RoundRequest, stored_request
+from service.schemas import FieldError, InvalidRequest, RoundRequest
 from service.ui import auth, carte, labels, present
 from service.web import db
 
@@ -219,8 +219,7 @@ def _snapshot(view: Mapping[str, Any]) -> tuple[dict[str, Any], RoundRequest]:
     """The round's input snapshot (immutable once drafted) and its parsed request, cached."""
 
     def load() -> tuple[dict[str, Any], RoundRequest]:
-        snapshot = rounds.get_round_snapshot(db(), view["id"])
-        return snapshot, stored_request(snapshot["request"])
+        return rounds.shown_request(db(), view)
 
     return _snapshots.get((_db_key(), view["id"], view["creeLe"]), load)
 

@@ -539,3 +539,22 @@ def test_review_page_says_a_missing_created_at_ranks_last(
     client.post("/agence/tours", data={"csrf_token": token, "mois": "2021-06", "quota": "2"})
     page = text(client.get("/agence/tours/1/structures/7"))
     assert present.depot(None) in page
+
+
+def test_page_of_an_imported_committee_is_not_500(sqlite_app: Any) -> None:
+    """An imported 2021 committee keeps no engine request: its pages are read from its
+    structures' stored documents (as ``allocator round show`` does), never a KeyError."""
+    from service import cycle
+
+    app, client, tokens = sqlite_app, sqlite_app.test_client(), raw_tokens(sqlite_app)
+    cycle.import_history(db(app), author="test")
+    committee = next(r for r in rounds.list_rounds(db(app)) if r["statut"] == "committed")
+    sign_in(client, tokens["agence"])
+    page = client.get(f"/agence/tours/{committee['id']}")
+    assert page.status_code == 200, text(page)[:2000]
+    body = text(page)
+    assert "HISTORIQUE" in body or "historique" in body
+    view = rounds.get_round(db(app), committee["id"])
+    first = view["resultat"]["decisions"][0]["idPG"]
+    detail = client.get(f"/agence/tours/{committee['id']}/structures/{first}")
+    assert detail.status_code == 200, text(detail)[:2000]
