@@ -2,7 +2,8 @@
 
 A thin view over :func:`service.scenarios.compare_document`: parse, authorise, call, serialise.
 Without ``conseillersExistants`` in the request, the existing advisors are the store's current
-state (bundled 2021 advisors plus committed rounds), as for ``POST /v1/allocate``. Stateless:
+state, each post counted once (:func:`service.rounds.with_store_existing`), as for
+``POST /v1/allocate``. Stateless:
 nothing is written to the store. Roles: ``analyste``, ``agence`` (and ``admin``).
 """
 
@@ -23,6 +24,8 @@ def post_scenarios() -> Response:
     "prixEquite": true, "causes": true}``; answer: the comparison report."""
     doc = scenarios.parse_scenarios(json_body(), max_structures())  # 4xx before the store
     scenarios.check_batch_size(doc, current_app.config["MAX_SCENARIO_STRUCTURES"])
-    with db().read() as s:
-        extra = rounds.existing_from_committed(s)
-    return json_response(scenarios.compare_document(doc, extra_existing=extra))
+    requete, extra, consumed = rounds.with_store_existing(db(), doc.requete)
+    doc = doc.model_copy(update={"requete": requete})
+    return json_response(
+        scenarios.compare_document(doc, extra_existing=extra, programme_consumed=consumed)
+    )

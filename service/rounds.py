@@ -75,35 +75,33 @@ def solve(
 
 
 def allocate(db: Database, request: RoundRequest) -> dict[str, Any]:
-    """Stateless round (``POST /v1/allocate``).
-
-    Without ``conseillersExistants`` in the request, the existing advisors are the store's current
-    state, each post counted once (rule in :mod:`service.cycle`): the store alone once the 2021
-    history is imported, else the bundled 2021 advisors plus the posts of committed rounds.
-    """
-    extra = None
-    consumed = None
-    if request.conseillersExistants is None:
-        with db.read() as s:
-            state = existing_for_round(s)
-        extra = state.extra
-        consumed = state.consumed
-        if state.full is not None:
-            from service.schemas import ExistantIn
-
-            request = request.model_copy(
-                update={
-                    "conseillersExistants": [
-                        ExistantIn.model_validate(e) for e in state.as_request_list() or []
-                    ]
-                }
-            )
+    """Stateless round (``POST /v1/allocate``) against the store's existing advisors
+    (:func:`with_store_existing`)."""
+    request, extra, consumed = with_store_existing(db, request)
     return solve(request, extra_existing=extra, programme_consumed=consumed)
 
 
-def existing_from_committed(session: Session) -> dict[str, int]:
-    """Posts granted by committed rounds, by code commune (legacy ``extra_existing``)."""
-    return store.grants_by_commune(session)
+def with_store_existing(
+    db: Database, request: RoundRequest
+) -> tuple[RoundRequest, dict[str, int] | None, int | None]:
+    """A stateless request (``POST /v1/allocate``, ``POST /v1/scenarios``) told about the store's
+    existing advisors: ``(request, extra_existing, programme_consumed)``.
+
+    A request with ``conseillersExistants`` brings its own and is taken as it is. Otherwise each
+    post counts once (rule in :mod:`service.cycle`): once the 2021 history is imported the store
+    is the single source (sent as the request's ``conseillersExistants``, with the envelope the
+    store has consumed), else the bundled 2021 advisors plus the posts of committed rounds.
+    """
+    if request.conseillersExistants is not None:
+        return request, None, None
+    with db.read() as s:
+        state = existing_for_round(s)
+    if state.full is None:
+        return request, state.extra, None
+    from service.schemas import ExistantIn
+
+    existing = [ExistantIn.model_validate(e) for e in state.as_request_list() or []]
+    return request.model_copy(update={"conseillersExistants": existing}), None, state.consumed
 
 
 def existing_for_round(session: Session) -> Any:

@@ -752,16 +752,20 @@ def compare(
     variants: Sequence[Variant],
     *,
     extra_existing: Mapping[str, int] | None = None,
+    programme_consumed: int | None = None,
     fairness_prices: bool = True,
     causes: bool = True,
     config: SolverConfig | None = None,
 ) -> Comparison:
     """Prepare the round once (geodata numbers) and compare ``variants`` with the baseline.
 
-    ``extra_existing`` as in :func:`service.pipeline.run_round` (posts of committed rounds when
-    the request omits ``conseillersExistants``).
+    ``extra_existing`` and ``programme_consumed`` as in :func:`service.pipeline.run_round` (the
+    store's state when the request omits ``conseillersExistants``:
+    :func:`service.rounds.with_store_existing`).
     """
-    prepared = prepare_round(request, extra_existing=extra_existing)
+    prepared = prepare_round(
+        request, extra_existing=extra_existing, programme_consumed=programme_consumed
+    )
     return compare_prepared(
         prepared, variants, fairness_prices=fairness_prices, causes=causes, config=config
     )
@@ -775,13 +779,17 @@ def compare_payload(
 
 
 def compare_document(
-    doc: ScenariosIn, *, extra_existing: Mapping[str, int] | None = None
+    doc: ScenariosIn,
+    *,
+    extra_existing: Mapping[str, int] | None = None,
+    programme_consumed: int | None = None,
 ) -> dict[str, Any]:
     """A validated scenarios document → the comparison report (JSON-ready)."""
     return compare(
         doc.requete,
         variants_of(doc),
         extra_existing=extra_existing,
+        programme_consumed=programme_consumed,
         fairness_prices=doc.prixEquite,
         causes=doc.causes,
     ).report

@@ -285,5 +285,5 @@ def test_rounds_module_used_without_http(sqlite_url: str, fake_solver: Any) -> N
     view = rounds.draft_round(db, mois="2021-06", quota=1, author="test")
     assert rounds.commit_round(db, view["id"], author="test")["statut"] == "committed"
     with db.read() as s:
-        assert rounds.existing_from_committed(s) == {"01283": 1}
+        assert store.grants_by_commune(s) == {"01283": 1}
     db.dispose()

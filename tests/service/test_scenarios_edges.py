@@ -130,3 +130,22 @@ def test_interactive_map(small_comparison: scenarios.Comparison, tmp_path: Path)
     assert "communes du département" in communes.read_text(encoding="utf-8")
     with pytest.raises(ValueError):
         scenario_map(small_comparison, tmp_path / "x.html", departement="00")
+
+
+def test_scenario_base_counts_existing_advisors_once_after_the_history_import(
+    real_client: Any,
+) -> None:
+    """Once the 2021 history is imported the store is the single source of existing advisors:
+    the comparison's base is the round ``POST /v1/allocate`` gives for the same request (the
+    history's posts were counted twice, on top of the bundled 2021 advisors)."""
+    client, tokens = real_client
+    assert client.post("/v1/rounds/import-historique", headers=tokens["agence"]).status_code == 201
+    doc = scenarios_doc()
+    del doc["requete"]["conseillersExistants"]  # the store's state, as the portal would ask
+    compared = client.post("/v1/scenarios", json=doc, headers=tokens["analyste"])
+    assert compared.status_code == 200, compared.get_json()
+    alone = client.post("/v1/allocate", json=doc["requete"], headers=tokens["analyste"])
+    assert alone.status_code == 200, alone.get_json()
+    base = compared.get_json()["base"]
+    assert base["objectif"] == alone.get_json()["solveur"]["objectif"]
+    assert base["attribues"] == alone.get_json()["totaux"]["attribues"]
