@@ -566,9 +566,12 @@ def commit_round(
         stale = [i for i in ids if current.get(i) != row.snapshot["structures"].get(str(i))]
         if stale:
             shown = ", ".join(str(i) for i in stale[:20])
+            from service.explication import pluriel
+
+            changed = pluriel(len(stale), "structure a changé", "structures ont changé")
             raise Conflict(
-                f"Le brouillon n° {round_id} est périmé : {len(stale)} structure(s) ont changé "
-                f"depuis (idPG {shown}) ; préparez un nouveau tour."
+                f"Le brouillon n° {round_id} est périmé : {changed} depuis (idPG {shown}) ; "
+                "préparez un nouveau tour."
             )
         now = utcnow()
         numero = str(round_id)
