@@ -64,13 +64,23 @@ def solve(
         ) from None
 
 
-def allocate(db: Database, request: RoundRequest) -> dict[str, Any]:
+def allocate(db: Database, request: RoundRequest, niveau: str = "complete") -> dict[str, Any]:
     """Stateless round (``POST /v1/allocate``).
 
     Without ``conseillersExistants`` in the request, the existing advisors are the store's current
     state, each post counted once (rule in :mod:`service.cycle`): the store alone once the 2021
     history is imported, else the bundled 2021 advisors plus the posts of committed rounds.
+    ``niveau``: the level of the decisions' explanations (``complete``, or ``compacte``:
+    :func:`service.explication.compact_result`).
     """
+    from service import explication
+
+    compact = explication.niveau_explication(niveau) == explication.NIVEAU_COMPACT
+    result = _allocate(db, request)
+    return explication.compact_result(result) if compact else result
+
+
+def _allocate(db: Database, request: RoundRequest) -> dict[str, Any]:
     extra = None
     if request.conseillersExistants is None:
         with db.read() as s:
