@@ -435,7 +435,7 @@ def est_pluriel(value: float | int | None, decimales: int = 0) -> bool:
     if value is None or kind is bool:
         return False
     try:
-        shown = round(float(value), decimales)  # type: ignore[arg-type]
+        shown = round(float(value), decimales)
     except (TypeError, ValueError, OverflowError):  # NaN, infinities: printed "—"
         return False
     return shown >= 2.0 or shown <= -2.0
@@ -1524,12 +1524,18 @@ _STRUCTURE = itemgetter(*_STRUCTURE_CHAMPS)
 
 
 def _explain(
-    tour: _Tour, decision: Mapping[str, Any], s: StructureIn, n_granted: int | None
+    tour: _Tour,
+    decision: Mapping[str, Any],
+    s: StructureIn,
+    n_granted: int | None,
+    compact: bool = False,
 ) -> dict[str, Any]:
     """:func:`explain_decision` with the wording the round's decisions share (``tour``).
 
     One function for the five parts: every input is read once, and each part's values and
     lines are written in turn (the lines as the Markdown of ``texte``, into ``buf``).
+    ``compact``: :func:`compacte` of the result, without writing what it leaves out (the same
+    functions write the opening paragraph, the summary and the counterfactual at both levels).
     """
     expl = decision.get("explication") or {}
     if type(expl) is not dict:
@@ -1581,7 +1587,7 @@ def _explain(
         )
         out["resume"] = _resume(s, decision, contribution)
         out["texte"] = (head + essentiel + "\n\n" + contribution_texte).rstrip() + "\n"
-        return out
+        return compacte(out, id_pg) if compact else out
     if n_granted is None:
         n_granted = _granted_total(tour.result)
     c = tour.calcul(n_granted)
@@ -1698,6 +1704,17 @@ def _explain(
         score_min=score_min,
         nested=bool(nested),
     )
+    if compact:
+        compacted = {k: out[k] for k in COMPACT_KEYS[:3] if k in out}
+        compacted["essentiel"] = essentiel
+        compacted["resume"] = _resume_part(
+            tour, c, p, s, decision, contribution, granted, total, souhaites
+        )
+        compacted["contrefactuel"] = _contrefactuel_part(
+            priorities, granted, seuil, p.locked, score_min, note, verified, nested, larger
+        )
+        compacted["explicationComplete"] = CHEMIN_EXPLICATION.format(idPG=int(id_pg))
+        return compacted
     out["donnees"] = {
         "demande": {"valeur": souhaites, "sources": ["candidature"]},
         "dejaAttribues": {"valeur": already, "sources": ["historique_coselec"]},
@@ -2121,13 +2138,11 @@ def _explain(
     }
 
     # -- 6. what would have changed the outcome
-    suivant = granted < len(priorities)
-    nxt_priority = priorities[granted] if suivant else None
-    ecart = (
-        None if nxt_priority is None or seuil is None or locked else round(seuil - nxt_priority, 6)
+    cf = out["contrefactuel"] = _contrefactuel_part(
+        priorities, granted, seuil, p.locked, score_min, note, verified, nested, larger
     )
-    verifie = bool(verified)
-    emboite = bool(nested)
+    ecart, suivant = cf["ecartAuSeuil"], granted < len(priorities)
+    emboite = cf["prioritesEmboitees"]
     departemental = epci is None
     # without a score to reach (the usual case), a few distinct texts per round
     key = (
@@ -2140,7 +2155,7 @@ def _explain(
             lignes,
             key,
             lambda: _contrefactuel_texte(
-                c, p, score_min, larger, verifie, suivant, note, emboite, departemental
+                c, p, score_min, larger, cf["verifie"], suivant, note, emboite, departemental
             ),
         )
     )
@@ -2154,30 +2169,64 @@ def _explain(
         "- Cette analyse n'utilise aucune donnée propre aux autres candidats : seul le seuil du "
         "tour est commun à tous.\n"
     )
-    out["contrefactuel"] = {
+    out["resume"] = _resume_part(tour, c, p, s, decision, contribution, granted, total, souhaites)
+    # What render_text writes from the parts' lines: every part ends with a blank line but the
+    # last, whose last line is a fixed sentence (so ``rstrip`` would not change anything).
+    out["texte"] = "".join(buf)
+    return out
+
+
+def _contrefactuel_part(
+    priorities: list[Any],
+    granted: int,
+    seuil: Any,
+    locked: bool,
+    score_min: Any,
+    note: float,
+    verified: Any,
+    nested: Any,
+    larger: Any,
+) -> dict[str, Any]:
+    """The ``contrefactuel`` part (its values; part 6 of ``texte`` is written from them)."""
+    nxt_priority = priorities[granted] if granted < len(priorities) else None
+    ecart = (
+        None if nxt_priority is None or seuil is None or locked else round(seuil - nxt_priority, 6)
+    )
+    return {
         "titre": _CONTREFACTUEL_TITRE,
         "noteMinimale": score_min,
         "noteActuelle": note,
-        "verifie": verifie,
-        "prioritesEmboitees": emboite,
+        "verifie": bool(verified),
+        "prioritesEmboitees": bool(nested),
         "demandePlusGrande": larger,
         "prioritePosteSuivant": nxt_priority,
         "seuil": seuil,
         "ecartAuSeuil": ecart,
     }
+
+
+def _resume_part(
+    tour: _Tour,
+    c: _Calcul,
+    p: _Profil,
+    s: StructureIn,
+    decision: Mapping[str, Any],
+    contribution: Mapping[str, Any],
+    granted: int,
+    total: Any,
+    souhaites: Any,
+) -> str:
+    """``resume``: one sentence for tables (worded once per distinct input of the round)."""
     der = contribution["derogation"]
     if tour.qui is None or (der and der.get("motif")):
-        out["resume"] = _resume(s, decision, contribution)
-    else:
-        out["resume"] = _ligne(
-            lignes,
-            ("resume", granted, total, souhaites, p) if entiers else None,
-            lambda: f"{_resume_tete(granted, total, souhaites)} — {tour.qui}{p.resume}.",
-        )
-    # What render_text writes from the parts' lines: every part ends with a blank line but the
-    # last, whose last line is a fixed sentence (so ``rstrip`` would not change anything).
-    out["texte"] = "".join(buf)
-    return out
+        return _resume(s, decision, contribution)
+    # (ints only in keys, as 2 and 2.0 are equal keys)
+    entiers = type(total) is int and type(souhaites) is int
+    return _ligne(
+        c.lignes,
+        ("resume", granted, total, souhaites, p) if entiers else None,
+        lambda: f"{_resume_tete(granted, total, souhaites)} — {tour.qui}{p.resume}.",
+    )
 
 
 def _avis_ligne(c: _Calcul, prefet: Any, synthetique: bool) -> str:
@@ -2437,11 +2486,8 @@ def _contrefactuel_texte(
 ESSENTIEL_MOTS_MAX = 120
 #: Words of a committee's reason quoted in the opening paragraph (it is quoted whole in part 2).
 _EXTRAIT_MOTS = 15
-_PRIORITE_CRITERES = (
-    "le classement, qui tient compte du besoin du territoire, des conseillers déjà présents et "
-    "de la note du projet"
-)
-_RECOURS = "contester cette décision par un recours gracieux auprès de l'ANCT dans les deux mois"
+_PRIORITE_CRITERES = "besoin du territoire, conseillers déjà présents, note du projet"
+_RECOURS = "former un recours gracieux auprès de l'ANCT dans les deux mois"
 _PAS_ENCORE = (
     "Ce n'est pas encore une décision : vous n'avez rien à faire à ce stade, et seule la "
     "décision du comité pourra être contestée."
@@ -2501,7 +2547,7 @@ def _raison(
         label = TYPES.get(str(type_structure), une_ligne(type_structure))
         return f"les structures de type « {label} » ne sont pas éligibles à ce tour"
     if code == motif_codes.AVIS_PREFET_NEGATIF:
-        return "le préfet a donné un avis défavorable, qui écarte la candidature de ce tour"
+        return "le préfet a donné un avis défavorable, qui écarte la candidature"
     if c is None:  # a result without the engine's details: its numbers are not known
         return MOTIF_LIBELLES.get(code, une_ligne(code))
     if code == motif_codes.SCORE_INSUFFISANT:
@@ -2512,21 +2558,21 @@ def _raison(
     if code == motif_codes.PLAFOND_STRUCTURE:
         return f"une structure ne peut pas détenir plus de {pluriel(c.max_posts, 'poste')} en tout"
     if code == motif_codes.PART_DEPARTEMENT_ATTEINTE:
-        return (
-            "votre département a déjà reçu toute sa part des postes, partagés entre départements "
-            "selon leurs besoins"
-        )
+        return "votre département a déjà reçu toute sa part des postes, partagés selon les besoins"
     if code == motif_codes.BUDGET_EPUISE:
-        return "le budget de ce tour ne suffisait pas pour financer un poste de plus"
+        return "le budget de ce tour ne suffisait pas pour un poste de plus"
     if code == motif_codes.ENVELOPPE_NATIONALE_EPUISEE:
         return "tous les postes que l'État finance pour le programme sont déjà attribués"
     if code == motif_codes.QUOTA_EPUISE:
         if not c.quota:
             return "ce tour n'avait aucun poste à attribuer"
+        if c.quota == 1:
+            return "le seul poste de ce tour a été attribué"
         return f"les {_postes(c.quota)} de ce tour ont tous été attribués"
     if code == motif_codes.PRIORITE_INSUFFISANTE:
         return (
-            f"votre poste suivant venait après le dernier poste attribué dans {_PRIORITE_CRITERES}"
+            "votre poste suivant était moins prioritaire que le dernier attribué "
+            f"({_PRIORITE_CRITERES})"
         )
     return MOTIF_LIBELLES.get(code, une_ligne(code))
 
@@ -2659,13 +2705,13 @@ def _suite(
             actions.append("engager le recrutement de vos conseillers")
     elif motif_codes.TYPE_NON_ELIGIBLE not in m:
         if motif_codes.AVIS_PREFET_NEGATIF in m:
-            actions.append("vous rapprocher de la préfecture de votre département")
+            actions.append("vous rapprocher de la préfecture")
         if motif_codes.VERROUILLE not in m and score_min is not None:
             # an exact threshold on the nested path; else the score a re-run verified (part 6)
             seuil = "d'au moins" if nested else "de"
             actions.append(
-                f"améliorer votre projet (une note {seuil} {_court(score_min)}/100 vous aurait "
-                "valu un poste de plus)"
+                f"améliorer votre projet (une note {seuil} {_court(score_min)}/100 aurait valu un "
+                "poste de plus)"
             )
         elif motif_codes.SCORE_INSUFFISANT in m and c is not None:
             actions.append(
@@ -2673,7 +2719,7 @@ def _suite(
             )
         if motif_codes.PLAFOND_STRUCTURE not in m:  # the cap would stop a new request too
             actions.append(
-                "demander des postes supplémentaires sur le portail pour un prochain tour"
+                "demander d'autres postes sur le portail pour un prochain tour"
                 if total
                 else "déposer une nouvelle candidature sur le portail pour un prochain tour"
             )
@@ -2851,9 +2897,7 @@ def round_explainer(
     tour = _Tour(result, meta)
 
     def explain(decision: Mapping[str, Any]) -> dict[str, Any]:
-        id_pg = int(decision["idPG"])
-        full = _explain(tour, decision, by_id[id_pg], n_granted)
-        return compacte(full, id_pg) if compact else full
+        return _explain(tour, decision, by_id[int(decision["idPG"])], n_granted, compact)
 
     return explain
 

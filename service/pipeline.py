@@ -505,6 +505,7 @@ def run_round(
     extra_existing: Mapping[str, int] | None = None,
     locks: Mapping[int, int] | None = None,
     config: SolverConfig | None = None,
+    niveau: str = "complete",
 ) -> dict[str, Any]:
     """Solve one round and return the contract's result as a JSON-ready dict.
 
@@ -520,6 +521,8 @@ def run_round(
         ``verrou`` in the request).
     config
         Solver configuration (defaults: :class:`allocator.SolverConfig`).
+    niveau
+        Level of the decisions' explanations (:func:`result_to_contract`).
 
     Raises
     ------
@@ -527,7 +530,7 @@ def run_round(
         For input that is well-formed JSON but wrong for the data (e.g. an unknown commune).
     """
     solved = solve_round(request, extra_existing=extra_existing, locks=locks, config=config)
-    return solved.contract()
+    return solved.contract(niveau=niveau)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -50,13 +50,16 @@ def solve(
     *,
     extra_existing: Mapping[str, int] | None = None,
     locks: Mapping[int, int] | None = None,
+    niveau: str = "complete",
 ) -> dict[str, Any]:
     """Solve one round through :func:`service.pipeline.run_round` (imported lazily: heavy)."""
     import geodata
     from service import pipeline
 
     try:
-        return pipeline.run_round(request, extra_existing=extra_existing, locks=locks)
+        return pipeline.run_round(
+            request, extra_existing=extra_existing, locks=locks, niveau=niveau
+        )
     except (geodata.UnknownCommuneCode, geodata.CommuneOutsideProgramme) as exc:
         # Bad input, never a 5xx: codes the pipeline could not attach to a field.
         raise InvalidRequest(
@@ -70,17 +73,13 @@ def allocate(db: Database, request: RoundRequest, niveau: str = "complete") -> d
     Without ``conseillersExistants`` in the request, the existing advisors are the store's current
     state, each post counted once (rule in :mod:`service.cycle`): the store alone once the 2021
     history is imported, else the bundled 2021 advisors plus the posts of committed rounds.
-    ``niveau``: the level of the decisions' explanations (``complete``, or ``compacte``:
-    :func:`service.explication.compact_result`).
+    ``niveau``: the level of the decisions' explanations (``complete``, or ``compacte``: the
+    opening paragraph and the numbers, :func:`service.explication.compacte`).
     """
     from service import explication
 
-    compact = explication.niveau_explication(niveau) == explication.NIVEAU_COMPACT
-    result = _allocate(db, request)
-    return explication.compact_result(result) if compact else result
+    explication.niveau_explication(niveau)
 
-
-def _allocate(db: Database, request: RoundRequest) -> dict[str, Any]:
     extra = None
     if request.conseillersExistants is None:
         with db.read() as s:
@@ -96,7 +95,7 @@ def _allocate(db: Database, request: RoundRequest) -> dict[str, Any]:
                     ]
                 }
             )
-    return solve(request, extra_existing=extra)
+    return solve(request, extra_existing=extra, niveau=niveau)
 
 
 def existing_from_committed(session: Session) -> dict[str, int]:

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import HealthCheck, event, given, settings, target
 from hypothesis import strategies as st
 
 from allocator import ALL_MOTIFS, motifs
@@ -44,11 +44,12 @@ REPERES: dict[str, tuple[str, ...]] = {
     motifs.ENVELOPPE_NATIONALE_EPUISEE: ("tous les postes que l'État finance",),
     motifs.QUOTA_EPUISE: (
         "de ce tour ont tous été attribués",
+        "le seul poste de ce tour a été attribué",
         "ce tour n'avait aucun poste à attribuer",
     ),
-    motifs.PRIORITE_INSUFFISANTE: ("votre poste suivant venait après le dernier poste attribué",),
+    motifs.PRIORITE_INSUFFISANTE: ("votre poste suivant était moins prioritaire",),
 }
-RECOURS = "contester cette décision par un recours gracieux auprès de l'ANCT dans les deux mois."
+RECOURS = "former un recours gracieux auprès de l'ANCT dans les deux mois."
 PAS_ENCORE = "seule la décision du comité pourra être contestée."
 VALIDE_LE = "2021-06-20T08:00:00Z"
 NOMBRE = r"-?\d+(?:\u202f\d{3})*(?:,\d+)?"
@@ -63,9 +64,10 @@ def valeur(text: str) -> float:
     return float(text.replace("\u202f", "").replace(",", "."))
 
 
-def sans_citations(text: str) -> str:
-    """``text`` without what it quotes (« … »: a committee's reason is free text)."""
-    return re.sub(r"«[^»]*»", "«»", text)
+def extrait(text: str, mots: int = 15) -> str:
+    """A committee's reason as the opening paragraph quotes it: on one line, 15 words at most."""
+    words = " ".join(text.splitlines()).split()
+    return " ".join(words[:mots]) + (" …" if len(words) > mots else "")
 
 
 # -- the opening paragraph ------------------------------------------------------------------------
@@ -94,7 +96,12 @@ def check_opening(
     assert rest.startswith("## 1. ")
     # what was asked, what is granted, who decided
     assert para.startswith(f"Vous avez demandé {ex.pluriel(souhaites, 'poste')} de conseiller")
-    plain = sans_citations(para)
+    lock = meta.verrous.get(d["idPG"]) if meta is not None else None
+    plain = para  # without the committee's reason (free text) that it quotes
+    if lock and lock.get("motif"):
+        quoted = f", pour le motif suivant : « {extrait(lock['motif'])} »"
+        assert quoted in para
+        plain = para.replace(quoted, "", 1)
     if already:
         assert f", dont {ex.pluriel(already, 'déjà obtenu', 'déjà obtenus')}." in plain
         assert f" {ex.nombre(total)} sur {ex.nombre(souhaites)}." in plain
@@ -130,7 +137,6 @@ def check_opening(
     allowed = {ex.nombre(x) for x in (souhaites, already, granted, total, 100) if x is not None}
     if meta is not None and meta.valide_le:
         allowed |= {str(int(meta.valide_le[8:10])), meta.valide_le[:4]}
-    lock = meta.verrous.get(d["idPG"]) if meta is not None else None
     if lock and lock.get("proposition") is not None:
         allowed.add(ex.nombre(int(lock["proposition"])))
     regles = e["parametres"]["regles"]
@@ -139,7 +145,7 @@ def check_opening(
         minimum = regles["NOTE_MINIMALE"]["valeur"]
         assert f"({fr(note)}/100) est sous la note minimale du tour ({fr(minimum)}/100)" in plain
         allowed |= {fr(note), fr(minimum)}
-    if motifs.QUOTA_EPUISE in given_ and e["parametres"]["quota"]:
+    if motifs.QUOTA_EPUISE in given_ and (e["parametres"]["quota"] or 0) > 1:
         assert f"les {ex.pluriel(e['parametres']['quota'], 'poste')} de ce tour" in plain
         allowed.add(ex.nombre(e["parametres"]["quota"]))
     if motifs.PLAFOND_STRUCTURE in given_:
@@ -148,16 +154,16 @@ def check_opening(
         allowed.add(ex.nombre(cap))
     # what the applicant can do next: only what is true of the decision
     cf = e["contrefactuel"]
-    if "vous aurait valu un poste de plus" in plain:
+    if "aurait valu un poste de plus" in plain:
         assert valide and cf["noteMinimale"] is not None and not locked
         seuil = "d'au moins" if cf["prioritesEmboitees"] else "de"
-        assert f"une note {seuil} {fr(cf['noteMinimale'])}/100 vous aurait valu" in plain
+        assert f"une note {seuil} {fr(cf['noteMinimale'])}/100 aurait valu" in plain
         allowed.add(fr(cf["noteMinimale"]))
     if motifs.SCORE_INSUFFISANT in found and "note minimale du tour :" in plain:
         allowed.add(fr(regles["NOTE_MINIMALE"]["valeur"]))
     recrute = "engager le recrutement" in plain
     assert recrute is (valide and motifs.DEMANDE_SATISFAITE in found and granted > 0)
-    encore = "demander des postes supplémentaires" in plain
+    encore = "demander d'autres postes" in plain
     nouvelle = "déposer une nouvelle candidature" in plain
     if encore or nouvelle:
         assert valide and not found & {
@@ -321,6 +327,55 @@ def rounds() -> list[tuple[RoundRequest, dict[str, Any]]]:
     return out
 
 
+@settings(max_examples=600, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+@given(
+    found=st.sets(st.sampled_from(ALL_MOTIFS), max_size=6).map(motifs.ordered),
+    numbers=st.tuples(*[st.integers(0, 1_000_000)] * 4),
+    note=st.one_of(st.none(), st.floats(0, 100)),
+    score=st.one_of(st.none(), st.floats(0, 100)),
+    nested=st.booleans(),
+    statut=st.sampled_from([ex.STATUT_PROPOSITION, ex.STATUT_BROUILLON, ex.STATUT_VALIDE]),
+    reason=st.one_of(st.none(), st.text(max_size=2000)),
+    kind=st.sampled_from(["COMMUNE", "PRIVATE", "GIP", "type inconnu de la structure"]),
+)
+def test_opening_paragraph_is_short_whatever_the_motifs_and_numbers(
+    rounds: list[tuple[RoundRequest, dict[str, Any]]],
+    found: tuple[str, ...],
+    numbers: tuple[int, int, int, int],
+    note: float | None,
+    score: float | None,
+    nested: bool,
+    statut: str,
+    reason: str | None,
+    kind: str,
+) -> None:
+    """Any set of motifs (even ones the engine never gives together), any numbers, any reason of
+    the committee: at most 120 words, on one line."""
+    _, result = rounds[4]  # a knapsack round: a budget, caps and every number known
+    granted, total, asked, already = numbers
+    lock = None if reason is None else {"nombre": granted, "motif": reason, "proposition": asked}
+    meta = ex.RoundMeta(round_id=3, statut=statut, valide_le=VALIDE_LE, auteur="cli:root")
+    tour = ex._Tour(result, None if statut == ex.STATUT_PROPOSITION else meta)
+    c = tour.calcul(1_000_000)
+    para = ex._essentiel(
+        tour,
+        c,
+        found,
+        granted=granted,
+        total=total,
+        souhaites=asked,
+        already=already,
+        type_structure=kind,
+        note=note,
+        lock=lock,
+        score_min=score,
+        nested=nested,
+    )
+    target(float(len(para.split())))  # search for the longest paragraph
+    assert len(para.split()) <= ex.ESSENTIEL_MOTS_MAX, (len(para.split()), para)
+    assert para == ex.une_ligne(para)
+
+
 def test_opening_paragraph_gives_every_kind_of_reason(
     rounds: list[tuple[RoundRequest, dict[str, Any]]],
 ) -> None:
@@ -350,16 +405,16 @@ def test_opening_paragraph_of_a_committed_partial_grant(
         "numérique. Le comité de sélection de l'ANCT vous attribue "
         f"{ex.pluriel(d['nombreConseillersAttribues'], 'poste')} dans ce tour (décision du 20 "
         "juin 2021). Raisons : les 25 postes de ce tour ont tous été attribués ; votre poste "
-        "suivant venait après le dernier poste attribué dans le classement, qui tient compte du "
-        "besoin du territoire, des conseillers déjà présents et de la note du projet. Vous pouvez "
+        "suivant était moins prioritaire que le dernier attribué (besoin du territoire, "
+        "conseillers déjà présents, note du projet). Vous pouvez "
         + (
             f"améliorer votre projet (une note d'au moins "
-            f"{fr(e['contrefactuel']['noteMinimale'])}/100 vous aurait valu un poste de plus), "
+            f"{fr(e['contrefactuel']['noteMinimale'])}/100 aurait valu un poste de plus), "
             if e["contrefactuel"]["noteMinimale"] is not None
             else ""
         )
-        + "demander des postes supplémentaires sur le portail pour un prochain tour ou contester "
-        "cette décision par un recours gracieux auprès de l'ANCT dans les deux mois."
+        + "demander d'autres postes sur le portail pour un prochain tour ou former un recours "
+        "gracieux auprès de l'ANCT dans les deux mois."
     )
 
 
