@@ -501,7 +501,7 @@ _AUTEURS = {
     "admin": "un administrateur du service",
     "analyste": "un analyste du service",
     "portail": "le portail national",
-    "démonstration": "la démonstration du service (données de démonstration)",
+    "démonstration": "la démonstration du service",
     "import-historique": "l'import de l'historique des comités",
 }
 

@@ -560,7 +560,7 @@ def test_letter_never_names_a_technical_id_as_who_decided(
         ("agence:12", "un agent de l'ANCT"),
         ("agence:Marie Dupont", "un agent de l'ANCT"),
         ("admin:7", "un administrateur du service"),
-        ("démonstration", "la démonstration du service (données de démonstration)"),
+        ("démonstration", "la démonstration du service"),
         ("import-historique", "l'import de l'historique des comités"),
         ("x\n## 7. Faux", "un utilisateur du service"),
         ("", None),
