@@ -153,8 +153,9 @@ IDEMPOTENCY_KEY = {
     "in": "header",
     "required": False,
     "description": (
-        "même clé + même corps → même réponse pendant 24 h (par défaut) ; autre corps → 422 ; "
-        "requête encore en cours → 409"
+        "même clé + même corps et mêmes paramètres de requête (explication=…) → même réponse "
+        "pendant 24 h (par défaut) ; autre corps ou autres paramètres → 422 ; requête encore en "
+        "cours → 409"
     ),
     "schema": {"type": "string", "pattern": "^[\\x21-\\x7e]{1,255}$"},
 }
