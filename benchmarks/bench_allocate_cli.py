@@ -11,6 +11,11 @@ the benchmark points the cache at an empty temporary folder, reports the first r
 size as *cold* (it builds the cache, as the first run after an install or a data update does)
 and the median of the repeats as *warm*.
 
+Each size is also solved at the compact level of explanation (``--explication compacte``: the
+opening paragraph and the numbers of each decision instead of its whole letter, warm cache):
+its wall time and output size are printed as ratios of the full level's, measured in the same
+run (``--no-compact`` skips it).
+
 Where ``PYTHONDONTWRITEBYTECODE`` is set (this workplace's machines), an editable install compiles
 the project's sources again in every process (≈0.05 s). A wheel install compiles them once, at
 install time: the *warm+pyc* rows are measured so, on a copy of the project's packages in a
@@ -83,6 +88,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[1500, 5000, 20000])
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--no-compact", action="store_true", help="skip the compact level (--explication)"
+    )
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -124,12 +132,26 @@ def main() -> None:
             rows.append(("warm", [timed(cmd, env) for _ in range(args.repeat)]))
             if pyc_cwd is not None:
                 rows.append(("warm+pyc", [timed(cmd, env, pyc_cwd) for _ in range(args.repeat)]))
+            full_size = out.stat().st_size
             res = json.loads(out.read_text(encoding="utf-8"))
+            out_compact = Path(tmp) / f"compact_{n}.json"
+            if not args.no_compact:  # the compact level (--explication compacte), same run
+                compact = [*ALLOCATOR, "allocate", str(path), "-o", str(out_compact)]
+                compact += ["--explication", "compacte"]
+                rows.append(("compacte", [timed(compact, env) for _ in range(args.repeat)]))
             for label, times in rows:
                 wall = statistics.median(times)
                 print(
                     f"{n:>10} {req['quota']:>6} {res['status']:>8} "
                     f"{res['solveur']['gap']!s:>5} {label:>8} {wall:>8.2f} {wall / baseline:>6.1f}"
+                )
+            if not args.no_compact:
+                warm = statistics.median(dict(rows)["warm"])
+                size = out_compact.stat().st_size
+                print(
+                    f"{n:>10} explication complete {full_size / 1e6:.1f} MB, compacte "
+                    f"{size / 1e6:.1f} MB (×{size / full_size:.3f} the bytes, "
+                    f"×{statistics.median(dict(rows)['compacte']) / warm:.2f} the wall time)"
                 )
 
 

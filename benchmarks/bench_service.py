@@ -5,13 +5,17 @@ seeds it, then measures latency (p50 / p99) and throughput of:
 
 - ``GET /health`` (baseline: the WSGI stack without database or engine);
 - ``GET /v1/structures/{idPG}`` with 50 concurrent clients for 60 s (token check + 3 queries);
-- ``POST /v1/allocate`` with a 1,500-structure round (real 2021 hosts, real commune codes).
+- ``POST /v1/allocate`` with a 1,500-structure round (real 2021 hosts, real commune codes), at
+  both levels of explanation (``?explication=compacte`` against the default full level): the
+  answer's size and one client's time, then each level under load; ratios against the full
+  level measured in the same run.
 
 Every phase runs for a fixed duration and stops; any non-2xx answer or transport error is
 counted as an error (0 expected). Usage::
 
     .venv/bin/python benchmarks/bench_service.py [--workers 4] [--clients 50] [--duration 60]
-        [--allocate-clients 4] [--allocate-duration 60] [--database-url postgresql+psycopg://...]
+        [--allocate-clients 4] [--allocate-duration 60] [--level-repeat 3]
+        [--database-url postgresql+psycopg://...]
 """
 
 from __future__ import annotations
@@ -167,6 +171,12 @@ def main() -> None:
     parser.add_argument("--allocate-clients", type=int, default=4)
     parser.add_argument("--allocate-duration", type=float, default=60.0)
     parser.add_argument("--structures", type=int, default=1500)
+    parser.add_argument(
+        "--level-repeat",
+        type=int,
+        default=3,
+        help="sequential requests per level of explanation (sizes and one-client times)",
+    )
     parser.add_argument("--database-url", default=None, help="default: a temporary SQLite file")
     parser.add_argument(
         "--gunicorn-arg", action="append", default=[], help="extra gunicorn argument (repeatable)"
@@ -260,16 +270,51 @@ def main() -> None:
         print(results[-1].report(), flush=True)
         body = json.dumps({"quota": 1000, "mois": "2021-06", "structures": structures}).encode()
         print(f"allocate body: {len(body) / 1e6:.2f} MB, {len(structures)} structures", flush=True)
-        results.append(
-            run_phase(
-                Phase(f"POST /v1/allocate {len(structures)} ({args.allocate_clients} cl.)"),
-                port,
-                args.allocate_clients,
-                args.allocate_duration,
-                lambda i: ("POST", "/v1/allocate", body, auth),
+        # The two levels of explanation: the same round, one client, answer size and time.
+        levels = {"complete": "/v1/allocate", "compacte": "/v1/allocate?explication=compacte"}
+        alone: dict[str, tuple[int, float]] = {}
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=300)
+        request(conn, "POST", levels["complete"], body, auth)  # warm the workers' caches
+        for level, path in levels.items():
+            times, size = [], 0
+            for _ in range(args.level_repeat):
+                t0 = time.perf_counter()
+                status, data = request(conn, "POST", path, body, auth)
+                times.append(time.perf_counter() - t0)
+                if status != 200:
+                    raise SystemExit(f"{path}: {status} {data[:300]!r}")
+                size = len(data)
+            alone[level] = (size, statistics.median(times))
+        conn.close()
+        full_size, full_time = alone["complete"]
+        for level, (size, seconds) in alone.items():
+            print(
+                f"explication={level:<9} answer {size / 1e6:7.2f} MB (×{size / full_size:.3f})  "
+                f"one client {seconds:6.2f} s (×{seconds / full_time:.2f}, median of "
+                f"{args.level_repeat})",
+                flush=True,
             )
-        )
-        print(results[-1].report(), flush=True)
+        by_level = {}
+        for level, path in levels.items():
+            results.append(
+                run_phase(
+                    Phase(f"POST /v1/allocate {level} ({args.allocate_clients} cl.)"),
+                    port,
+                    args.allocate_clients,
+                    args.allocate_duration,
+                    lambda i, path=path: ("POST", path, body, auth),
+                )
+            )
+            by_level[level] = results[-1]
+            print(results[-1].report(), flush=True)
+        full, compact = by_level["complete"], by_level["compacte"]
+        if full.latencies and compact.latencies:
+            p50 = statistics.median(compact.latencies) / statistics.median(full.latencies)
+            rate = (len(compact.latencies) / compact.elapsed) / (len(full.latencies) / full.elapsed)
+            print(
+                f"compacte / complete under load: p50 ×{p50:.2f}, throughput ×{rate:.2f}",
+                flush=True,
+            )
         print("\nsummary")
         for r in results:
             print(r.report())

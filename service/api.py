@@ -4,8 +4,9 @@
 from __future__ import annotations
 
 from flask import Blueprint, Response
+from flask import request as flask_request
 
-from service import cycle, rounds, store, territoires
+from service import cycle, explication, rounds, store, territoires
 from service.api_schemas import (
     AvisPrefetBody,
     RoundCommitBody,
@@ -31,13 +32,35 @@ bp = Blueprint("v1", __name__, url_prefix="/v1")
 ID = "int"
 
 
+def _niveau_explication() -> str:
+    """``?explication=`` of ``POST /v1/allocate``: the level of the decisions' explanations
+    (:data:`service.explication.NIVEAUX`, ``complete`` when absent); anything else is a 422
+    naming the parameter."""
+    values = flask_request.args.getlist("explication")
+    if not values:
+        return explication.NIVEAU_COMPLET
+    if len(values) > 1 or values[0] not in explication.NIVEAUX:
+        raise InvalidRequest(
+            [
+                FieldError(
+                    "explication",
+                    f"valeur non reconnue {', '.join(repr(v) for v in values)} ; valeurs "
+                    f"possibles : {explication.NIVEAU_COMPLET} (par défaut), "
+                    f"{explication.NIVEAU_COMPACT}",
+                )
+            ]
+        )
+    return values[0]
+
+
 @bp.post("/allocate")
 @requires("portail", "agence", "analyste")
 @idempotent
 def allocate() -> Response:
-    """Stateless round: contract request → contract result."""
+    """Stateless round: contract request → contract result (explanations at the level asked)."""
+    niveau = _niveau_explication()
     request = parse_round_request(json_body(), max_structures())
-    return json_response(rounds.allocate(db(), request))
+    return json_response(rounds.allocate(db(), request, niveau))
 
 
 @bp.put(f"/structures/<{ID}:id_pg>")

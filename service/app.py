@@ -11,6 +11,10 @@ Configuration layers, later ones winning: :data:`DEFAULTS` → ``instance/config
 ``ALLOCATOR_MAX_SCENARIO_STRUCTURES``, ``ALLOCATOR_ENV``...) → ``test_config``.
 The instance folder is ``$ALLOCATOR_INSTANCE_PATH`` or ``./instance``.
 
+``ALLOCATOR_PUBLIC_URL`` is the service's public address, where the letters say the public
+notice is (``…/v1/notice``); it is read from the environment (the command line writes letters
+too), defaults to ``http://127.0.0.1:8000`` and must be an absolute http or https address.
+
 Behind a TLS-terminating reverse proxy set ``ALLOCATOR_PROXY_FIX`` to the number of proxies: the
 app is wrapped in werkzeug's ``ProxyFix`` and trusts their ``X-Forwarded-For``/``-Proto`` (so
 that ``request.is_secure`` and the client address are right). Production mode
@@ -87,6 +91,26 @@ def _check_whole_settings(config: Any) -> None:
             )
 
 
+def _check_public_url(production: bool) -> None:
+    """Refuse to start with an ``ALLOCATOR_PUBLIC_URL`` the letters could not cite; warn when a
+    production service cites the notice at the development default (the letters are written
+    by the command line too, which reads the same variable: it is not an app setting)."""
+    from service import explication
+
+    try:
+        url = explication.public_url()
+    except ValueError as exc:
+        raise RuntimeError(str(exc)) from None
+    if production and url == explication.DEFAULT_PUBLIC_URL:
+        log.warning(
+            "%s n'est pas défini : les lettres citent la notice publique à l'adresse de "
+            "développement %s%s.",
+            explication.PUBLIC_URL_ENV,
+            url,
+            explication.NOTICE_CHEMIN,
+        )
+
+
 def forbid_framing(response: Response) -> Response:
     """No page of the service may be shown in a frame (clickjacking): every response says so."""
     csp = response.headers.get("Content-Security-Policy")
@@ -137,6 +161,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         raise RuntimeError("La clé secrète de développement est interdite en production.")
 
     _check_whole_settings(app.config)
+    _check_public_url(production)
     if app.config["PROXY_FIX"]:
         from werkzeug.middleware.proxy_fix import ProxyFix
 

@@ -98,12 +98,26 @@ def main() -> None:
     help="Processes explaining the decisions (default: 2 when the machine has 2 cores or more;"
     " the result is byte-identical whatever the number).",
 )
-def allocate(request_file, output: Path | None, jobs: int | None) -> None:
+@click.option(
+    "--explication",
+    "niveau",
+    type=click.Choice(["complete", "compacte"]),
+    default="complete",
+    show_default=True,
+    help="Level of the decisions' explanations: the whole letter, or its opening paragraph and"
+    " numbers (as POST /v1/allocate?explication=).",
+)
+def allocate(request_file, output: Path | None, jobs: int | None, niveau: str) -> None:
     """Solve one round statelessly: REQUEST_FILE is the round request JSON ('-' = stdin)."""
-    from service.explication import gc_paused
+    from service.explication import gc_paused, public_url
     from service.pipeline import result_summary, solve_round
     from service.schemas import InvalidRequest, json_error, parse_round_request
 
+    try:  # the letters cite the notice at this address: a wrong one is refused before solving
+        public_url()
+    except ValueError as exc:
+        click.echo(f"configuration invalide : {exc}", err=True)
+        sys.exit(EXIT_INVALID)
     raw = request_file.read()
     try:
         payload = json.loads(raw, parse_constant=_reject_constant)
@@ -116,7 +130,7 @@ def allocate(request_file, output: Path | None, jobs: int | None) -> None:
         with gc_paused():
             request = parse_round_request(payload, max_structures())
             solved = solve_round(request)
-            _emit(solved, output, jobs or min(2, os.cpu_count() or 1))
+            _emit(solved, output, jobs or min(2, os.cpu_count() or 1), niveau)
     except InvalidRequest as exc:
         _fail_invalid([(e.champ, e.message) for e in exc.errors])
     except Exception as exc:
@@ -127,11 +141,11 @@ def allocate(request_file, output: Path | None, jobs: int | None) -> None:
     _quick_exit = True
 
 
-def _emit(solved: SolvedRound, output: Path | None, processes: int) -> None:
+def _emit(solved: SolvedRound, output: Path | None, processes: int, niveau: str) -> None:
     """Write the round's JSON to ``output`` (stdout when ``None``) as it is built."""
     from service.pipeline import encoded_round
 
-    with encoded_round(solved, processes=processes) as parts:
+    with encoded_round(solved, processes=processes, niveau=niveau) as parts:
         # written as built: the result of a national round is tens of MB
         if output is None:
             sys.stdout.buffer.writelines(parts)

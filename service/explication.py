@@ -56,6 +56,7 @@ ENGINE_KEYS = ("priorites", "rangs", "seuil", "details", "territoire")
 PART_KEYS = (
     "mention",
     "contribution",
+    "essentiel",
     "donnees",
     "parametres",
     "operations",
@@ -64,9 +65,21 @@ PART_KEYS = (
     "resume",
 )
 #: Version of the wording and structure below (bumped when the explanation's shape changes).
-FORMAT_EXPLICATION = 2
+FORMAT_EXPLICATION = 3
 
 DECIDEUR = "le comité de sélection de l'Agence nationale de la cohésion des territoires (ANCT)"
+#: :data:`DECIDEUR` in the opening paragraph of a letter (the acronym is spelt out below it).
+DECIDEUR_COURT = "le comité de sélection de l'ANCT"
+#: Title of the public notice (:mod:`service.notice`), as the letters cite it.
+NOTICE_TITRE = "Notice publique de l'algorithme d'attribution des conseillers numériques"
+#: Where the service serves the notice, under its public address (:func:`public_url`).
+NOTICE_CHEMIN = "/v1/notice"
+#: Environment variable of the service's public address (scheme and host, optionally a path
+#: prefix), written in the letters before :data:`NOTICE_CHEMIN`.
+PUBLIC_URL_ENV = "ALLOCATOR_PUBLIC_URL"
+#: Its default: the address ``allocator serve`` listens on (a development or demonstration
+#: machine); a production service sets its own (``create_app`` requires it in production).
+DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000"
 CONTACT_ANCT = (
     "Agence nationale de la cohésion des territoires, programme Conseiller numérique, "
     "20 avenue de Ségur, TSA 10717, 75334 Paris Cedex 07"
@@ -217,10 +230,69 @@ SOURCES_INTERNES: dict[str, str] = {
 }
 
 
-def source_ref(*ids: str) -> str:
-    """Short references of the given sources (``"source S3 : La MedNum, …"``)."""
-    refs = ", ".join(f"{i} : {SOURCES[i].court}" for i in ids)
+def source_ref(*ids: str, numeros: Mapping[str, str] | None = None) -> str:
+    """Short references of the given sources (``"source S2 : La MedNum, …"``).
+
+    ``numeros``: the number each source has in the letter (:func:`numeros_sources`); without
+    it, the ids of ``DATA.md``.
+    """
+    refs = ", ".join(f"{(numeros or {}).get(i, i)} : {SOURCES[i].court}" for i in ids)
     return ("sources " if len(ids) > 1 else "source ") + refs
+
+
+def numeros_sources(cited: tuple[str, ...] | list[str]) -> dict[str, str]:
+    """The sources of a letter numbered S1, S2, … in order of first citation, without gaps
+    (``{id in DATA.md: number in the letter}``)."""
+    out: dict[str, str] = {}
+    for i in cited:
+        if i not in out:
+            out[i] = f"S{len(out) + 1}"
+    return out
+
+
+def public_url() -> str:
+    """The service's public address (:data:`PUBLIC_URL_ENV`, else :data:`DEFAULT_PUBLIC_URL`),
+    without a trailing slash.
+
+    Raises
+    ------
+    ValueError
+        (French message naming the variable) for anything but an absolute ``http`` or
+        ``https`` address without query, fragment, credentials or spaces.
+    """
+    import os
+    from urllib.parse import urlsplit
+
+    raw = os.environ.get(PUBLIC_URL_ENV)
+    if raw is None or raw == "":
+        return DEFAULT_PUBLIC_URL
+    url = raw.strip().rstrip("/")
+    try:
+        parts = urlsplit(url)
+        valid = (
+            parts.scheme in ("http", "https")
+            and bool(parts.hostname)
+            and not parts.query
+            and not parts.fragment
+            and "?" not in url
+            and "#" not in url
+            and "@" not in parts.netloc
+            and not any(ch.isspace() or ord(ch) < 32 for ch in url)
+        )
+        parts.port  # noqa: B018 - raises ValueError on a port out of range
+    except ValueError:
+        valid = False
+    if not valid:
+        raise ValueError(
+            f"{PUBLIC_URL_ENV} doit être une adresse absolue en http ou https, sans paramètres ni "
+            f"fragment (par exemple https://conseillers.exemple.gouv.fr) : reçu {raw!r}."
+        )
+    return url
+
+
+def notice_reference(url: str) -> str:
+    """How a letter cites the public notice: its title and its public address."""
+    return f"« {NOTICE_TITRE} », publiée à l'adresse {url}{NOTICE_CHEMIN}"
 
 
 #: The published tie-break (``allocator.model.filing_key``), in the letters and the notice.
@@ -354,14 +426,97 @@ def nombre(value: float | int | None, decimales: int = 0) -> str:
     return text.replace(",", NBSP).replace(".", ",")
 
 
+def est_pluriel(value: float | int | None, decimales: int = 0) -> bool:
+    """Whether a noun after ``nombre(value, decimales)`` takes the plural: from 2 on, as French
+    writes it ("0 poste", "1,5 poste", "2 postes"), judged on the number as it is printed."""
+    kind = type(value)
+    if kind is int:  # (bool is not int here: "oui"/"non" take no plural)
+        return value >= 2 or value <= -2  # type: ignore[operator]
+    if value is None or kind is bool:
+        return False
+    try:
+        shown = round(float(value), decimales)
+    except (TypeError, ValueError, OverflowError):  # NaN, infinities: printed "—"
+        return False
+    return shown >= 2.0 or shown <= -2.0
+
+
+def pluriel(
+    value: float | int | None, singulier: str, pluriel: str | None = None, decimales: int = 0
+) -> str:
+    """``value`` in French (:func:`nombre`) and the words that agree with it: ``pluriel(1,
+    "poste")`` is ``1 poste``, ``pluriel(3, "poste attribué", "postes attribués")`` is
+    ``3 postes attribués`` (``pluriel`` defaults to ``singulier + "s"``). The one rule of
+    agreement of every number of the letters and the notice: never "poste(s)"."""
+    mots = (pluriel or singulier + "s") if est_pluriel(value, decimales) else singulier
+    return f"{nombre(value, decimales)} {mots}"
+
+
 #: ``_postes(n)`` for the usual numbers of posts.
-_POSTES = tuple(f"{n} poste" + ("s" if n > 1 else "") for n in range(1001))
+_POSTES = tuple(pluriel(n, "poste") for n in range(1001))
 
 
 def _postes(n: int) -> str:
+    """``pluriel(n, "poste")`` (the most frequent agreement: memoised for 0 to 1,000)."""
     if type(n) is int and 0 <= n <= 1000:
         return _POSTES[n]
-    return f"{n} poste" + ("s" if abs(n) > 1 else "")
+    return pluriel(n, "poste")
+
+
+_MOIS = (
+    "janvier février mars avril mai juin juillet août septembre octobre novembre décembre"
+).split()
+
+
+def date_en_clair(iso: object) -> str:
+    """An ISO-8601 date or date-time as a letter writes it: ``1er juillet 2021``, ``15 juillet
+    2021`` (the date part as recorded; anything else is returned on one line, unchanged)."""
+    text = une_ligne(iso)
+    try:
+        year, month, day = int(text[0:4]), int(text[5:7]), int(text[8:10])
+        if text[4] != "-" or text[7] != "-" or not 1 <= month <= 12 or not 1 <= day <= 31:
+            return text
+    except (ValueError, IndexError):
+        return text
+    return f"{'1er' if day == 1 else day} {_MOIS[month - 1]} {year}"
+
+
+def mois_en_clair(mois: object) -> str:
+    """A round's month ``2021-06`` as ``juin 2021`` (anything else on one line, unchanged)."""
+    text = une_ligne(mois)
+    try:
+        year, month = int(text[0:4]), int(text[5:7])
+        if len(text) != 7 or text[4] != "-" or not 1 <= month <= 12:
+            return text
+    except ValueError:
+        return text
+    return f"{_MOIS[month - 1]} {year}"
+
+
+#: Who recorded a step of a round, by the role part of the recorded author (``role:label``
+#: of an API token, ``cli:<system user>`` on the command line, or a fixed name).
+_AUTEURS = {
+    "agence": "un agent de l'ANCT",
+    "cli": "un agent de l'ANCT (ligne de commande)",
+    "admin": "un administrateur du service",
+    "analyste": "un analyste du service",
+    "portail": "le portail national",
+    "démonstration": "la démonstration du service",
+    "import-historique": "l'import de l'historique des comités",
+}
+
+
+def auteur_en_clair(auteur: object) -> str | None:
+    """Who recorded a step (a round drafted, a lock, a commit), in words for a letter.
+
+    Never the technical id recorded (``cli:root``, ``agence:7``, a token's label): the role in
+    words (the id stays in the explanation's data, for the audit). ``None`` when no one is
+    recorded; an author of unknown form is "un utilisateur du service".
+    """
+    if auteur is None or auteur == "":
+        return None
+    role = str(auteur).split(":", 1)[0]
+    return _AUTEURS.get(role, "un utilisateur du service")
 
 
 def _oui_non(value: object) -> str:
@@ -484,9 +639,18 @@ def round_sources(request: RoundRequest, geo: Any) -> dict[str, Any]:
     }
 
 
-def _etat_conseillers(origine: str | None, meta: RoundMeta | None) -> str:
-    date = (meta.cree_le or "")[:10] if meta else ""
-    quand = f"au {date}" if date else "à la date du calcul"
+def _etat_cite(origine: str | None, meta: RoundMeta | None) -> tuple[str, ...]:
+    """The public sources :func:`_etat_conseillers` cites."""
+    if origine == "requete":
+        return ()
+    return ("S5",)
+
+
+def _etat_conseillers(
+    origine: str | None, meta: RoundMeta | None, numeros: Mapping[str, str] | None = None
+) -> str:
+    date = (meta.cree_le or "") if meta else ""
+    quand = f"au {date_en_clair(date)}" if date else "à la date du calcul"
     if origine == "requete" and meta is not None and meta.round_id is not None:
         return f"conseillers en poste enregistrés dans le registre du service {quand}"
     if origine == "requete":
@@ -496,12 +660,12 @@ def _etat_conseillers(origine: str | None, meta: RoundMeta | None) -> str:
     if origine == "historique_2021":
         return (
             "conseillers des structures validées par les comités de sélection du 24 mars au "
-            f"19 mai 2021 ({source_ref('S5')})"
+            f"19 mai 2021 ({source_ref('S5', numeros=numeros)})"
         )
     return (
         "conseillers des structures validées par les comités de 2021 "
-        f"({source_ref('S5')}), plus les postes attribués par les tours validés du registre "
-        f"{quand}"
+        f"({source_ref('S5', numeros=numeros)}), plus les postes attribués par les tours validés "
+        f"du registre {quand}"
     )
 
 
@@ -531,27 +695,36 @@ def _existing_sources(origine: str | None, meta: RoundMeta | None) -> list[str]:
 #   value (:func:`_memo`), lists of numbers in one call (:func:`_nombres_1`).
 
 _MENTION_TITRE = "Information sur le traitement algorithmique"
-_MENTION_LIGNES = (
-    "Cette décision a été prise sur le fondement d'un traitement algorithmique "
-    "(article L311-3-1 du code des relations entre le public et l'administration).",
-    f"Finalité du traitement : {FINALITE}.",
-    "Vous avez le droit d'obtenir la communication des règles définissant ce traitement et "
-    "des principales caractéristiques de sa mise en œuvre à votre égard : degré et mode de "
-    "contribution du traitement à la décision, données traitées et leurs sources, "
-    "paramètres et leur pondération appliqués à votre situation, opérations effectuées "
-    "(article R311-3-1-2). Les rubriques ci-dessous les donnent déjà ; la description "
-    "générale de l'algorithme est publique (notice, GET /v1/notice).",
-    f"Pour en faire la demande, écrivez à : {CONTACT_ANCT}, en indiquant l'identifiant de "
-    "votre candidature (idPG).",
-    "En cas de refus ou d'absence de réponse dans un délai d'un mois, vous pouvez saisir "
-    f"dans les deux mois la {CONTACT_CADA}, avant tout recours contentieux.",
-    *VOIES_DE_RECOURS,
-)
+
+
+def _mention_lignes(url: str) -> tuple[str, ...]:
+    """The lines of part 1 (the notice cited by its title and its address under ``url``)."""
+    return (
+        "Cette décision a été prise sur le fondement d'un traitement algorithmique "
+        "(article L311-3-1 du code des relations entre le public et l'administration).",
+        f"Finalité du traitement : {FINALITE}.",
+        "Vous avez le droit d'obtenir la communication des règles définissant ce traitement et "
+        "des principales caractéristiques de sa mise en œuvre à votre égard : degré et mode de "
+        "contribution du traitement à la décision, données traitées et leurs sources, "
+        "paramètres et leur pondération appliqués à votre situation, opérations effectuées "
+        "(article R311-3-1-2). Les rubriques ci-dessous les donnent déjà ; la description "
+        f"générale de l'algorithme est publique : {notice_reference(url)}.",
+        f"Pour en faire la demande, écrivez à : {CONTACT_ANCT}, en indiquant l'identifiant de "
+        "votre candidature (idPG).",
+        "En cas de refus ou d'absence de réponse dans un délai d'un mois, vous pouvez saisir "
+        f"dans les deux mois la {CONTACT_CADA}, avant tout recours contentieux.",
+        *VOIES_DE_RECOURS,
+    )
+
+
 _CONTRIBUTION_TITRE = "Rôle de l'algorithme dans la décision"
 _DONNEES_TITRE = "Données utilisées et leurs sources"
 _PARAMETRES_TITRE = "Paramètres appliqués à votre situation"
 _OPERATIONS_TITRE = "Opérations effectuées"
 _CONTREFACTUEL_TITRE = "Ce qui aurait changé le résultat"
+#: "conseiller-équivalent" and "conseiller accessible", singular and plural (:func:`pluriel`).
+_EQUIVALENTS = ("conseiller-équivalent", "conseillers-équivalents")
+_ACCESSIBLES = ("conseiller accessible", "conseillers accessibles")
 _HARD = (
     motif_codes.TYPE_NON_ELIGIBLE,
     motif_codes.AVIS_PREFET_NEGATIF,
@@ -580,7 +753,10 @@ def _bloc(n: int, titre: str, lignes: list[str] | tuple[str, ...]) -> str:
     return f"## {n}. {titre}\n\n" + _md(lignes)
 
 
-_MENTION_BLOC = _bloc(1, _MENTION_TITRE, _MENTION_LIGNES)
+@cache
+def _mention_bloc(url: str) -> str:
+    """Part 1 of ``texte`` for the public address ``url`` (worded once per address)."""
+    return _bloc(1, _MENTION_TITRE, _mention_lignes(url))
 
 
 def _mention() -> dict[str, Any]:
@@ -705,10 +881,13 @@ class _Tour:
         "_calculs",
         "contributions",
         "default_quality",
+        "essentiel",
+        "mention",
         "meta",
         "qui",
         "result",
         "statut",
+        "url",
     )
 
     def __init__(self, result: Mapping[str, Any], meta: RoundMeta | None) -> None:
@@ -719,6 +898,10 @@ class _Tour:
         self.default_quality = DEFAULT_QUALITY
         self.statut = meta.statut if meta is not None else STATUT_PROPOSITION
         self.qui = _QUI[self.statut] if self.statut in _QUI else None
+        self.url = public_url()
+        self.mention = _mention_bloc(self.url)
+        #: pieces of the opening paragraphs, by everything they depend on
+        self.essentiel: dict[tuple[Any, ...], str] = {}
         #: contribution (values, text) by (posts granted, locked) for decisions without a lock
         self.contributions: dict[tuple[int, bool], tuple[dict[str, Any], str]] = {}
         self._calculs: dict[int, _Calcul] = {}
@@ -818,6 +1001,7 @@ class _Calcul:
         "note_non_remplie",
         "note_par_defaut",
         "note_remplie",
+        "numeros",
         "origine",
         "penaliser",
         "penalite",
@@ -845,6 +1029,7 @@ class _Calcul:
         "regle_quota",
         "s3_millesime",
         "s6_millesime",
+        "sources_citees",
         "w_a",
         "w_d_texte",
         "w_e_texte",
@@ -876,21 +1061,28 @@ class _Calcul:
         origine = (sources.get("conseillersExistants") or {}).get("origine")
         acc = sources.get("accessibilite") or {}
         self.origine = origine
-        self.etat = _etat_conseillers(origine, meta)
+        # The public sources in the order part 3 cites them, numbered S1, S2, … in the letter.
+        self.numeros = numeros = numeros_sources(
+            ("S1", "S1", "S3", "S7", "S3", *_etat_cite(origine, meta), "S8", "S6")
+        )
+        #: ``donnees.sourcesCitees``: each number of the letter and the source in DATA.md
+        self.sources_citees = tuple((n, i) for i, n in numeros.items())
+        self.etat = _etat_conseillers(origine, meta, numeros)
         self.existing_sources = _existing_sources(origine, meta)
         self.etat_au = None if meta is None else meta.cree_le
         self.s3_millesime = SOURCES["S3"].millesime
         self.s6_millesime = SOURCES["S6"].millesime
-        self.ref_s1 = source_ref("S1")
-        self.ref_s6 = source_ref("S6")
-        self.ref_s8 = source_ref("S8")
+        self.ref_s1 = source_ref("S1", numeros=numeros)
+        self.ref_s6 = source_ref("S6", numeros=numeros)
+        self.ref_s8 = source_ref("S8", numeros=numeros)
         self.population_fragile = (
             " — population INSEE × indice de fragilité numérique × facteur régional (chômage, "
             "ZRR), calibré sur les 13 millions de personnes éloignées du numérique visées par le "
-            f"programme ({source_ref('S1', 'S3', 'S7')}).\n"
+            f"programme ({source_ref('S1', 'S3', 'S7', numeros=numeros)}).\n"
         )
         self.indice = (
-            f" (100 = moyenne de la région) — {source_ref('S3')}, {SOURCES['S3'].millesime}"
+            f" (100 = moyenne de la région) — {source_ref('S3', numeros=numeros)}, "
+            f"{SOURCES['S3'].millesime}"
         )
         methode_acc = (
             "accessibilité à deux étages (E2SFCA) : conseillers à portée pour 10 000 personnes "
@@ -899,7 +1091,7 @@ class _Calcul:
             "réseau routier)"
         )
         self.accessibilite = (
-            f" conseiller(s) accessible(s) pour 10 000 personnes fragiles de la zone — "
+            " pour 10 000 personnes fragiles de la zone — "
             f"{methode_acc}"
             + (
                 "; les France Services comptent comme une offre partielle"
@@ -908,7 +1100,7 @@ class _Calcul:
             )
             + ".\n"
         )
-        self.etat_ligne = f" conseiller(s)-équivalent(s) — état : {self.etat}.\n"
+        self.etat_ligne = f" — état : {self.etat}.\n"
         self.note_par_defaut = (
             f"note par défaut ({nombre(self.default_quality)}) : le projet n'avait pas été noté."
         )
@@ -937,7 +1129,7 @@ class _Calcul:
         self.budget_restant = report.get("budget_remaining_eur")
         self.quota_ligne = (
             f"- Quota du tour : {_postes(int(report.get('quota') or 0))} ; enveloppe nationale "
-            f"restante : {nombre(report.get('envelope_remaining'))} postes sur "
+            f"restante : {pluriel(report.get('envelope_remaining'), 'poste')} sur "
             f"{nombre(policy.get('national_envelope'))}.\n"
         )
         self.plafond_dep = (
@@ -1005,7 +1197,9 @@ class _Calcul:
             "\n### 5.5. Classement national et départage\n\n"
             "- Priorité d'un poste = accès + répartition + équilibre. Tous les postes possibles "
             "de toutes les structures sont classés par priorité décroissante et le tour attribue "
-            f"les premiers ({_postes(n_granted)} attribués par ce tour, verrous compris). "
+            "les premiers ("
+            f"{pluriel(n_granted, 'poste attribué', 'postes attribués')} par ce tour, verrous "
+            f"compris). "
             f"{DEPARTAGE}\n"
         )
 
@@ -1029,11 +1223,12 @@ class _Calcul:
         nom = self.departements.get(code or "", code or "—")
         reste = None if fair is None or existing is None else fair - existing - (posts or 0)
         existing_t, posts_t, need_t = nombre(existing), nombre(posts), nombre(need)
+        presents = pluriel(existing, "conseiller déjà présent", "conseillers déjà présents")
+        part = pluriel(fair, "poste")
         parametres = (
             f"- Département {nom} ({code}) : part équitable de l'enveloppe nationale "
-            f"{nombre(fair)} postes (répartition selon le besoin, méthode de Webster) ; "
-            f"{existing_t} conseiller(s) déjà présent(s) ; {posts_t} poste(s) attribué(s) par ce "
-            "tour ; "
+            f"{part} (répartition selon le besoin, méthode de Webster) ; {presents} ; "
+            f"{pluriel(posts, 'poste attribué', 'postes attribués')} par ce tour ; "
             + (
                 f"reste sous la part équitable après ce tour : {nombre(reste)}"
                 if reste is None or reste >= 0
@@ -1043,9 +1238,9 @@ class _Calcul:
         )
         equilibre = (
             "\n### 5.3. Équilibre entre départements\n\n"
-            f"- Département {nom} ({code}) : besoin estimé {need_t} personnes fragiles, "
-            f"{existing_t} conseiller(s) déjà présent(s), part équitable "
-            f"{nombre(fair)} postes ; ce tour y attribue {posts_t} poste(s).\n"
+            f"- Département {nom} ({code}) : besoin estimé "
+            f"{pluriel(need, 'personne fragile', 'personnes fragiles')}, {presents}, part "
+            f"équitable {part} ; ce tour y attribue {pluriel(posts, 'poste')}.\n"
             "- Composante « équilibre » d'un poste = poids × besoin du département / "
             "(conseillers présents + postes déjà attribués par le tour + 1/2) : elle baisse à "
             "chaque poste attribué dans le département (méthode de Sainte-Laguë).\n"
@@ -1078,9 +1273,10 @@ class _Calcul:
         existing_t, need_t, posts_t = nombre(existing), nombre(need), nombre(posts)
         lignes = (
             "\n### 5.4. Répartition au sein du département\n\n"
-            f"- Intercommunalité {nom} (partie dans le département) : besoin estimé {need_t} "
-            f"personnes fragiles, {existing_t} conseiller(s) déjà présent(s) ; ce tour y "
-            f"attribue {posts_t} poste(s).\n"
+            f"- Intercommunalité {nom} (partie dans le département) : besoin estimé "
+            f"{pluriel(need, 'personne fragile', 'personnes fragiles')}, "
+            f"{pluriel(existing, 'conseiller déjà présent', 'conseillers déjà présents')} ; ce "
+            f"tour y attribue {pluriel(posts, 'poste')}.\n"
             "- Composante « répartition » d'un poste = poids × besoin de l'intercommunalité / "
             "(conseillers présents + postes attribués par le tour + 1/2).\n"
         )
@@ -1119,9 +1315,7 @@ def _contribution(
         key = (granted, locked)
         cached = tour.contributions.get(key)
         if cached is None:
-            cached = tour.contributions[key] = _contribution_part(
-                meta, tour.statut, granted, locked, None
-            )
+            cached = tour.contributions[key] = _contribution_part(tour, granted, locked, None)
         template, texte = cached
         part = dict(template)  # the nested dicts are fresh for every decision
         if meta is not None:
@@ -1129,23 +1323,24 @@ def _contribution(
         if locked:
             part["derogation"] = dict(template["derogation"])
         return part, texte
-    return _contribution_part(meta, tour.statut, granted, locked, lock)
+    return _contribution_part(tour, granted, locked, lock)
+
+
+def _proposition(granted: int, locked: bool, lock: Mapping[str, Any] | None) -> int | None:
+    """What the algorithm proposed: the grant itself without a lock, else the proposal the lock
+    recorded (``None`` when it recorded none)."""
+    if not locked:
+        return granted
+    if lock is not None and lock.get("proposition") is not None:
+        return int(lock["proposition"])
+    return None
 
 
 def _contribution_part(
-    meta: RoundMeta | None,
-    statut: str,
-    granted: int,
-    locked: bool,
-    lock: Mapping[str, Any] | None,
+    tour: _Tour, granted: int, locked: bool, lock: Mapping[str, Any] | None
 ) -> tuple[dict[str, Any], str]:
-    proposition: int | None
-    if not locked:
-        proposition = granted
-    elif lock is not None and lock.get("proposition") is not None:
-        proposition = int(lock["proposition"])
-    else:
-        proposition = None
+    meta, statut = tour.meta, tour.statut
+    proposition = _proposition(granted, locked, lock)
     derogation = None
     if locked:
         derogation = {
@@ -1173,7 +1368,7 @@ def _contribution_part(
         "derogation": derogation,
     }
     lignes = _contribution_lignes(meta, statut, granted, locked, proposition, lock)
-    return part, _MENTION_BLOC + _bloc(2, _CONTRIBUTION_TITRE, lignes)
+    return part, tour.mention + _bloc(2, _CONTRIBUTION_TITRE, lignes)
 
 
 def _contribution_lignes(
@@ -1191,11 +1386,13 @@ def _contribution_lignes(
         "n'est prise automatiquement."
     ]
     if meta is not None and meta.round_id is not None:
+        auteur = auteur_en_clair(meta.auteur)
         lignes.append(
             f"Tour d'attribution n° {meta.round_id}"
-            + (f" (mois {meta.mois})" if meta.mois else "")
-            + (f", préparé par {meta.auteur}" if meta.auteur else "")
-            + (f" le {meta.cree_le[:10]}" if meta.cree_le else "")
+            + (f" (mois de {mois_en_clair(meta.mois)})" if meta.mois else "")
+            + (", préparé" if meta.auteur or meta.cree_le else "")
+            + (f" le {date_en_clair(meta.cree_le)}" if meta.cree_le else "")
+            + (f" par {auteur}" if auteur else "")
             + "."
         )
     if locked:
@@ -1206,24 +1403,30 @@ def _contribution_lignes(
             phrase += f" (l'algorithme proposait {_postes(proposition)})"
         if lock is not None and lock.get("motif"):
             phrase += f", motif : « {lock['motif']} »"
-        if lock is not None and lock.get("auteur"):
-            phrase += f" ({lock['auteur']}" + (
-                f", {str(lock['date'])[:10]})" if lock.get("date") else ")"
+        if lock is not None and (lock.get("auteur") or lock.get("date")):
+            qui = auteur_en_clair(lock.get("auteur"))
+            phrase += (
+                " (enregistré"
+                + (f" par {qui}" if qui else "")
+                + (f" le {date_en_clair(lock['date'])}" if lock.get("date") else "")
+                + ")"
             )
         lignes.append(phrase + ".")
+    attribues = pluriel(granted, "poste attribué", "postes attribués")
     if statut == STATUT_VALIDE:
         assert meta is not None
-        qui = f" par {meta.valide_par}" if meta.valide_par else ""
-        quand = f" le {meta.valide_le[:10]}" if meta.valide_le else ""
+        quand = f" le {date_en_clair(meta.valide_le)}" if meta.valide_le else ""
+        qui = auteur_en_clair(meta.valide_par)
+        enregistre = f" (validation enregistrée par {qui})" if qui else ""
         if locked:
             lignes.append(
-                f"Décision validée{qui}{quand} : {_postes(granted)} attribué(s) par ce tour, "
-                "nombre fixé par le comité."
+                f"Décision prise par {DECIDEUR_COURT}{quand}{enregistre} : {attribues} par ce "
+                "tour, nombre fixé par le comité."
             )
         else:
             lignes.append(
-                f"Décision validée{qui}{quand} : le comité a retenu la proposition de "
-                f"l'algorithme, soit {_postes(granted)} attribué(s) par ce tour."
+                f"Décision prise par {DECIDEUR_COURT}{quand}{enregistre} : le comité a retenu la "
+                f"proposition de l'algorithme, soit {attribues} par ce tour."
             )
     elif statut == STATUT_BROUILLON:
         lignes.append(
@@ -1321,12 +1524,18 @@ _STRUCTURE = itemgetter(*_STRUCTURE_CHAMPS)
 
 
 def _explain(
-    tour: _Tour, decision: Mapping[str, Any], s: StructureIn, n_granted: int | None
+    tour: _Tour,
+    decision: Mapping[str, Any],
+    s: StructureIn,
+    n_granted: int | None,
+    compact: bool = False,
 ) -> dict[str, Any]:
     """:func:`explain_decision` with the wording the round's decisions share (``tour``).
 
     One function for the five parts: every input is read once, and each part's values and
     lines are written in turn (the lines as the Markdown of ``texte``, into ``buf``).
+    ``compact``: :func:`compacte` of the result, without writing what it leaves out (the same
+    functions write the opening paragraph, the summary and the counterfactual at both levels).
     """
     expl = decision.get("explication") or {}
     if type(expl) is not dict:
@@ -1359,17 +1568,31 @@ def _explain(
         cof_part,
     ) = s_values
     head = f"# {titre(nom_structure, id_pg)}\n\n"
+    found = tuple(decision.get("motifs", ()))
+    granted = int(decision["nombreConseillersAttribues"])
+    total = decision.get("nombreConseillersCoselec")
+    already = s.already_granted
     if "details" not in out:
+        essentiel = out["essentiel"] = _essentiel(
+            tour,
+            None,
+            found,
+            granted=granted,
+            total=total,
+            souhaites=souhaites,
+            already=already,
+            type_structure=type_structure,
+            note=qualite,
+            lock=lock,
+        )
         out["resume"] = _resume(s, decision, contribution)
-        out["texte"] = (head + contribution_texte).rstrip() + "\n"
-        return out
+        out["texte"] = (head + essentiel + "\n\n" + contribution_texte).rstrip() + "\n"
+        return compacte(out, id_pg) if compact else out
     if n_granted is None:
         n_granted = _granted_total(tour.result)
     c = tour.calcul(n_granted)
     lignes = c.lignes
-    found = tuple(decision.get("motifs", ()))
     p = c.profils.get(found) or c.profil(found)
-    granted = int(decision["nombreConseillersAttribues"])
 
     # -- the engine's numbers, each read once
     try:
@@ -1425,8 +1648,6 @@ def _explain(
         )
     except KeyError:
         score_min, larger, verified, nested = _lire(cf, _CONTREFACTUEL_CHAMPS)
-    if nested is None:  # a result computed before the engine said it: the round's structure
-        nested = c.laminar
     if epci is None:
         epci_code = epci_need = epci_existing = epci_posts = None
         epci_t = None
@@ -1455,6 +1676,7 @@ def _explain(
     note_1 = _memo(c.n1, note, 1)
     population_t = nombre(population)
     offre_t = nombre(offre, 1)
+    equivalents = _EQUIVALENTS[1] if est_pluriel(offre, 1) else _EQUIVALENTS[0]
     seuil_t = _memo(c.n1, seuil, 1)
     priorities = list(priorites_in or [])
     priorites = _nombres_1(priorities)
@@ -1466,7 +1688,33 @@ def _explain(
     prefet_synth = s.is_synthetic("prefet") and prefet is not None
     code = code_t or code_siege
     nom = c.communes.get(code or "", code or "—")
-    already = s.already_granted
+    if nested is None:  # a result computed before the engine said it: the round's structure
+        nested = c.laminar
+    essentiel = out["essentiel"] = _essentiel(
+        tour,
+        c,
+        found,
+        granted=granted,
+        total=total,
+        souhaites=souhaites,
+        already=already,
+        type_structure=type_structure,
+        note=note,
+        lock=lock,
+        score_min=score_min,
+        nested=bool(nested),
+    )
+    if compact:
+        compacted = {k: out[k] for k in COMPACT_KEYS[:3] if k in out}
+        compacted["essentiel"] = essentiel
+        compacted["resume"] = _resume_part(
+            tour, c, p, s, decision, contribution, granted, total, souhaites
+        )
+        compacted["contrefactuel"] = _contrefactuel_part(
+            priorities, granted, seuil, p.locked, score_min, note, verified, nested, larger
+        )
+        compacted["explicationComplete"] = CHEMIN_EXPLICATION.format(idPG=int(id_pg))
+        return compacted
     out["donnees"] = {
         "demande": {"valeur": souhaites, "sources": ["candidature"]},
         "dejaAttribues": {"valeur": already, "sources": ["historique_coselec"]},
@@ -1541,9 +1789,10 @@ def _explain(
             "coutEtatParPosteEur": state,
             "sources": ["candidature", "calcul"],
         },
+        "sourcesCitees": [{"numero": n, "source": i} for n, i in c.sources_citees],
         "titre": _DONNEES_TITRE,
     }
-    buf = [head, contribution_texte]
+    buf = [head, essentiel, "\n\n", contribution_texte]
     # demand, project score, préfet opinion: a few distinct texts per round (numbers of posts
     # are written with str(): ints only in keys, as 2 and 2.0 are equal keys)
     key: tuple[Any, ...] | None = (
@@ -1555,8 +1804,8 @@ def _explain(
             key,
             lambda: (
                 f"## 3. {_DONNEES_TITRE}\n\n- Demande : {_postes(souhaites)} au total, dont "
-                f"{_postes(already)} déjà attribué(s) par des décisions antérieures (source : "
-                "votre candidature et l'historique du comité).\n"
+                f"{pluriel(already, 'poste déjà attribué', 'postes déjà attribués')} par des "
+                "décisions antérieures (source : votre candidature et l'historique du comité).\n"
             ),
         )
     )
@@ -1584,8 +1833,8 @@ def _explain(
         else _avis_ligne(c, prefet, prefet_synth)
     )
     buf.append(
-        f"- Commune siège : {nom} ({code}) ; zone desservie : {nombre(communes)} commune(s), "
-        f"{nombre(pop_zone)} habitants ({c.ref_s1}).\n"
+        f"- Commune siège : {nom} ({code}) ; zone desservie : {pluriel(communes, 'commune')}, "
+        f"{pluriel(pop_zone, 'habitant')} ({c.ref_s1}).\n"
         "- Personnes éloignées du numérique dans la zone (estimation) : "
         f"{population_t}{c.population_fragile}"
         "- Indice de fragilité numérique de la commune siège : "
@@ -1597,8 +1846,10 @@ def _explain(
         )
         + f"- Conseillers déjà présents : {nombre(advisors)} dans la zone, "
         + (f"{epci_t[0]} dans l'intercommunalité, " if epci_t is not None else "")
-        + f"{dep_t[4]} dans le département ; offre à portée : {offre_t}{c.etat_ligne}"
-        f"- Accessibilité : {_memo(c.n2, acc_zone, 2)}{c.accessibilite}"
+        + f"{dep_t[4]} dans le département ; offre à portée : {offre_t} {equivalents}"
+        f"{c.etat_ligne}- Accessibilité : {_memo(c.n2, acc_zone, 2)} "
+        + (_ACCESSIBLES[1] if est_pluriel(acc_zone, 2) else _ACCESSIBLES[0])
+        + c.accessibilite
     )
     zrr_declare = _oui_non(est_zrr)
     key = (
@@ -1616,7 +1867,7 @@ def _explain(
                 f"({c.ref_s8}). Quartier prioritaire (QPV) : déclaration "
                 f"« {qpv or 'non renseigné'} » (hors calcul). France Services : "
                 f"labellisation déclarée « {label_fs or 'non renseigné'} », "
-                f"{nombre(fs)} site(s) dans la zone ({c.ref_s6}).\n"
+                f"{pluriel(fs, 'site')} dans la zone ({c.ref_s6}).\n"
             ),
         )
     )
@@ -1776,7 +2027,7 @@ def _explain(
         buf.append(
             "\n### 5.2. Besoin et couverture existante\n\n"
             f"- Votre zone compte {population_t} personnes éloignées du numérique et une offre "
-            f"déjà à portée de {offre_t} conseiller(s)-équivalent(s).\n"
+            f"déjà à portée de {offre_t} {equivalents}.\n"
             "- Personnes nouvellement à portée d'un conseiller avec chaque poste demandé dans ce "
             f"tour (rendements décroissants) : {_par_poste(gains)}.\n{c.acces}"
             f"{_memo(c.n3, q, 3)} × "
@@ -1788,7 +2039,7 @@ def _explain(
         buf.append(
             "\n### 5.2. Besoin et couverture existante\n\n"
             f"- Votre zone compte {population_t} personnes éloignées du numérique et une offre "
-            f"déjà à portée de {offre_t} conseiller(s)-équivalent(s).\n"
+            f"déjà à portée de {offre_t} {equivalents}.\n"
             "- Aucun poste n'était à calculer pour votre structure dans ce tour.\n"
         )
     # 5.3 balance between départements
@@ -1833,7 +2084,6 @@ def _explain(
             "- Votre attribution a été fixée par le comité : vos postes ne sont pas classés "
             "(priorités données à titre indicatif).\n"
         )
-    total = decision.get("nombreConseillersCoselec")
     # (a few distinct texts per round; ints only in keys, as 2 and 2.0 are equal keys)
     entiers = type(total) is int and type(souhaites) is int
     key = ("resultat", granted, total, souhaites, p) if entiers else None
@@ -1842,8 +2092,9 @@ def _explain(
             lignes,
             key,
             lambda: (
-                f"- Résultat : {_postes(granted)} attribué(s) par ce tour, total {nombre(total)} "
-                f"sur {nombre(souhaites)} demandé(s) ; motifs : {p.texte}.\n\n"
+                f"- Résultat : {pluriel(granted, 'poste attribué', 'postes attribués')} par ce "
+                f"tour, total {nombre(total)} sur {pluriel(souhaites, 'demandé')} ; motifs : "
+                f"{p.texte}.\n\n"
             ),
         )
     )
@@ -1887,13 +2138,11 @@ def _explain(
     }
 
     # -- 6. what would have changed the outcome
-    suivant = granted < len(priorities)
-    nxt_priority = priorities[granted] if suivant else None
-    ecart = (
-        None if nxt_priority is None or seuil is None or locked else round(seuil - nxt_priority, 6)
+    cf = out["contrefactuel"] = _contrefactuel_part(
+        priorities, granted, seuil, p.locked, score_min, note, verified, nested, larger
     )
-    verifie = bool(verified)
-    emboite = bool(nested)
+    ecart, suivant = cf["ecartAuSeuil"], granted < len(priorities)
+    emboite = cf["prioritesEmboitees"]
     departemental = epci is None
     # without a score to reach (the usual case), a few distinct texts per round
     key = (
@@ -1906,7 +2155,7 @@ def _explain(
             lignes,
             key,
             lambda: _contrefactuel_texte(
-                c, p, score_min, larger, verifie, suivant, note, emboite, departemental
+                c, p, score_min, larger, cf["verifie"], suivant, note, emboite, departemental
             ),
         )
     )
@@ -1920,33 +2169,64 @@ def _explain(
         "- Cette analyse n'utilise aucune donnée propre aux autres candidats : seul le seuil du "
         "tour est commun à tous.\n"
     )
-    out["contrefactuel"] = {
+    out["resume"] = _resume_part(tour, c, p, s, decision, contribution, granted, total, souhaites)
+    # What render_text writes from the parts' lines: every part ends with a blank line but the
+    # last, whose last line is a fixed sentence (so ``rstrip`` would not change anything).
+    out["texte"] = "".join(buf)
+    return out
+
+
+def _contrefactuel_part(
+    priorities: list[Any],
+    granted: int,
+    seuil: Any,
+    locked: bool,
+    score_min: Any,
+    note: float,
+    verified: Any,
+    nested: Any,
+    larger: Any,
+) -> dict[str, Any]:
+    """The ``contrefactuel`` part (its values; part 6 of ``texte`` is written from them)."""
+    nxt_priority = priorities[granted] if granted < len(priorities) else None
+    ecart = (
+        None if nxt_priority is None or seuil is None or locked else round(seuil - nxt_priority, 6)
+    )
+    return {
         "titre": _CONTREFACTUEL_TITRE,
         "noteMinimale": score_min,
         "noteActuelle": note,
-        "verifie": verifie,
-        "prioritesEmboitees": emboite,
+        "verifie": bool(verified),
+        "prioritesEmboitees": bool(nested),
         "demandePlusGrande": larger,
         "prioritePosteSuivant": nxt_priority,
         "seuil": seuil,
         "ecartAuSeuil": ecart,
     }
+
+
+def _resume_part(
+    tour: _Tour,
+    c: _Calcul,
+    p: _Profil,
+    s: StructureIn,
+    decision: Mapping[str, Any],
+    contribution: Mapping[str, Any],
+    granted: int,
+    total: Any,
+    souhaites: Any,
+) -> str:
+    """``resume``: one sentence for tables (worded once per distinct input of the round)."""
     der = contribution["derogation"]
     if tour.qui is None or (der and der.get("motif")):
-        out["resume"] = _resume(s, decision, contribution)
-    else:
-        out["resume"] = _ligne(
-            lignes,
-            ("resume", granted, total, souhaites, p) if entiers else None,
-            lambda: (
-                f"{_postes(granted)} attribué(s) par ce tour (total {total} sur {souhaites} "
-                f"demandé(s)) — {tour.qui}{p.resume}."
-            ),
-        )
-    # What render_text writes from the parts' lines: every part ends with a blank line but the
-    # last, whose last line is a fixed sentence (so ``rstrip`` would not change anything).
-    out["texte"] = "".join(buf)
-    return out
+        return _resume(s, decision, contribution)
+    # (ints only in keys, as 2 and 2.0 are equal keys)
+    entiers = type(total) is int and type(souhaites) is int
+    return _ligne(
+        c.lignes,
+        ("resume", granted, total, souhaites, p) if entiers else None,
+        lambda: f"{_resume_tete(granted, total, souhaites)} — {tour.qui}{p.resume}.",
+    )
 
 
 def _avis_ligne(c: _Calcul, prefet: Any, synthetique: bool) -> str:
@@ -1969,7 +2249,7 @@ def _avis_ligne(c: _Calcul, prefet: Any, synthetique: bool) -> str:
         lambda: (
             f"- Avis du préfet : {prefet.avisPrefet or 'non renseigné'}"
             + (
-                f", {_postes(prefet.nombreConseillersPrefet)} suggéré(s)"
+                ", " + pluriel(prefet.nombreConseillersPrefet, "poste suggéré", "postes suggérés")
                 if prefet.nombreConseillersPrefet is not None
                 else ""
             )
@@ -2195,6 +2475,260 @@ def _contrefactuel_texte(
     )
 
 
+# -- the opening paragraph ----------------------------------------------------------------------
+#
+# What a mayor's office reads first (at most :data:`ESSENTIEL_MOTS_MAX` words): what was asked,
+# what is granted and who decided, the one or two reasons that decided it, and what the
+# applicant can do next. Written from the decision's own numbers, motifs and contribution (the
+# values the legal sections below are written from), never from a computation of its own.
+
+#: The most words the opening paragraph may have (a test checks it on varied decisions).
+ESSENTIEL_MOTS_MAX = 120
+#: Words of a committee's reason quoted in the opening paragraph (it is quoted whole in part 2).
+_EXTRAIT_MOTS = 15
+_PRIORITE_CRITERES = "besoin du territoire, conseillers déjà présents, note du projet"
+_RECOURS = "former un recours gracieux auprès de l'ANCT dans les deux mois"
+_PAS_ENCORE = (
+    "Ce n'est pas encore une décision : vous n'avez rien à faire à ce stade, et seule la "
+    "décision du comité pourra être contestée."
+)
+
+
+def _court(value: Any) -> str:
+    """A score as the opening paragraph writes it: ``62``, ``62,5``, ``82,79``."""
+    if value is None or isinstance(value, bool):
+        return nombre(value)
+    x = round(float(value), 2)
+    return nombre(x, 0 if x.is_integer() else 1 if round(x, 1) == x else 2)
+
+
+def _extrait(text: object, mots: int = _EXTRAIT_MOTS) -> str:
+    """``text`` on one line, cut after ``mots`` words (then ending with ``…``)."""
+    words = une_ligne(text).split()
+    return " ".join(words[:mots]) + (" …" if len(words) > mots else "")
+
+
+def raisons_retenues(found: tuple[str, ...] | list[str]) -> tuple[str, ...]:
+    """The one or two motifs (of the decision's own, in their canonical order) that the opening
+    paragraph gives as the reasons: the committee's lock alone, else a fully met request alone,
+    else the first two limits (eligibility first, then what stopped the next post)."""
+    if motif_codes.VERROUILLE in found:
+        return (motif_codes.VERROUILLE,)
+    if motif_codes.DEMANDE_SATISFAITE in found:
+        return (motif_codes.DEMANDE_SATISFAITE,)
+    return tuple([m for m in found if m != motif_codes.ACCORDE][:2])
+
+
+def _raison(
+    code: str,
+    c: _Calcul | None,
+    *,
+    granted: int,
+    type_structure: Any,
+    note: Any,
+    lock: Mapping[str, Any] | None,
+    proposition: int | None,
+) -> str:
+    """One reason of the opening paragraph, in everyday words, with the decision's numbers."""
+    if code == motif_codes.VERROUILLE:
+        text = "le comité a fixé ce nombre lui-même"
+        if lock is not None and lock.get("motif"):
+            text += f", pour le motif suivant : « {_extrait(lock['motif'])} »"
+        if proposition is not None and proposition != granted:
+            text += f" (l'algorithme proposait {_postes(proposition)})"
+        return text
+    if code == motif_codes.DEMANDE_SATISFAITE:
+        if granted > 0:
+            return "votre demande est entièrement satisfaite"
+        return "vous aviez déjà obtenu tous les postes demandés"
+    if code == motif_codes.TYPE_NON_ELIGIBLE:
+        from service.ui.labels import TYPES
+
+        label = TYPES.get(str(type_structure), une_ligne(type_structure))
+        return f"les structures de type « {label} » ne sont pas éligibles à ce tour"
+    if code == motif_codes.AVIS_PREFET_NEGATIF:
+        return "le préfet a donné un avis défavorable, qui écarte la candidature"
+    if c is None:  # a result without the engine's details: its numbers are not known
+        return MOTIF_LIBELLES.get(code, une_ligne(code))
+    if code == motif_codes.SCORE_INSUFFISANT:
+        return (
+            f"la note de votre projet ({_court(note)}/100) est sous la note minimale du tour "
+            f"({_court(c.min_quality)}/100)"
+        )
+    if code == motif_codes.PLAFOND_STRUCTURE:
+        return f"une structure ne peut pas détenir plus de {pluriel(c.max_posts, 'poste')} en tout"
+    if code == motif_codes.PART_DEPARTEMENT_ATTEINTE:
+        return "votre département a déjà reçu toute sa part des postes, partagés selon les besoins"
+    if code == motif_codes.BUDGET_EPUISE:
+        return "le budget de ce tour ne suffisait pas pour un poste de plus"
+    if code == motif_codes.ENVELOPPE_NATIONALE_EPUISEE:
+        return "tous les postes que l'État finance pour le programme sont déjà attribués"
+    if code == motif_codes.QUOTA_EPUISE:
+        if not c.quota:
+            return "ce tour n'avait aucun poste à attribuer"
+        if c.quota == 1:
+            return "le seul poste de ce tour a été attribué"
+        return f"les {_postes(c.quota)} de ce tour ont tous été attribués"
+    if code == motif_codes.PRIORITE_INSUFFISANTE:
+        return (
+            "votre poste suivant était moins prioritaire que le dernier attribué "
+            f"({_PRIORITE_CRITERES})"
+        )
+    return MOTIF_LIBELLES.get(code, une_ligne(code))
+
+
+def _essentiel(
+    tour: _Tour,
+    c: _Calcul | None,
+    found: tuple[str, ...],
+    *,
+    granted: int,
+    total: Any,
+    souhaites: Any,
+    already: Any,
+    type_structure: Any,
+    note: Any,
+    lock: Mapping[str, Any] | None,
+    score_min: Any = None,
+    nested: bool = True,
+) -> str:
+    """The opening paragraph of a decision's letter (one line of plain text, no Markdown).
+
+    ``found``: the decision's motifs; ``lock``: the committee's lock of this decision (its
+    reason is quoted, shortened); ``score_min`` and ``nested``: the counterfactual score and
+    whether it is an exact threshold (part 6 says the same, in full).
+    """
+    locked = motif_codes.VERROUILLE in found or lock is not None
+    meta, statut = tour.meta, tour.statut
+    # The paragraph depends on these values alone (and on the round): worded once per distinct
+    # tuple. Ints, strings and non-zero floats only (-0.0 == 0.0 but they print differently;
+    # 2 == 2.0 print the same here). The score is written only when it is the reason, the
+    # counterfactual score only in what a committed decision's applicant can do next.
+    if motif_codes.SCORE_INSUFFISANT not in found:
+        note = None
+    if statut != STATUT_VALIDE:
+        score_min = None
+    key = (
+        (granted, total, souhaites, already, type_structure, note, score_min, nested, found)
+        if lock is None
+        and type(granted) is int
+        and type(total) is int
+        and type(souhaites) is int
+        and type(already) is int
+        and type(type_structure) is str
+        and (note is None or (type(note) is float and note == note and note != 0.0))
+        and (score_min is None or (type(score_min) is float and score_min == score_min))
+        and score_min != 0.0
+        else None
+    )
+    if key is not None:
+        text = tour.essentiel.get(key)
+        if text is not None:
+            return text
+    decideur = DECIDEUR_COURT[0].upper() + DECIDEUR_COURT[1:]
+    phrases = [f"Vous avez demandé {pluriel(souhaites, 'poste')} de conseiller numérique"]
+    if already:
+        phrases[0] += f", dont {pluriel(already, 'déjà obtenu', 'déjà obtenus')}"
+    phrases[0] += "."
+    n = _postes(granted)
+    if statut == STATUT_VALIDE:
+        assert meta is not None
+        quand = f" (décision du {date_en_clair(meta.valide_le)})" if meta.valide_le else ""
+        if locked:
+            phrases.append(f"{decideur} a fixé à {n} votre attribution de ce tour{quand}.")
+        elif granted:
+            phrases.append(f"{decideur} vous attribue {n} dans ce tour{quand}.")
+        else:
+            phrases.append(f"{decideur} ne vous attribue pas de poste dans ce tour{quand}.")
+    else:
+        if locked:
+            phrases.append(
+                f"{decideur} a fixé à {n} votre attribution de ce tour, qui n'est pas encore "
+                "validé."
+                if statut == STATUT_BROUILLON
+                else f"Le nombre de postes de ce tour est fixé à {n} par {DECIDEUR_COURT}."
+            )
+        elif granted:
+            phrases.append(f"L'algorithme propose de vous attribuer {n} dans ce tour.")
+        else:
+            phrases.append("L'algorithme ne propose pas de poste pour vous dans ce tour.")
+    if already:
+        phrases[-1] = phrases[-1][:-1] + (
+            f" : vous en avez désormais {nombre(total)} sur {nombre(souhaites)}."
+            if statut == STATUT_VALIDE
+            else f" : vous en auriez alors {nombre(total)} sur {nombre(souhaites)}."
+        )
+    codes = raisons_retenues(found)
+    if codes:
+        proposition = _proposition(granted, locked, lock)
+        raisons = [
+            _raison(
+                code,
+                c,
+                granted=granted,
+                type_structure=type_structure,
+                note=note,
+                lock=lock,
+                proposition=proposition,
+            )
+            for code in codes
+        ]
+        phrases.append(
+            ("Raisons : " if len(raisons) > 1 else "Raison : ") + " ; ".join(raisons) + "."
+        )
+    if statut != STATUT_VALIDE:
+        phrases.append(_PAS_ENCORE)
+    else:
+        phrases.append(
+            _suite(c, found, granted=granted, total=total, score_min=score_min, nested=nested)
+        )
+    text = " ".join(phrases)
+    if key is not None:
+        tour.essentiel[key] = text
+    return text
+
+
+def _suite(
+    c: _Calcul | None,
+    found: tuple[str, ...],
+    *,
+    granted: int,
+    total: Any,
+    score_min: Any,
+    nested: bool,
+) -> str:
+    """What the applicant can do after a committed decision: only what is true of it."""
+    actions = []
+    m = set(found)
+    if motif_codes.DEMANDE_SATISFAITE in m:
+        if granted > 0:
+            actions.append("engager le recrutement de vos conseillers")
+    elif motif_codes.TYPE_NON_ELIGIBLE not in m:
+        if motif_codes.AVIS_PREFET_NEGATIF in m:
+            actions.append("vous rapprocher de la préfecture")
+        if motif_codes.VERROUILLE not in m and score_min is not None:
+            # an exact threshold on the nested path; else the score a re-run verified (part 6)
+            seuil = "d'au moins" if nested else "de"
+            actions.append(
+                f"améliorer votre projet (une note {seuil} {_court(score_min)}/100 aurait valu un "
+                "poste de plus)"
+            )
+        elif motif_codes.SCORE_INSUFFISANT in m and c is not None:
+            actions.append(
+                f"améliorer votre projet (note minimale du tour : {_court(c.min_quality)}/100)"
+            )
+        if motif_codes.PLAFOND_STRUCTURE not in m:  # the cap would stop a new request too
+            actions.append(
+                "demander d'autres postes sur le portail pour un prochain tour"
+                if total
+                else "déposer une nouvelle candidature sur le portail pour un prochain tour"
+            )
+    actions.append(_RECOURS)
+    if len(actions) == 1:
+        return f"Vous pouvez {actions[0]}."
+    return f"Vous pouvez {', '.join(actions[:-1])} ou {actions[-1]}."
+
+
 _QUI = {
     STATUT_VALIDE: "décision du comité",
     STATUT_BROUILLON: "proposition, tour en brouillon",
@@ -2202,14 +2736,24 @@ _QUI = {
 }
 
 
+def _resume_tete(granted: int, total: Any, souhaites: Any) -> str:
+    """The start of ``resume``: posts granted by the round, total over the request (as given)."""
+    demandes = "demandés" if est_pluriel(souhaites) else "demandé"
+    return (
+        f"{pluriel(granted, 'poste attribué', 'postes attribués')} par ce tour (total {total} "
+        f"sur {souhaites} {demandes})"
+    )
+
+
 def _resume(s: StructureIn, decision: Mapping[str, Any], contribution: Mapping[str, Any]) -> str:
     granted = int(decision["nombreConseillersAttribues"])
     found = [m for m in decision.get("motifs", ()) if m != motif_codes.ACCORDE]
     who = _QUI[contribution["statut"]]
     text = (
-        f"{_postes(granted)} attribué(s) par ce tour (total "
-        f"{decision.get('nombreConseillersCoselec')} sur {s.nombreConseillersSouhaites} "
-        f"demandé(s)) — {who}"
+        _resume_tete(
+            granted, decision.get("nombreConseillersCoselec"), s.nombreConseillersSouhaites
+        )
+        + f" — {who}"
     )
     if found:
         text += " ; " + " ; ".join(MOTIF_LIBELLES.get(m, m) for m in found)
@@ -2304,31 +2848,69 @@ def gc_paused(*, promote: bool = False) -> Iterator[None]:
             gc.enable()
 
 
+#: Levels of explanation of a round result (``POST /v1/allocate?explication=``, ``allocator
+#: allocate --explication``): the whole letter of every decision (the default), or its opening
+#: paragraph and numbers.
+NIVEAU_COMPLET = "complete"
+NIVEAU_COMPACT = "compacte"
+NIVEAUX = (NIVEAU_COMPLET, NIVEAU_COMPACT)
+#: What the compact level keeps of a decision's explanation (the values of the full level).
+COMPACT_KEYS = ("priorites", "rangs", "seuil", "essentiel", "resume", "contrefactuel")
+#: Where the service serves the letter of a structure's latest committed decision.
+CHEMIN_EXPLICATION = "/v1/structures/{idPG}/explication"
+#: Key of a compact result saying its level (a full result has none: it is as it always was).
+CLE_NIVEAU = "niveauExplication"
+
+
+def compacte(expl: Mapping[str, Any], id_pg: int) -> dict[str, Any]:
+    """A decision's explanation at the compact level: the opening paragraph, the one-line
+    summary, the engine's numbers and the counterfactual, as the full level has them, and the
+    path of the full letter once the structure's decision is committed."""
+    out = {k: expl[k] for k in COMPACT_KEYS if k in expl}
+    out["explicationComplete"] = CHEMIN_EXPLICATION.format(idPG=int(id_pg))
+    return out
+
+
+def niveau_explication(niveau: str) -> str:
+    """``niveau`` if it is one of :data:`NIVEAUX` (else ``ValueError``)."""
+    if niveau not in NIVEAUX:
+        raise ValueError(f"explanation level must be one of {NIVEAUX}, got {niveau!r}")
+    return niveau
+
+
 def round_explainer(
-    result: Mapping[str, Any], request: RoundRequest, meta: RoundMeta | None = None
+    result: Mapping[str, Any],
+    request: RoundRequest,
+    meta: RoundMeta | None = None,
+    niveau: str = NIVEAU_COMPLET,
 ) -> Callable[[Mapping[str, Any]], dict[str, Any]]:
     """``explain(decision)`` for the decisions of one round, sharing the round's wording.
 
     :func:`explain_round` in pieces: ``explain(d)`` is ``explain_round(...)[idPG]``. Used to
     explain the decisions of a national round in several processes
-    (:func:`service.pipeline.encode_round`).
+    (:func:`service.pipeline.encode_round`). ``niveau``: :data:`NIVEAUX` (the compact level is
+    :func:`compacte` of the full one).
     """
+    compact = niveau_explication(niveau) == NIVEAU_COMPACT
     by_id = {s.idPG: s for s in request.structures}
     n_granted = _granted_total(result)
     tour = _Tour(result, meta)
 
     def explain(decision: Mapping[str, Any]) -> dict[str, Any]:
-        return _explain(tour, decision, by_id[int(decision["idPG"])], n_granted)
+        return _explain(tour, decision, by_id[int(decision["idPG"])], n_granted, compact)
 
     return explain
 
 
 def explain_round(
-    result: Mapping[str, Any], request: RoundRequest, meta: RoundMeta | None = None
+    result: Mapping[str, Any],
+    request: RoundRequest,
+    meta: RoundMeta | None = None,
+    niveau: str = NIVEAU_COMPLET,
 ) -> dict[int, dict[str, Any]]:
     """``{idPG: explication}`` for every decision of a round result (ascending idPG)."""
     ids = {s.idPG for s in request.structures}
-    explain = round_explainer(result, request, meta)
+    explain = round_explainer(result, request, meta, niveau)
     with gc_paused(promote=True):
         return {
             int(d["idPG"]): explain(d) for d in result.get("decisions", ()) if int(d["idPG"]) in ids
@@ -2336,13 +2918,30 @@ def explain_round(
 
 
 def attach(
-    result: dict[str, Any], request: RoundRequest, meta: RoundMeta | None = None
+    result: dict[str, Any],
+    request: RoundRequest,
+    meta: RoundMeta | None = None,
+    niveau: str = NIVEAU_COMPLET,
 ) -> dict[str, Any]:
-    """Replace each decision's ``explication`` by the full explanation (in place; returned)."""
-    explained = explain_round(result, request, meta)
+    """Replace each decision's ``explication`` by its explanation at ``niveau`` (in place;
+    returned). A compact result says so (:data:`CLE_NIVEAU`)."""
+    explained = explain_round(result, request, meta, niveau_explication(niveau))
     for d in result.get("decisions", ()):
         if int(d["idPG"]) in explained:
             d["explication"] = explained[int(d["idPG"])]
+    if niveau == NIVEAU_COMPACT:
+        result[CLE_NIVEAU] = NIVEAU_COMPACT
+    return result
+
+
+def compact_result(result: dict[str, Any]) -> dict[str, Any]:
+    """A round result (full level) at the compact level: each decision's explanation is
+    :func:`compacte` of its own (in place; returned). The same as :func:`attach` at the
+    compact level, for a result already explained (``POST /v1/allocate?explication=compacte``).
+    """
+    for d in result.get("decisions", ()):
+        d["explication"] = compacte(d.get("explication") or {}, d["idPG"])
+    result[CLE_NIVEAU] = NIVEAU_COMPACT
     return result
 
 
@@ -2396,7 +2995,8 @@ def render_html(entry: Mapping[str, Any]) -> str:
     expl = entry.get("explication") or {}
     title = titre(entry.get("nom"), entry.get("idPG"))
     body = markdown_html(expl.get("texte") or f"# {title}\n")
-    if expl.get("resume"):
+    # a letter that opens with its paragraph needs no summary above it (older ones get theirs)
+    if expl.get("resume") and not expl.get("essentiel"):
         first = body.find("\n")
         resume = f'<p class="resume">{html.escape(expl["resume"])}</p>'
         body = body[:first] + "\n" + resume + body[first:] if first >= 0 else body + resume

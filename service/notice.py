@@ -145,7 +145,7 @@ def blocks() -> list[Block]:
         for m, _ in access.steps
     )
     out: list[Block] = [
-        ("h", 1, "Notice publique de l'algorithme d'attribution des conseillers numériques"),
+        ("h", 1, ex.NOTICE_TITRE),
         (
             "p",
             "Ce document décrit les règles du traitement algorithmique qui prépare les "
@@ -164,9 +164,12 @@ def blocks() -> list[Block]:
                 f"structure et justification) ; {ex.DECIDEUR} l'examine, peut fixer le nombre "
                 "de postes d'une structure avec un motif écrit, puis décide. Aucune décision "
                 "n'est prise automatiquement.",
-                "Chaque structure reçoit l'explication de sa décision : données et sources, "
-                "paramètres appliqués à sa situation, opérations effectuées avec ses propres "
-                "chiffres, et ce qui aurait changé le résultat (GET "
+                "Chaque structure reçoit l'explication de sa décision. Elle s'ouvre sur un "
+                "paragraphe court : ce qui était demandé, ce qui est attribué et qui l'a décidé, "
+                "la ou les deux raisons qui ont décidé, et ce que la structure peut faire "
+                "ensuite ; suivent les données et leurs sources (numérotées S1, S2, … dans "
+                "chaque lettre), les paramètres appliqués à sa situation, les opérations "
+                "effectuées avec ses propres chiffres, et ce qui aurait changé le résultat (GET "
                 "/v1/structures/{idPG}/explication).",
             ],
         ),

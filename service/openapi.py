@@ -52,6 +52,7 @@ from service.api_schemas import (
     StructureOut,
     TerritoireOut,
 )
+from service.explication import NIVEAU_COMPLET, NIVEAUX
 from service.scenarios import ScenariosIn
 from service.schemas import RoundRequest
 
@@ -152,8 +153,9 @@ IDEMPOTENCY_KEY = {
     "in": "header",
     "required": False,
     "description": (
-        "même clé + même corps → même réponse pendant 24 h (par défaut) ; autre corps → 422 ; "
-        "requête encore en cours → 409"
+        "même clé + même corps et mêmes paramètres de requête (explication=…) → même réponse "
+        "pendant 24 h (par défaut) ; autre corps ou autres paramètres → 422 ; requête encore en "
+        "cours → 409"
     ),
     "schema": {"type": "string", "pattern": "^[\\x21-\\x7e]{1,255}$"},
 }
@@ -246,6 +248,27 @@ def _format(values: dict[str, str], default: str) -> dict[str, Any]:
     }
 
 
+#: ``POST /v1/allocate?explication=``: the level of the decisions' explanations.
+EXPLICATION = {
+    "name": "explication",
+    "in": "query",
+    "required": False,
+    "description": (
+        "niveau des explications des décisions. « complete » (par défaut, comme avant ce "
+        "paramètre) : la lettre entière de chaque décision (texte, mention, contribution, "
+        "données, paramètres, opérations, contrefactuel, essentiel, résumé, et les valeurs du "
+        "moteur). « compacte » : pour chaque décision, le paragraphe d'ouverture de la lettre "
+        "(essentiel), le résumé d'une ligne, les priorités, rangs et seuil du moteur et le "
+        "contrefactuel, aux mêmes valeurs qu'au niveau complet, et explicationComplete, le "
+        "chemin où GET /v1/structures/{idPG}/explication sert la lettre de la dernière décision "
+        "validée de la structure (404 tant qu'aucun tour la concernant n'est validé) ; le "
+        "résultat porte alors niveauExplication = « compacte ». Un tour sans état n'est pas "
+        "enregistré : la lettre entière de cette proposition s'obtient en renvoyant la même "
+        "requête avec explication=complete (même résultat, hors durée de calcul). Toute autre "
+        "valeur : 422 nommant le paramètre."
+    ),
+    "schema": {"type": "string", "enum": list(NIVEAUX), "default": NIVEAU_COMPLET},
+}
 ID_PG = _id("idPG", "identifiant de la structure sur le portail")
 ROUND_ID = _id("id", "numéro du tour d'attribution")
 NUMERO = _id("numero", "numéro du poste dans la structure (1, 2, ...)")
@@ -268,6 +291,7 @@ def build_spec() -> dict[str, Any]:
                 READERS,
                 {"200": _json("RoundResult", "résultat du tour")},
                 body=_body("RoundRequest"),
+                params=[EXPLICATION],
                 idempotent=True,
             )
         },

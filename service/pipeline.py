@@ -448,11 +448,14 @@ def result_to_contract(
     geo: geodata.RoundGeodata,
     *,
     explain: bool = True,
+    niveau: str = "complete",
 ) -> dict[str, Any]:
     """The contract's round result (one decision per structure, ascending idPG).
 
     ``explain=False`` leaves each decision's ``explication`` with the engine's part only
-    (:func:`engine_explication`, no legal explanation).
+    (:func:`engine_explication`, no legal explanation); ``niveau`` is the level of the legal
+    explanation (:data:`service.explication.NIVEAUX`: ``complete``, or ``compacte``: the
+    opening paragraph and the numbers).
     """
     out = contract_outline(request, round_input, result, geo)
     geo_by_id = {g.id_pg: g for g in geo.applicants}
@@ -462,7 +465,7 @@ def result_to_contract(
         return out
     from service import explication
 
-    return explication.attach(out, request)
+    return explication.attach(out, request, niveau=niveau)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -478,10 +481,10 @@ class SolvedRound:
     result: AllocationResult
     geo: geodata.RoundGeodata
 
-    def contract(self, *, explain: bool = True) -> dict[str, Any]:
+    def contract(self, *, explain: bool = True, niveau: str = "complete") -> dict[str, Any]:
         """:func:`result_to_contract` of this round (a new dict at each call)."""
         return result_to_contract(
-            self.request, self.round_input, self.result, self.geo, explain=explain
+            self.request, self.round_input, self.result, self.geo, explain=explain, niveau=niveau
         )
 
     @functools.cached_property
@@ -517,6 +520,7 @@ def run_round(
     locks: Mapping[int, int] | None = None,
     config: SolverConfig | None = None,
     programme_consumed: int | None = None,
+    niveau: str = "complete",
 ) -> dict[str, Any]:
     """Solve one round and return the contract's result as a JSON-ready dict.
 
@@ -535,6 +539,8 @@ def run_round(
     programme_consumed
         Posts already consumed from the national envelope (:func:`build_round_input`;
         ``None``: the existing advisors).
+    niveau
+        Level of the decisions' explanations (:func:`result_to_contract`).
 
     Raises
     ------
@@ -548,7 +554,7 @@ def run_round(
         config=config,
         programme_consumed=programme_consumed,
     )
-    return solved.contract()
+    return solved.contract(niveau=niveau)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -728,20 +734,22 @@ def _explained_decisions(
     return b",".join(parts)
 
 
-def encode_round(solved: SolvedRound, *, processes: int = 1) -> bytes:
-    """``dumps_bytes(solved.contract())``, built in ``processes`` processes.
+def encode_round(solved: SolvedRound, *, processes: int = 1, niveau: str = "complete") -> bytes:
+    """``dumps_bytes(solved.contract(niveau=niveau))``, built in ``processes`` processes.
 
     The bytes of :func:`encoded_round` joined (the command line writes its parts instead).
     """
-    with encoded_round(solved, processes=processes) as parts:
+    with encoded_round(solved, processes=processes, niveau=niveau) as parts:
         return b"".join(parts)
 
 
 @contextlib.contextmanager
-def encoded_round(solved: SolvedRound, *, processes: int = 1) -> Iterator[list[bytes | memoryview]]:
+def encoded_round(
+    solved: SolvedRound, *, processes: int = 1, niveau: str = "complete"
+) -> Iterator[list[bytes | memoryview]]:
     """The JSON of ``solved.contract()`` as buffers to write in order, built in several processes.
 
-    ``b"".join(parts) == dumps_bytes(solved.contract(explain=True))`` whatever ``processes``:
+    ``b"".join(parts) == dumps_bytes(solved.contract(niveau=niveau))`` whatever ``processes``:
     with 2 or more (and a fork-capable platform, and at least :data:`PARALLEL_MIN_DECISIONS`
     decisions), a forked child builds, explains and encodes the last decisions while this
     process does the first ones (:data:`PARENT_SHARE`). The decisions' JSON is most of a
@@ -759,8 +767,11 @@ def encoded_round(solved: SolvedRound, *, processes: int = 1) -> Iterator[list[b
 
     outline = solved.outline
     n = len(outline["decisions"])
-    explain = explication.round_explainer(outline, solved.request)
-    shell = dumps_bytes({**outline, "decisions": _DECISIONS_SLOT})
+    explain = explication.round_explainer(outline, solved.request, niveau=niveau)
+    outer = {**outline, "decisions": _DECISIONS_SLOT}
+    if niveau == explication.NIVEAU_COMPACT:  # as explication.attach says it
+        outer[explication.CLE_NIVEAU] = niveau
+    shell = dumps_bytes(outer)
     slot = orjson.dumps(_DECISIONS_SLOT)
     if shell.count(slot) != 1:  # pragma: no cover - the slot cannot occur elsewhere
         raise RuntimeError("decisions slot not found exactly once in the encoded result")

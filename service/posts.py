@@ -551,9 +551,11 @@ def file_request(
                 )
             ).first()
             if pending is not None:
+                from service.explication import pluriel
+
                 raise Conflict(
                     f"La structure idPG {id_pg} a déjà une demande en attente (n° {pending.id}, "
-                    f"{pending.type} de {pending.nombre} poste(s))."
+                    f"{pending.type} de {pluriel(pending.nombre, 'poste')})."
                 )
             dem = DemandePostes(
                 id_pg=id_pg,

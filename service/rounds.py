@@ -51,6 +51,7 @@ def solve(
     extra_existing: Mapping[str, int] | None = None,
     locks: Mapping[int, int] | None = None,
     programme_consumed: int | None = None,
+    niveau: str = "complete",
 ) -> dict[str, Any]:
     """Solve one round through :func:`service.pipeline.run_round` (imported lazily: heavy).
 
@@ -66,6 +67,7 @@ def solve(
             extra_existing=extra_existing,
             locks=locks,
             programme_consumed=programme_consumed,
+            niveau=niveau,
         )
     except (geodata.UnknownCommuneCode, geodata.CommuneOutsideProgramme) as exc:
         # Bad input, never a 5xx: codes the pipeline could not attach to a field.
@@ -74,11 +76,16 @@ def solve(
         ) from None
 
 
-def allocate(db: Database, request: RoundRequest) -> dict[str, Any]:
+def allocate(db: Database, request: RoundRequest, niveau: str = "complete") -> dict[str, Any]:
     """Stateless round (``POST /v1/allocate``) against the store's existing advisors
-    (:func:`with_store_existing`)."""
+    (:func:`with_store_existing`). ``niveau``: the level of the decisions' explanations
+    (``complete``, or ``compacte``: the opening paragraph and the numbers,
+    :func:`service.explication.compacte`)."""
+    from service import explication
+
+    explication.niveau_explication(niveau)
     request, extra, consumed = with_store_existing(db, request)
-    return solve(request, extra_existing=extra, programme_consumed=consumed)
+    return solve(request, extra_existing=extra, programme_consumed=consumed, niveau=niveau)
 
 
 def with_store_existing(
@@ -606,9 +613,12 @@ def commit_round(
         stale = [i for i in ids if current.get(i) != row.snapshot["structures"].get(str(i))]
         if stale:
             shown = ", ".join(str(i) for i in stale[:20])
+            from service.explication import pluriel
+
+            changed = pluriel(len(stale), "structure a changé", "structures ont changé")
             raise Conflict(
-                f"Le brouillon n° {round_id} est périmé : {len(stale)} structure(s) ont changé "
-                f"depuis (idPG {shown}) ; préparez un nouveau tour."
+                f"Le brouillon n° {round_id} est périmé : {changed} depuis (idPG {shown}) ; "
+                "préparez un nouveau tour."
             )
         now = utcnow()
         numero = str(round_id)

@@ -279,10 +279,12 @@ def simulate(
     t0 = time.perf_counter()
     unknown = [p for p in policies if p not in POLICIES]
     if unknown:
+        from service.explication import pluriel
         from service.schemas import FieldError, InvalidRequest
 
+        inconnues = pluriel(len(unknown), "politique inconnue", "politiques inconnues")
         raise InvalidRequest(
-            [FieldError("politiques", f"politique(s) inconnue(s) {unknown} ; {sorted(POLICIES)}")]
+            [FieldError("politiques", f"{inconnues} : {unknown} ; {sorted(POLICIES)}")]
         )
     months = cycle.month_range(first, last)
     per_month = SYNTHETIC_PER_MONTH if synthetic_per_month is None else synthetic_per_month

@@ -33,6 +33,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
+from urllib.parse import urlencode
 
 from flask import Response, current_app, g, make_response, request
 from werkzeug.exceptions import RequestEntityTooLarge
@@ -225,8 +226,13 @@ def _request_sha256() -> str:
         data = text.encode("utf-8", "surrogatepass")
     except (ValueError, RecursionError):
         data = raw
+    # The query string chooses what the answer holds (``?explication=``): a key used with
+    # another query is another request. Sorted, so that the order of the parameters does not
+    # matter; absent, the fingerprint is what it was before queries counted (keys kept valid).
+    query = sorted(request.args.items(multi=True))
+    target = request.path + ("?" + urlencode(query) if query else "")
     return hashlib.sha256(
-        request.method.encode() + b" " + request.path.encode() + b"\n" + data
+        request.method.encode() + b" " + target.encode() + b"\n" + data
     ).hexdigest()
 
 

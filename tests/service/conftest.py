@@ -86,8 +86,10 @@ def fake_solve(
     extra_existing: Mapping[str, int] | None = None,
     locks: Mapping[int, int] | None = None,
     programme_consumed: int | None = None,
+    niveau: str = "complete",
 ) -> dict[str, Any]:
-    """Deterministic stand-in for ``pipeline.run_round``: greedy by ascending idPG."""
+    """Deterministic stand-in for ``pipeline.run_round``: greedy by ascending idPG (its
+    explanations at the compact level are those of ``explication.compacte``)."""
     for i, s in enumerate(request.structures):
         if s.codeCommune == UNKNOWN_CODE:
             raise InvalidRequest(
@@ -120,7 +122,7 @@ def fake_solve(
         )
     granted_total = sum(d["nombreConseillersAttribues"] for d in decisions)
     status = "INFEASIBLE" if granted_total > request.quota else "OPTIMAL"
-    return {
+    result = {
         "status": status,
         "decisions": decisions,
         "totaux": {"attribues": granted_total, "quota": request.quota},
@@ -131,6 +133,11 @@ def fake_solve(
         ).hexdigest(),
         **({"conflits": ["verrous > quota"]} if status == "INFEASIBLE" else {}),
     }
+    if niveau == "compacte":
+        from service.explication import compact_result
+
+        compact_result(result)
+    return result
 
 
 @pytest.fixture

@@ -137,7 +137,7 @@ def test_a_failed_write_leaves_no_half_written_result(
     from service import pipeline
 
     @contextlib.contextmanager
-    def full_disk(solved, processes):  # the first bytes go out, then the disk is full
+    def full_disk(solved, processes, niveau="complete"):  # the first bytes go out, then full
         def parts():
             yield b'{"status":"OPTIMAL",'
             raise OSError(28, "No space left on device")

@@ -77,8 +77,8 @@ def test_a_failing_child_is_an_error_not_a_partial_result(solved, monkeypatch, c
     last = solved.outline["decisions"][-1]["idPG"]
     real = explication.round_explainer
 
-    def failing(result, request, meta=None):
-        explain = real(result, request, meta)
+    def failing(result, request, meta=None, niveau="complete"):
+        explain = real(result, request, meta, niveau)
 
         def wrapped(decision):
             if decision["idPG"] == last:  # in the child's half

@@ -226,8 +226,9 @@ def test_committed_meta_and_override(round_pair: tuple[RoundRequest, dict[str, A
     assert c["derogation"]["motif"] == "zone blanche"
     assert c["propositionAlgorithme"] == 0 and c["decision"] == 1
     assert "« zone blanche »" in e["texte"] and "l'algorithme proposait 0 poste" in e["texte"]
-    assert "validée par agence:b le 2021-07-15" in e["texte"]
-    assert "registre du service au 2021-07-01" in e["texte"]
+    assert "Décision prise par le comité de sélection de l'ANCT le 15 juillet 2021" in e["texte"]
+    assert "(validation enregistrée par un agent de l'ANCT)" in e["texte"]
+    assert "registre du service au 1er juillet 2021" in e["texte"]
     assert e["donnees"]["conseillersExistants"]["etatAu"] == "2021-07-01T09:00:00Z"
     assert e["donnees"]["conseillersExistants"]["sources"] == ["S5", "tours_valides"]
 

@@ -119,7 +119,7 @@ def test_number_lists_match_nombre(values: list[Any]) -> None:
 
 @given(n=st.integers(-5, 1500))
 def test_postes(n: int) -> None:
-    assert ex._postes(n) == f"{n} poste" + ("s" if abs(n) > 1 else "")
+    assert ex._postes(n) == f"{nombre_reference(n)} poste" + ("s" if abs(n) > 1 else "")
 
 
 # -- whole explanations: the per-round wording is independent of what was explained before ----
@@ -286,8 +286,8 @@ def test_zero_signs_and_number_types_are_worded_apart(
         assert together[d["idPG"]] == alone
         assert dumps(together[d["idPG"]]) == dumps(alone)
     texts = [together[d["idPG"]] for d in decisions]
-    assert "besoin estimé 0 personnes" in texts[0]["texte"]
-    assert "besoin estimé -0 personnes" in texts[1]["texte"]
+    assert "besoin estimé 0 personne fragile" in texts[0]["texte"]
+    assert "besoin estimé -0 personne fragile" in texts[1]["texte"]
     assert "(total 2 sur" in texts[2]["resume"] and "(total 2.0 sur" in texts[3]["resume"]
 
 

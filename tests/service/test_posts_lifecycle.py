@@ -199,7 +199,7 @@ def test_requests_one_pending_and_hand_back_bounded(db_url: str) -> None:
         assert row.statut == "EXAMEN_COMPLEMENTAIRE_COSELEC"
         assert row.document["nombreConseillersSouhaites"] == 4
     for kind in ("AJOUT", "RESTITUTION"):
-        with pytest.raises(Conflict):
+        with pytest.raises(Conflict, match=r"\(n° \d+, AJOUT de 2 postes\)\.$"):
             posts.file_request(db, 1, type_=kind, nombre=1, now=at)
     # the database itself refuses a second pending request
     with pytest.raises(Exception), db.write() as s:  # noqa: B017 - IntegrityError of any driver

@@ -119,6 +119,7 @@ def test_stale_draft_is_refused(client: Any, tokens: Any) -> None:
     assert client.post(f"/v1/rounds/{a['id']}/commit", headers=agence).status_code == 200
     body = assert_problem(client.post(f"/v1/rounds/{b['id']}/commit", headers=agence), 409)
     assert "périmé" in body["detail"]
+    assert "2 structures ont changé" in body["detail"] and "(s)" not in body["detail"]
     # a portal update after a draft also makes it stale
     _seed_more = structure_doc(5)
     client.put("/v1/structures/5", json=_seed_more, headers=tokens["portail"])
