@@ -381,7 +381,7 @@ def test_the_readme_shows_the_commands_of_the_quick_start_and_of_the_table() -> 
     assert shown[:2] == ["allocator cache prepare", "allocator demo"]  # the Quick start
     for expected in (
         "allocator allocate REQUEST.json",
-        "allocator allocate REQUEST.json -o RESULT.json --jobs N",
+        "allocator allocate REQUEST.json -o RESULT.json --jobs N --explication compacte",
         "allocator cache info",
         "allocator round show ID",
         "allocator round replay --tous",
