@@ -44,7 +44,7 @@ sys.path.insert(0, str(ROOT))
 
 import geodata  # noqa: E402
 
-ALLOCATOR = [sys.executable, "-m", "service.cli"]
+ALLOCATOR = [sys.executable, "-m", "service.cli.main"]
 PACKAGES = ["allocator", "geodata", "service"]
 
 

@@ -28,8 +28,9 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from bench_allocate_cli import national_request  # noqa: E402
 
-from service import create_app, scenarios  # noqa: E402
-from service.schemas import DEFAULT_MAX_SCENARIO_STRUCTURES, DEFAULT_MAX_STRUCTURES  # noqa: E402
+from service import create_app  # noqa: E402
+from service.analysis import scenarios  # noqa: E402
+from service.contract.schemas import DEFAULT_MAX_SCENARIO_STRUCTURES, DEFAULT_MAX_STRUCTURES  # noqa: E402
 from tests.service.conftest import make_tokens  # noqa: E402
 
 

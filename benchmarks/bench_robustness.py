@@ -32,9 +32,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np
 
-from service import pipeline, scenarios
-from service import robustness as rb
-from service.schemas import parse_round_request
+from service.analysis import robustness as rb
+from service.analysis import scenarios
+from service.application import pipeline
+from service.contract.schemas import parse_round_request
 
 TARGET_SECONDS = 300.0
 SEED = 2021
@@ -56,7 +57,9 @@ def _cluster_run(
         silence_logs=logging.ERROR,
     )
     client = Client(cluster)
-    client.run(importlib.import_module, "service.robustness")  # worker imports: start-up time
+    client.run(
+        importlib.import_module, "service.analysis.robustness"
+    )  # worker imports: start-up time
     startup = time.perf_counter() - t
     try:
         t = time.perf_counter()

@@ -10,7 +10,7 @@ Measured in the same run:
   with the variant's ``politique``, then its equity metrics ``metrics.round_equity``): geodata
   numbers and engine input rebuilt every time (the per-process geodata caches are warm: a fair
   baseline, not a cold start);
-- *scenarios*: :func:`service.scenarios.compare_prepared` — geodata computed once for the
+- *scenarios*: :func:`service.analysis.scenarios.compare_prepared` — geodata computed once for the
   applicants, engine inputs shared between variants with the same envelope, only the engine
   re-runs — plus the equity metrics of every variant and the per-structure diffs;
 - with ``--full``: the standard variants with causes and fairness prices (more solves).
@@ -29,8 +29,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from service import metrics, pipeline, scenarios
-from service.schemas import PolitiqueIn, parse_round_request
+from service.analysis import metrics, scenarios
+from service.application import pipeline
+from service.contract.schemas import PolitiqueIn, parse_round_request
 
 TARGET_PER_MINUTE = 20.0
 ALL_TYPES = ["COMMUNE", "EPCI", "DEPARTEMENT", "REGION", "COLLECTIVITE", "GIP", "PRIVATE"]

@@ -183,8 +183,8 @@ def main() -> None:
     )
     args = parser.parse_args()
 
-    from service import store
-    from service.db import Database
+    from service.store import repository as store
+    from service.store.db import Database
 
     tmp = tempfile.TemporaryDirectory(prefix="bench-service-")
     url = args.database_url or f"sqlite:///{tmp.name}/bench.sqlite3"

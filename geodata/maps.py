@@ -416,7 +416,8 @@ def diagnostic_maps(
 
 
 # ------------------------------------------------------------------ maps of given values
-# Additive API for scenario maps (service.scenarios): the caller computes the values (coverage
+# Additive API for scenario maps (service.analysis.scenarios): the caller computes the values
+# (coverage
 # after a round, differences between scenarios...) and these functions only draw them.
 
 

@@ -22,7 +22,7 @@
 # request (the best public proxy). **Project scores, préfet opinions and submission times are
 # synthetic** (fixed seed, labelled `synthetique` in every document).
 #
-# The round goes through the one pipeline (`service.pipeline.run_round`) that the CLI
+# The round goes through the one pipeline (`service.application.pipeline.run_round`) that the CLI
 # (`allocator allocate`) and the HTTP API (`POST /v1/allocate`) use.
 
 # %%
@@ -33,9 +33,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from service import export, metrics, pipeline
-from service.demo import DEMO_SEED, demo_request
-from service.schemas import parse_round_request
+from service.application import export
+from service.analysis import metrics
+from service.application import pipeline
+from service.application.demo import DEMO_SEED, demo_request
+from service.contract.schemas import parse_round_request
 
 ROOT = next(p for p in (Path.cwd(), *Path.cwd().parents) if (p / "pyproject.toml").exists())
 OUT = Path(os.environ.get("ALLOCATOR_NOTEBOOK_OUT", ROOT / "out" / "notebooks")) / "02"
@@ -101,7 +103,7 @@ dep.sort_values("ecart_part").head(12)
 # %% [markdown]
 # ## Equity before and after the round
 #
-# `service.metrics.round_equity`: share of posts away from the need-proportional split,
+# `service.analysis.metrics.round_equity`: share of posts away from the need-proportional split,
 # need-weighted Gini and Theil of posts per 10,000 fragile inhabitants across départements,
 # fragile inhabitants with an advisor within reach.
 
@@ -114,7 +116,7 @@ pd.DataFrame(equity)
 #
 # One structure fully served, one partly served, one refused by the national ranking, one
 # excluded by a rule. The full French explanation (legal mention, data, parameters, operations,
-# counterfactual) is built by `service.explication` and attached to each decision by the
+# counterfactual) is built by `service.explanations.letters` and attached to each decision by the
 # pipeline (`explication.texte`); the machine-readable keys (priorities, cut-off, details) sit
 # beside it.
 
@@ -140,7 +142,7 @@ print(examples["partielle"]["explication"].get("texte", "(texte absent : voir le
 # %% [markdown]
 # ## Committee pack
 #
-# `service.export` writes the workbook the committee works from (a national sheet, then one
+# `service.application.export` writes the workbook the committee works from (a national sheet, then one
 # sheet per département with the préfet's opinion, the algorithm's proposal and the motifs),
 # CSV and JSON, and maps of the posts granted and the coverage before / after.
 

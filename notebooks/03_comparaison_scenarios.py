@@ -18,7 +18,7 @@
 #
 # Before a round the analysts compare policies on the *same* applicants: other weights,
 # eligibility (admitting private hosts), the département cap at the fair share, the préfet rule,
-# another quota. `service.scenarios.compare` prepares the round once (the geodata numbers of the
+# another quota. `service.analysis.scenarios.compare` prepares the round once (the geodata numbers of the
 # applicants) and re-runs only the engine per variant; the CLI (`allocator scenario compare`)
 # and the HTTP API (`POST /v1/scenarios`) call the same function.
 #
@@ -31,9 +31,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from service import maps_interactive, pipeline, scenarios
-from service.demo import demo_request
-from service.schemas import parse_round_request
+from service.analysis import maps as maps_interactive
+from service.application import pipeline
+from service.analysis import scenarios
+from service.application.demo import demo_request
+from service.contract.schemas import parse_round_request
 
 ROOT = next(p for p in (Path.cwd(), *Path.cwd().parents) if (p / "pyproject.toml").exists())
 OUT = Path(os.environ.get("ALLOCATOR_NOTEBOOK_OUT", ROOT / "out" / "notebooks")) / "03"

@@ -16,13 +16,13 @@
 # %% [markdown]
 # # 4. A year of rounds: policy simulation and robustness
 #
-# **Simulation** (`service.simulate`): twelve monthly rounds (March 2021 – February 2022) under
+# **Simulation** (`service.analysis.simulate`): twelve monthly rounds (March 2021 – February 2022) under
 # three policies side by side — first come first served, département envelopes on need only,
 # and the engine. The 2021 first-wave hosts arrive as they did; **from June 2021 the
 # applications are synthetic** (seat communes drawn in proportion to fragile population, fixed
 # seed). Each round calls the same pipeline as the service.
 #
-# **Robustness** (`service.robustness`): Monte-Carlo perturbation of the fragility index (±5 %
+# **Robustness** (`service.analysis.robustness`): Monte-Carlo perturbation of the fragility index (±5 %
 # per commune, national need re-calibrated) and of the three weights (±10 % each); per structure,
 # the share of draws that reproduce its grant. Decisions reproduced in fewer than 90 % of the
 # draws are flagged for human review. Draws run on Dask (a local cluster of 2 worker processes
@@ -36,10 +36,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from service import pipeline, scenarios, simulate
-from service import robustness as rb
-from service.demo import demo_request
-from service.schemas import parse_round_request
+from service.application import pipeline
+from service.analysis import scenarios
+from service.analysis import simulate
+from service.analysis import robustness as rb
+from service.application.demo import demo_request
+from service.contract.schemas import parse_round_request
 
 ROOT = next(p for p in (Path.cwd(), *Path.cwd().parents) if (p / "pyproject.toml").exists())
 OUT = Path(os.environ.get("ALLOCATOR_NOTEBOOK_OUT", ROOT / "out" / "notebooks")) / "04"

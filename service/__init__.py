@@ -1,12 +1,14 @@
 """Service edge: schemas, CLI, Flask application, persistence.
 
 ``service.create_app(test_config=None)`` is the application factory (no module-level app):
-production runs ``gunicorn -c python:service.gunicorn_conf 'service:create_app()'``, development
+production runs ``gunicorn -c python:service.http.gunicorn_conf 'service:create_app()'``,
+development
 ``allocator serve``. It lives in :mod:`service.app` with its configuration layers
 (:data:`service.app.DEFAULTS`).
 
 The package itself imports nothing heavy: ``allocator allocate`` (the CLI imports
-``service.cli``) must not pay for Flask, SQLAlchemy or Alembic, so the factory is loaded on first
+``service.cli.main``) must not pay for Flask, SQLAlchemy or Alembic, so the factory is loaded on
+first
 access (PEP 562).
 """
 

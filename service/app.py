@@ -1,8 +1,8 @@
 """The Flask application factory and its configuration layers.
 
 ``create_app(test_config=None)`` (re-exported as ``service.create_app``) is the factory (no
-module-level app): production runs ``gunicorn -c python:service.gunicorn_conf
-'service:create_app()'`` (worker model: :mod:`service.gunicorn_conf`), development
+module-level app): production runs ``gunicorn -c python:service.http.gunicorn_conf
+'service:create_app()'`` (worker model: :mod:`service.http.gunicorn_conf`), development
 ``allocator serve``.
 
 Configuration layers, later ones winning: :data:`DEFAULTS` → ``instance/config.py`` (if present)
@@ -30,7 +30,7 @@ from typing import Any
 
 from flask import Flask, Response, g, request
 
-from service.schemas import (
+from service.contract.schemas import (
     DEFAULT_MAX_SCENARIO_STRUCTURES,
     DEFAULT_MAX_STRUCTURES,
     limit_setting,
@@ -95,7 +95,7 @@ def _check_public_url(production: bool) -> None:
     """Refuse to start with an ``ALLOCATOR_PUBLIC_URL`` the letters could not cite; warn when a
     production service cites the notice at the development default (the letters are written
     by the command line too, which reads the same variable: it is not an app setting)."""
-    from service import explication
+    from service.explanations import letters as explication
 
     try:
         url = explication.public_url()
@@ -135,8 +135,11 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     RuntimeError
         In production (``ENV == "production"``) without a secret key.
     """
-    from service import api, errors, meta, ui
-    from service.db import Database, default_sqlite_url
+    from service import ui
+    from service.contract import errors
+    from service.http import meta
+    from service.http import structures as api
+    from service.store.db import Database, default_sqlite_url
 
     instance_path = os.environ.get("ALLOCATOR_INSTANCE_PATH") or os.path.join(
         os.getcwd(), "instance"
@@ -190,13 +193,15 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     errors.register(app)
     app.register_blueprint(meta.bp)
     app.register_blueprint(api.bp)
-    from service import api_transparence  # explanations and public notice (issue 6)
+    from service.http import (
+        transparence as api_transparence,
+    )  # explanations and public notice (issue 6)
 
     app.register_blueprint(api_transparence.bp)
-    from service import api_cycle
+    from service.http import rounds as api_cycle
 
     app.register_blueprint(api_cycle.bp)
-    from service import api_scenarios  # scenario comparison (issue 7)
+    from service.http import scenarios as api_scenarios  # scenario comparison (issue 7)
 
     app.register_blueprint(api_scenarios.bp)
     ui.init_app(app)

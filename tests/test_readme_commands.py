@@ -50,7 +50,7 @@ from typing import Any
 import click
 import pytest
 
-from service.cli import main
+from service.cli.main import main
 
 pytestmark = pytest.mark.slow
 
@@ -193,12 +193,12 @@ class Workspace:
 
     @property
     def database(self) -> Any:
-        from service.db import Database, default_sqlite_url
+        from service.store.db import Database, default_sqlite_url
 
         return Database(default_sqlite_url(str(self.root / "instance")))
 
     def latest_round(self) -> dict[str, Any]:
-        from service import rounds
+        from service.application import rounds
 
         database = self.database
         try:
@@ -215,7 +215,7 @@ class Workspace:
         )
 
     def latest_token(self) -> int:
-        from service import store
+        from service.store import repository as store
 
         database = self.database
         try:
@@ -227,8 +227,8 @@ class Workspace:
 
 def submit_applications(ws: Workspace) -> None:
     """Twelve applications received before the June 2021 cut-off, as the portal sends them."""
-    from service import store
-    from service.api_schemas import StructureDocument
+    from service.contract.documents import StructureDocument
+    from service.store import repository as store
 
     database = ws.database
     try:
@@ -259,7 +259,7 @@ PRECONDITIONS: dict[str, Callable[[Workspace], None]] = {
 
 
 def _request_file(ws: Workspace) -> str:
-    from service.demo import demo_request
+    from service.application.demo import demo_request
 
     path = ws.root / "requete.json"
     if not path.exists():

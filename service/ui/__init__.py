@@ -1,7 +1,8 @@
 """The agency's review page: server-rendered pages over the same functions as the API.
 
 ``init_app(app)`` registers the ``ui`` blueprint (``/agence/...``) and the session cookie
-settings. The pages call :mod:`service.rounds`, :mod:`service.store` and :mod:`service.metrics`
+settings. The pages call :mod:`service.application.rounds`, :mod:`service.store.repository` and
+:mod:`service.analysis.metrics`
 exactly as the ``/v1`` views do; nothing of the domain is computed here.
 
 Modules: :mod:`service.ui.auth` (sign-in with an API token, signed session cookie, CSRF),

@@ -1,7 +1,8 @@
 """Sign-in with an API token, the session cookie and CSRF protection of the agency pages.
 
 - Sign-in: the agency pastes its API token (the same tokens as the API, ``allocator token
-  create``); the token is looked up once with :func:`service.store.find_token`. The server records
+  create``); the token is looked up once with :func:`service.store.repository.find_token`. The
+  server records
   a session (``ui_sessions``: the hash of a random session id, the token, the expiry 12 h later)
   and Flask's signed cookie carries only the random id (never the token). Every request re-reads
   the session and its token: signing out deletes the row (a copied cookie stops working), a
@@ -14,7 +15,7 @@
 - CSRF: one random token per session, renewed at sign-in (a token planted before sign-in is
   worthless), a hidden ``csrf_token`` field in every form, checked in constant time on every POST
   of the blueprint (sign-in included).
-- Roles, as in the API (:mod:`service.web`): ``agence`` and ``admin`` act, ``analyste`` reads,
+- Roles, as in the API (:mod:`service.http.web`): ``agence`` and ``admin`` act, ``analyste`` reads,
   ``portail`` has no access to these pages.
 """
 
@@ -41,8 +42,8 @@ from flask import (
 from flask.sessions import SecureCookieSessionInterface
 from sqlalchemy.orm import Session
 
-from service import store
-from service.web import Principal, clock, db
+from service.http.web import Principal, clock, db
+from service.store import repository as store
 
 F = TypeVar("F", bound=Callable[..., Any])
 

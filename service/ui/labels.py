@@ -22,9 +22,10 @@ STATUTS_RESULTAT = {
 
 
 def motif(code: str) -> str:
-    """French label of a motif code: the wording of :data:`service.explication.MOTIF_LIBELLES`
+    """French label of a motif code: the wording of
+    :data:`service.explanations.letters.MOTIF_LIBELLES`
     (the one used in the legal explanations), capitalised; the code itself when unknown."""
-    from service.explication import MOTIF_LIBELLES
+    from service.explanations.letters import MOTIF_LIBELLES
 
     text = MOTIF_LIBELLES.get(code)
     return text[:1].upper() + text[1:] if text else code

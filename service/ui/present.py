@@ -13,8 +13,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from service import figures
-from service.schemas import RoundRequest
+from service.application import figures
+from service.contract.schemas import RoundRequest
 from service.ui import labels
 
 #: Columns the table can be sorted by: key -> French header.
@@ -95,7 +95,8 @@ class Row:
 
     @property
     def demande_restante(self) -> int:
-        """Posts asked − posts already granted (:func:`service.figures.remaining_request`)."""
+        """Posts asked − posts already granted
+        (:func:`service.application.figures.remaining_request`)."""
         return figures.remaining_request(self.demande, self.deja_accorde)
 
     @property
@@ -292,7 +293,7 @@ def contrefactuel(counterfactual: Mapping[str, Any] | None) -> str | None:
     (``nested``; results computed before the engine said it are read as nested); otherwise it
     is the score a re-run verified, said not to be a threshold.
     """
-    from service.explication import nombre
+    from service.explanations.letters import nombre
 
     score = (counterfactual or {}).get("min_quality")
     if score is None:
@@ -311,13 +312,14 @@ def contrefactuel(counterfactual: Mapping[str, Any] | None) -> str | None:
 
 
 def explanation_html(explication: Mapping[str, Any]) -> str | None:
-    """The legal explanation's text (:mod:`service.explication`) as HTML for the structure page.
+    """The legal explanation's text (:mod:`service.explanations.letters`) as HTML for the structure
+    page.
 
     Its title is dropped (the page has its own) and headings are shifted one level down so that
     they nest under the page's section; the HTML is escaped by
-    :func:`service.explication.markdown_html`. ``None`` when the decision has no text.
+    :func:`service.explanations.letters.markdown_html`. ``None`` when the decision has no text.
     """
-    from service.explication import markdown_html
+    from service.explanations.letters import markdown_html
 
     texte = explication.get("texte")
     if not texte:

@@ -1,9 +1,10 @@
 """Routes of the agency pages (``/agence/...``): parse the form, authorise, call, render.
 
 Every action calls the same domain-service functions as the ``/v1`` API
-(:func:`service.rounds.draft_round`, :func:`~service.rounds.override_round`,
-:func:`~service.rounds.commit_round`, :func:`~service.rounds.get_round`,
-:func:`~service.rounds.list_rounds`), validates its form with the API's own body schemas, and
+(:func:`service.application.rounds.draft_round`, :func:`~service.application.rounds.override_round`,
+:func:`~service.application.rounds.commit_round`, :func:`~service.application.rounds.get_round`,
+:func:`~service.application.rounds.list_rounds`), validates its form with the API's own body
+schemas, and
 answers POST → redirect → GET, so that a reload never repeats an action.
 """
 
@@ -32,12 +33,13 @@ from flask import (
 from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException
 
-from service import figures, rounds, store
-from service.api_schemas import MAX_ID, RoundDraftBody, RoundOverrideBody, parse_model
-from service.errors import ServiceError
-from service.schemas import FieldError, InvalidRequest, RoundRequest
+from service.application import figures, rounds
+from service.contract.documents import MAX_ID, RoundDraftBody, RoundOverrideBody, parse_model
+from service.contract.errors import ServiceError
+from service.contract.schemas import FieldError, InvalidRequest, RoundRequest
+from service.http.web import db
+from service.store import repository as store
 from service.ui import auth, carte, labels, present
-from service.web import db
 
 log = logging.getLogger("service")
 
@@ -123,7 +125,7 @@ def _context() -> dict[str, Any]:
     }
 
 
-# Numbers the French way, as everywhere else (:mod:`service.figures`).
+# Numbers the French way, as everywhere else (:mod:`service.application.figures`).
 bp.add_app_template_filter(figures.nombre, "nombre")
 bp.add_app_template_filter(figures.pourcentage, "pct")
 bp.add_app_template_filter(figures.euros, "euros")
@@ -227,11 +229,11 @@ def _snapshot(view: Mapping[str, Any]) -> tuple[dict[str, Any], RoundRequest]:
 def _equity(
     view: Mapping[str, Any], snapshot: Mapping[str, Any], request_: RoundRequest
 ) -> ResponseReturnValue:
-    """Before/after metrics of :func:`service.metrics.round_equity`, cached per version."""
+    """Before/after metrics of :func:`service.analysis.metrics.round_equity`, cached per version."""
 
     def compute() -> dict[str, Any] | None:
-        from service.metrics import round_equity
-        from service.pipeline import _existing_map
+        from service.analysis.metrics import round_equity
+        from service.application.pipeline import _existing_map
 
         existing = _existing_map(request_, snapshot.get("extraExisting"))
         try:
@@ -244,11 +246,12 @@ def _equity(
 
 
 def _certificate(view: Mapping[str, Any]) -> dict[str, Any] | None:
-    """The reproducibility certificate of a committed round (:func:`service.replay.replay_round`:
+    """The reproducibility certificate of a committed round
+    (:func:`service.application.replay.replay_round`:
     re-solves the stored snapshot), cached: a committed round never changes."""
 
     def compute() -> dict[str, Any] | None:
-        from service import replay
+        from service.application import replay
 
         try:
             return replay.replay_round(db(), view["id"])
@@ -467,7 +470,8 @@ def verrou(round_id: int) -> ResponseReturnValue:
 @bp.post(f"/tours/<{ID}:round_id>/verrous/<{ID}:id_pg>/levee")
 @auth.login_required(act=True)
 def lever_verrou(round_id: int, id_pg: int) -> ResponseReturnValue:
-    """Lift a committee lock (motif mandatory), re-solve: :func:`service.rounds.override_round`."""
+    """Lift a committee lock (motif mandatory), re-solve:
+    :func:`service.application.rounds.override_round`."""
     motif = request.form.get("motif", "").strip()
     back = request.form.get("retour") == "structure"
     try:
@@ -551,16 +555,17 @@ def telechargement(round_id: int, kind: str) -> ResponseReturnValue:
 
 
 def _download(round_id: int, kind: str) -> Response:
-    """Serve the export built by its own module (:mod:`service.notice`, :mod:`service.export`)."""
+    """Serve the export built by its own module (:mod:`service.application.notice`,
+    :mod:`service.application.export`)."""
     if kind == "notice":
-        from service import notice
+        from service.application import notice
 
         return Response(
             notice.render("html"),
             mimetype="text/html",
             headers={"Content-Disposition": 'inline; filename="notice-algorithme.html"'},
         )
-    from service import export
+    from service.application import export
 
     pack = export.load_round(db(), round_id)
     with tempfile.TemporaryDirectory() as tmp:

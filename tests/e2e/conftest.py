@@ -61,7 +61,7 @@ class LiveServer:
 
 def seed_structures(client: Any, portail: str, n: int = N_STRUCTURES) -> list[dict[str, Any]]:
     """PUT ``n`` demo structures (the last 2021 committee) through the portal API."""
-    from service import demo
+    from service.application import demo
 
     docs = demo.demo_request()["structures"][:n]
     headers = {"Authorization": f"Bearer {portail}"}
@@ -76,7 +76,8 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
     _require_browser()
     from werkzeug.serving import make_server
 
-    from service import create_app, store
+    from service import create_app
+    from service.store import repository as store
 
     tmp = tmp_path_factory.mktemp("e2e")
     with pytest.MonkeyPatch.context() as mp:

@@ -13,7 +13,7 @@ import re
 import urllib.request
 from typing import Any
 
-from service import replay
+from service.application import replay
 from tests.e2e.conftest import LiveServer, screenshot
 
 LABELLED = """() => [...document.querySelectorAll('input:not([type=hidden]), select, textarea')]

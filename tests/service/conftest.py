@@ -5,7 +5,8 @@ default ``postgresql+psycopg://postgres@127.0.0.1:5432/test``), each test in a f
 is dropped afterwards. PostgreSQL cases are skipped when the server does not answer.
 
 Most HTTP tests use :func:`fake_solve`, a tiny deterministic stand-in for
-:func:`service.pipeline.run_round` (greedy by idPG) so that store and HTTP behaviour is tested
+:func:`service.application.pipeline.run_round` (greedy by idPG) so that store and HTTP behaviour is
+tested
 independently of the engine; the tests marked with the ``real_pipeline`` fixture use the engine.
 """
 
@@ -22,9 +23,11 @@ from urllib.parse import quote
 import pytest
 import sqlalchemy as sa
 
-from service import create_app, rounds, store
-from service.db import Database
-from service.schemas import FieldError, InvalidRequest, RoundRequest, luhn_valid
+from service import create_app
+from service.application import rounds
+from service.contract.schemas import FieldError, InvalidRequest, RoundRequest, luhn_valid
+from service.store import repository as store
+from service.store.db import Database
 
 PG_URL = os.environ.get(
     "ALLOCATOR_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -134,7 +137,7 @@ def fake_solve(
         **({"conflits": ["verrous > quota"]} if status == "INFEASIBLE" else {}),
     }
     if niveau == "compacte":
-        from service.explication import compact_result
+        from service.explanations.letters import compact_result
 
         compact_result(result)
     return result
@@ -157,7 +160,7 @@ def fake_solver(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
 def real_pipeline() -> None:
     """Skip unless the real engine imports (it is written in parallel)."""
     try:
-        import service.pipeline  # noqa: F401
+        import service.application.pipeline  # noqa: F401
     except ImportError as exc:
         pytest.skip(f"pipeline unavailable: {exc}")
 

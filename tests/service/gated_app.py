@@ -15,7 +15,7 @@ from typing import Any
 from flask import Flask
 
 from service import create_app as _create_app
-from service import rounds
+from service.application import rounds
 from tests.service.conftest import fake_solve
 
 

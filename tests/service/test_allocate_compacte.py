@@ -18,10 +18,11 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from service import create_app, pipeline
-from service import explication as ex
-from service.cli import main
-from service.schemas import parse_round_request
+from service import create_app
+from service.application import pipeline
+from service.cli.main import main
+from service.contract.schemas import parse_round_request
+from service.explanations import letters as ex
 from tests.service.conftest import make_tokens, small_request
 from tests.service.test_app import assert_problem
 from tests.service.test_explication import demo_payload

@@ -192,7 +192,7 @@ def test_unknown_commune_is_422(sqlite_client: Any, sqlite_tokens: Any) -> None:
 def test_internal_error_is_problem_500(
     sqlite_client: Any, sqlite_tokens: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from service import rounds
+    from service.application import rounds
 
     def boom(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("boom")

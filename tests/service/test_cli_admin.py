@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from service.cli import main
-from service.db import Database
+from service.cli.main import main
+from service.store.db import Database
 from tests.service.conftest import structure_doc
 
 
@@ -33,7 +33,7 @@ def test_db_upgrade_and_token(cli_env: str) -> None:
     assert res.exit_code == 0
     raw = res.output.strip()
     assert raw.startswith("cn_")
-    from service import store
+    from service.store import repository as store
 
     with Database(cli_env).read() as s:
         token = store.find_token(s, raw)
@@ -42,8 +42,8 @@ def test_db_upgrade_and_token(cli_env: str) -> None:
 
 
 def test_round_commands(cli_env: str) -> None:
-    from service import store
-    from service.api_schemas import StructureDocument
+    from service.contract.documents import StructureDocument
+    from service.store import repository as store
 
     db = Database(cli_env)
     db.upgrade()
@@ -96,7 +96,7 @@ def test_token_list_and_revoke(cli_env: str) -> None:
     assert len(lines) == 3  # header + 2 tokens
     assert "agence" in lines[1] and "anct" in lines[1] and "actif" in lines[1]
     assert raw not in listed.output and other not in listed.output
-    from service import store
+    from service.store import repository as store
 
     assert store.hash_token(raw) not in listed.output
 
@@ -134,8 +134,8 @@ def test_db_purge_deletes_expired_keys_and_sessions(cli_env: str) -> None:
 
     import sqlalchemy as sa
 
-    from service import store
-    from service.models import utcnow
+    from service.store import repository as store
+    from service.store.models import utcnow
 
     db = Database(cli_env)
     db.upgrade()

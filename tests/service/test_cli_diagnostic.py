@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from geodata.diagnostic import LABELS_FR, diagnostic_table
-from service.cli import main
+from service.cli.main import main
 
 
 @pytest.fixture

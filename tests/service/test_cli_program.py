@@ -1,4 +1,4 @@
-"""The ``allocator`` program as the agency runs it: a fresh process (``service.cli.run``).
+"""The ``allocator`` program as the agency runs it: a fresh process (``service.cli.main.run``).
 
 ``run`` ends the process with ``os._exit`` once ``allocate`` has written its output: these tests
 check, from outside the process, that the output is complete and the exit codes unchanged.
@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from service.cli import main
+from service.cli.main import main
 from tests.service.conftest import structure_doc
 
 REPO = Path(__file__).resolve().parents[2]
@@ -39,7 +39,7 @@ def _request(n: int) -> dict:
 
 def _program(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "service.cli", *args],
+        [sys.executable, "-m", "service.cli.main", *args],
         cwd=REPO,
         env=dict(os.environ),
         input=stdin,
@@ -63,7 +63,7 @@ def request_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_the_console_script_is_run() -> None:
     (script,) = [e for e in entry_points(group="console_scripts") if e.name == "allocator"]
-    assert script.value == "service.cli:run"
+    assert script.value == "service.cli.main:run"
 
 
 def test_allocate_output_is_complete_and_as_in_process(request_file: Path, tmp_path: Path) -> None:
@@ -107,7 +107,7 @@ def test_failures_keep_their_exit_codes(request_file: Path, tmp_path: Path) -> N
 def test_allocate_writes_a_forked_childs_half_in_place(
     request_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from service import pipeline
+    from service.application import pipeline
 
     if not hasattr(os, "fork"):
         pytest.skip("no fork on this platform")
@@ -134,7 +134,7 @@ def test_a_failed_write_leaves_no_half_written_result(
 ) -> None:
     import contextlib
 
-    from service import pipeline
+    from service.application import pipeline
 
     @contextlib.contextmanager
     def full_disk(solved, processes, niveau="complete"):  # the first bytes go out, then full

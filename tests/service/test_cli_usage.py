@@ -20,8 +20,8 @@ from click.testing import CliRunner
 from hypothesis import given
 from hypothesis import strategies as st
 
-from service.cli import main
-from service.cli_usage import FrenchType
+from service.cli.main import main
+from service.cli.usage import FrenchType
 
 #: A wrong value for each text parameter that its command checks itself.
 WRONG_TEXT: dict[str, str] = {
@@ -280,7 +280,7 @@ def test_serve_on_a_busy_port_is_refused_in_french(workdir: Path) -> None:
 def test_a_wrong_departement_is_never_a_traceback(value: str) -> None:
     """Whatever is typed after --departement: a diagnostic of a programme département, or
     exit 2 with the French line (checked here on the parameter alone: nothing is computed)."""
-    from service.cli_usage import DEPARTEMENT, CliInvalid, translate
+    from service.cli.usage import DEPARTEMENT, CliInvalid, translate
 
     command = main.get_command(click.Context(main), "territoire")
     assert isinstance(command, click.Group)

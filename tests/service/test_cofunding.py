@@ -9,10 +9,12 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from service import create_app, cycle, export, pipeline, simulate
-from service import explication as ex
-from service.cli import main
-from service.schemas import InvalidRequest, parse_round_request
+from service import create_app
+from service.analysis import simulate
+from service.application import cycle, export, pipeline
+from service.cli.main import main
+from service.contract.schemas import InvalidRequest, parse_round_request
+from service.explanations import letters as ex
 from tests.service.conftest import make_tokens
 from tests.service.test_explication import demo_payload
 

@@ -11,13 +11,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from service import cycle, replay, rounds, store
-from service.api_schemas import StructureDocument
-from service.cli import main
-from service.db import Database
-from service.errors import Conflict
-from service.models import CoselecRow, Poste, Round, Structure
-from service.schemas import InvalidRequest
+from service.application import cycle, replay, rounds
+from service.cli.main import main
+from service.contract.documents import StructureDocument
+from service.contract.errors import Conflict
+from service.contract.schemas import InvalidRequest
+from service.store import repository as store
+from service.store.db import Database
+from service.store.models import CoselecRow, Poste, Round, Structure
 from tests.service.conftest import structure_doc
 
 HISTORY_POSTS = 2138

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from service.db import Database
-from service.demo import DEMO_MONTH, demo_request, run_demo
-from service.rounds import list_rounds
+from service.application.demo import DEMO_MONTH, demo_request, run_demo
+from service.application.rounds import list_rounds
+from service.store.db import Database
 
 
 @pytest.fixture
@@ -72,7 +72,7 @@ def test_demo_prints_its_summary_on_stdout_and_writes_the_rounds_own_request(
 
     from click.testing import CliRunner
 
-    from service.cli import main
+    from service.cli.main import main
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("ALLOCATOR_DATABASE_URL", f"sqlite:///{tmp_path / 'demo.sqlite3'}")
@@ -106,7 +106,7 @@ def test_demo_summary_figures_match_the_programme_command(sqlite_url: str, tmp_p
 
     from click.testing import CliRunner
 
-    from service.cli import main
+    from service.cli.main import main
 
     nnbsp = "\u202f"
     database = Database(sqlite_url)

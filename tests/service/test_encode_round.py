@@ -7,8 +7,9 @@ import os
 
 import pytest
 
-from service import explication, pipeline
-from service.schemas import parse_round_request
+from service.application import pipeline
+from service.contract.schemas import parse_round_request
+from service.explanations import letters as explication
 from tests.service.conftest import structure_doc
 
 # Real communes of several départements, with EPCI, DROM and a large city: varied explanations.

@@ -1,4 +1,4 @@
-"""The legal explanation of every decision (service.explication), on real rounds.
+"""The legal explanation of every decision (service.explanations.letters), on real rounds.
 
 Every decision of a real round (bundled 2021 structures, synthetic scores and opinions) carries
 the five parts of R311-3-1-2 plus the mention and the text, consistent with the result; the
@@ -17,9 +17,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from allocator import ALL_MOTIFS, motifs
-from service import explication as ex
-from service.pipeline import dumps, run_round
-from service.schemas import RoundRequest, parse_round_request
+from service.application.pipeline import dumps, run_round
+from service.contract.schemas import RoundRequest, parse_round_request
+from service.explanations import letters as ex
 
 ROOT = Path(__file__).resolve().parents[2]
 HARD = {motifs.TYPE_NON_ELIGIBLE, motifs.AVIS_PREFET_NEGATIF, motifs.SCORE_INSUFFISANT}
@@ -34,7 +34,7 @@ STEPS = [
 
 def demo_payload(n: int = 40, quota: int = 25) -> dict[str, Any]:
     """A real small round: the first ``n`` structures of the first 2021 committee."""
-    from service.demo import demo_request
+    from service.application.demo import demo_request
 
     payload = demo_request(committee=0)
     structures = payload["structures"][:n]
@@ -56,7 +56,7 @@ def round_pair(real_pipeline_module: None) -> tuple[RoundRequest, dict[str, Any]
 @pytest.fixture(scope="module")
 def real_pipeline_module() -> None:
     try:
-        import service.pipeline  # noqa: F401
+        import service.application.pipeline  # noqa: F401
     except ImportError as exc:  # pragma: no cover
         pytest.skip(f"pipeline unavailable: {exc}")
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from service import create_app
-from service import explication as ex
+from service.explanations import letters as ex
 from tests.service.conftest import make_tokens, structure_doc
 from tests.service.test_app import assert_problem
 from tests.service.test_explication import check_decision, demo_payload
@@ -18,7 +18,7 @@ from tests.service.test_explication import check_decision, demo_payload
 def committed(tmp_path_factory: pytest.TempPathFactory) -> Any:
     """A real round on SQLite: 12 bundled structures, one override with its reason, committed."""
     try:
-        import service.pipeline  # noqa: F401
+        import service.application.pipeline  # noqa: F401
     except ImportError as exc:  # pragma: no cover
         pytest.skip(f"pipeline unavailable: {exc}")
     path = tmp_path_factory.mktemp("expl") / "store.sqlite3"
@@ -59,8 +59,8 @@ def committed(tmp_path_factory: pytest.TempPathFactory) -> Any:
 
 
 def test_committed_explanations_name_the_committee(committed: dict[str, Any]) -> None:
-    from service import rounds
-    from service.schemas import RoundRequest
+    from service.application import rounds
+    from service.contract.schemas import RoundRequest
 
     client, tokens, view = committed["client"], committed["tokens"], committed["round"]
     result = view["resultat"]

@@ -1,4 +1,4 @@
-"""The fast paths of service.explication give exactly what the straightforward code gave.
+"""The fast paths of service.explanations.letters give exactly what the straightforward code gave.
 
 - :func:`nombre` against its previous implementation (kept below), on every kind of value;
 - the number lists formatted in one go against :func:`nombre` value by value;
@@ -22,15 +22,15 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from service import explication as ex
-from service.schemas import RoundRequest, parse_round_request
+from service.contract.schemas import RoundRequest, parse_round_request
+from service.explanations import letters as ex
 from tests.service.test_explication import demo_payload
 
 NBSP = "\u202f"
 
 
 def nombre_reference(value: Any, decimales: int = 0) -> str:
-    """:func:`service.explication.nombre` as it was written before its fast paths."""
+    """:func:`service.explanations.letters.nombre` as it was written before its fast paths."""
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return "—"
     if isinstance(value, bool):
@@ -129,7 +129,7 @@ def test_postes(n: int) -> None:
 def rounds() -> list[tuple[RoundRequest, dict[str, Any]]]:
     """Varied real rounds: refusals, locks, co-funding, préfet opinions, policies."""
     try:
-        from service.pipeline import run_round
+        from service.application.pipeline import run_round
     except ImportError as exc:  # pragma: no cover
         pytest.skip(f"pipeline unavailable: {exc}")
     base = demo_payload(n=60, quota=20)

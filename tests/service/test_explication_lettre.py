@@ -23,9 +23,10 @@ from hypothesis import HealthCheck, event, given, settings, target
 from hypothesis import strategies as st
 
 from allocator import ALL_MOTIFS, motifs
-from service import create_app, notice, pipeline
-from service import explication as ex
-from service.schemas import RoundRequest, parse_round_request
+from service import create_app
+from service.application import notice, pipeline
+from service.contract.schemas import RoundRequest, parse_round_request
+from service.explanations import letters as ex
 from tests.service.test_explication import CODES, _knapsack_payload, demo_payload
 
 #: The fragments by which each reason of the opening paragraph is recognised.
@@ -502,8 +503,8 @@ def test_letters_and_notice_of_real_rounds_agree_numbers_and_words(
 
 
 def test_service_messages_agree_numbers_and_words() -> None:
-    from service.schemas import InvalidRequest
-    from service.simulate import simulate
+    from service.analysis.simulate import simulate
+    from service.contract.schemas import InvalidRequest
 
     with pytest.raises(InvalidRequest) as caught:
         simulate(policies=["moteur", "au_hasard"])

@@ -1,4 +1,5 @@
-"""Committee packs (service.export): workbook, CSV, JSON and maps match the round result."""
+"""Committee packs (service.application.export): workbook, CSV, JSON and maps match the round
+result."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ import pytest
 from click.testing import CliRunner
 from openpyxl import load_workbook
 
-from service import create_app, export
+from service import create_app
+from service.application import export
 from tests.service.conftest import make_tokens
 from tests.service.test_explication import demo_payload
 
@@ -28,7 +30,7 @@ TEXT_COLUMNS = {
 def stored(tmp_path_factory: pytest.TempPathFactory) -> Any:
     """A committed real round on SQLite (15 bundled structures, one override, one odd name)."""
     try:
-        import service.pipeline  # noqa: F401
+        import service.application.pipeline  # noqa: F401
     except ImportError as exc:  # pragma: no cover
         pytest.skip(f"pipeline unavailable: {exc}")
     url = f"sqlite:///{tmp_path_factory.mktemp('export') / 'store.sqlite3'}"
@@ -132,7 +134,7 @@ def test_csv_and_json_match(stored: dict[str, Any], tmp_path: Path) -> None:
 
 
 def test_cli_round_export(stored: dict[str, Any], tmp_path: Path) -> None:
-    from service.cli import main
+    from service.cli.main import main
 
     rid = stored["view"]["id"]
     result = CliRunner().invoke(

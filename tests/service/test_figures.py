@@ -24,12 +24,14 @@ from hypothesis import strategies as st
 from openpyxl import load_workbook
 from sqlalchemy import func, select
 
-from service import create_app, cycle, export, figures, intake, posts, rounds, store
-from service.api_schemas import StructureDocument
-from service.cli import main
-from service.db import Database
-from service.errors import Conflict
-from service.models import Poste
+from service import create_app
+from service.application import cycle, export, figures, intake, posts, rounds
+from service.cli.main import main
+from service.contract.documents import StructureDocument
+from service.contract.errors import Conflict
+from service.store import repository as store
+from service.store.db import Database
+from service.store.models import Poste
 from tests.service.conftest import fake_solve, make_tokens, structure_doc
 
 NNBSP = "\u202f"
@@ -119,7 +121,7 @@ def built(tmp_path_factory: pytest.TempPathFactory, real_pipeline_module: None) 
 @pytest.fixture(scope="module")
 def real_pipeline_module() -> None:
     try:
-        import service.pipeline  # noqa: F401
+        import service.application.pipeline  # noqa: F401
     except ImportError as exc:  # pragma: no cover
         pytest.skip(f"pipeline unavailable: {exc}")
 
@@ -292,7 +294,7 @@ def test_letters_cite_the_store_envelope_remaining(
     again = rounds.get_round(figures_store["db"], july)
     assert again["resultat"]["rapport"]["envelope_remaining"] == restant
     rounds.commit_round(figures_store["db"], july, author="test")
-    from service import replay
+    from service.application import replay
 
     assert replay.replay_round(figures_store["db"], july)["identique"]
 
@@ -333,9 +335,10 @@ def test_programme_command_writes_euros_the_french_way(figures_store: dict[str, 
 def test_page_and_command_line_share_the_french_number_formatting(
     figures_store: dict[str, Any],
 ) -> None:
-    """One formatting: the page's filters are :mod:`service.figures`' functions (the letters'
-    :func:`service.explication.nombre`), not a twin."""
-    from service import explication
+    """One formatting: the page's filters are :mod:`service.application.figures`' functions (the
+    letters'
+    :func:`service.explanations.letters.nombre`), not a twin."""
+    from service.explanations import letters as explication
 
     filters = figures_store["app"].jinja_env.filters
     assert filters["nombre"] is figures.nombre is explication.nombre

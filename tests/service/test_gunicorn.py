@@ -1,4 +1,5 @@
-"""The production entry point (``gunicorn -c python:service.gunicorn_conf 'service:create_app()'``)
+"""The production entry point (``gunicorn -c python:service.http.gunicorn_conf
+'service:create_app()'``)
 serves /health, also while a long request runs; so does ``allocator serve``."""
 
 from __future__ import annotations
@@ -42,14 +43,14 @@ def wait_until_up(url: str, proc: subprocess.Popen[bytes], timeout: float = 60.0
 
 
 #: The documented production command (README), before its ``--bind``.
-GUNICORN_ARGS = ["-c", "python:service.gunicorn_conf"]
+GUNICORN_ARGS = ["-c", "python:service.http.gunicorn_conf"]
 
 
 @contextlib.contextmanager
 def run_gunicorn(
     tmp_path: Path, app: str = "service:create_app()", **env_vars: str
 ) -> Iterator[str]:
-    """``gunicorn -c python:service.gunicorn_conf APP`` on a free port; yields its base URL."""
+    """``gunicorn -c python:service.http.gunicorn_conf APP`` on a free port; yields its base URL."""
     port = free_port()
     env = {
         **os.environ,
@@ -109,7 +110,7 @@ def test_oversized_request_does_not_block_health(tmp_path: Path) -> None:
     gate.mkdir()
     os.mkfifo(gate / "entered")
     os.mkfifo(gate / "release")
-    from service.db import Database
+    from service.store.db import Database
 
     database = Database(f"sqlite:///{tmp_path / 'g.sqlite3'}")
     database.upgrade()
@@ -191,7 +192,7 @@ def test_allocator_serve_answers_requests_concurrently(
     import werkzeug.serving
     from click.testing import CliRunner
 
-    from service.cli import main
+    from service.cli.main import main
 
     seen: dict[str, Any] = {}
     monkeypatch.setattr(werkzeug.serving, "run_simple", lambda *args, **kwargs: seen.update(kwargs))

@@ -14,10 +14,12 @@ import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from service import create_app, store, web
-from service.db import Database
-from service.errors import Conflict
-from service.schemas import InvalidRequest
+from service import create_app
+from service.contract.errors import Conflict
+from service.contract.schemas import InvalidRequest
+from service.http import web
+from service.store import repository as store
+from service.store.db import Database
 from tests.service.conftest import make_tokens, small_request, structure_doc
 from tests.service.test_app import assert_problem
 

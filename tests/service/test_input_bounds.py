@@ -17,9 +17,10 @@ from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from service import create_app, scenarios
-from service.cli import main
-from service.schemas import (
+from service import create_app
+from service.analysis import scenarios
+from service.cli.main import main
+from service.contract.schemas import (
     DATE_MAX,
     DATE_MIN,
     MAX_BUDGET_EUR,
@@ -31,7 +32,7 @@ from service.schemas import (
     luhn_valid,
     parse_round_request,
 )
-from service.schemas import InvalidRequest as Invalid
+from service.contract.schemas import InvalidRequest as Invalid
 from tests.service.conftest import make_tokens, small_request, structure_doc, synthetic_siret
 from tests.service.test_app import assert_problem
 from tests.service.test_scenarios import slice_request
@@ -334,7 +335,7 @@ def test_siret_key_detects_every_single_digit_error(base: str, position: int, de
 def test_bundled_sirets_sent_to_the_service_are_valid() -> None:
     """The 2021 open data holds two SIRETs with a wrong key: they are not sent."""
     import geodata
-    from service.demo import portal_documents
+    from service.application.demo import portal_documents
 
     docs = portal_documents(geodata.load_structures_2021())
     sirets = [d["siret"] for d in docs if d["siret"]]
@@ -517,7 +518,7 @@ def test_rounds_stored_before_the_siret_key_are_still_read() -> None:
     """A snapshot stored before the key was checked (e.g. the two bad SIRETs of the 2021 file,
     imported by an older version) is validated again without it, so that the round can still
     be drafted from, exported and replayed; new input is refused."""
-    from service.schemas import stored_request
+    from service.contract.schemas import stored_request
 
     body = _with(small_request(), "structures[0].siret", "34416574200013")
     with pytest.raises(Invalid):
@@ -533,7 +534,7 @@ def test_rounds_stored_before_the_siret_key_are_still_read() -> None:
 @pytest.fixture(scope="module")
 def prepared_extremes() -> Any:
     """A round over the largest départements (Nord, Paris, Bouches-du-Rhône), every type."""
-    from service import pipeline
+    from service.application import pipeline
 
     structures = [
         {
@@ -586,8 +587,8 @@ def test_any_policy_within_the_bounds_is_solved(
     prepared_extremes: Any, politique: dict[str, Any], quota: int
 ) -> None:
     """The hole: poidsEquilibre 999 passed validation and the engine refused it (a 500)."""
-    from service import pipeline
-    from service.schemas import PolitiqueIn
+    from service.application import pipeline
+    from service.contract.schemas import PolitiqueIn
 
     request = prepared_extremes.request.model_copy(
         update={"politique": PolitiqueIn.model_validate(politique)}

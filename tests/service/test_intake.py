@@ -25,12 +25,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from service import intake, store
-from service.api_schemas import StructureDocument
-from service.cli import main
-from service.db import Database
-from service.models import AvisPrefetRow, Structure
-from service.schemas import MAX_POST_COST_EUR, InvalidRequest, StructureIn
+from service.application import intake
+from service.cli.main import main
+from service.contract.documents import StructureDocument
+from service.contract.schemas import MAX_POST_COST_EUR, InvalidRequest, StructureIn
+from service.store import repository as store
+from service.store.db import Database
+from service.store.models import AvisPrefetRow, Structure
 from tests.service.conftest import structure_doc, synthetic_siret
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -588,7 +589,7 @@ def test_new_prefet_opinion_is_validated_as_avis_prefet(cli_db: Database, tmp_pa
 def test_structure_decided_by_committee_is_flagged_not_pending(
     cli_db: Database, tmp_path: Path
 ) -> None:
-    from service import cycle
+    from service.application import cycle
 
     doc = structure_doc(
         1,
@@ -723,7 +724,7 @@ def test_round_show_names_commune_departement_request_and_proposal(
 
 
 def test_round_show_of_an_imported_committee_names_its_structures(sqlite_cli: Database) -> None:
-    from service import cycle
+    from service.application import cycle
 
     cycle.import_history(sqlite_cli, until="2021-03-25")
     res = run("round", "show", "1")
@@ -751,7 +752,7 @@ def test_after_the_whole_history_the_sample_is_reported_already_decided(
 ) -> None:
     """The issue's own sequence: after the whole 2021 history, the sample's structures (the
     last committee's) are already decided; the import says so instead of staying silent."""
-    from service import demo
+    from service.application import demo
 
     assert run("round", "import-historique").exit_code == 0
     res = run("structures", "import", str(demo.SAMPLE_EXPORT))
@@ -768,9 +769,10 @@ def test_after_the_whole_history_the_sample_is_reported_already_decided(
 
 
 def test_sample_export_is_built_from_the_bundled_data(tmp_path: Path) -> None:
-    """``docs/exemples/export_portail_2021-06.csv`` is what :func:`service.demo.export_documents`
+    """``docs/exemples/export_portail_2021-06.csv`` is what
+    :func:`service.application.demo.export_documents`
     gives (``ALLOCATOR_UPDATE_EXAMPLES=1`` rewrites it)."""
-    from service import demo
+    from service.application import demo
 
     fresh = intake.write_export_csv(demo.export_documents(), tmp_path / "export.csv")
     if os.environ.get("ALLOCATOR_UPDATE_EXAMPLES") == "1":
@@ -796,7 +798,7 @@ def test_readme_monthly_cycle_on_a_fresh_store(
 ) -> None:
     """Issue 16: on a fresh store, the README's command lines bring the export's applications in
     and the June 2021 round is drafted, shown and committed over them (the real engine)."""
-    from service.demo import demo_request
+    from service.application.demo import demo_request
 
     url = f"sqlite:///{tmp_path / 'fresh.sqlite3'}"
     monkeypatch.setenv("ALLOCATOR_DATABASE_URL", url)
@@ -828,7 +830,7 @@ def test_readme_monthly_cycle_on_a_fresh_store(
     assert "tour n° 8 validé : 128 postes attribués" in committed
 
     db = Database(url)
-    from service import rounds
+    from service.application import rounds
 
     view = rounds.get_round(db, 8)
     snapshot = rounds.get_round_snapshot(db, 8)

@@ -13,8 +13,8 @@ from click.testing import CliRunner
 from hypothesis import given
 from hypothesis import strategies as st
 
-from service.cli import main
-from service.schemas import InvalidRequest, check_mois, json_error, parse_round_request
+from service.cli.main import main
+from service.contract.schemas import InvalidRequest, check_mois, json_error, parse_round_request
 from tests.service.test_ui import csrf, flashes, raw_tokens, sign_in
 
 MOIS_MESSAGE = "mois attendu au format AAAA-MM ; reçu '07/2021'"

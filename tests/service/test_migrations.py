@@ -10,8 +10,8 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
-from service.db import Database
-from service.models import Base
+from service.store.db import Database
+from service.store.models import Base
 from tests.service.conftest import structure_doc
 
 

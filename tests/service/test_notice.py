@@ -12,8 +12,8 @@ from click.testing import CliRunner
 import allocator
 from allocator import ALL_MOTIFS, RoundPolicy, SolverConfig
 from geodata import AccessParams, NeedParams
-from service import notice
-from service.explication import POLICY_DOCS, SOLVER_DOCS
+from service.application import notice
+from service.explanations.letters import POLICY_DOCS, SOLVER_DOCS
 
 
 def _defaults(cls: type) -> dict[str, Any]:
@@ -50,7 +50,7 @@ def test_every_policy_field_is_documented_with_its_default() -> None:
 
 
 def test_request_keys_come_from_the_pipeline() -> None:
-    from service.pipeline import _POLICY_FIELDS
+    from service.application.pipeline import _POLICY_FIELDS
 
     text = notice.render("md")
     for key, target in _POLICY_FIELDS.items():
@@ -95,7 +95,7 @@ def test_notice_endpoint_is_public(sqlite_client: Any) -> None:
 
 
 def test_cli_notice(tmp_path: Path) -> None:
-    from service.cli import main
+    from service.cli.main import main
 
     runner = CliRunner()
     out = tmp_path / "notice.html"
@@ -115,7 +115,7 @@ def test_notice_says_a_missing_created_at_ranks_last() -> None:
 
 
 def test_notice_gives_voies_et_delais_de_recours() -> None:
-    from service import explication as ex
+    from service.explanations import letters as ex
 
     section = notice.render("md").split("## 9.")[1]
     for line in ex.VOIES_DE_RECOURS:

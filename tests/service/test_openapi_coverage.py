@@ -19,7 +19,9 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from service import api_schemas, cycle, openapi
+from service.application import cycle
+from service.contract import documents as api_schemas
+from service.http import openapi
 
 METHODS = {"get", "put", "post", "patch", "delete"}
 EXCLUDED_PREFIXES = ("/agence",)
@@ -93,7 +95,7 @@ def test_security_matches_the_views(sqlite_app: Flask, spec: dict[str, Any]) -> 
     routes = _routes(sqlite_app)
     for key, (path, op) in _operations(spec).items():
         view = sqlite_app.view_functions[routes[key]]
-        roles = getattr(view, "roles", None)  # set by service.web.requires
+        roles = getattr(view, "roles", None)  # set by service.http.web.requires
         label = f"{key[1].upper()} {path}"
         assert "security" in op, label
         if roles is None:

@@ -10,12 +10,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from service import create_app, posts, rounds, store
-from service.api_schemas import StructureDocument
-from service.db import Database
-from service.errors import Conflict, NotFound
-from service.models import CoselecRow, DemandePostes, Poste, PosteEvenement
-from service.schemas import InvalidRequest
+from service import create_app
+from service.application import posts, rounds
+from service.contract.documents import StructureDocument
+from service.contract.errors import Conflict, NotFound
+from service.contract.schemas import InvalidRequest
+from service.store import repository as store
+from service.store.db import Database
+from service.store.models import CoselecRow, DemandePostes, Poste, PosteEvenement
 from tests.service.conftest import make_tokens, structure_doc
 from tests.service.test_app import assert_problem
 

@@ -15,11 +15,12 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select, update
 
-from service import posts, replay, rounds, store
-from service.api_schemas import StructureDocument
-from service.cli import main
-from service.db import Database
-from service.models import CoselecRow, Poste, PosteEvenement, Round, Structure
+from service.application import posts, replay, rounds
+from service.cli.main import main
+from service.contract.documents import StructureDocument
+from service.store import repository as store
+from service.store.db import Database
+from service.store.models import CoselecRow, Poste, PosteEvenement, Round, Structure
 from tests.service.conftest import make_tokens, structure_doc
 from tests.service.test_cycle_history import assert_all_replays_identical
 
@@ -167,8 +168,9 @@ def test_commit_failing_midway_rolls_back(
 KILLED_COMMIT = textwrap.dedent(
     """
     import sys
-    from service import posts, rounds
-    from service.db import Database
+    from service.application import posts
+    from service.application import rounds
+    from service.store.db import Database
 
     url, round_id = sys.argv[1], int(sys.argv[2])
     original = posts.record_round_grants

@@ -1,4 +1,5 @@
-"""Robustness draws (service.robustness): determinism, serial = Dask, stability and flags."""
+"""Robustness draws (service.analysis.robustness): determinism, serial = Dask, stability and
+flags."""
 
 from __future__ import annotations
 
@@ -11,10 +12,10 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from service import pipeline
-from service import robustness as rb
-from service.cli import main
-from service.schemas import parse_round_request
+from service.analysis import robustness as rb
+from service.application import pipeline
+from service.cli.main import main
+from service.contract.schemas import parse_round_request
 from tests.service.test_scenarios import slice_request
 
 DRAWS = 12

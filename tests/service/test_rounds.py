@@ -8,8 +8,9 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from service import create_app, rounds
-from service.db import Database
+from service import create_app
+from service.application import rounds
+from service.store.db import Database
 from tests.service.conftest import make_tokens, structure_doc
 from tests.service.test_app import assert_problem
 
@@ -155,7 +156,7 @@ def test_envelope_never_over_consumed(app: Any, client: Any, tokens: Any) -> Non
 
 
 def test_infeasible_round_cannot_be_committed(app: Any, client: Any, tokens: Any) -> None:
-    from service.models import Round
+    from service.store.models import Round
 
     agence = tokens["agence"]
     _seed(client, tokens, 1)
@@ -195,7 +196,7 @@ def test_round_404(client: Any, tokens: Any) -> None:
 
 
 def test_coselec_history_is_append_only(app: Any, client: Any, tokens: Any) -> None:
-    from service.models import CoselecRow
+    from service.store.models import CoselecRow
 
     resp = client.post(
         "/v1/structures/import-historique",
@@ -276,8 +277,8 @@ def test_concurrent_commits_sqlite(sqlite_url: str, fake_solver: Any) -> None:
 
 def test_rounds_module_used_without_http(sqlite_url: str, fake_solver: Any) -> None:
     """The domain-service functions work on a bare Database (as the CLI uses them)."""
-    from service import store
-    from service.api_schemas import StructureDocument
+    from service.contract.documents import StructureDocument
+    from service.store import repository as store
 
     db = Database(sqlite_url)
     db.upgrade()

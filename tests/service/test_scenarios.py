@@ -1,4 +1,5 @@
-"""Scenario comparison (service.scenarios): consistency of the report, causes, fairness prices.
+"""Scenario comparison (service.analysis.scenarios): consistency of the report, causes, fairness
+prices.
 
 The comparisons run on a slice of the realistic demo round (bundled 2021 hosts, synthetic scores
 and préfet opinions) so that each solve is fast; the national case is benchmarked separately
@@ -14,9 +15,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from service import metrics, pipeline, scenarios
-from service.demo import demo_request
-from service.schemas import InvalidRequest, parse_round_request
+from service.analysis import metrics, scenarios
+from service.application import pipeline
+from service.application.demo import demo_request
+from service.contract.schemas import InvalidRequest, parse_round_request
 
 ALL_TYPES = ["COMMUNE", "EPCI", "DEPARTEMENT", "REGION", "COLLECTIVITE", "GIP", "PRIVATE"]
 

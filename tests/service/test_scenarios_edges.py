@@ -9,10 +9,12 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from service import create_app, pipeline, scenarios
-from service.cli import main
-from service.maps_interactive import scenario_map
-from service.schemas import parse_round_request
+from service import create_app
+from service.analysis import scenarios
+from service.analysis.maps import scenario_map
+from service.application import pipeline
+from service.cli.main import main
+from service.contract.schemas import parse_round_request
 from tests.service.conftest import make_tokens
 from tests.service.test_app import assert_problem
 from tests.service.test_scenarios import ALL_TYPES, slice_request

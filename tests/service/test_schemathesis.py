@@ -32,7 +32,8 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from service import create_app, rounds
+from service import create_app
+from service.application import rounds
 from tests.service.conftest import fake_solve, make_tokens, small_request, structure_doc
 
 CHECKS = [

@@ -8,8 +8,9 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from service import pipeline, simulate
-from service.schemas import StructureIn, parse_round_request
+from service.analysis import simulate
+from service.application import pipeline
+from service.contract.schemas import StructureIn, parse_round_request
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +32,7 @@ def sim(applications: list[dict[str, Any]], real_pipeline_module: None) -> simul
 @pytest.fixture(scope="module")
 def real_pipeline_module() -> None:
     try:
-        import service.pipeline  # noqa: F401
+        import service.application.pipeline  # noqa: F401
     except ImportError as exc:  # pragma: no cover
         pytest.skip(f"pipeline unavailable: {exc}")
 
@@ -110,7 +111,7 @@ def test_outputs_written(sim: simulate.Simulation, tmp_path: Path) -> None:
 
 
 def test_unknown_policy_refused() -> None:
-    from service.schemas import InvalidRequest
+    from service.contract.schemas import InvalidRequest
 
     with pytest.raises(InvalidRequest):
         simulate.simulate("2021-03", "2021-03", policies=("loterie",), applications=[])

@@ -14,7 +14,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from service import rounds, store
+from service.application import rounds
+from service.store import repository as store
 from service.ui import present
 from tests.service.conftest import make_tokens, structure_doc
 
@@ -544,7 +545,7 @@ def test_review_page_says_a_missing_created_at_ranks_last(
 def test_page_of_an_imported_committee_is_not_500(sqlite_app: Any) -> None:
     """An imported 2021 committee keeps no engine request: its pages are read from its
     structures' stored documents (as ``allocator round show`` does), never a KeyError."""
-    from service import cycle
+    from service.application import cycle
 
     app, client, tokens = sqlite_app, sqlite_app.test_client(), raw_tokens(sqlite_app)
     cycle.import_history(db(app), author="test")

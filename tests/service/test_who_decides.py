@@ -20,11 +20,12 @@ from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from service import cycle, rounds, store
-from service.cli import main
-from service.db import Database
-from service.models import CoselecRow, Structure
-from service.schemas import InvalidRequest, RoundRequest
+from service.application import cycle, rounds
+from service.cli.main import main
+from service.contract.schemas import InvalidRequest, RoundRequest
+from service.store import repository as store
+from service.store.db import Database
+from service.store.models import CoselecRow, Structure
 from tests.service.conftest import structure_doc
 from tests.service.test_app import assert_problem
 from tests.service.test_ui import csrf, flashes, raw_tokens, sign_in, text
@@ -383,7 +384,7 @@ def cli_db(tmp_path: Any, monkeypatch: pytest.MonkeyPatch, fake_solver: Any) -> 
     monkeypatch.delenv("ALLOCATOR_ENV", raising=False)
     database = Database(url)
     database.upgrade()
-    from service.api_schemas import StructureDocument
+    from service.contract.documents import StructureDocument
 
     with database.write() as s:
         store.upsert_structure(s, StructureDocument.model_validate(structure_doc(1)))
@@ -527,7 +528,7 @@ def test_lock_bound_accepts_exactly_the_locks_the_engine_finds_consistent(
     """The entry check and the engine's own per-structure lock conflicts agree, always."""
     from allocator import Applicant, RoundInput, Territory
     from allocator.model import build_model, consistency_conflicts
-    from service import pipeline
+    from service.application import pipeline
 
     request, nombre = case
     try:
@@ -592,7 +593,7 @@ def test_draft_made_from_a_portal_lock_before_the_upgrade_is_stale(
 ) -> None:
     """A draft stored before issue 14 from a document holding a ``verrou`` cannot be committed:
     its fingerprints no longer match the store (the lock is dropped), so it must be redrafted."""
-    from service.models import Round
+    from service.store.models import Round
 
     database = app.extensions["allocator.db"]
     legacy = _legacy_document(1, verrou=2)

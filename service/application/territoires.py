@@ -1,0 +1,132 @@
+"""Territorial diagnostic (``GET /v1/territoires/{niveau}/{code}``): geodata + store grants.
+
+The indicators come from :func:`geodata.diagnostic.diagnostic_table` (need, existing advisors,
+administrative coverage, E2SFCA accessibility with the straight-line × detour / speed proxy),
+computed with the store's current state of existing advisors: the bundled 2021 advisors plus the
+posts granted by committed rounds. The store adds the applications of the territory and what
+committed rounds granted there.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import warnings
+from typing import Any
+
+from service.contract.errors import NotFound
+from service.contract.schemas import FieldError, InvalidRequest
+from service.store import repository as store
+from service.store.db import Database
+
+CODE_RE = {
+    "commune": re.compile(r"^(?:\d{5}|2[AB]\d{3})$"),
+    "departement": re.compile(r"^(?:\d{2}|2[AB]|97\d)$"),
+    "epci": re.compile(r"^\d{9}$"),
+}
+CODE_HELP = {
+    "commune": "code commune INSEE sur 5 caractères (p. ex. 01283, 2A004)",
+    "departement": "code département (p. ex. 01, 2A, 974)",
+    "epci": "SIREN de l'EPCI sur 9 chiffres",
+}
+METHODE = (
+    "Besoin : population fragile (indice de fragilité numérique, calibré à 13 M). Accessibilité : "
+    "E2SFCA, distance à vol d'oiseau entre centroïdes × facteur de détour / vitesse moyenne "
+    "(pas de réseau routier). Conseillers existants : 2021 (données publiques) + tours validés."
+)
+
+
+def check_code(niveau: str, code: str) -> str:
+    """Check the format of ``code`` for ``niveau`` (422 naming the ``code`` parameter)."""
+    if not CODE_RE[niveau].match(code):
+        raise InvalidRequest([FieldError("code", f"{CODE_HELP[niveau]} attendu ; reçu {code!r}")])
+    return code
+
+
+def _plain(value: Any) -> Any:
+    """JSON-ready scalar: numpy → Python, NaN → None, floats rounded."""
+    if hasattr(value, "item"):
+        value = value.item()
+    if isinstance(value, float):
+        return round(value, 6) if math.isfinite(value) else None
+    return value
+
+
+def existing_advisors(db: Database) -> dict[str, int] | None:
+    """Bundled advisors + committed grants by code commune (``None``: bundled alone)."""
+    with db.read() as s:
+        extra = store.grants_by_commune(s)
+    if not extra:
+        return None
+    from geodata import bundled_existing_advisors
+
+    existing = dict(bundled_existing_advisors())
+    for code, n in extra.items():
+        existing[code] = existing.get(code, 0) + n
+    return existing
+
+
+def diagnostic(db: Database, niveau: str, code: str) -> dict[str, Any]:
+    """Need, coverage, accessibility and grants of one territory.
+
+    Raises
+    ------
+    InvalidRequest
+        Malformed code for the level.
+    NotFound
+        A well-formed code that is not a territory of the programme.
+    """
+    check_code(niveau, code)
+    from geodata import RekeyedCodeWarning
+
+    existing = existing_advisors(db)
+    with warnings.catch_warnings():
+        # former codes of committed grants are re-keyed to COG 2026 on purpose
+        warnings.simplefilter("ignore", RekeyedCodeWarning)
+        return _diagnostic(db, niveau, code, existing)
+
+
+def _diagnostic(
+    db: Database, niveau: str, code: str, existing: dict[str, int] | None
+) -> dict[str, Any]:
+    from geodata import GeodataError
+    from geodata.diagnostic import diagnostic_table
+    from geodata.round import commune_indicators
+
+    communes = commune_indicators(existing)
+    column = {"commune": None, "departement": "departement", "epci": "epci_siren"}[niveau]
+    if column is None:
+        members = communes.index[communes.index == code]
+    else:
+        members = communes.index[communes[column] == code]
+    if len(members) == 0:
+        raise NotFound(f"Aucun territoire {niveau} {code} dans les données du programme.")
+    try:
+        if niveau == "commune":
+            dep = str(communes.loc[code, "departement"])
+            table = diagnostic_table(departement=dep, existing=existing, level="commune")
+        elif niveau == "departement":
+            table = diagnostic_table(departement=code, existing=existing, level="departement")
+        else:
+            table = diagnostic_table(existing=existing, level="epci")
+    except GeodataError as exc:  # pragma: no cover - members were found above
+        raise NotFound(str(exc)) from None
+    row = table.loc[code]
+    indicators = {str(k): _plain(v) for k, v in row.items() if k != "nom"}
+    with db.read() as s:
+        structures = store.structures_in(s, [str(c) for c in members])
+    return {
+        "niveau": niveau,
+        "code": code,
+        "nom": _plain(row.get("nom")),
+        "indicateurs": indicators,
+        "dotations": {
+            "structures": len(structures),
+            "structuresEnAttente": sum(
+                1 for x in structures if x["statut"] in ("CREEE", "EXAMEN_COMPLEMENTAIRE_COSELEC")
+            ),
+            "conseillersAttribues": sum(x["nombreConseillersAttribues"] for x in structures),
+        },
+        "structures": structures,
+        "methode": METHODE,
+    }

@@ -1,0 +1,188 @@
+"""``/v1`` endpoints of the monthly cycle: thin views over :mod:`service.application.cycle`,
+:mod:`service.application.posts` and :mod:`service.application.replay` (parse, authorise, call,
+serialise).
+
+=================================================  =======  ======  ========
+endpoint                                           portail  agence  analyste
+=================================================  =======  ======  ========
+POST /v1/rounds/mensuel                            -        oui     -
+POST /v1/rounds/import-historique                  -        oui     -
+GET  /v1/rounds/{id}/rejeu                         -        oui     oui
+GET  /v1/programme                                 oui      oui     oui
+GET  /v1/structures/{idPG}/postes[/{n}]            oui      oui     oui
+POST /v1/structures/{idPG}/postes/{n}/evenements   oui      -       -
+POST /v1/structures/{idPG}/demandes                oui      -       -
+GET  /v1/postes/echeances                          -        oui     oui
+POST /v1/postes/echeances                          -        oui     -
+=================================================  =======  ======  ========
+
+(``admin`` may do everything.) Time comes from ``app.config["CLOCK"]`` (a callable returning an
+aware UTC datetime; default :func:`service.store.models.utcnow`) so that tests freeze it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from flask import Blueprint, Response, request
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
+
+from service.application import cycle, posts, replay
+from service.contract.documents import (
+    MAX_POSTS,
+    EcheancesQuery,
+    Mois,
+    ProgrammeQuery,
+    UtcDateTime,
+    parse_model,
+    parse_query,
+)
+from service.contract.schemas import PolitiqueIn
+from service.http.web import (
+    clock,
+    db,
+    idempotent,
+    json_body,
+    json_response,
+    principal,
+    requires,
+    route_id,
+)
+
+bp = Blueprint("v1_cycle", __name__, url_prefix="/v1")
+
+
+def now() -> datetime:
+    """The application's clock (``CLOCK`` in the config, tests freeze it): :func:`web.clock`."""
+    return clock()
+
+
+class MonthlyRoundBody(BaseModel):
+    """``POST /v1/rounds/mensuel``: the round of ``mois`` on the monthly cadence."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    mois: Mois
+    quota: Annotated[StrictInt, Field(ge=0, le=MAX_POSTS)] | None = None
+    politique: PolitiqueIn | None = None
+
+
+class EventBody(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    type: Literal[posts.EVENT_TYPES]  # type: ignore[valid-type]
+    date: UtcDateTime | None = None
+    commentaire: Annotated[str, Field(max_length=2000)] | None = None
+
+
+class DemandeBody(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    type: Literal["AJOUT", "RESTITUTION"]
+    nombre: Annotated[StrictInt, Field(ge=1, le=1000)]
+    motif: Annotated[str, Field(max_length=2000)] = ""
+
+
+def _date_arg() -> datetime:
+    args = request.args.copy()
+    if not args.get("date"):  # absent or empty: now
+        args.pop("date", None)
+    return parse_query(EcheancesQuery, args).date or now()
+
+
+@bp.post("/rounds/mensuel")
+@requires("agence")
+@idempotent
+def post_monthly_round() -> Response:
+    body = parse_model(MonthlyRoundBody, json_body())
+    view = cycle.draft_monthly(
+        db(), mois=body.mois, quota=body.quota, politique=body.politique, author=principal().name
+    )
+    return json_response(view, 201, {"Location": f"/v1/rounds/{view['id']}"})
+
+
+@bp.post("/rounds/import-historique")
+@requires("agence")
+def post_import_history() -> Response:
+    summary = cycle.import_history(db(), author=principal().name)
+    return json_response(summary, 201 if summary["importe"] else 200)
+
+
+@bp.get("/rounds/<int:round_id>/rejeu")
+@requires("agence", "analyste")
+def get_replay(round_id: int) -> Response:
+    route_id(round_id, "tour")
+    return json_response(replay.replay_round(db(), round_id))
+
+
+@bp.get("/programme")
+@requires("portail", "agence", "analyste")
+def get_programme() -> Response:
+    duree = parse_query(ProgrammeQuery, request.args).duree
+    return json_response(cycle.programme_state(db(), duree_mois=duree))
+
+
+@bp.get("/structures/<int:id_pg>/postes")
+@requires("portail", "agence", "analyste")
+def get_posts(id_pg: int) -> Response:
+    route_id(id_pg, "structure")
+    return json_response(posts.list_posts(db(), id_pg, now()))
+
+
+@bp.get("/structures/<int:id_pg>/postes/<int:numero>")
+@requires("portail", "agence", "analyste")
+def get_post(id_pg: int, numero: int) -> Response:
+    route_id(id_pg, "structure")
+    route_id(numero, "poste")
+    return json_response(posts.get_post(db(), id_pg, numero, now()))
+
+
+@bp.post("/structures/<int:id_pg>/postes/<int:numero>/evenements")
+@requires("portail")
+@idempotent
+def post_event(id_pg: int, numero: int) -> Response:
+    route_id(id_pg, "structure")
+    route_id(numero, "poste")
+    body = parse_model(EventBody, json_body())
+    view = posts.report_event(
+        db(),
+        id_pg,
+        numero,
+        type_=body.type,
+        now=now(),
+        date=body.date,
+        commentaire=body.commentaire,
+        auteur=principal().name,
+    )
+    return json_response(view, 201)
+
+
+@bp.post("/structures/<int:id_pg>/demandes")
+@requires("portail")
+@idempotent
+def post_demande(id_pg: int) -> Response:
+    route_id(id_pg, "structure")
+    body = parse_model(DemandeBody, json_body())
+    view = posts.file_request(
+        db(),
+        id_pg,
+        type_=body.type,
+        nombre=body.nombre,
+        motif=body.motif,
+        now=now(),
+        auteur=principal().name,
+    )
+    return json_response(view, 201)
+
+
+@bp.get("/postes/echeances")
+@requires("agence", "analyste")
+def get_deadlines() -> Response:
+    return json_response(posts.deadlines(db(), _date_arg()))
+
+
+@bp.post("/postes/echeances")
+@requires("agence")
+def post_deadlines() -> Response:
+    return json_response(posts.apply_deadlines(db(), now(), principal().name))
