@@ -1,4 +1,4 @@
-"""Realistic demo rounds from the bundled 2021 first wave (DOMAIN.md, "Realistic demo rounds").
+"""Realistic demo rounds from the bundled 2021 first wave (docs/DOMAIN.md, "Realistic demo rounds").
 
 The 1,450 host structures validated by the 2021 comités de sélection are the most realistic
 applicants we have. A demo round replays one committee's structures as applicants, with the
@@ -66,7 +66,7 @@ def committees() -> list[str]:
 
 
 def portal_documents(structures: pd.DataFrame, seed: int = DEMO_SEED) -> list[dict[str, Any]]:
-    """Portal structure documents (CONTRACT.md field names) for bundled 2021 hosts.
+    """Portal structure documents (docs/CONTRACT.md field names) for bundled 2021 hosts.
 
     Synthetic fields are drawn from ``numpy.random.default_rng(seed + id)`` so each structure's
     values do not depend on which other structures are in the round.

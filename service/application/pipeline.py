@@ -13,8 +13,8 @@ Steps
 3. ``build_round_input``: frozen engine types, départements' fair shares by Webster apportionment
    of the national envelope on need.
 4. ``allocator.allocate``: greedy + OR-Tools certificate + validator.
-5. ``result_to_contract`` (or ``encoded_round``): the JSON of ``CONTRACT.md``, deterministic byte
-   for byte apart from ``solveur.secondes``.
+5. ``result_to_contract`` (or ``encoded_round``): the JSON of ``docs/CONTRACT.md``, deterministic
+   byte for byte apart from ``solveur.secondes``.
 """
 
 from __future__ import annotations

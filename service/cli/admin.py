@@ -311,7 +311,9 @@ def register(group: click.Group) -> None:
         default=None,
         help="Posts to distribute (default: remaining envelope / months left).",
     )
-    @click.option("--politique", default=None, help="Policy overrides as JSON (see CONTRACT.md).")
+    @click.option(
+        "--politique", default=None, help="Policy overrides as JSON (see docs/CONTRACT.md)."
+    )
     @click.option("--json", "as_json", is_flag=True, help="Print the whole round as JSON.")
     @_handled
     def round_draft(mois: str, quota: int | None, politique: str | None, as_json: bool) -> None:

@@ -1,6 +1,6 @@
 """The ``allocator`` command line: an edge like HTTP, wiring geodata and the engine.
 
-Exit codes (``CONTRACT.md``): 0 a solved round (INFEASIBLE included: it is an answer),
+Exit codes (``docs/CONTRACT.md``): 0 a solved round (INFEASIBLE included: it is an answer),
 2 invalid input (the message names the field), 1 internal failure.
 """
 

@@ -1,4 +1,4 @@
-"""Schemas at the edge: the round request of ``CONTRACT.md`` (HTTP body and CLI file).
+"""Schemas at the edge: the round request of ``docs/CONTRACT.md`` (HTTP body and CLI file).
 
 Validation happens here, once, for the CLI and the HTTP API alike. Errors are collected as
 ``FieldError(champ, message)`` with the portal's own field paths (``structures[3].codeCommune``).

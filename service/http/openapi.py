@@ -287,7 +287,7 @@ def build_spec() -> dict[str, Any]:
     paths: dict[str, Any] = {
         "/v1/allocate": {
             "post": _op(
-                "Tour sans état : requête de tour → résultat (CONTRACT.md)",
+                "Tour sans état : requête de tour → résultat (docs/CONTRACT.md)",
                 READERS,
                 {"200": _json("RoundResult", "résultat du tour")},
                 body=_body("RoundRequest"),

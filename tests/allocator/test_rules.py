@@ -1,4 +1,4 @@
-"""Per rule family: a feasible, a binding and an infeasible case (STYLE.md habit 8)."""
+"""Per rule family: a feasible, a binding and an infeasible case."""
 
 from __future__ import annotations
 
