@@ -31,7 +31,7 @@ import numpy as np
 from geodata import cache as disk_cache
 from geodata import layers
 from geodata.access import AccessParams, e2sfca
-from geodata.areas import CATCHMENT_TYPES, check_type, marginal_gains_many
+from geodata.areas import check_type, marginal_gains_many
 from geodata.codes import rekey_codes
 from geodata.coverage import resolve_existing
 from geodata.errors import CommuneOutsideProgramme, GeodataError
@@ -1063,11 +1063,6 @@ def round_geodata(
         existing_source=state.existing_source,
         params=params,
     )
-
-
-def is_catchment_type(kind: str) -> bool:
-    """Whether the type's service area is the seat commune plus its catchment."""
-    return check_type(kind) in CATCHMENT_TYPES
 
 
 def commune_indicators(
