@@ -159,6 +159,7 @@ _SUBMODULES = frozenset(
         "access",
         "areas",
         "cache",
+        "checks",
         "codes",
         "coverage",
         "diagnostic",

@@ -23,6 +23,7 @@ from functools import cache
 from typing import TYPE_CHECKING
 
 from geodata import layers
+from geodata.checks import check_columns
 from geodata.codes import check_code_series, rekey_codes
 from geodata.errors import CommuneOutsideProgramme, GeodataError
 
@@ -70,7 +71,7 @@ def existing_from_structures(structures: pd.DataFrame) -> ExistingAdvisors:
     ExistingAdvisors
         Rows with a null code are returned in ``unlocated``, never dropped silently.
     """
-    layers.check_columns(structures, ["nb_cnfs", "code_insee_2026"], "structures")
+    check_columns(structures, ["nb_cnfs", "code_insee_2026"], "structures")
     has_code = structures["code_insee_2026"].notna()
     located = structures[has_code]
     check_code_series(located["code_insee_2026"], "structures")

@@ -43,6 +43,7 @@ from matplotlib.patches import Patch
 
 from geodata import layers
 from geodata.access import AccessParams
+from geodata.checks import check_geodataframe
 from geodata.diagnostic import diagnostic_table
 from geodata.errors import GeodataError
 
@@ -480,7 +481,7 @@ def map_departement_values(
     pathlib.Path
     """
     series = _as_series(values)
-    contours = layers.check_geodataframe(
+    contours = check_geodataframe(
         layers._departement_contours(layers.DATA_DIR / "departements_contours.parquet"),
         "departements_contours",
         crs=layers.SOURCE_CRS,
@@ -529,7 +530,7 @@ def map_commune_values(
     contours = layers._commune_contours(
         layers.DATA_DIR / "communes_2026_contours_simplifies.parquet"
     )
-    layers.check_geodataframe(contours, "commune_contours", crs=layers.SOURCE_CRS)
+    check_geodataframe(contours, "commune_contours", crs=layers.SOURCE_CRS)
     sel = contours[contours["departement"] == departement].assign(_key=lambda d: d["code_insee"])
     if sel.empty:
         raise GeodataError(f"no commune contour for département {departement!r}")
