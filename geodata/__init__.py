@@ -165,6 +165,7 @@ _SUBMODULES = frozenset(
         "diagnostic",
         "errors",
         "layers",
+        "map_scales",
         "maps",
         "national",
         "need",
