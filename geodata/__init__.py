@@ -157,10 +157,14 @@ _EXPORTS: dict[str, str] = {
 _SUBMODULES = frozenset(
     {
         "access",
+        "area_rules",
+        "area_sums",
         "areas",
         "cache",
+        "catchments",
         "checks",
         "codes",
+        "context",
         "coverage",
         "diagnostic",
         "errors",
@@ -170,6 +174,9 @@ _SUBMODULES = frozenset(
         "national",
         "need",
         "round",
+        "round_types",
+        "state",
+        "sums",
     }
 )
 

@@ -24,7 +24,7 @@ import pandas as pd
 import pytest
 
 from geodata import cache as disk_cache
-from geodata import layers, national
+from geodata import catchments, layers, national
 from geodata import round as gr
 from geodata.access import AccessParams
 from geodata.areas import APPLICANT_TYPES
@@ -235,7 +235,7 @@ def test_catchments_are_those_of_query_ball_point() -> None:
     ctx = gr._context()
     indptr, indices = gr._default_catchments()
     radius = AccessParams().catchment_radius_m
-    assert gr.DEFAULT_CATCHMENT_RADIUS_M == radius
+    assert catchments.DEFAULT_CATCHMENT_RADIUS_M == radius
     for zone, members in ctx.zone_members.items():
         found = gr._trees()[zone].query_ball_point(ctx.xy[members], radius)
         for local, position in zip(found, members.tolist(), strict=True):
