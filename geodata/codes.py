@@ -101,7 +101,11 @@ def _check_values(values: Sequence[object], source: str) -> None:
 
 
 def _rekey_values(
-    values: list, known: Container[str], history: Mapping[str, str], source: str, stacklevel: int
+    values: Sequence[str],
+    known: Container[str],
+    history: Mapping[str, str],
+    source: str,
+    stacklevel: int,
 ) -> dict[str, str] | None:
     """Checked ``{old: new}`` of the codes not in ``known`` (None when all are known).
 

@@ -31,7 +31,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -505,7 +505,7 @@ def _build_names() -> dict[str, np.ndarray]:
 
 
 def _decode_names(arrays: dict[str, np.ndarray]) -> ReferenceNames:
-    def pairs(what: str) -> dict:
+    def pairs(what: str) -> dict[Any, Any]:
         keys = disk_cache.decode_texts(arrays, f"{what}_code" if what != "epci" else "epci_siren")
         return dict(zip(keys, disk_cache.decode_texts(arrays, f"{what}_nom"), strict=True))
 

@@ -91,7 +91,7 @@ def class_breaks(values: pd.Series | np.ndarray, k: int = CLASSES) -> Classes | 
     return Classes(float(floor), tuple(float(b) for b in breaks), tuple(int(c) for c in counts))
 
 
-def class_colours(cmap: str, classes: Classes) -> list:
+def class_colours(cmap: str, classes: Classes) -> list[tuple[float, float, float, float]]:
     """One colour per class, from light to dark (the lightest tint of the map is skipped)."""
     n = len(classes.breaks)
     return [matplotlib.colormaps[cmap](x) for x in np.linspace(0.15, 0.95, n)]

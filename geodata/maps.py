@@ -33,6 +33,7 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.cm import ScalarMappable
 from matplotlib.colors import Normalize
@@ -83,7 +84,7 @@ def _values(table: pd.DataFrame, indicator: str) -> pd.Series:
 
 
 def _draw(
-    ax,
+    ax: Axes,
     gdf: gpd.GeoDataFrame,
     values: pd.Series,
     cmap: str,
@@ -120,7 +121,7 @@ def _save(fig: Figure, path: str | Path) -> Path:
 
 def _finish(
     fig: Figure,
-    ax,
+    ax: Axes,
     norm: Normalize | None,
     cmap: str,
     label: str,
@@ -174,7 +175,7 @@ def constant_text(value: float | None, label: str, unit: str) -> str:
     )
 
 
-def _constant_note(ax, value: float | None, label: str, unit: str) -> None:
+def _constant_note(ax: Axes, value: float | None, label: str, unit: str) -> None:
     """Instead of a uniform map: the area in grey and the one value it takes, said in words."""
     head, _, tail = constant_text(value, label, unit).partition(" : ")
     ax.text(
@@ -190,7 +191,7 @@ def _constant_note(ax, value: float | None, label: str, unit: str) -> None:
     )
 
 
-def _outline(ax, gdf: gpd.GeoDataFrame) -> None:
+def _outline(ax: Axes, gdf: gpd.GeoDataFrame) -> None:
     gdf.plot(ax=ax, color="#eeeeee", edgecolor="#9e9e9e", linewidth=0.2)
     ax.set_axis_off()
 

@@ -6,6 +6,7 @@ Plain frozen dataclasses of numbers and codes: nothing geometric, nothing comput
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from geodata.access import AccessParams
 
@@ -81,7 +82,7 @@ class ApplicantGeo:
     france_services: int
     need_fallback: bool
     cost_zone: str
-    indicators: dict = field(default_factory=dict)
+    indicators: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
