@@ -26,6 +26,10 @@ from geodata.sums import _float_sums, _int_sums, _segments
 
 
 def _existing_key(existing: Mapping[str, int] | None) -> tuple[tuple[str, int], ...] | None:
+    """The run-time advisors, checked and re-keyed, as a hashable key (``None``: bundled).
+
+    Called by the public entry points themselves: a re-keying warning points at their caller.
+    """
     if existing is None:
         return None
     ex = resolve_existing(existing, stacklevel=4)
