@@ -157,17 +157,26 @@ _EXPORTS: dict[str, str] = {
 _SUBMODULES = frozenset(
     {
         "access",
+        "area_rules",
+        "area_sums",
         "areas",
         "cache",
+        "catchments",
+        "checks",
         "codes",
+        "context",
         "coverage",
         "diagnostic",
         "errors",
         "layers",
+        "map_scales",
         "maps",
         "national",
         "need",
         "round",
+        "round_types",
+        "state",
+        "sums",
     }
 )
 

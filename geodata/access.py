@@ -200,9 +200,48 @@ def e2sfca(
     -------
     E2SFCAResult
     """
-    from scipy.spatial import cKDTree
-
     params = params or AccessParams()
+    dxy, dem, dz, sxy, sup, sz = _checked_points(
+        demand_xy, demand, supply_xy, supply, demand_zone, supply_zone
+    )
+    access = np.zeros(len(dxy))
+    reach_supply = np.zeros(len(dxy))
+    ratio = np.zeros(len(sxy))
+    unreached = 0.0
+    for zone in sorted(set(sz.tolist())):
+        s_idx = np.flatnonzero((sz == zone) & (sup > 0))
+        d_idx = np.flatnonzero(dz == zone)
+        if len(s_idx) == 0:
+            continue
+        if len(d_idx) == 0:
+            unreached += float(sup[s_idx].sum())
+            continue
+        tree = demand_trees.get(zone) if demand_trees else None
+        si, di, w = _pairs_in_reach(sxy[s_idx], dxy[d_idx], tree, params)
+        s_sup = sup[s_idx]
+        r, lost = _site_ratios(si, w, dem[d_idx][di], s_sup)
+        unreached += lost
+        ratio[s_idx] = r
+        access[d_idx] += np.bincount(di, weights=w * r[si], minlength=len(d_idx))
+        reach_supply[d_idx] += np.bincount(di, weights=w * s_sup[si], minlength=len(d_idx))
+    return E2SFCAResult(
+        accessibility=access,
+        reachable=reach_supply > 0,
+        served=access * dem,
+        site_ratio=ratio,
+        unreached_supply=unreached,
+    )
+
+
+def _checked_points(
+    demand_xy: np.ndarray,
+    demand: np.ndarray,
+    supply_xy: np.ndarray,
+    supply: np.ndarray,
+    demand_zone: Sequence[str] | np.ndarray | None,
+    supply_zone: Sequence[str] | np.ndarray | None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Checked ``(demand xy, demand, demand zones, supply xy, supply, supply zones)``."""
     dxy = _as_xy(demand_xy, "demand_xy")
     sxy = _as_xy(supply_xy, "supply_xy")
     dem = np.asarray(demand, float)
@@ -219,48 +258,38 @@ def e2sfca(
     sz = np.zeros(len(sxy), dtype=object) if supply_zone is None else np.asarray(supply_zone)
     if dz.shape != (len(dxy),) or sz.shape != (len(sxy),):
         raise ValueError("zone labels must match the number of points")
+    return dxy, dem, dz, sxy, sup, sz
 
-    access = np.zeros(len(dxy))
-    reach_supply = np.zeros(len(dxy))
-    ratio = np.zeros(len(sxy))
-    unreached = 0.0
-    rmax = params.max_radius_m
-    for zone in sorted(set(sz.tolist())):
-        s_idx = np.flatnonzero((sz == zone) & (sup > 0))
-        d_idx = np.flatnonzero(dz == zone)
-        if len(s_idx) == 0:
-            continue
-        if len(d_idx) == 0:
-            unreached += float(sup[s_idx].sum())
-            continue
-        tree_d = (
-            demand_trees[zone] if demand_trees and zone in demand_trees else cKDTree(dxy[d_idx])
-        )
-        pairs = cKDTree(sxy[s_idx]).sparse_distance_matrix(tree_d, rmax, output_type="ndarray")
-        # The "ndarray" output keeps zero distances (a site in its own commune), unlike the
-        # sparse-matrix outputs that would drop them.
-        si, di = pairs["i"].astype(np.intp), pairs["j"].astype(np.intp)
-        w = params.weight(pairs["v"])
-        keep = w > 0
-        si, di, w = si[keep], di[keep], w[keep]
-        weighted_demand = np.bincount(si, weights=w * dem[d_idx][di], minlength=len(s_idx))
-        s_sup = sup[s_idx]
-        # Below a billionth of an inhabitant a catchment is empty: avoids dividing by
-        # subnormal numbers (overflow) and counts that supply as unreached.
-        ok = weighted_demand > MIN_DEMAND
-        r = np.zeros(len(s_idx))
-        r[ok] = s_sup[ok] / weighted_demand[ok]
-        unreached += float(s_sup[~ok].sum())
-        ratio[s_idx] = r
-        access[d_idx] += np.bincount(di, weights=w * r[si], minlength=len(d_idx))
-        reach_supply[d_idx] += np.bincount(di, weights=w * s_sup[si], minlength=len(d_idx))
-    return E2SFCAResult(
-        accessibility=access,
-        reachable=reach_supply > 0,
-        served=access * dem,
-        site_ratio=ratio,
-        unreached_supply=unreached,
+
+def _pairs_in_reach(
+    site_xy: np.ndarray, demand_xy: np.ndarray, demand_tree: cKDTree | None, params: AccessParams
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(site, demand point, weight)`` of every pair of one zone at a positive weight."""
+    from scipy.spatial import cKDTree
+
+    tree = demand_tree if demand_tree is not None else cKDTree(demand_xy)
+    pairs = cKDTree(site_xy).sparse_distance_matrix(
+        tree, params.max_radius_m, output_type="ndarray"
     )
+    # The "ndarray" output keeps zero distances (a site in its own commune), unlike the
+    # sparse-matrix outputs that would drop them.
+    si, di = pairs["i"].astype(np.intp), pairs["j"].astype(np.intp)
+    w = params.weight(pairs["v"])
+    keep = w > 0
+    return si[keep], di[keep], w[keep]
+
+
+def _site_ratios(
+    si: np.ndarray, w: np.ndarray, pair_demand: np.ndarray, site_supply: np.ndarray
+) -> tuple[np.ndarray, float]:
+    """Step 1: ``R_j`` per site of a zone, and the supply of the sites without demand."""
+    weighted_demand = np.bincount(si, weights=w * pair_demand, minlength=len(site_supply))
+    # Below a billionth of an inhabitant a catchment is empty: avoids dividing by
+    # subnormal numbers (overflow) and counts that supply as unreached.
+    ok = weighted_demand > MIN_DEMAND
+    r = np.zeros(len(site_supply))
+    r[ok] = site_supply[ok] / weighted_demand[ok]
+    return r, float(site_supply[~ok].sum())
 
 
 def commune_accessibility(

@@ -42,7 +42,6 @@ import numpy as np
 from geodata.errors import GeodataError
 
 APPLICANT_TYPES = ("COMMUNE", "EPCI", "DEPARTEMENT", "REGION", "COLLECTIVITE", "GIP", "PRIVATE")
-CATCHMENT_TYPES = frozenset({"COLLECTIVITE", "GIP", "PRIVATE"})
 
 
 def check_type(kind: str) -> str:

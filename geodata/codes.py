@@ -27,11 +27,6 @@ CODE_INSEE_PATTERN = r"^(?:\d{5}|2[AB]\d{3})$"
 _CODE_RE = re.compile(CODE_INSEE_PATTERN)
 
 
-def is_code_insee(value: object) -> bool:
-    """Whether ``value`` is a well-formed code INSEE (a 5-character ``str``)."""
-    return isinstance(value, str) and _CODE_RE.match(value) is not None
-
-
 #: The valid form of a programme département, as users are told it.
 DEPARTEMENT_FORM = (
     "département attendu : code 01 à 95, 2A, 2B, 971 à 974 ou 976, ou nom (p. ex. 59 ou Nord)"
@@ -106,7 +101,11 @@ def _check_values(values: Sequence[object], source: str) -> None:
 
 
 def _rekey_values(
-    values: list, known: Container[str], history: Mapping[str, str], source: str, stacklevel: int
+    values: Sequence[str],
+    known: Container[str],
+    history: Mapping[str, str],
+    source: str,
+    stacklevel: int,
 ) -> dict[str, str] | None:
     """Checked ``{old: new}`` of the codes not in ``known`` (None when all are known).
 

@@ -23,9 +23,9 @@ from functools import cache
 from typing import TYPE_CHECKING
 
 from geodata import layers
+from geodata.checks import check_columns
 from geodata.codes import check_code_series, rekey_codes
 from geodata.errors import CommuneOutsideProgramme, GeodataError
-from geodata.need import aggregate
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -71,7 +71,7 @@ def existing_from_structures(structures: pd.DataFrame) -> ExistingAdvisors:
     ExistingAdvisors
         Rows with a null code are returned in ``unlocated``, never dropped silently.
     """
-    layers.check_columns(structures, ["nb_cnfs", "code_insee_2026"], "structures")
+    check_columns(structures, ["nb_cnfs", "code_insee_2026"], "structures")
     has_code = structures["code_insee_2026"].notna()
     located = structures[has_code]
     check_code_series(located["code_insee_2026"], "structures")
@@ -164,21 +164,3 @@ def advisors_column(table: pd.DataFrame, existing: ExistingAdvisors) -> pd.Serie
     if len(missing):
         raise GeodataError(f"existing advisors at codes outside the table: {list(missing)[:10]}")
     return existing.per_commune.reindex(table.index, fill_value=0).astype("int64")
-
-
-def administrative_coverage(table: pd.DataFrame, by: str = "departement") -> pd.DataFrame:
-    """Advisors per 10,000 fragile inhabitants per group (or per commune with ``by=None``).
-
-    Parameters
-    ----------
-    table
-        Communes with ``population, fragile_population, advisors`` and the ``by`` column.
-    by
-        ``code_insee``, ``epci_siren``, ``departement`` or ``region``.
-
-    Returns
-    -------
-    pandas.DataFrame
-        See :func:`geodata.need.aggregate`.
-    """
-    return aggregate(table, by)

@@ -36,8 +36,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from geodata import cache as disk_cache
+from geodata.checks import check_columns, check_geodataframe
 from geodata.codes import check_code_series, departement_code, rekey_series
-from geodata.errors import CRSMismatch, GeodataError, MissingColumns
+from geodata.errors import GeodataError
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -70,65 +71,7 @@ _HISTORY_TYPE_PRIORITY = {
 }
 
 
-# --------------------------------------------------------------------------- checks
-
-
-def check_columns(df: pd.DataFrame, required: Iterable[str], name: str = "df") -> pd.DataFrame:
-    """Raise :class:`~geodata.errors.MissingColumns` unless ``df`` has every required column."""
-    import pandas as pd
-
-    if not isinstance(df, pd.DataFrame):
-        raise TypeError(f"'{name}' should be a DataFrame, got {type(df)}")
-    missing = [c for c in required if c not in df.columns]
-    if missing:
-        raise MissingColumns(name, missing, df.columns)
-    return df
-
-
-def check_geodataframe(
-    gdf: Any,
-    name: str = "gdf",
-    *,
-    crs: str | int | None = None,
-    required: Iterable[str] = (),
-) -> gpd.GeoDataFrame:
-    """Check a GeoDataFrame up front, geopandas-style.
-
-    Parameters
-    ----------
-    gdf
-        The object to check.
-    name
-        Argument name used in messages.
-    crs
-        Expected CRS (anything :class:`pyproj.CRS` accepts); ``None`` skips the check.
-    required
-        Required (non-geometry) columns.
-
-    Raises
-    ------
-    TypeError
-        ``'gdf' should be a GeoDataFrame, got <type>``.
-    CRSMismatch
-        No CRS, or a CRS other than the expected one (both named).
-    MissingColumns
-    """
-    import geopandas as gpd
-    from pyproj import CRS
-
-    if not isinstance(gdf, gpd.GeoDataFrame):
-        raise TypeError(f"'{name}' should be a GeoDataFrame, got {type(gdf)}")
-    if crs is not None:
-        expected = CRS.from_user_input(crs)
-        if gdf.crs is None:
-            raise CRSMismatch(f"'{name}' has no CRS; expected {expected.to_string()}")
-        if not CRS.from_user_input(gdf.crs).equals(expected):
-            raise CRSMismatch(
-                f"CRS mismatch: '{name}' is {CRS.from_user_input(gdf.crs).to_string()}, "
-                f"expected {expected.to_string()}"
-            )
-    check_columns(gdf, required, name)
-    return gdf
+# --------------------------------------------------------------------------- projections
 
 
 def zone_of_departement(departement: str) -> str:
@@ -562,7 +505,7 @@ def _build_names() -> dict[str, np.ndarray]:
 
 
 def _decode_names(arrays: dict[str, np.ndarray]) -> ReferenceNames:
-    def pairs(what: str) -> dict:
+    def pairs(what: str) -> dict[Any, Any]:
         keys = disk_cache.decode_texts(arrays, f"{what}_code" if what != "epci" else "epci_siren")
         return dict(zip(keys, disk_cache.decode_texts(arrays, f"{what}_nom"), strict=True))
 

@@ -17,24 +17,23 @@ Indicators
 Colour scales
 -------------
 Indicator maps (:func:`map_departements`, :func:`map_communes`, hence the diagnostic) use
-quantile classes (:func:`class_breaks`): a few outliers (a commune of 300 inhabitants hosting one
-advisor is at 280 per 10,000) no longer wash the rest of the map out, and the legend lists each
-class with its bounds, written the French way, and its number of territories. Maps of given
-values keep a continuous scale unless asked (``classes=True``). A layer that takes one value
-everywhere in the area is not drawn as a uniform blank: the file shows the area's outline and
-says which value it takes (:func:`constant_value`).
+quantile classes (:mod:`geodata.map_scales`): a few outliers (a commune of 300 inhabitants
+hosting one advisor is at 280 per 10,000) no longer wash the rest of the map out, and the legend
+lists each class with its bounds, written the French way, and its number of territories. Maps of
+given values keep a continuous scale unless asked (``classes=True``). A layer that takes one
+value everywhere in the area is not drawn as a uniform blank: the file shows the area's outline
+and says which value it takes (:func:`constant_text`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 
 import geopandas as gpd
-import matplotlib
 import numpy as np
 import pandas as pd
+from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.cm import ScalarMappable
 from matplotlib.colors import Normalize
@@ -43,8 +42,17 @@ from matplotlib.patches import Patch
 
 from geodata import layers
 from geodata.access import AccessParams
+from geodata.checks import check_geodataframe
 from geodata.diagnostic import diagnostic_table
 from geodata.errors import GeodataError
+from geodata.map_scales import (
+    Classes,
+    class_colours,
+    constant_value,
+    fr_number,
+    is_flat,
+    scale_of,
+)
 
 INDICATORS: dict[str, tuple[str, str, str]] = {
     "need": ("Population fragile (% de la population)", "OrRd", "pct_fragile"),
@@ -75,84 +83,8 @@ def _values(table: pd.DataFrame, indicator: str) -> pd.Series:
     return column.astype(float)
 
 
-#: Number of quantile classes of the indicator maps.
-CLASSES = 5
-
-
-def fr_number(value: float, decimals: int = 0) -> str:
-    """``1234.5`` → ``1 234,5`` (narrow no-break space for thousands, decimal comma)."""
-    text = f"{value:,.{decimals}f}".replace(",", "\u202f").replace(".", ",")
-    return "0" if text.lstrip("-").strip("0,\u202f") == "" else text
-
-
-@dataclass(frozen=True)
-class Classes:
-    """Classes of a colour scale: ``[lowest, breaks[0]]``, ``(breaks[0], breaks[1]]``, ...
-
-    ``breaks`` are strictly increasing data values, the last one the maximum; ``counts`` the
-    number of values in each class (none is empty).
-    """
-
-    lowest: float
-    breaks: tuple[float, ...]
-    counts: tuple[int, ...]
-
-    def index(self, values: np.ndarray) -> np.ndarray:
-        """Class of each value (values outside ``[lowest, max]`` go to the nearest class)."""
-        idx = np.searchsorted(np.asarray(self.breaks), values, side="left")
-        return np.minimum(idx, len(self.breaks) - 1)
-
-    def labels(self) -> list[str]:
-        """Legend labels: French numbers, the narrowest class shown with two significant
-        digits of its width (at most 3 decimals), and each class's count."""
-        bounds = [self.lowest, *self.breaks]
-        gaps = np.diff(np.unique(bounds))
-        decimals = int(min(3, max(0, np.ceil(1 - np.log10(gaps.min()))))) if len(gaps) else 0
-        shown = [fr_number(b, decimals) for b in bounds]
-        first = shown[0] if bounds[0] == bounds[1] else f"{shown[0]} – {shown[1]}"
-        ranges = [first] + [f"{shown[i]} – {shown[i + 1]}" for i in range(1, len(self.breaks))]
-        return [f"{r}  ({n})" for r, n in zip(ranges, self.counts, strict=True)]
-
-
-def constant_value(values: pd.Series | np.ndarray) -> float | None:
-    """The one value a layer takes where it has one, or ``None`` when it varies (or is empty)."""
-    finite = np.asarray(values, dtype=float)
-    finite = finite[np.isfinite(finite)]
-    if len(finite) and finite.min() == finite.max():
-        return float(finite[0])
-    return None
-
-
-def class_breaks(values: pd.Series | np.ndarray, k: int = CLASSES) -> Classes | None:
-    """Quantile classes of the finite ``values`` (``None`` when fewer than two distinct values).
-
-    Breaks are data values (inverted CDF), so every class holds at least one value; ties merge
-    classes, down to two (the minimum, and the rest) when the values differ. When at least
-    ``1/k`` of the values sit at the minimum (no advisor: 0), that value is a class of its own
-    and the other ``k − 1`` classes are quantiles of the values above it: otherwise a mass of
-    zeros would swallow most classes.
-    """
-    v = np.sort(np.asarray(values, dtype=float))
-    v = v[np.isfinite(v)]
-    if len(v) == 0 or v[0] == v[-1]:
-        return None
-    floor = v[0]
-    above = v[v > floor]
-    if np.mean(v == floor) >= 1 / k:
-        qs = np.quantile(above, np.arange(1, k) / (k - 1), method="inverted_cdf")
-        breaks = np.unique(np.concatenate([[floor], qs]))
-    else:
-        breaks = np.unique(np.quantile(v, np.arange(1, k + 1) / k, method="inverted_cdf"))
-    if len(breaks) == 1:  # ties merged every class: the minimum and the rest, at least
-        breaks = np.array([floor, v[-1]])
-    breaks[-1] = v[-1]
-    idx = np.searchsorted(breaks, v, side="left")
-    counts = np.bincount(idx, minlength=len(breaks))
-    return Classes(float(floor), tuple(float(b) for b in breaks), tuple(int(c) for c in counts))
-
-
 def _draw(
-    ax,
+    ax: Axes,
     gdf: gpd.GeoDataFrame,
     values: pd.Series,
     cmap: str,
@@ -162,7 +94,7 @@ def _draw(
     data = gdf.assign(_v=gdf["_key"].map(values).astype(float))
     missing = data["_v"].isna()
     if (~missing).any() and classes is not None:
-        colours = _class_colours(cmap, classes)
+        colours = class_colours(cmap, classes)
         shown = data[~missing]
         shown.plot(
             ax=ax,
@@ -179,12 +111,6 @@ def _draw(
     ax.set_axis_off()
 
 
-def _class_colours(cmap: str, classes: Classes) -> list:
-    """One colour per class, from light to dark (the lightest tint of the map is skipped)."""
-    n = len(classes.breaks)
-    return [matplotlib.colormaps[cmap](x) for x in np.linspace(0.15, 0.95, n)]
-
-
 def _save(fig: Figure, path: str | Path) -> Path:
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -195,7 +121,7 @@ def _save(fig: Figure, path: str | Path) -> Path:
 
 def _finish(
     fig: Figure,
-    ax,
+    ax: Axes,
     norm: Normalize | None,
     cmap: str,
     label: str,
@@ -208,7 +134,7 @@ def _finish(
     if classes is not None:
         handles = [
             Patch(facecolor=c, edgecolor="grey", linewidth=0.3)
-            for c in _class_colours(cmap, classes)
+            for c in class_colours(cmap, classes)
         ]
         fig.legend(
             handles,
@@ -249,7 +175,7 @@ def constant_text(value: float | None, label: str, unit: str) -> str:
     )
 
 
-def _constant_note(ax, value: float | None, label: str, unit: str) -> None:
+def _constant_note(ax: Axes, value: float | None, label: str, unit: str) -> None:
     """Instead of a uniform map: the area in grey and the one value it takes, said in words."""
     head, _, tail = constant_text(value, label, unit).partition(" : ")
     ax.text(
@@ -265,24 +191,9 @@ def _constant_note(ax, value: float | None, label: str, unit: str) -> None:
     )
 
 
-def _outline(ax, gdf: gpd.GeoDataFrame) -> None:
+def _outline(ax: Axes, gdf: gpd.GeoDataFrame) -> None:
     gdf.plot(ax=ax, color="#eeeeee", edgecolor="#9e9e9e", linewidth=0.2)
     ax.set_axis_off()
-
-
-def _scale(
-    shown: pd.Series, diverging: bool, zero_based: bool, classes: bool
-) -> tuple[Normalize | None, Classes | None]:
-    """The colour scale of a layer that varies: quantile classes, or a continuous norm."""
-    if classes:
-        return None, class_breaks(shown)
-    return _norm_for(shown, diverging, zero_based), None
-
-
-def _is_flat(shown: pd.Series) -> tuple[bool, float | None]:
-    """Whether the layer is constant (or empty) over the area drawn, and its value."""
-    value = constant_value(shown)
-    return value is not None or not np.isfinite(shown.to_numpy(dtype=float)).any(), value
 
 
 def map_departements(
@@ -421,20 +332,6 @@ def diagnostic_maps(
 # after a round, differences between scenarios...) and these functions only draw them.
 
 
-def _norm_for(values: pd.Series, diverging: bool, zero_based: bool = False) -> Normalize:
-    """Colour scale: data range, centred on 0 (``diverging``) or starting at 0 (``zero_based``,
-    for counts such as posts granted)."""
-    finite = values[np.isfinite(values)]
-    if diverging:
-        m = float(np.abs(finite).max()) if len(finite) else 0.0
-        m = m if m > 0 else 1.0
-        return Normalize(-m, m)
-    lo, hi = (float(finite.min()), float(finite.max())) if len(finite) else (0.0, 1.0)
-    if zero_based:
-        lo = min(lo, 0.0)
-    return Normalize(lo, hi if hi > lo else lo + 1)
-
-
 def _as_series(values: Mapping[str, float] | pd.Series) -> pd.Series:
     series = pd.Series(values, dtype=float) if not isinstance(values, pd.Series) else values
     series.index = series.index.astype(str)
@@ -469,7 +366,8 @@ def map_departement_values(
     zero_based
         Start the colour scale at 0 (counts, e.g. posts granted).
     classes
-        Quantile classes listed in a legend (:func:`class_breaks`) instead of a continuous bar.
+        Quantile classes listed in a legend (:func:`~geodata.map_scales.class_breaks`)
+        instead of a continuous bar.
     title
         Figure title (default: ``label``).
 
@@ -481,14 +379,14 @@ def map_departement_values(
     pathlib.Path
     """
     series = _as_series(values)
-    contours = layers.check_geodataframe(
+    contours = check_geodataframe(
         layers._departement_contours(layers.DATA_DIR / "departements_contours.parquet"),
         "departements_contours",
         crs=layers.SOURCE_CRS,
     ).assign(_key=lambda d: d["code"])
     shown = series[series.index.isin(contours["_key"])]
-    flat, value = _is_flat(shown)
-    norm, scale = (None, None) if flat else _scale(shown, diverging, zero_based, classes)
+    flat, value = is_flat(shown)
+    norm, scale = (None, None) if flat else scale_of(shown, diverging, zero_based, classes)
     fig = Figure(figsize=(9, 8))
     ax = fig.add_axes((0.22, 0.12 if scale else 0.08, 0.76, 0.82 if scale else 0.86))
     metro = contours[~contours["code"].isin(layers.DROM)]
@@ -530,13 +428,13 @@ def map_commune_values(
     contours = layers._commune_contours(
         layers.DATA_DIR / "communes_2026_contours_simplifies.parquet"
     )
-    layers.check_geodataframe(contours, "commune_contours", crs=layers.SOURCE_CRS)
+    check_geodataframe(contours, "commune_contours", crs=layers.SOURCE_CRS)
     sel = contours[contours["departement"] == departement].assign(_key=lambda d: d["code_insee"])
     if sel.empty:
         raise GeodataError(f"no commune contour for département {departement!r}")
     shown = series[series.index.isin(sel["_key"])]
-    flat, value = _is_flat(shown)
-    norm, scale = (None, None) if flat else _scale(shown, diverging, zero_based, classes)
+    flat, value = is_flat(shown)
+    norm, scale = (None, None) if flat else scale_of(shown, diverging, zero_based, classes)
     fig = Figure(figsize=(8, 8))
     ax = fig.add_axes((0.02, 0.14, 0.96, 0.8) if scale else (0.02, 0.1, 0.96, 0.84))
     area = layers.to_local_crs(sel, departement)

@@ -10,8 +10,6 @@ from __future__ import annotations
 from functools import cache
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 from geodata import cache as disk_cache
 from geodata import layers
 from geodata.need import NeedParams, compute_need
@@ -84,9 +82,3 @@ def programme_table(params: NeedParams | None = None) -> pd.DataFrame:
 def _programme_table(params: NeedParams) -> pd.DataFrame:
     t = _commune_table(params)
     return t[t["in_programme"].to_numpy()]
-
-
-def zone_positions(table: pd.DataFrame) -> dict[str, np.ndarray]:
-    """Row positions of ``table`` per computation zone (``metro`` and each DROM)."""
-    zones = table["zone_calcul"].to_numpy()
-    return {z: np.flatnonzero(zones == z) for z in sorted(set(zones)) if z != "com"}

@@ -59,8 +59,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from geodata.checks import check_columns
 from geodata.errors import GeodataError
-from geodata.layers import check_columns
 
 if TYPE_CHECKING:
     import pandas as pd

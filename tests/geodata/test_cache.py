@@ -24,7 +24,7 @@ import pandas as pd
 import pytest
 
 from geodata import cache as disk_cache
-from geodata import layers, national
+from geodata import catchments, layers, national
 from geodata import round as gr
 from geodata.access import AccessParams
 from geodata.areas import APPLICANT_TYPES
@@ -235,7 +235,7 @@ def test_catchments_are_those_of_query_ball_point() -> None:
     ctx = gr._context()
     indptr, indices = gr._default_catchments()
     radius = AccessParams().catchment_radius_m
-    assert gr.DEFAULT_CATCHMENT_RADIUS_M == radius
+    assert catchments.DEFAULT_CATCHMENT_RADIUS_M == radius
     for zone, members in ctx.zone_members.items():
         found = gr._trees()[zone].query_ball_point(ctx.xy[members], radius)
         for local, position in zip(found, members.tolist(), strict=True):
@@ -348,6 +348,75 @@ def test_key_changes_with_inputs_params_sources_and_file_list(
     with (sources / "need.py").open("a") as f:
         f.write("\n# a change in the code that computes the need\n")
     assert disk_cache.entry_key("state", (NeedParams(), AccessParams()), data) != key
+
+
+#: Modules that compute a cached entry (the round split into these: each must be hashed).
+COMPUTING_MODULES = (
+    "access",
+    "area_rules",
+    "area_sums",
+    "areas",
+    "catchments",
+    "checks",
+    "codes",
+    "context",
+    "coverage",
+    "layers",
+    "national",
+    "need",
+    "round",
+    "round_types",
+    "state",
+    "sums",
+)
+
+
+def modules_feeding_the_cache() -> list[str]:
+    """The geodata modules a fresh process loads to build or read every cache entry."""
+    loaded = run_python(
+        """
+        import sys
+        from geodata import layers, national, round
+        round.prepare_cache()
+        national.commune_table()
+        layers.load_communes()
+        print(" ".join(sorted(m for m in sys.modules if m.startswith("geodata."))))
+        """,
+        {},
+    )
+    return [m.removeprefix("geodata.") for m in loaded.split()]
+
+
+def test_every_module_feeding_the_cache_is_hashed() -> None:
+    feeding = modules_feeding_the_cache()
+    assert set(COMPUTING_MODULES) <= set(feeding)
+    hashed = {p.stem for p in disk_cache._source_files()}
+    assert set(feeding) <= hashed, set(feeding) - hashed
+    for name in feeding:
+        assert (disk_cache.SOURCE_DIR / f"{name}.py").is_file()
+
+
+@pytest.mark.parametrize("module", COMPUTING_MODULES)
+def test_key_changes_with_each_computing_module(
+    module: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sources = tmp_path / "src"
+    shutil.copytree(disk_cache.SOURCE_DIR, sources, ignore=shutil.ignore_patterns("data"))
+    monkeypatch.setattr(disk_cache, "SOURCE_DIR", sources)
+    params = (NeedParams(), AccessParams())
+    key = disk_cache.entry_key("context", params, layers.DATA_DIR)
+    path = sources / f"{module}.py"
+    original = path.read_bytes()
+    path.write_bytes(original + b"\n# one more line in the code that computes the entries\n")
+    assert disk_cache.entry_key("context", params, layers.DATA_DIR) != key
+    # Same length, other bytes: the content is hashed (the process memo, keyed by size and
+    # dates, is dropped: a rewrite within one tick of the file system's clock keeps the dates).
+    assert original.startswith(b'"""')
+    path.write_bytes(b"'''" + original[3:])
+    monkeypatch.setattr(disk_cache, "_fingerprints", {})
+    assert disk_cache.entry_key("context", params, layers.DATA_DIR) != key
+    path.write_bytes(original)
+    assert disk_cache.entry_key("context", params, layers.DATA_DIR) == key
 
 
 def test_changed_input_is_never_served_stale(

@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from geodata import maps
-from geodata.maps import Classes, class_breaks, constant_value, fr_number
+from geodata.map_scales import Classes, class_breaks, constant_value, fr_number
 
 finite = st.floats(-1e6, 1e6, allow_nan=False, allow_infinity=False)
 
