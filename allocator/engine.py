@@ -18,6 +18,7 @@ from dataclasses import asdict, fields
 from enum import Enum
 from typing import Any
 
+from allocator.consistency import consistency_conflicts
 from allocator.domain import (
     AllocationResult,
     Decision,
@@ -29,19 +30,17 @@ from allocator.domain import (
 )
 from allocator.errors import InternalError
 from allocator.explain import explain
+from allocator.greedy import GreedyOutcome, greedy
+from allocator.inputs import check_input
 from allocator.model import (
     COFUNDING_PRIORITY_CAP,
     QUALITY_FLOOR,
     SCALE,
     FreeProblem,
-    GreedyOutcome,
     Model,
     build_model,
-    check_input,
-    consistency_conflicts,
     counts,
     free_problem,
-    greedy,
     objective,
     objective_terms,
 )

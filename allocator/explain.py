@@ -39,18 +39,17 @@ from dataclasses import dataclass
 import numpy as np
 
 from allocator import motifs
+from allocator.counterfactual import override_gives_more
 from allocator.domain import Explanation, SolverConfig
 from allocator.errors import InternalError
+from allocator.greedy import GreedyOutcome, greedy
 from allocator.model import (
     SCALE,
-    GreedyOutcome,
     Model,
     access_coefficient,
     access_marginals,
     budget_rule,
     counts,
-    greedy,
-    override_gives_more,
     quality_factor,
 )
 

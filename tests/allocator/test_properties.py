@@ -18,19 +18,14 @@ from allocator import (
     canonical_input,
     check_feasible,
 )
+from allocator.consistency import consistency_conflicts
+from allocator.counterfactual import TraceIndex, override_gives_more, trace_index
 from allocator.explain import _ExchangeIndex, _holders, _one_more
+from allocator.greedy import greedy
 from allocator.model import (
     SCALE as SCALE_INT,
 )
-from allocator.model import (
-    _trace_index,
-    _TraceIndex,
-    build_model,
-    consistency_conflicts,
-    counts,
-    greedy,
-    override_gives_more,
-)
+from allocator.model import build_model, counts
 from tests.allocator.helpers import app, grants, round_of, rounds, without_wall_time
 
 #: Set ALLOCATOR_HYPOTHESIS_SCALE=20 for a thorough local run; CI keeps the suite short.
@@ -342,13 +337,13 @@ def test_greedy_trace_priorities_never_increase(case):
     base = greedy(m)
     priorities = [p for _i, _k, p in base.trace]
     assert priorities == sorted(priorities, reverse=True)
-    assert _trace_index(m, base).monotone
+    assert trace_index(m, base).monotone
 
 
 @examples(300)
 @given(st.data())
 def test_trace_bisection_equals_the_linear_scan(data):
-    """``_TraceIndex.first_beaten``: the first step whose key ``(-p, created, id, k)`` is larger
+    """``TraceIndex.first_beaten``: the first step whose key ``(-p, created, id, k)`` is larger
     than ``(-priority, *tie)``, by bisection on non-increasing priorities, ties included."""
     n = data.draw(st.integers(0, 25))
     apps = data.draw(st.integers(1, 5))
@@ -368,8 +363,8 @@ def test_trace_bisection_equals_the_linear_scan(data):
         data.draw(st.integers(0, 3)),
     )
     neg = tuple(-p for p in priorities)
-    bisected = _TraceIndex(trace, neg, True, {}).first_beaten(m, start, last, priority, tie)
-    scanned = _TraceIndex(trace, neg, False, {}).first_beaten(m, start, last, priority, tie)
+    bisected = TraceIndex(trace, neg, True, {}).first_beaten(m, start, last, priority, tie)
+    scanned = TraceIndex(trace, neg, False, {}).first_beaten(m, start, last, priority, tie)
     expected = next(
         (
             t

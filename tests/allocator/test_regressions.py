@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from allocator import RoundPolicy, SolverConfig, Status, Territory, allocate
-from allocator.model import SCALE, build_model, greedy
+from allocator.greedy import greedy
+from allocator.model import SCALE, build_model
 from tests.allocator.helpers import app, round_of, without_wall_time
 
 ALLOCATOR = Path(__file__).resolve().parents[2] / "allocator"
