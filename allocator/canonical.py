@@ -77,8 +77,8 @@ def _record(obj: object) -> dict[str, object]:
             out[name] = float(value)
         elif kind == 2:
             out[name] = [float(g) for g in value]
-        else:
-            out[name] = _plain(value)
+        else:  # scalars as is (what _plain does first), without the call
+            out[name] = value if type(value) in _SCALARS else _plain(value)
     return out
 
 

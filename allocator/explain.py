@@ -280,59 +280,65 @@ def _motifs_of(
     return motifs.ordered(found)
 
 
+def _territory_details(
+    m: Model, state: _RoundState
+) -> tuple[list[DepartementDetails], list[EpciDetails | None]]:
+    """Each département's and EPCI-part's numbers, built once and shared by its applicants."""
+    departements = [
+        DepartementDetails(
+            code=t.code,
+            need=t.need,
+            existing=t.existing,
+            fair_share=m.dept_fair_share[d],
+            cap_room=m.dept_cap[d],
+            posts_round=state.dcount[d],
+        )
+        for d, t in enumerate(m.dept_territories)
+    ]
+    epcis = [
+        None
+        if t is None
+        else EpciDetails(code=t.code, need=t.need, existing=t.existing, posts_round=state.gcount[g])
+        for g, t in enumerate(m.group_territories)
+    ]
+    return departements, epcis
+
+
 def _details_of(
     m: Model,
     i: int,
     x: tuple[int, ...],
-    state: _RoundState,
+    territories: tuple[list[DepartementDetails], list[EpciDetails | None]],
     next_terms: tuple[int, int],
     cf: _Counterfactuals,
 ) -> DecisionDetails:
-    """The numbers behind the decision (``next_terms``: the next post's group terms)."""
+    """The numbers behind the decision (``next_terms``: the next post's group terms).
+
+    Built for every applicant of a national round: the records are filled positionally (in
+    their field order, named in the comments)."""
     a = m.applicants[i]
-    g, d = m.app_group[i], m.app_dept[i]
-    territory = m.dept_territories[d]
-    epci = m.group_territories[g]
     next_epci, next_dept = next_terms
     score = cf.scores.get(i)
+    cost, standard = m.cost_cents[i], m.standard_cents[i]
     return DecisionDetails(
-        departement=DepartementDetails(
-            code=territory.code,
-            need=territory.need,
-            existing=territory.existing,
-            fair_share=m.dept_fair_share[d],
-            cap_room=m.dept_cap[d],
-            posts_round=state.dcount[d],
-        ),
-        epci=None
-        if epci is None
-        else EpciDetails(
-            code=epci.code, need=epci.need, existing=epci.existing, posts_round=state.gcount[g]
-        ),
-        quality_factor=quality_factor(a.quality, a.avis_prefet, m.policy),
-        cofunding_factor=m.cofunding[i],
-        cost=CostDetails(
-            state_eur=m.cost_cents[i] / 100,
-            standard_eur=m.standard_cents[i] / 100,
-            cofunding_eur=(m.standard_cents[i] - m.cost_cents[i]) / 100,
-        ),
-        gains=a.gains,
-        remaining_request=m.remaining[i],
-        upper_bound=m.upper[i],
-        next_post=None
+        territories[0][m.app_dept[i]],  # departement
+        territories[1][m.app_group[i]],  # epci
+        quality_factor(a.quality, a.avis_prefet, m.policy),
+        m.cofunding[i],
+        CostDetails(cost / 100, standard / 100, (standard - cost) / 100),  # state, standard, co-f.
+        a.gains,
+        m.remaining[i],  # remaining_request
+        m.upper[i],  # upper_bound
+        None  # next_post: access, distribution, balance
         if x[i] >= len(m.hq[i])
-        else NextPost(
-            access=m.hq[i][x[i]] / SCALE,
-            distribution=next_epci / SCALE,
-            balance=next_dept / SCALE,
-        ),
-        counterfactual=CounterfactualDetails(
-            min_quality=None if score is None else score / SCORE_GRID,
-            verified=i in cf.verified,
-            larger_request_would_help=cf.larger.get(i),
-            # the nested (greedy-optimal) property holds for this result and this applicant:
-            # a score is then a threshold, and its absence means that even 100 would not do
-            nested=cf.nested and i not in cf.unsure,
+        else NextPost(m.hq[i][x[i]] / SCALE, next_epci / SCALE, next_dept / SCALE),
+        CounterfactualDetails(
+            None if score is None else score / SCORE_GRID,  # min_quality
+            i in cf.verified,  # verified
+            cf.larger.get(i),  # larger_request_would_help
+            # nested: the greedy-optimal property holds for this result and this applicant: a
+            # score is then a threshold, and its absence means that even 100 would not do
+            cf.nested and i not in cf.unsure,
         ),
     )
 
@@ -350,6 +356,7 @@ def explain(
     ranks, at_grant, cutoff = _ranks(m, outcome)
     cf = _closed_form(m, x, outcome, state)
     _verify(m, x, outcome, config, cf)
+    territories = _territory_details(m, state)
     explanations = []
     for i in range(m.n):
         g, d = m.app_group[i], m.app_dept[i]
@@ -368,7 +375,7 @@ def explain(
                 priorities=priorities,
                 granted_ranks=tuple(ranks[i]),
                 cutoff=cutoff,
-                details=_details_of(m, i, x, state, (next_epci, next_dept), cf),
+                details=_details_of(m, i, x, territories, (next_epci, next_dept), cf),
             )
         )
     return tuple(explanations)

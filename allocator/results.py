@@ -9,7 +9,7 @@ echoed with enums as their values.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from allocator.canonical import policy_echo
 
@@ -240,9 +240,12 @@ class RoundReport:
 
 # --------------------------------------------------------------------------------------------
 # A decision's details
+#
+# The records nested in ``DecisionDetails`` are named tuples: immutable and typed like the frozen
+# dataclasses above, and built several times faster (a national round builds five per
+# applicant, 25,000 at 5,000 applicants, inside ``explain``).
 # --------------------------------------------------------------------------------------------
-@dataclass(frozen=True, slots=True)
-class DepartementDetails:
+class DepartementDetails(NamedTuple):
     """The applicant's département: need, existing offer, fair share, cap room, posts of the
     round."""
 
@@ -264,8 +267,7 @@ class DepartementDetails:
         }
 
 
-@dataclass(frozen=True, slots=True)
-class EpciDetails:
+class EpciDetails(NamedTuple):
     """The applicant's EPCI-part: need, existing offer, posts of the round."""
 
     code: str
@@ -282,8 +284,7 @@ class EpciDetails:
         }
 
 
-@dataclass(frozen=True, slots=True)
-class CostDetails:
+class CostDetails(NamedTuple):
     """One post of this host: the State's cost, the standard cost, the host's co-funding."""
 
     state_eur: float
@@ -298,8 +299,7 @@ class CostDetails:
         }
 
 
-@dataclass(frozen=True, slots=True)
-class NextPost:
+class NextPost(NamedTuple):
     """The three terms of the priority of the applicant's next post, at the final state."""
 
     access: float
@@ -310,8 +310,7 @@ class NextPost:
         return {"access": self.access, "distribution": self.distribution, "balance": self.balance}
 
 
-@dataclass(frozen=True, slots=True)
-class CounterfactualDetails:
+class CounterfactualDetails(NamedTuple):
     """What would have given one more post (see ``allocator.explain``).
 
     ``min_quality``: the lowest score that would (``None``: none known, or none up to 100 when
