@@ -3,8 +3,9 @@
 Public API
 ----------
 ``allocate(round_input, policy, config) -> AllocationResult``, ``check_feasible``,
-``canonical_input``, ``webster`` / ``hamilton``, the domain types, the typed errors and the
-motif codes (``allocator.motifs``).
+``canonical_input``, ``webster`` / ``hamilton``, the domain types, the typed results
+(``RoundReport``, ``DecisionDetails``; the nested records in ``allocator.results``), the typed
+errors and the motif codes (``allocator.motifs``).
 """
 
 from allocator.apportionment import hamilton, webster
@@ -39,6 +40,7 @@ from allocator.motifs import (
     TYPE_NON_ELIGIBLE,
     VERROUILLE,
 )
+from allocator.results import DecisionDetails, RoundReport
 from allocator.validate import Violation, check_feasible
 
 __all__ = [
@@ -60,11 +62,13 @@ __all__ = [
     "Applicant",
     "AvisPrefet",
     "Decision",
+    "DecisionDetails",
     "Explanation",
     "InternalError",
     "InvalidInput",
     "RoundInput",
     "RoundPolicy",
+    "RoundReport",
     "SolverConfig",
     "SolverFailure",
     "SolverReport",

@@ -16,6 +16,10 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from allocator.results import DecisionDetails, RoundReport
 
 
 class StructureType(enum.StrEnum):
@@ -188,7 +192,9 @@ class Explanation:
     priorities: tuple[float, ...]  # priority of each potential post of this round, in order
     granted_ranks: tuple[int, ...]  # national rank (1-based) of each granted post
     cutoff: float | None  # priority of the last post granted in the round
-    details: dict[str, object] = field(default_factory=dict)
+    details: DecisionDetails | None = (
+        None  # the numbers behind the decision (always set by allocate)
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,4 +227,4 @@ class AllocationResult:
     solver: SolverReport
     input_sha256: str
     conflicts: tuple[str, ...] = ()  # for INFEASIBLE: the conflicting rules, with their numbers
-    report: dict[str, object] = field(default_factory=dict)
+    report: RoundReport | None = None  # always set by allocate (``report.to_dict()``: JSON)

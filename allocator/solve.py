@@ -29,7 +29,9 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import ortools
@@ -170,6 +172,29 @@ def solve_flow(m: Model, fp: FreeProblem, config: object = None) -> BackendSolut
     )
 
 
+#: Adds one concave term ``(name, marginal profits, member variables)`` to a backend's model.
+_Concave = Callable[[str, tuple[int, ...], list[int]], None]
+
+
+def _concave_terms(m: Model, fp: FreeProblem, concave: _Concave) -> None:
+    """The objective's concave terms, in a fixed order: each applicant's access, each EPCI-part's
+    distribution (zero-weight virtual groups add neither profit nor constraint), each
+    département's balance."""
+    for j, i in enumerate(fp.apps):
+        concave(f"acces[{m.ids[i]}]", fp.app_profits[j], [j])
+    group_members: list[list[int]] = [[] for _ in fp.group_profits]
+    dept_members: list[list[int]] = [[] for _ in fp.dept_profits]
+    for j, i in enumerate(fp.apps):
+        group_members[m.app_group[i]].append(j)
+        dept_members[m.app_dept[i]].append(j)
+    for g, profits in enumerate(fp.group_profits):
+        if any(profits):
+            concave(f"epci[{m.group_codes[g]}]", profits, group_members[g])
+    for d, profits in enumerate(fp.dept_profits):
+        if dept_members[d]:
+            concave(f"departement[{m.dept_territories[d].code}]", profits, dept_members[d])
+
+
 # --------------------------------------------------------------------------------------------
 # pywraplp: SCIP (MIP) and GLOP (LP)
 # --------------------------------------------------------------------------------------------
@@ -199,46 +224,7 @@ def solve_linear(
         solver.SetSolverSpecificParametersAsString(
             f"randomization/randomseedshift = {seed}\nlimits/totalnodes = {SCIP_NODE_LIMIT}\n"
         )
-    objective_row = solver.Objective()
-    objective_row.SetMaximization()
-
-    x_vars = []
-    for j, i in enumerate(fp.apps):
-        ub = len(fp.app_profits[j])
-        name = f"alloc[{m.ids[i]}]"
-        x_vars.append(solver.IntVar(0, ub, name) if integer else solver.NumVar(0, ub, name))
-
-    def concave(name: str, profits: tuple[int, ...], members: list[int]) -> None:
-        """``Σ_{members} x = Σ_k units_k``, each unit priced by its marginal gain."""
-        row = solver.Constraint(0, 0, name)
-        for j in members:
-            row.SetCoefficient(x_vars[j], 1)
-        for r, (p, units) in enumerate(runs(profits)):
-            unit = solver.NumVar(0, units, f"{name}[{r}]")
-            row.SetCoefficient(unit, -1)
-            objective_row.SetCoefficient(unit, p / SCALE)
-
-    for j, i in enumerate(fp.apps):
-        concave(f"acces[{m.ids[i]}]", fp.app_profits[j], [j])
-    group_members: list[list[int]] = [[] for _ in fp.group_profits]
-    dept_members: list[list[int]] = [[] for _ in fp.dept_profits]
-    for j, i in enumerate(fp.apps):
-        group_members[m.app_group[i]].append(j)
-        dept_members[m.app_dept[i]].append(j)
-    for g, profits in enumerate(fp.group_profits):
-        if any(profits):  # zero-weight groups (no EPCI) add neither profit nor constraint
-            concave(f"epci[{m.group_codes[g]}]", profits, group_members[g])
-    for d, profits in enumerate(fp.dept_profits):
-        if dept_members[d]:
-            concave(f"departement[{m.dept_territories[d].code}]", profits, dept_members[d])
-    quota_row = solver.Constraint(0, fp.quota, "quota")
-    for var in x_vars:
-        quota_row.SetCoefficient(var, 1)
-    if with_budget and fp.budget_cents is not None:
-        budget_row = solver.Constraint(0, fp.budget_cents, "budget")
-        for j, i in enumerate(fp.apps):
-            budget_row.SetCoefficient(x_vars[j], m.cost_cents[i])
-
+    x_vars = _linear_model(solver, m, fp, integer, with_budget)
     params = pywraplp.MPSolverParameters()
     if integer:
         params.SetDoubleParam(params.RELATIVE_MIP_GAP, 0.0)
@@ -266,12 +252,56 @@ def solve_linear(
                 backend, None, None, None, False, False, wall, parameters, timed_out=True
             )
         raise SolverFailure(f"{backend}: status {status}")
+    x, bound = _linear_solution(solver, m, fp, backend, x_vars, integer)
+    proven = status == pywraplp.Solver.OPTIMAL
+    return BackendSolution(
+        backend, x, objective(m, x), bound, proven, False, wall, parameters, timed_out=timed_out
+    )
+
+
+def _linear_model(
+    solver: Any, m: Model, fp: FreeProblem, integer: bool, with_budget: bool
+) -> list[Any]:
+    """Variables, rows and objective of the free problem in a pywraplp solver; the applicants'
+    variables in ``fp.apps`` order."""
+    objective_row = solver.Objective()
+    objective_row.SetMaximization()
+    x_vars = []
+    for j, i in enumerate(fp.apps):
+        ub = len(fp.app_profits[j])
+        name = f"alloc[{m.ids[i]}]"
+        x_vars.append(solver.IntVar(0, ub, name) if integer else solver.NumVar(0, ub, name))
+
+    def concave(name: str, profits: tuple[int, ...], members: list[int]) -> None:
+        """``Σ_{members} x = Σ_k units_k``, each unit priced by its marginal gain."""
+        row = solver.Constraint(0, 0, name)
+        for j in members:
+            row.SetCoefficient(x_vars[j], 1)
+        for r, (p, units) in enumerate(runs(profits)):
+            unit = solver.NumVar(0, units, f"{name}[{r}]")
+            row.SetCoefficient(unit, -1)
+            objective_row.SetCoefficient(unit, p / SCALE)
+
+    _concave_terms(m, fp, concave)
+    quota_row = solver.Constraint(0, fp.quota, "quota")
+    for var in x_vars:
+        quota_row.SetCoefficient(var, 1)
+    if with_budget and fp.budget_cents is not None:
+        budget_row = solver.Constraint(0, fp.budget_cents, "budget")
+        for j, i in enumerate(fp.apps):
+            budget_row.SetCoefficient(x_vars[j], m.cost_cents[i])
+    return x_vars
+
+
+def _linear_solution(
+    solver: Any, m: Model, fp: FreeProblem, backend: str, x_vars: list[Any], integer: bool
+) -> tuple[tuple[int, ...], float]:
+    """The integer allocation of a solved pywraplp model and its bound in ``F_int`` units."""
     values = [var.solution_value() for var in x_vars]
     free = [round(v) for v in values]
     if any(abs(v - r) > 1e-6 for v, r in zip(values, free, strict=True)):
         raise SolverFailure(f"{backend}: fractional solution on a network matrix")
-    x = _full_x(m, fp, free)
-    proven = status == pywraplp.Solver.OPTIMAL
+    objective_row = solver.Objective()
     raw_bound = objective_row.BestBound() if integer else objective_row.Value()
     # F_int is an integer: any valid bound can be floored (after the solver's tolerance), which
     # also makes the reported bound independent of floating-point noise (threads, platforms).
@@ -280,9 +310,7 @@ def solve_linear(
             fp.constant + raw_bound * SCALE + FLOAT_TOLERANCE * abs(raw_bound * SCALE) + 1e-6
         )
     )
-    return BackendSolution(
-        backend, x, objective(m, x), bound, proven, False, wall, parameters, timed_out=timed_out
-    )
+    return _full_x(m, fp, free), bound
 
 
 # --------------------------------------------------------------------------------------------
@@ -303,42 +331,7 @@ def solve_cp_sat(
     start = time.perf_counter()
     if fp.quota == 0 or not fp.apps:
         return _trivial(m, fp, "cp_sat", start)
-    model = cp_model.CpModel()
-    x_vars = [
-        model.new_int_var(0, len(fp.app_profits[j]), f"alloc[{m.ids[i]}]")
-        for j, i in enumerate(fp.apps)
-    ]
-    terms: list[cp_model.LinearExprT] = []
-
-    def concave(name: str, profits: tuple[int, ...], members: list[int]) -> None:
-        units = []
-        for r, (p, count) in enumerate(runs(profits)):
-            unit = model.new_int_var(0, count, f"{name}[{r}]")
-            units.append(unit)
-            if p:
-                terms.append(p * unit)
-        model.add(sum(x_vars[j] for j in members) == sum(units)).with_name(name)
-
-    for j, i in enumerate(fp.apps):
-        concave(f"acces[{m.ids[i]}]", fp.app_profits[j], [j])
-    group_members: list[list[int]] = [[] for _ in fp.group_profits]
-    dept_members: list[list[int]] = [[] for _ in fp.dept_profits]
-    for j, i in enumerate(fp.apps):
-        group_members[m.app_group[i]].append(j)
-        dept_members[m.app_dept[i]].append(j)
-    for g, profits in enumerate(fp.group_profits):
-        if any(profits):
-            concave(f"epci[{m.group_codes[g]}]", profits, group_members[g])
-    for d, profits in enumerate(fp.dept_profits):
-        if dept_members[d]:
-            concave(f"departement[{m.dept_territories[d].code}]", profits, dept_members[d])
-    model.add(sum(x_vars) <= fp.quota).with_name("quota")
-    if with_budget and fp.budget_cents is not None:
-        model.add(
-            sum(m.cost_cents[i] * x_vars[j] for j, i in enumerate(fp.apps)) <= fp.budget_cents
-        ).with_name("budget")
-    model.maximize(sum(terms))
-
+    model, x_vars = _cp_sat_model(m, fp, with_budget)
     solver = cp_model.CpSolver()
     solver.parameters.max_time_in_seconds = time_limit_s
     solver.parameters.num_workers = workers
@@ -372,6 +365,36 @@ def solve_cp_sat(
         parameters,
         timed_out=timed_out,
     )
+
+
+def _cp_sat_model(m: Model, fp: FreeProblem, with_budget: bool) -> tuple[Any, list[Any]]:
+    """The free problem as a CP-SAT model; the applicants' variables in ``fp.apps`` order."""
+    from ortools.sat.python import cp_model
+
+    model = cp_model.CpModel()
+    x_vars = [
+        model.new_int_var(0, len(fp.app_profits[j]), f"alloc[{m.ids[i]}]")
+        for j, i in enumerate(fp.apps)
+    ]
+    terms: list[cp_model.LinearExprT] = []
+
+    def concave(name: str, profits: tuple[int, ...], members: list[int]) -> None:
+        units = []
+        for r, (p, count) in enumerate(runs(profits)):
+            unit = model.new_int_var(0, count, f"{name}[{r}]")
+            units.append(unit)
+            if p:
+                terms.append(p * unit)
+        model.add(sum(x_vars[j] for j in members) == sum(units)).with_name(name)
+
+    _concave_terms(m, fp, concave)
+    model.add(sum(x_vars) <= fp.quota).with_name("quota")
+    if with_budget and fp.budget_cents is not None:
+        model.add(
+            sum(m.cost_cents[i] * x_vars[j] for j, i in enumerate(fp.apps)) <= fp.budget_cents
+        ).with_name("budget")
+    model.maximize(sum(terms))
+    return model, x_vars
 
 
 def solve(

@@ -39,7 +39,8 @@ from allocator import (
     webster,
 )
 from allocator.baselines import first_come_first_served, need_proportional
-from allocator.model import SCALE, build_model, free_problem, greedy, objective
+from allocator.greedy import greedy
+from allocator.model import SCALE, build_model, free_problem, objective
 from allocator.solve import runs, solve
 
 COMMUNES = Path(__file__).resolve().parents[1] / "geodata" / "data" / "communes_2026.parquet"

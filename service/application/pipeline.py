@@ -341,10 +341,11 @@ def money_totals(round_input: RoundInput, result: AllocationResult) -> dict[str,
         n = granted.get(a.id_pg, 0)
         state += a.cost_eur * n
         standard += (a.cost_eur if a.standard_cost_eur is None else a.standard_cost_eur) * n
-    report: dict[str, Any] = result.report
-    budget = (report.get("policy") or {}).get("budget_eur")
-    binding = report.get("binding_constraints")
-    remaining = report.get("budget_remaining_eur")  # budget minus earlier consumption
+    report = result.report
+    assert report is not None  # always set by allocate
+    budget = report.policy.budget_eur
+    binding = report.binding_constraints  # None for an INFEASIBLE round
+    remaining = report.budget_remaining_eur  # budget minus earlier consumption
     return {
         "coutEtatEur": _clean(state),
         "coutStandardEur": _clean(standard),
@@ -369,7 +370,7 @@ def engine_explication(d: Decision, g: geodata.ApplicantGeo) -> dict[str, Any]:
             "priorites": e.priorities,
             "rangs": e.granted_ranks,
             "seuil": e.cutoff,
-            "details": e.details,
+            "details": None if e.details is None else e.details.to_dict(),
             "territoire": {
                 "codeCommune": g.code_commune,
                 "departement": g.departement,
@@ -435,7 +436,7 @@ def contract_outline(
     }
     if result.conflicts:
         out["conflits"] = list(result.conflicts)
-    out["rapport"] = _clean(result.report)
+    out["rapport"] = _clean({} if result.report is None else result.report.to_dict())
     from service.explanations import (
         letters as explication,
     )  # the legal explanation of every decision (issue 6)

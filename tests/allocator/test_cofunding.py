@@ -58,8 +58,8 @@ def test_quota_binds_when_the_budget_is_ample():
     policy = dataclasses.replace(ACCESS_ONLY, budget_eur=1_000_000.0)
     r = solve(round_of([app(1, (3.0, 2.0)), app(2, (1.0,))], quota=2), policy)
     assert grants(r) == {1: 2, 2: 0}
-    assert r.report["binding_constraints"] == ["quota"]
-    assert r.report["money"] == {
+    assert r.report.to_dict()["binding_constraints"] == ["quota"]
+    assert r.report.to_dict()["money"] == {
         "posts": 2,
         "state_cost_eur": 100_000.0,
         "standard_cost_eur": 100_000.0,
@@ -72,14 +72,15 @@ def test_budget_binds_with_equal_costs_and_cofunding_moves_it_to_the_quota():
     policy = dataclasses.replace(ACCESS_ONLY, budget_eur=100_000.0)
     r = solve(round_of(applicants, quota=3), policy)
     assert grants(r) == {1: 2, 2: 0}
-    assert r.report["binding_constraints"] == ["budget"] and r.report["limits"] == ["budget"]
-    assert r.status is Status.OPTIMAL and r.report["laminar"] is True
+    report = r.report.to_dict()
+    assert report["binding_constraints"] == ["budget"] and report["limits"] == ["budget"]
+    assert r.status is Status.OPTIMAL and r.report.to_dict()["laminar"] is True
     # Every host pays half: the same budget now pays for 4 posts, so the quota (3) binds.
     half = [cofunded(a, 0.5) for a in applicants]
     r2 = solve(round_of(half, quota=3), policy)
     assert grants(r2) == {1: 2, 2: 1}
-    assert r2.report["binding_constraints"] == ["quota"]
-    money = r2.report["money"]
+    assert r2.report.to_dict()["binding_constraints"] == ["quota"]
+    money = r2.report.to_dict()["money"]
     assert money == {
         "posts": 3,
         "state_cost_eur": 75_000.0,
@@ -92,9 +93,9 @@ def test_budget_binds_with_equal_costs_and_cofunding_moves_it_to_the_quota():
 def test_both_bind_and_demand_exhausted_binds_nothing():
     policy = dataclasses.replace(ACCESS_ONLY, budget_eur=100_000.0)
     r = solve(round_of([app(1, (3.0, 2.0, 1.0))], quota=2), policy)
-    assert r.report["binding_constraints"] == ["quota", "budget"]
+    assert r.report.to_dict()["binding_constraints"] == ["quota", "budget"]
     r = solve(round_of([app(1, (3.0,))], quota=5), policy)
-    assert r.report["binding_constraints"] == []
+    assert r.report.to_dict()["binding_constraints"] == []
 
 
 def _knapsack_round(share_of_first: float = 0.0) -> RoundInput:
@@ -106,13 +107,13 @@ def test_knapsack_reports_guarantees_lost_and_their_price():
     policy = dataclasses.replace(ACCESS_ONLY, budget_eur=100_000.0)
     r = solve(_knapsack_round(), policy)
     assert grants(r) == {1: 1, 2: 0, 3: 0}
-    assert r.status is Status.FEASIBLE and r.report["laminar"] is False
-    assert r.report["binding_constraints"] == ["budget"]
-    g = r.report["guarantees"]
+    assert r.status is Status.FEASIBLE and r.report.to_dict()["laminar"] is False
+    assert r.report.to_dict()["binding_constraints"] == ["budget"]
+    g = r.report.to_dict()["guarantees"]
     assert set(g["lost"]) == {"optimal", "budget_monotone", "priority_list"}
     assert {"house_monotone", "cofunding_neutral", "deterministic"} <= set(g["kept"])
     price = g["prices"]["optimal_vs_monotone"]
-    assert price["objective"] == r.report["price_of_monotonicity"] == 10.0
+    assert price["objective"] == r.report.to_dict()["price_of_monotonicity"] == 10.0
     assert price["relative"] == pytest.approx(10.0 / 60.0)
     assert price["monotone"]["posts"] == 1 and price["monotone"]["state_cost_eur"] == 70_000.0
     assert price["optimum"]["posts"] == 2 and price["optimum"]["state_cost_eur"] == 100_000.0
@@ -123,7 +124,7 @@ def test_knapsack_optimal_mode_trades_monotonicity_for_optimality():
     policy = dataclasses.replace(ACCESS_ONLY, budget_eur=100_000.0, mode="optimal")
     r = solve(_knapsack_round(), policy)
     assert grants(r) == {1: 0, 2: 1, 3: 1} and r.status is Status.OPTIMAL
-    g = r.report["guarantees"]
+    g = r.report.to_dict()["guarantees"]
     assert "optimal" in g["kept"]
     assert {"house_monotone", "priority_list", "budget_monotone"} <= set(g["lost"])
     assert g["prices"]["optimal_vs_monotone"]["objective"] == 10.0
@@ -133,10 +134,10 @@ def test_cofunding_that_equalises_costs_restores_the_laminar_structure():
     """The 971 host pays 20,000 EUR a post: all posts cost the State 50,000 EUR again."""
     policy = dataclasses.replace(ACCESS_ONLY, budget_eur=100_000.0)
     r = solve(_knapsack_round(20_000 / 70_000), policy)
-    assert r.report["laminar"] is True and r.status is Status.OPTIMAL
+    assert r.report.to_dict()["laminar"] is True and r.status is Status.OPTIMAL
     assert grants(r) == {1: 1, 2: 1, 3: 0}
-    assert r.report["guarantees"]["lost"] == []
-    cost = r.decisions[0].explanation.details["cost"]
+    assert r.report.to_dict()["guarantees"]["lost"] == []
+    cost = r.decisions[0].explanation.details.to_dict()["cost"]
     assert cost == {"state_eur": 50_000.0, "standard_eur": 70_000.0, "cofunding_eur": 20_000.0}
 
 
@@ -144,9 +145,9 @@ def test_fully_cofunded_posts_do_not_use_the_budget():
     policy = dataclasses.replace(ACCESS_ONLY, budget_eur=0.0)
     r = solve(round_of([cofunded(app(1, (1.0, 1.0)), 1.0), app(2, (5.0,))], quota=5), policy)
     assert grants(r) == {1: 2, 2: 0}
-    assert r.report["money"]["state_cost_eur"] == 0.0
-    assert r.report["money"]["cofunding_eur"] == 100_000.0
-    assert r.report["binding_constraints"] == ["budget"]
+    assert r.report.to_dict()["money"]["state_cost_eur"] == 0.0
+    assert r.report.to_dict()["money"]["cofunding_eur"] == 100_000.0
+    assert r.report.to_dict()["binding_constraints"] == ["budget"]
 
 
 # ---------------------------------------------------------------- neutral: need first
@@ -177,12 +178,13 @@ def test_neutral_cofunding_changes_nothing_when_only_the_quota_binds(data, case,
     assert [d.explanation.priorities for d in other.decisions] == [
         d.explanation.priorities for d in plain.decisions
     ]
-    assert "budget" not in other.report["binding_constraints"]
-    money = other.report["money"]
+    assert "budget" not in other.report.to_dict()["binding_constraints"]
+    money = other.report.to_dict()["money"]
     assert money["state_cost_eur"] + money["cofunding_eur"] == pytest.approx(
         money["standard_cost_eur"]
     )
-    assert money["standard_cost_eur"] == pytest.approx(plain.report["money"]["state_cost_eur"])
+    plain_money = plain.report.to_dict()["money"]
+    assert money["standard_cost_eur"] == pytest.approx(plain_money["state_cost_eur"])
 
 
 @examples(30)
@@ -209,10 +211,10 @@ def test_knapsack_greedy_keeps_house_monotonicity(data, case, prioritaire):
     round_input = _with_cofunding(data.draw, round_input)
     small = allocate(round_input, policy)
     big = allocate(dataclasses.replace(round_input, quota=round_input.quota + 1), policy)
-    assert "house_monotone" in small.report["guarantees"]["kept"]
+    assert "house_monotone" in small.report.to_dict()["guarantees"]["kept"]
     for a, b in zip(small.decisions, big.decisions, strict=True):
         assert b.granted >= a.granted
-    money = small.report["money"]
+    money = small.report.to_dict()["money"]
     assert money["state_cost_eur"] <= policy.budget_eur
     assert money["state_cost_eur"] + money["cofunding_eur"] == pytest.approx(
         money["standard_cost_eur"]
@@ -246,14 +248,14 @@ def test_prioritaire_ranks_the_cofunded_post_higher():
     p1 = prio.decisions[0].explanation.priorities
     p2 = prio.decisions[1].explanation.priorities
     assert p2[0] == pytest.approx(p1[0] * 4 / 3)  # φ = 50,000 / 37,500
-    assert prio.decisions[1].explanation.details["cofunding_factor"] == pytest.approx(4 / 3)
-    g = prio.report["guarantees"]
+    assert prio.decisions[1].explanation.details.cofunding_factor == pytest.approx(4 / 3)
+    g = prio.report.to_dict()["guarantees"]
     assert "cofunding_neutral" in g["lost"]
     assert {"optimal", "house_monotone", "priority_list"} <= set(g["kept"])
     price = g["prices"]["cofunding_neutral"]
     assert price["posts_moved"] == 1 and price["objective"] == 0.0  # a tie in need terms
     assert price["neutral"]["cofunding_eur"] == 0.0
-    assert prio.report["cofunding"] == {
+    assert prio.report.to_dict()["cofunding"] == {
         "priority": "prioritaire",
         "priority_cap": COFUNDING_PRIORITY_CAP,
         "cofunded_applicants": 1,
@@ -266,19 +268,19 @@ def test_prioritaire_price_in_need_terms():
     rich = cofunded(app(2, (60.0,), departement="02"), 0.5)
     r = solve(round_of([needy, rich], quota=1), PRIORITAIRE)
     assert grants(r) == {1: 0, 2: 1}  # 60 × 2 > 100
-    price = r.report["guarantees"]["prices"]["cofunding_neutral"]
+    price = r.report.to_dict()["guarantees"]["prices"]["cofunding_neutral"]
     assert price["objective"] == pytest.approx((100.0 - 60.0) * 0.5)  # quality factor 0.5
 
 
 def test_prioritaire_without_cofunding_is_neutral():
     r = solve(_twins(0.0), PRIORITAIRE)
     assert grants(r) == {1: 1, 2: 0}
-    assert "cofunding_neutral" in r.report["guarantees"]["kept"]
+    assert "cofunding_neutral" in r.report.to_dict()["guarantees"]["kept"]
 
 
 def test_prioritaire_counterfactual_score_accounts_for_the_factor():
     r = solve(_twins(0.25), PRIORITAIRE)
-    cf = r.decisions[0].explanation.details["counterfactual"]
+    cf = r.decisions[0].explanation.details.to_dict()["counterfactual"]
     # applicant 1 needs q·80 > (4/3)·0.5·80 → q > 2/3 → score 66.67 (verified by a re-run)
     assert cf["min_quality"] == pytest.approx(66.67) and cf["verified"] is True
 

@@ -108,18 +108,16 @@ def test_balance_term_spreads_posts_across_departements():
     applicants = [app(1, (1.0,) * 4), app(2, (1.0,) * 4, departement="02")]
     r = allocate(round_of(applicants, quota=4, departements=deps))
     assert grants(r) == {1: 2, 2: 2}
-    assert r.report["posts_per_departement"] == {"01": 2, "02": 2}
-    terms = r.report["objective_terms"]
+    assert r.report.to_dict()["posts_per_departement"] == {"01": 2, "02": 2}
+    terms = r.report.to_dict()["objective_terms"]
     assert r.objective == pytest.approx(terms["access"] + terms["distribution"] + terms["balance"])
 
 
 def test_larger_request_would_have_helped():
     r = allocate(round_of([app(1, (100.0,)), app(2, (1.0,))], quota=1))
-    assert (
-        r.decisions[0].explanation.details["counterfactual"]["larger_request_would_help"] is False
-    )
+    assert r.decisions[0].explanation.details.counterfactual.larger_request_would_help is False
     r = allocate(round_of([app(1, (100.0,)), app(2, (1.0,))], quota=3))
-    assert r.decisions[0].explanation.details["counterfactual"]["larger_request_would_help"] is True
+    assert r.decisions[0].explanation.details.counterfactual.larger_request_would_help is True
 
 
 @pytest.mark.parametrize(

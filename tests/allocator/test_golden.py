@@ -51,4 +51,4 @@ def test_golden(path):
     assert result.status.value == expected["status"]
     assert {str(d.id_pg): d.granted for d in result.decisions} == expected["grants"]
     if "price_of_monotonicity" in expected:
-        assert result.report["price_of_monotonicity"] == expected["price_of_monotonicity"]
+        assert result.report.to_dict()["price_of_monotonicity"] == expected["price_of_monotonicity"]

@@ -18,19 +18,14 @@ from allocator import (
     canonical_input,
     check_feasible,
 )
-from allocator.explain import _ExchangeIndex, _holders, _one_more
+from allocator.consistency import consistency_conflicts
+from allocator.counterfactual import TraceIndex, override_gives_more, trace_index
+from allocator.exchange import ExchangeIndex, holders, one_more
+from allocator.greedy import greedy
 from allocator.model import (
     SCALE as SCALE_INT,
 )
-from allocator.model import (
-    _trace_index,
-    _TraceIndex,
-    build_model,
-    consistency_conflicts,
-    counts,
-    greedy,
-    override_gives_more,
-)
+from allocator.model import build_model, counts
 from tests.allocator.helpers import app, grants, round_of, rounds, without_wall_time
 
 #: Set ALLOCATOR_HYPOTHESIS_SCALE=20 for a thorough local run; CI keeps the suite short.
@@ -60,7 +55,7 @@ def test_result_is_feasible_and_within_requests(case):
         sorted(round_input.applicants, key=lambda a: a.id_pg), result.decisions, strict=True
     ):
         assert 0 <= d.granted <= max(0, a.requested - a.already_granted)
-    if result.report["laminar"]:
+    if result.report.to_dict()["laminar"]:
         assert result.status is Status.OPTIMAL and result.gap == 0.0
 
 
@@ -88,7 +83,7 @@ def test_knapsack_budget_reports_gap_and_price(case, mode):
     assert check_feasible(round_input, policy, result) == []
     if result.status is Status.INFEASIBLE:
         return
-    report = result.report
+    report = result.report.to_dict()
     assert report["price_of_monotonicity"] >= 0
     # an allocation other than the greedy's is returned only when it is better: it has a price
     if tuple(d.granted for d in result.decisions) != greedy(build_model(round_input, policy)).x:
@@ -176,7 +171,7 @@ def test_house_monotone_claim_holds_against_quota_minus_one(case, mode):
     result = allocate(round_input, policy, config)
     if result.status is Status.INFEASIBLE or round_input.quota == 0:
         return
-    if "house_monotone" not in result.report["guarantees"]["kept"]:
+    if "house_monotone" not in result.report.to_dict()["guarantees"]["kept"]:
         return
     below = allocate(dataclasses.replace(round_input, quota=round_input.quota - 1), policy, config)
     if below.status is Status.INFEASIBLE:
@@ -196,7 +191,7 @@ def test_counterfactual_score_is_sufficient_and_minimal(case):
     by_id = {a.id_pg: a for a in round_input.applicants}
     checked = 0
     for d in result.decisions:
-        cf = d.explanation.details["counterfactual"]
+        cf = d.explanation.details.to_dict()["counterfactual"]
         score = cf["min_quality"]
         if score is None:
             continue
@@ -246,11 +241,11 @@ def test_knapsack_counterfactuals_hold_when_applied(case, mode, reruns):
     round_input, policy = case
     policy = dataclasses.replace(policy, mode=mode)
     result = allocate(round_input, policy, SolverConfig(counterfactual_reruns=reruns))
-    if result.status is Status.INFEASIBLE or result.report["laminar"]:
+    if result.status is Status.INFEASIBLE or result.report.to_dict()["laminar"]:
         return
     by_id = {a.id_pg: a for a in round_input.applicants}
     for d in result.decisions:
-        cf = d.explanation.details["counterfactual"]
+        cf = d.explanation.details.to_dict()["counterfactual"]
         assert cf["nested"] is False
         if cf["larger_request_would_help"] is not None:  # only the structure cap is certain
             a = by_id[d.id_pg]
@@ -299,7 +294,7 @@ def test_no_score_is_stated_only_when_even_100_gives_no_more_post(case):
         return
     m = build_model(round_input, policy)
     for i, d in enumerate(result.decisions):
-        cf = d.explanation.details["counterfactual"]
+        cf = d.explanation.details.to_dict()["counterfactual"]
         if not cf["nested"] or cf["min_quality"] is not None or m.lock[i] is not None:
             continue
         if set(m.ineligible[i]) - {"SCORE_INSUFFISANT"} or d.granted >= m.cap_upper[i]:
@@ -342,13 +337,13 @@ def test_greedy_trace_priorities_never_increase(case):
     base = greedy(m)
     priorities = [p for _i, _k, p in base.trace]
     assert priorities == sorted(priorities, reverse=True)
-    assert _trace_index(m, base).monotone
+    assert trace_index(m, base).monotone
 
 
 @examples(300)
 @given(st.data())
 def test_trace_bisection_equals_the_linear_scan(data):
-    """``_TraceIndex.first_beaten``: the first step whose key ``(-p, created, id, k)`` is larger
+    """``TraceIndex.first_beaten``: the first step whose key ``(-p, created, id, k)`` is larger
     than ``(-priority, *tie)``, by bisection on non-increasing priorities, ties included."""
     n = data.draw(st.integers(0, 25))
     apps = data.draw(st.integers(1, 5))
@@ -368,8 +363,8 @@ def test_trace_bisection_equals_the_linear_scan(data):
         data.draw(st.integers(0, 3)),
     )
     neg = tuple(-p for p in priorities)
-    bisected = _TraceIndex(trace, neg, True, {}).first_beaten(m, start, last, priority, tie)
-    scanned = _TraceIndex(trace, neg, False, {}).first_beaten(m, start, last, priority, tie)
+    bisected = TraceIndex(trace, neg, True, {}).first_beaten(m, start, last, priority, tie)
+    scanned = TraceIndex(trace, neg, False, {}).first_beaten(m, start, last, priority, tie)
     expected = next(
         (
             t
@@ -385,7 +380,7 @@ def test_trace_bisection_equals_the_linear_scan(data):
 @examples(150)
 @given(rounds(budget=False))
 def test_exchange_index_equals_the_scan_over_holders(case):
-    """The per-round index of removal losses gives :func:`_one_more`'s scan, applicant by
+    """The per-round index of removal losses gives :func:`one_more`'s scan, applicant by
     applicant (with the département cap binding or not)."""
     round_input, policy = case
     m = build_model(round_input, policy)
@@ -393,9 +388,9 @@ def test_exchange_index_equals_the_scan_over_holders(case):
         return
     x = greedy(m).x
     gcount, dcount = counts(m, x)
-    holders = _holders(m, x, gcount, dcount)
-    index = _ExchangeIndex(holders)
+    h = holders(m, x, gcount, dcount)
+    index = ExchangeIndex(h)
     for i in range(m.n):
         for quota_left in (0, 1):
-            scan = _one_more(m, i, holders, gcount, dcount, quota_left, None)
-            assert _one_more(m, i, holders, gcount, dcount, quota_left, None, index) == scan
+            scan = one_more(m, i, h, gcount, dcount, quota_left, None)
+            assert one_more(m, i, h, gcount, dcount, quota_left, None, index) == scan

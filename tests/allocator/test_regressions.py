@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from allocator import RoundPolicy, SolverConfig, Status, Territory, allocate
-from allocator.model import SCALE, build_model, greedy
+from allocator.greedy import greedy
+from allocator.model import SCALE, build_model
 from tests.allocator.helpers import app, round_of, without_wall_time
 
 ALLOCATOR = Path(__file__).resolve().parents[2] / "allocator"
@@ -54,7 +55,7 @@ def test_regression_counterfactual_score_counts_the_tie_break():
     result = allocate(ri, policy)
     loser = next(d for d in result.decisions if d.id_pg == 3)
     assert loser.granted == 0
-    score = loser.explanation.details["counterfactual"]["min_quality"]
+    score = loser.explanation.details.to_dict()["counterfactual"]["min_quality"]
     assert score == 40.0
     bumped = round_of(
         [app(3, (1.0,), epci=None, quality=score), app(5, (1.0,), epci=None, quality=40.0)],
@@ -112,10 +113,10 @@ def test_price_of_monotonicity_is_not_zero_when_the_mip_solution_is_returned():
     greedy_x = greedy(build_model(round_input, policy)).x
     returned = tuple(d.granted for d in result.decisions)
     assert returned != greedy_x  # the MIP's incumbent is better than the greedy here
-    assert result.report["price_of_monotonicity"] == pytest.approx(
-        result.objective - result.report["monotone_objective"]
+    assert result.report.to_dict()["price_of_monotonicity"] == pytest.approx(
+        result.objective - result.report.to_dict()["monotone_objective"]
     )
-    assert result.report["price_of_monotonicity"] > 0
+    assert result.report.to_dict()["price_of_monotonicity"] > 0
 
 
 def test_scip_time_limit_output_is_byte_identical_run_to_run():
@@ -143,4 +144,4 @@ def test_scip_time_limit_output_is_byte_identical_run_to_run():
             assert other == first
         greedy_x = greedy(build_model(round_input, policy)).x
         assert tuple(d.granted for d in first.decisions) == greedy_x
-        assert first.report["price_of_monotonicity"] == 0.0
+        assert first.report.to_dict()["price_of_monotonicity"] == 0.0

@@ -49,14 +49,14 @@ def test_quota_feasible_everything_granted():
     r = solve(round_of([app(1, (5.0, 4.0)), app(2, (3.0,))], quota=5))
     assert r.status is Status.OPTIMAL and grants(r) == {1: 2, 2: 1}
     assert motifs_of(r, 1) == (ACCORDE, DEMANDE_SATISFAITE)
-    assert r.report["binding"]["quota"] is False
+    assert r.report.to_dict()["binding"]["quota"] is False
 
 
 def test_quota_binding_grants_highest_priorities():
     r = solve(round_of([app(1, (5.0, 4.0, 1.0)), app(2, (3.0, 2.0))], quota=3))
     assert grants(r) == {1: 2, 2: 1}
     assert motifs_of(r, 1) == (ACCORDE, QUOTA_EPUISE, PRIORITE_INSUFFISANTE)
-    assert r.report["binding"]["quota"] is True
+    assert r.report.to_dict()["binding"]["quota"] is True
     assert r.decisions[0].explanation.cutoff == 3.0 * 0.5  # quality 50 -> factor 0.5
 
 
@@ -85,7 +85,7 @@ def test_envelope_feasible():
 def test_envelope_binding_before_quota():
     r = solve(round_of([app(1, (1.0,) * 5)], quota=5, programme_consumed=3998))
     assert grants(r) == {1: 2}
-    assert r.report["effective_quota"] == 2 and r.report["binding"]["envelope"] is True
+    assert r.report.effective_quota == 2 and r.report.binding.envelope is True
     assert motifs_of(r, 1) == (ACCORDE, ENVELOPPE_NATIONALE_EPUISEE, PRIORITE_INSUFFISANTE)
 
 
@@ -107,7 +107,7 @@ def test_budget_binding_equal_costs_stays_laminar_and_optimal():
     policy = dataclasses.replace(ACCESS_ONLY, budget_eur=100_000.0)
     r = solve(round_of([app(1, (3.0, 2.0)), app(2, (1.0, 1.0))], quota=5), policy)
     assert grants(r) == {1: 2, 2: 0}
-    assert r.status is Status.OPTIMAL and r.report["laminar"] is True
+    assert r.status is Status.OPTIMAL and r.report.to_dict()["laminar"] is True
     assert motifs_of(r, 2) == (BUDGET_EPUISE, PRIORITE_INSUFFISANTE)
 
 
@@ -121,10 +121,10 @@ def test_budget_knapsack_monotone_reports_price_of_monotonicity():
     policy = dataclasses.replace(ACCESS_ONLY, budget_eur=100_000.0)
     r = solve(_knapsack_round(), policy)
     assert grants(r) == {1: 1, 2: 0, 3: 0}
-    assert r.status is Status.FEASIBLE and r.report["laminar"] is False
+    assert r.status is Status.FEASIBLE and r.report.to_dict()["laminar"] is False
     assert r.objective == 50.0 and r.best_bound == 60.0
     assert r.gap == pytest.approx(10.0 / 60.0)
-    assert r.report["price_of_monotonicity"] == 10.0
+    assert r.report.to_dict()["price_of_monotonicity"] == 10.0
     assert motifs_of(r, 2) == (BUDGET_EPUISE,)
 
 
@@ -172,7 +172,7 @@ def test_departement_cap_binding():
     r = solve(ri, CAPPED)
     assert grants(r) == {1: 2, 2: 1}
     assert motifs_of(r, 1) == (ACCORDE, PART_DEPARTEMENT_ATTEINTE)
-    assert r.report["binding"]["departement_caps"] == ["01"]
+    assert r.report.to_dict()["binding"]["departement_caps"] == ["01"]
 
 
 def test_binding_constraints_name_departement_caps_that_stopped_the_round():
@@ -181,18 +181,17 @@ def test_binding_constraints_name_departement_caps_that_stopped_the_round():
         quota=10,
         departements=_two_departements(3),
     )
-    assert solve(ri, CAPPED).report["binding_constraints"] == ["departement_caps"]
+    assert solve(ri, CAPPED).report.to_dict()["binding_constraints"] == ["departement_caps"]
     # the quota stops the round first (01 is at its cap too): the quota is what binds
-    assert solve(dataclasses.replace(ri, quota=2), CAPPED).report["binding_constraints"] == [
-        "quota"
-    ]
+    report = solve(dataclasses.replace(ri, quota=2), CAPPED).report.to_dict()
+    assert report["binding_constraints"] == ["quota"]
     # a département at its cap without any open post stopped nothing
     done = round_of(
         [app(1, (9.0,) * 2), app(2, (1.0,), departement="02")],
         quota=10,
         departements=_two_departements(3),
     )
-    assert solve(done, CAPPED).report["binding_constraints"] == []
+    assert solve(done, CAPPED).report.to_dict()["binding_constraints"] == []
     # the budget stops 02 while the cap stops 01: both are named
     budgeted = dataclasses.replace(CAPPED, budget_eur=150_000.0)
     ri = round_of(
@@ -200,7 +199,8 @@ def test_binding_constraints_name_departement_caps_that_stopped_the_round():
         quota=10,
         departements=_two_departements(3),
     )
-    assert solve(ri, budgeted).report["binding_constraints"] == ["budget", "departement_caps"]
+    report = solve(ri, budgeted).report.to_dict()
+    assert report["binding_constraints"] == ["budget", "departement_caps"]
 
 
 def test_departement_cap_infeasible():
@@ -218,7 +218,7 @@ def test_departement_fair_share_computed_by_webster_when_absent():
         [app(1, (9.0,) * 5), app(2, (1.0,) * 5, departement="02")], quota=5, departements=deps
     )
     r = solve(ri, dataclasses.replace(CAPPED, national_envelope=4))
-    assert r.report["fair_shares"] == {"01": 3, "02": 1}
+    assert r.report.to_dict()["fair_shares"] == {"01": 3, "02": 1}
     assert grants(r) == {1: 3, 2: 1}
 
 
@@ -228,7 +228,7 @@ def test_type_not_eligible_gets_nothing():
     r = solve(ri)
     assert grants(r) == {1: 0, 2: 1}
     assert motifs_of(r, 1) == (TYPE_NON_ELIGIBLE,)
-    assert r.decisions[0].explanation.details["counterfactual"]["min_quality"] is None
+    assert r.decisions[0].explanation.details.to_dict()["counterfactual"]["min_quality"] is None
 
 
 def test_type_eligible_when_policy_allows():
@@ -266,7 +266,7 @@ def test_prefet_negatif_penalised_loses_its_lead():
     r = solve(ri, policy)
     assert grants(r) == {1: 0, 2: 1}
     assert r.decisions[0].explanation.priorities == (25.0,)  # 100 × 0.5 (quality) × 0.5 (préfet)
-    assert r.decisions[0].explanation.details["quality_factor"] == 0.25
+    assert r.decisions[0].explanation.details.to_dict()["quality_factor"] == 0.25
 
 
 def test_prefet_infeasible_lock():
@@ -282,7 +282,7 @@ def test_min_score_excludes_and_counterfactual_is_the_threshold():
     r = solve(ri)
     assert grants(r) == {1: 0, 2: 1}
     assert motifs_of(r, 1) == (SCORE_INSUFFISANT,)
-    cf = r.decisions[0].explanation.details["counterfactual"]
+    cf = r.decisions[0].explanation.details.to_dict()["counterfactual"]
     assert cf == {
         "min_quality": 40.0,
         "verified": True,
@@ -295,12 +295,10 @@ def test_min_score_binding_counterfactual_beats_the_cutoff():
     ri = round_of([app(1, (10.0,), quality=50.0), app(2, (8.0,), quality=50.0)], quota=1)
     r = solve(ri)
     assert grants(r) == {1: 1, 2: 0}
-    cf = r.decisions[1].explanation.details["counterfactual"]
+    cf = r.decisions[1].explanation.details.to_dict()["counterfactual"]
     # 8 × q > 10 × 0.5  <=>  q > 62.5: the smallest score on the 0.01 grid is 62.51
     assert cf["min_quality"] == 62.51 and cf["verified"] is True
-    assert (
-        r.decisions[0].explanation.details["counterfactual"]["larger_request_would_help"] is False
-    )
+    assert r.decisions[0].explanation.details.counterfactual.larger_request_would_help is False
 
 
 def test_min_score_infeasible_lock():

@@ -527,7 +527,8 @@ def test_lock_bound_accepts_exactly_the_locks_the_engine_finds_consistent(
 ) -> None:
     """The entry check and the engine's own per-structure lock conflicts agree, always."""
     from allocator import Applicant, RoundInput, Territory
-    from allocator.model import build_model, consistency_conflicts
+    from allocator.consistency import consistency_conflicts
+    from allocator.model import build_model
     from service.application import pipeline
 
     request, nombre = case
