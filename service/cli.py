@@ -303,8 +303,10 @@ def cache_info() -> None:
     if where is None:
         click.echo(_CACHE_OFF)
         return
-    click.echo(f"{where} : {len(files)} fichier(s)")
+    from service.explication import pluriel
     from service.figures import nombre
+
+    click.echo(f"{where} : {pluriel(len(files), 'fichier')}")
 
     for f in files:
         click.echo(f"  {f.name}  {nombre(f.stat().st_size / 1e6, 1)} Mo")
@@ -316,7 +318,9 @@ def cache_clear() -> None:
     _, files = _cache_files()
     for f in files:
         f.unlink(missing_ok=True)
-    click.echo(f"{len(files)} fichier(s) supprimé(s)")
+    from service.explication import pluriel
+
+    click.echo(pluriel(len(files), "fichier supprimé", "fichiers supprimés"))
 
 
 @main.command()

@@ -287,9 +287,14 @@ def register(group: click.Group) -> None:
 
         with _database().write() as s:
             keys, sessions = store.purge_expired(s, utcnow())
+        from service.explication import pluriel
+
         click.echo(
-            f"purgé : {keys} clé(s) d'idempotence et {sessions} session(s) de l'espace agence "
-            "expirées"
+            "purgé : "
+            + pluriel(keys, "clé d'idempotence expirée", "clés d'idempotence expirées")
+            + " et "
+            + pluriel(sessions, "session expirée", "sessions expirées")
+            + " de l'espace agence"
         )
 
     @db_group.command("upgrade")

@@ -110,7 +110,10 @@ def register(group: click.Group) -> None:
                 click.echo(replay.certificate_text(c))
         bad = [c["roundId"] for c in certs if not c["identique"]]
         if bad:
-            click.echo(f"rejeu DIFFÉRENT pour le(s) tour(s) {bad}", err=True)
+            from service.explication import pluriel
+
+            which = ", ".join(str(n) for n in bad)
+            click.echo(f"rejeu DIFFÉRENT : {pluriel(len(bad), 'tour')} (n° {which})", err=True)
             sys.exit(EXIT_MISMATCH)
 
     # -- programme ----------------------------------------------------------------------------
@@ -229,16 +232,17 @@ def register(group: click.Group) -> None:
     @_handled
     def postes_echeances(date_: str | None, appliquer: bool) -> None:
         """Overdue deadlines (selection, contract, recruitment, vacancy) at DATE."""
-        from service import figures, posts
+        from service import explication, figures, posts
 
         database = _database()
         when = _date(date_)
         if appliquer:
             out = posts.apply_deadlines(database, when, _author())
-            p, n = out["programme"], figures.nombre
+            p, n, pl = out["programme"], figures.nombre, explication.pluriel
+            flagged, returned = len(out["signalesPourReexamen"]), len(out["rendusAuVivier"])
             click.echo(
-                f"{len(out['signalesPourReexamen'])} poste(s) signalé(s) pour réexamen, "
-                f"{len(out['rendusAuVivier'])} rendu(s) au vivier ; "
+                f"{pl(flagged, 'poste signalé', 'postes signalés')} pour réexamen, "
+                f"{pl(returned, 'rendu')} au vivier ; "
                 f"{figures.FIGURES['consommes'].libelle} : {n(p['consomme'])} sur "
                 f"{n(p['enveloppe'])}"
             )

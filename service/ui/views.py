@@ -32,7 +32,7 @@ from flask import (
 from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException
 
-from service import figures, rounds, store
+from service import explication, figures, rounds, store
 from service.api_schemas import MAX_ID, RoundDraftBody, RoundOverrideBody, parse_model
 from service.errors import ServiceError
 from service.schemas import FieldError, InvalidRequest, RoundRequest
@@ -129,6 +129,10 @@ bp.add_app_template_filter(figures.pourcentage, "pct")
 bp.add_app_template_filter(figures.euros, "euros")
 bp.add_app_template_filter(figures.decimal_exact, "decimal")
 bp.add_app_template_filter(figures.compte, "compte")
+# Months and agreement as the letters write them (:mod:`service.explication`): « juin 2021 »,
+# « 1 poste », « 3 postes » — never « poste(s) ».
+bp.add_app_template_filter(explication.mois_en_clair, "mois_fr")
+bp.add_app_template_filter(explication.pluriel, "pluriel")
 
 
 @bp.app_template_filter("date_fr")
@@ -140,18 +144,6 @@ def _date_fr(value: str | None) -> str:
     except ValueError:
         return value
     return dt.strftime("%d/%m/%Y %H:%M UTC")
-
-
-@bp.app_template_filter("mois_fr")
-def _mois_fr(value: str) -> str:
-    noms = (
-        "janvier février mars avril mai juin juillet août septembre octobre novembre décembre"
-    ).split()
-    try:
-        year, month = value.split("-")
-        return f"{noms[int(month) - 1]} {year}"
-    except (ValueError, IndexError):
-        return value
 
 
 def _error_page(
@@ -458,7 +450,8 @@ def verrou(round_id: int) -> ResponseReturnValue:
             return redirect(url_for("ui.structure", round_id=round_id, id_pg=id_pg))
         return redirect(url_for("ui.tour", round_id=round_id, _anchor="actions"))
     flash(
-        f"Structure {id_pg} fixée à {nombre} poste(s) ; proposition recalculée.",
+        f"Structure {id_pg} fixée à {explication.pluriel(body.nombre, 'poste')} ; "
+        "proposition recalculée.",
         "succes",
     )
     return redirect(url_for("ui.tour", round_id=round_id, _anchor="mouvements"))
