@@ -121,6 +121,7 @@ def _print_round(
         + (f" (validé le {view['valideLe']} par {view['validePar']})" if view["valideLe"] else "")
     )
     from service import figures
+    from service.explication import pluriel
 
     n = figures.nombre
     result = view["resultat"]
@@ -134,7 +135,8 @@ def _print_round(
         + f" / quota {n(result['totaux']['quota'])} ; "
         f"{figures.FIGURES['demandeRestante'].libelle} "
         f"{n(sum(figures.remaining_request(r.demande, r.deja_accorde) for r in rows))} ; "
-        f"{n(len(granted))} structures retenues sur {n(len(result['decisions']))}"
+        f"{pluriel(len(granted), 'structure retenue', 'structures retenues')} sur "
+        f"{n(len(result['decisions']))}"
     )
     if result.get("conflits"):
         click.echo("règles en conflit : " + " ; ".join(result["conflits"]))
@@ -147,8 +149,9 @@ def _print_round(
         shown = shown[:50]
     _print_structures(shown)
     if which == "apercu" and len(granted) > len(shown):
+        others = len(granted) - len(shown)
         click.echo(
-            f"  ... {len(granted) - len(shown)} autres structures retenues "
+            f"  ... {pluriel(others, 'autre structure retenue', 'autres structures retenues')} "
             f"(allocator round show {view['id']} pour toutes)"
         )
 

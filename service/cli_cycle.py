@@ -63,7 +63,7 @@ def register(group: click.Group) -> None:
     @_handled
     def round_import(avant: str | None) -> None:
         """Import the bundled 2021 committees as committed history (idempotent)."""
-        from service import cycle, figures
+        from service import cycle, explication, figures
 
         if avant is not None:
             _history_cutoff(avant)
@@ -74,14 +74,14 @@ def register(group: click.Group) -> None:
         for t in summary["tours"]:
             click.echo(
                 f"tour n° {t['id']} : {t['numero']} du {t['date']}, "
-                f"{figures.nombre(t['postes'])} postes"
+                f"{explication.pluriel(t['postes'], 'poste')}"
             )
         p = summary["programme"]
         n, consumed = figures.nombre, figures.FIGURES["consommes"].libelle
-        click.echo(
-            f"{n(summary['structures'])} structures importées ; {consumed} : "
-            f"{n(p['consomme'])} sur {n(p['enveloppe'])}"
+        imported = explication.pluriel(
+            summary["structures"], "structure importée", "structures importées"
         )
+        click.echo(f"{imported} ; {consumed} : {n(p['consomme'])} sur {n(p['enveloppe'])}")
 
     @round_group.command("replay")
     @click.argument("round_id", type=IDENTIFIANT, required=False)
@@ -127,7 +127,7 @@ def register(group: click.Group) -> None:
         """The programme: envelope, posts by state, State cost per round and département."""
         if ctx.invoked_subcommand is not None:  # pragma: no cover - no sub-commands yet
             return
-        from service import cycle, figures
+        from service import cycle, explication, figures
 
         state = cycle.programme_state(_database(), duree_mois=duree)
         if as_json:
@@ -152,8 +152,9 @@ def register(group: click.Group) -> None:
         deps = sorted(state["departements"], key=lambda d: d["ecart"])
         click.echo("départements les plus en deçà de leur part équitable (postes actifs) :")
         for d in deps[:10]:
+            active = explication.pluriel(d["postes"], "poste")
             click.echo(
-                f"  {d['departement']} {d['nom']} : {n(d['postes'])} postes / part "
+                f"  {d['departement']} {d['nom']} : {active} / part "
                 f"{n(d['partEquitable'])} (écart {'+' if d['ecart'] > 0 else ''}{n(d['ecart'])})"
             )
 

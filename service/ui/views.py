@@ -329,8 +329,11 @@ def nouveau_tour() -> ResponseReturnValue:
         _flash_errors(exc)
         return redirect(url_for("ui.tours"))
     flash(
-        f"Tour n° {view['id']} préparé : {view['resultat']['totaux']['attribues']} postes "
-        "proposés.",
+        f"Tour n° {view['id']} préparé : "
+        + explication.pluriel(
+            view["resultat"]["totaux"]["attribues"], "poste proposé", "postes proposés"
+        )
+        + ".",
         "succes",
     )
     return redirect(url_for("ui.tour", round_id=view["id"]))
