@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from service.cli_usage import DEPARTEMENT, CliInvalid, FrenchGroup
+from service.cli_usage import DEPARTEMENT, CliInvalid, FrenchGroup, writes_letters
 
 if TYPE_CHECKING:
     from service.pipeline import SolvedRound
@@ -74,6 +74,17 @@ class _LazyGroup(FrenchGroup):
         self._register_all()
         return super().list_commands(ctx)
 
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ValueError:
+            # a command writing letters without @writes_letters: a wrong ALLOCATOR_PUBLIC_URL is
+            # still one French line, exit 2 (cli_usage.public_url raises CliConfigInvalid)
+            from service.cli_usage import public_url
+
+            public_url()
+            raise
+
 
 @click.group(cls=_LazyGroup)
 @click.version_option(package_name="conseillers-numeriques-allocator")
@@ -107,17 +118,13 @@ def main() -> None:
     help="Level of the decisions' explanations: the whole letter, or its opening paragraph and"
     " numbers (as POST /v1/allocate?explication=).",
 )
+@writes_letters
 def allocate(request_file, output: Path | None, jobs: int | None, niveau: str) -> None:
     """Solve one round statelessly: REQUEST_FILE is the round request JSON ('-' = stdin)."""
-    from service.explication import gc_paused, public_url
+    from service.explication import gc_paused
     from service.pipeline import result_summary, solve_round
     from service.schemas import InvalidRequest, json_error, parse_round_request
 
-    try:  # the letters cite the notice at this address: a wrong one is refused before solving
-        public_url()
-    except ValueError as exc:
-        click.echo(f"configuration invalide : {exc}", err=True)
-        sys.exit(EXIT_INVALID)
     raw = request_file.read()
     try:
         payload = json.loads(raw, parse_constant=_reject_constant)
@@ -337,6 +344,7 @@ def cache_clear() -> None:
     default=Path("out/demo"),
     show_default=True,
 )
+@writes_letters
 def demo(quota: int | None, out_dir: Path) -> None:
     """The main job: a full monthly round on the store (embedded SQLite by default).
 

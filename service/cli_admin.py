@@ -21,7 +21,7 @@ from typing import Any
 
 import click
 
-from service.cli_usage import IDENTIFIANT
+from service.cli_usage import IDENTIFIANT, writes_letters
 from service.errors import ServiceError
 from service.schemas import InvalidRequest
 
@@ -224,14 +224,20 @@ def register(group: click.Group) -> None:
     @click.option(
         "--debug", is_flag=True, help="Flask debugger and reloader (never in production)."
     )
+    @writes_letters
     def serve(host: str, port: int, debug: bool) -> None:
         """Run the HTTP service (dev server, one thread per request; production:
         gunicorn -c python:service.gunicorn_conf 'service:create_app()')."""
         from service import create_app
+        from service.cli_usage import CliConfigInvalid
 
         _check_listen(host, port)
+        try:
+            app = create_app()
+        except RuntimeError as exc:  # the factory's checks of the settings, in French
+            raise CliConfigInvalid(str(exc)) from None
         # threaded: a long round request never blocks /health or the other clients
-        create_app().run(host=host, port=port, debug=debug, threaded=True)
+        app.run(host=host, port=port, debug=debug, threaded=True)
 
     @group.group()
     def token() -> None:
@@ -322,6 +328,7 @@ def register(group: click.Group) -> None:
     @click.option("--politique", default=None, help="Policy overrides as JSON (see CONTRACT.md).")
     @click.option("--json", "as_json", is_flag=True, help="Print the whole round as JSON.")
     @_handled
+    @writes_letters
     def round_draft(mois: str, quota: int | None, politique: str | None, as_json: bool) -> None:
         """Draft the round of MOIS over the pending structures received by the 15th.
 
@@ -372,6 +379,7 @@ def register(group: click.Group) -> None:
     @click.option("--motif", default=None, help="Reason (mandatory, kept with the round).")
     @click.option("--json", "as_json", is_flag=True)
     @_handled
+    @writes_letters
     def round_override(
         round_id: int, idpg: int, nombre: int | None, lever: bool, motif: str | None, as_json: bool
     ) -> None:
@@ -402,6 +410,7 @@ def register(group: click.Group) -> None:
     @round_group.command("commit")
     @click.argument("round_id", type=IDENTIFIANT)
     @_handled
+    @writes_letters
     def round_commit(round_id: int) -> None:
         """Commit a draft round: coselec entries, statuses, envelope (one transaction)."""
         from service import figures, rounds

@@ -17,7 +17,7 @@ from typing import Any
 import click
 
 from service.cli_admin import _author, _database, _handled
-from service.cli_usage import IDENTIFIANT
+from service.cli_usage import IDENTIFIANT, writes_letters
 from service.schemas import FieldError, InvalidRequest
 
 EXIT_MISMATCH = 1
@@ -88,6 +88,7 @@ def register(group: click.Group) -> None:
     @click.option("--tous", "all_rounds", is_flag=True, help="Replay every committed round.")
     @click.option("--json", "as_json", is_flag=True, help="Print the certificates as JSON.")
     @_handled
+    @writes_letters
     def round_replay(round_id: int | None, all_rounds: bool, as_json: bool) -> None:
         """Re-solve a stored round from its snapshot and print its certificate.
 

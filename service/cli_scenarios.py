@@ -19,7 +19,7 @@ from typing import Any
 
 import click
 
-from service.cli_usage import DEPARTEMENT, CliInvalid
+from service.cli_usage import DEPARTEMENT, CliInvalid, writes_letters
 from service.schemas import InvalidRequest, json_error
 
 EXIT_INVALID = 2
@@ -163,6 +163,7 @@ def register(group: click.Group) -> None:
     )
     @click.option("--sans-prix", is_flag=True, help="Do not price the fairness rules.")
     @click.option("--sans-causes", is_flag=True, help="Do not attribute moves to fields.")
+    @writes_letters
     def compare(
         scenarios_file: Any,
         demo: str | None,
