@@ -97,7 +97,7 @@ def register(group: click.Group) -> None:
         from service import replay
 
         if (round_id is None) == (not all_rounds):
-            raise InvalidRequest([FieldError("round_id", "un numéro de tour ou --tous")])
+            raise InvalidRequest([FieldError("ROUND_ID", "un numéro de tour ou --tous")])
         database = _database()
         certs = (
             replay.replay_all(database)
@@ -129,7 +129,10 @@ def register(group: click.Group) -> None:
         if ctx.invoked_subcommand is not None:  # pragma: no cover - no sub-commands yet
             return
         from service import cycle, explication, figures
+        from service.api_schemas import ProgrammeQuery, parse_model
 
+        if duree is not None:  # the API's bounds (GET /v1/programme?duree=), with or without posts
+            parse_model(ProgrammeQuery, {"duree": duree})
         state = cycle.programme_state(_database(), duree_mois=duree)
         if as_json:
             _echo_json(state)

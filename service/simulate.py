@@ -284,7 +284,12 @@ def simulate(
 
         inconnues = pluriel(len(unknown), "politique inconnue", "politiques inconnues")
         raise InvalidRequest(
-            [FieldError("politiques", f"{inconnues} : {unknown} ; {sorted(POLICIES)}")]
+            [
+                FieldError(
+                    "politiques",
+                    f"{inconnues} : {', '.join(unknown)} ; attendu : {', '.join(sorted(POLICIES))}",
+                )
+            ]
         )
     months = cycle.month_range(first, last)
     per_month = SYNTHETIC_PER_MONTH if synthetic_per_month is None else synthetic_per_month
@@ -401,6 +406,7 @@ def final_table(sim: Simulation) -> pd.DataFrame:
 
 
 def summary_text(sim: Simulation) -> str:
+    from service.explication import pluriel
     from service.figures import nombre
 
     with pd.option_context(
@@ -412,8 +418,9 @@ def summary_text(sim: Simulation) -> str:
         lambda x: nombre(x, 3),
     ):
         lines = [
-            f"simulation {sim.months[0]}..{sim.months[-1]} : {len(sim.months)} tours mensuels, "
-            f"{sim.parameters['candidatures']} candidatures (synthétiques à partir de "
+            f"simulation {sim.months[0]}..{sim.months[-1]} : "
+            f"{pluriel(len(sim.months), 'tour mensuel', 'tours mensuels')}, "
+            f"{pluriel(sim.parameters['candidatures'], 'candidature')} (synthétiques à partir de "
             f"{SYNTHETIC_FROM}, graine {sim.parameters['graine']}) ; {nombre(sim.seconds, 1)} s",
             final_table(sim)[
                 [

@@ -234,6 +234,14 @@ def test_every_command_refuses_wrong_arguments_in_one_french_line(workdir: Path)
             ["round", "draft", "--mois", "2021-06", "--politique", "{pas du json"],
             "entrée invalide : politique : JSON invalide (ligne 1, colonne 2)",
         ),
+        (["round", "replay"], "entrée invalide : ROUND_ID : un numéro de tour ou --tous"),
+        (["programme", "--duree", "40"], "entrée invalide : duree : doit être ≤ 36"),
+        (["programme", "--duree", "0"], "entrée invalide : duree : doit être ≥ 1"),
+        (
+            ["simulate", "--politiques", "moteur,tirage,loterie"],
+            "entrée invalide : politiques : 2 politiques inconnues : tirage, loterie ; attendu : "
+            "enveloppes_departementales, moteur, premier_arrive",
+        ),
     ],
 )
 def test_user_mistakes_are_one_french_line_naming_the_valid_form(

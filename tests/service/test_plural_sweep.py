@@ -242,6 +242,7 @@ def test_no_command_output_leaves_the_plural_to_the_reader(
         "cache info",
         "cache clear",
         "notice --format md",
+        "simulate --mois 2021-06..2021-06 --politiques premier_arrive --out sim --no-plots",
     ]
     outputs = []
     for line in commands:
@@ -252,7 +253,10 @@ def test_no_command_output_leaves_the_plural_to_the_reader(
     said = dict(outputs)
     assert "3 structures retenues sur 4" in said["round show 1 --retenues"]  # the real words
     assert "1 poste / part" in said["programme"] and "0 poste / part" in said["programme"]
-    assert "4 rendus au vivier" in outputs[-6][1] and "0 rendu au vivier" in outputs[-5][1]
+    applied = commands.index("postes echeances --date 2099-01-01 --appliquer")
+    assert "4 rendus au vivier" in outputs[applied][1]
+    assert "0 rendu au vivier" in outputs[applied + 1][1]
+    assert "2021-06..2021-06 : 1 tour mensuel, " in said[commands[-1]]
     assert re.fullmatch(r"\d+ fichiers? supprimés?\n", said["cache clear"])
     offending = {line: _found(out) for line, out in outputs if _found(out)}
     assert offending == {}
