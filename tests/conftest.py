@@ -18,7 +18,6 @@ import atexit
 import os
 import shutil
 import tempfile
-
 from pathlib import Path
 
 import pytest

@@ -421,6 +421,8 @@ def test_readme_command_runs_as_written(
         f"{result.stderr[-3000:]}"
     )
     assert "Traceback" not in result.stderr
+    # numbers and the words after them agree (tests/service/test_plural_sweep.py)
+    assert not re.search(r"\w\(s\)", result.stdout + result.stderr), shlex.join(argv[1:])
 
 
 def test_placeholders_are_uppercase_words_only() -> None:

@@ -287,7 +287,12 @@ def simulate(
 
         inconnues = pluriel(len(unknown), "politique inconnue", "politiques inconnues")
         raise InvalidRequest(
-            [FieldError("politiques", f"{inconnues} : {unknown} ; {sorted(POLICIES)}")]
+            [
+                FieldError(
+                    "politiques",
+                    f"{inconnues} : {', '.join(unknown)} ; attendu : {', '.join(sorted(POLICIES))}",
+                )
+            ]
         )
     months = cycle.month_range(first, last)
     per_month = SYNTHETIC_PER_MONTH if synthetic_per_month is None else synthetic_per_month
@@ -405,6 +410,7 @@ def final_table(sim: Simulation) -> pd.DataFrame:
 
 def summary_text(sim: Simulation) -> str:
     from service.application.figures import nombre
+    from service.explanations.letters import pluriel
 
     with pd.option_context(
         "display.width",
@@ -415,8 +421,9 @@ def summary_text(sim: Simulation) -> str:
         lambda x: nombre(x, 3),
     ):
         lines = [
-            f"simulation {sim.months[0]}..{sim.months[-1]} : {len(sim.months)} tours mensuels, "
-            f"{sim.parameters['candidatures']} candidatures (synthétiques à partir de "
+            f"simulation {sim.months[0]}..{sim.months[-1]} : "
+            f"{pluriel(len(sim.months), 'tour mensuel', 'tours mensuels')}, "
+            f"{pluriel(sim.parameters['candidatures'], 'candidature')} (synthétiques à partir de "
             f"{SYNTHETIC_FROM}, graine {sim.parameters['graine']}) ; {nombre(sim.seconds, 1)} s",
             final_table(sim)[
                 [

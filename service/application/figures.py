@@ -23,7 +23,7 @@ from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from service.explanations.letters import _euros
+from service.explanations.letters import _euros, pluriel
 from service.explanations.letters import nombre as nombre
 
 if TYPE_CHECKING:  # the store's figures import SQLAlchemy when called: labels and formatting
@@ -246,12 +246,11 @@ def programme_figures(session: Session) -> ProgrammeFigures:
 
 
 def compte(n: int, key: str) -> str:
-    """``n`` and the label of figure ``key`` agreed in number: « 2 postes non localisés »,
-    « 1 poste rendu au vivier » (French: singular below 2)."""
+    """``n`` and the label of figure ``key`` agreed in number by the one rule
+    :func:`service.explanations.letters.pluriel`: « 2 postes non localisés », « 1 poste rendu au
+    vivier »."""
     label = FIGURES[key].libelle
-    if abs(n) > 1:
-        return f"{nombre(n)} {label}"
-    return f"{nombre(n)} " + " ".join(w.removesuffix("s") for w in label.split(" "))
+    return pluriel(n, " ".join(w.removesuffix("s") for w in label.split(" ")), label)
 
 
 def differences(figures: ProgrammeFigures) -> list[str]:

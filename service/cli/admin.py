@@ -21,7 +21,7 @@ from typing import Any
 
 import click
 
-from service.cli.usage import IDENTIFIANT
+from service.cli.usage import IDENTIFIANT, writes_letters
 from service.contract.errors import ServiceError
 from service.contract.schemas import InvalidRequest
 
@@ -121,6 +121,7 @@ def _print_round(
         + (f" (validé le {view['valideLe']} par {view['validePar']})" if view["valideLe"] else "")
     )
     from service.application import figures
+    from service.explanations.letters import pluriel
 
     n = figures.nombre
     result = view["resultat"]
@@ -134,7 +135,8 @@ def _print_round(
         + f" / quota {n(result['totaux']['quota'])} ; "
         f"{figures.FIGURES['demandeRestante'].libelle} "
         f"{n(sum(figures.remaining_request(r.demande, r.deja_accorde) for r in rows))} ; "
-        f"{n(len(granted))} structures retenues sur {n(len(result['decisions']))}"
+        f"{pluriel(len(granted), 'structure retenue', 'structures retenues')} sur "
+        f"{n(len(result['decisions']))}"
     )
     if result.get("conflits"):
         click.echo("règles en conflit : " + " ; ".join(result["conflits"]))
@@ -147,8 +149,9 @@ def _print_round(
         shown = shown[:50]
     _print_structures(shown)
     if which == "apercu" and len(granted) > len(shown):
+        others = len(granted) - len(shown)
         click.echo(
-            f"  ... {len(granted) - len(shown)} autres structures retenues "
+            f"  ... {pluriel(others, 'autre structure retenue', 'autres structures retenues')} "
             f"(allocator round show {view['id']} pour toutes)"
         )
 
@@ -221,14 +224,20 @@ def register(group: click.Group) -> None:
     @click.option(
         "--debug", is_flag=True, help="Flask debugger and reloader (never in production)."
     )
+    @writes_letters
     def serve(host: str, port: int, debug: bool) -> None:
         """Run the HTTP service (dev server, one thread per request; production:
         gunicorn -c python:service.http.gunicorn_conf 'service:create_app()')."""
         from service import create_app
+        from service.cli.usage import CliConfigInvalid
 
         _check_listen(host, port)
+        try:
+            app = create_app()
+        except RuntimeError as exc:  # the factory's checks of the settings, in French
+            raise CliConfigInvalid(str(exc)) from None
         # threaded: a long round request never blocks /health or the other clients
-        create_app().run(host=host, port=port, debug=debug, threaded=True)
+        app.run(host=host, port=port, debug=debug, threaded=True)
 
     @group.group()
     def token() -> None:
@@ -287,9 +296,14 @@ def register(group: click.Group) -> None:
 
         with _database().write() as s:
             keys, sessions = store.purge_expired(s, utcnow())
+        from service.explanations.letters import pluriel
+
         click.echo(
-            f"purgé : {keys} clé(s) d'idempotence et {sessions} session(s) de l'espace agence "
-            "expirées"
+            "purgé : "
+            + pluriel(keys, "clé d'idempotence expirée", "clés d'idempotence expirées")
+            + " et "
+            + pluriel(sessions, "session expirée", "sessions expirées")
+            + " de l'espace agence"
         )
 
     @db_group.command("upgrade")
@@ -316,6 +330,7 @@ def register(group: click.Group) -> None:
     )
     @click.option("--json", "as_json", is_flag=True, help="Print the whole round as JSON.")
     @_handled
+    @writes_letters
     def round_draft(mois: str, quota: int | None, politique: str | None, as_json: bool) -> None:
         """Draft the round of MOIS over the pending structures received by the 15th.
 
@@ -367,6 +382,7 @@ def register(group: click.Group) -> None:
     @click.option("--motif", default=None, help="Reason (mandatory, kept with the round).")
     @click.option("--json", "as_json", is_flag=True)
     @_handled
+    @writes_letters
     def round_override(
         round_id: int, idpg: int, nombre: int | None, lever: bool, motif: str | None, as_json: bool
     ) -> None:
@@ -397,6 +413,7 @@ def register(group: click.Group) -> None:
     @round_group.command("commit")
     @click.argument("round_id", type=IDENTIFIANT)
     @_handled
+    @writes_letters
     def round_commit(round_id: int) -> None:
         """Commit a draft round: coselec entries, statuses, envelope (one transaction)."""
         from service.application import figures, rounds

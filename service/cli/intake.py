@@ -23,8 +23,11 @@ def _short(text: str | None, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}{'s' if n > 1 else ''}"
+def _plural(n: int, word: str, plural: str | None = None) -> str:
+    """``n`` and ``word`` agreed by the one rule, :func:`service.explanations.letters.pluriel`."""
+    from service.explanations.letters import pluriel
+
+    return pluriel(n, word, plural)
 
 
 def _print_report(report: object) -> None:
@@ -50,16 +53,20 @@ def _print_report(report: object) -> None:
     c = report.compte()
     counts = (
         f"{_plural(len(report.lignes), 'ligne')} : {_plural(c[intake.CREEE], 'créée')}, "
-        f"{c[intake.MISE_A_JOUR]} mise{'s' if c[intake.MISE_A_JOUR] > 1 else ''} à jour, "
+        f"{_plural(c[intake.MISE_A_JOUR], 'mise à jour', 'mises à jour')}, "
         f"{_plural(c[intake.INCHANGEE], 'inchangée')}, {_plural(c[intake.REFUSEE], 'refusée')}"
     )
     click.echo(counts)
     if report.hors_attente:
-        n = report.hors_attente
-        s, verb, them = ("s", "ne sont", "les") if n > 1 else ("", "n'est", "la")
         click.echo(
-            f"attention : {n} structure{s} du fichier {verb} pas en attente (déjà examinée{s} "
-            f"par le comité ou retirée{s}) : aucun tour ne {them} considère"
+            "attention : "
+            + _plural(
+                report.hors_attente,
+                "structure du fichier n'est pas en attente (déjà examinée par le comité ou "
+                "retirée) : aucun tour ne la considère",
+                "structures du fichier ne sont pas en attente (déjà examinées par le comité ou "
+                "retirées) : aucun tour ne les considère",
+            )
         )
     if report.colonnes_ignorees:
         click.echo(

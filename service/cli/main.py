@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from service.cli.usage import DEPARTEMENT, CliInvalid, FrenchGroup
+from service.cli.usage import DEPARTEMENT, CliInvalid, FrenchGroup, writes_letters
 
 if TYPE_CHECKING:
     from service.application.pipeline import SolvedRound
@@ -74,6 +74,17 @@ class _LazyGroup(FrenchGroup):
         self._register_all()
         return super().list_commands(ctx)
 
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ValueError:
+            # a command writing letters without @writes_letters: a wrong ALLOCATOR_PUBLIC_URL is
+            # still one French line, exit 2 (cli_usage.public_url raises CliConfigInvalid)
+            from service.cli.usage import public_url
+
+            public_url()
+            raise
+
 
 @click.group(cls=_LazyGroup)
 @click.version_option(package_name="conseillers-numeriques-allocator")
@@ -107,17 +118,13 @@ def main() -> None:
     help="Level of the decisions' explanations: the whole letter, or its opening paragraph and"
     " numbers (as POST /v1/allocate?explication=).",
 )
+@writes_letters
 def allocate(request_file, output: Path | None, jobs: int | None, niveau: str) -> None:
     """Solve one round statelessly: REQUEST_FILE is the round request JSON ('-' = stdin)."""
     from service.application.pipeline import result_summary, solve_round
     from service.contract.schemas import InvalidRequest, json_error, parse_round_request
-    from service.explanations.letters import gc_paused, public_url
+    from service.explanations.letters import gc_paused
 
-    try:  # the letters cite the notice at this address: a wrong one is refused before solving
-        public_url()
-    except ValueError as exc:
-        click.echo(f"configuration invalide : {exc}", err=True)
-        sys.exit(EXIT_INVALID)
     raw = request_file.read()
     try:
         payload = json.loads(raw, parse_constant=_reject_constant)
@@ -303,8 +310,10 @@ def cache_info() -> None:
     if where is None:
         click.echo(_CACHE_OFF)
         return
-    click.echo(f"{where} : {len(files)} fichier(s)")
     from service.application.figures import nombre
+    from service.explanations.letters import pluriel
+
+    click.echo(f"{where} : {pluriel(len(files), 'fichier')}")
 
     for f in files:
         click.echo(f"  {f.name}  {nombre(f.stat().st_size / 1e6, 1)} Mo")
@@ -316,7 +325,9 @@ def cache_clear() -> None:
     _, files = _cache_files()
     for f in files:
         f.unlink(missing_ok=True)
-    click.echo(f"{len(files)} fichier(s) supprimé(s)")
+    from service.explanations.letters import pluriel
+
+    click.echo(pluriel(len(files), "fichier supprimé", "fichiers supprimés"))
 
 
 @main.command()
@@ -333,6 +344,7 @@ def cache_clear() -> None:
     default=Path("out/demo"),
     show_default=True,
 )
+@writes_letters
 def demo(quota: int | None, out_dir: Path) -> None:
     """The main job: a full monthly round on the store (embedded SQLite by default).
 
@@ -362,7 +374,7 @@ def _register_commands() -> None:
     cli_admin.register(main)
     cli_cycle.register(main)  # after cli_admin: it extends the ``round`` group
     cli_scenarios.register(main)
-    from service.cli import (
+    from service.cli.main import (
         transparence as cli_transparence,
     )  # notice, round export (after cli_admin as well)
 

@@ -18,7 +18,7 @@ from typing import Any
 import click
 
 from service.cli.admin import _author, _database, _handled
-from service.cli.usage import IDENTIFIANT
+from service.cli.usage import IDENTIFIANT, writes_letters
 from service.contract.schemas import FieldError, InvalidRequest
 
 EXIT_MISMATCH = 1
@@ -65,6 +65,7 @@ def register(group: click.Group) -> None:
     def round_import(avant: str | None) -> None:
         """Import the bundled 2021 committees as committed history (idempotent)."""
         from service.application import cycle, figures
+        from service.explanations import letters as explication
 
         if avant is not None:
             _history_cutoff(avant)
@@ -75,20 +76,21 @@ def register(group: click.Group) -> None:
         for t in summary["tours"]:
             click.echo(
                 f"tour n° {t['id']} : {t['numero']} du {t['date']}, "
-                f"{figures.nombre(t['postes'])} postes"
+                f"{explication.pluriel(t['postes'], 'poste')}"
             )
         p = summary["programme"]
         n, consumed = figures.nombre, figures.FIGURES["consommes"].libelle
-        click.echo(
-            f"{n(summary['structures'])} structures importées ; {consumed} : "
-            f"{n(p['consomme'])} sur {n(p['enveloppe'])}"
+        imported = explication.pluriel(
+            summary["structures"], "structure importée", "structures importées"
         )
+        click.echo(f"{imported} ; {consumed} : {n(p['consomme'])} sur {n(p['enveloppe'])}")
 
     @round_group.command("replay")
     @click.argument("round_id", type=IDENTIFIANT, required=False)
     @click.option("--tous", "all_rounds", is_flag=True, help="Replay every committed round.")
     @click.option("--json", "as_json", is_flag=True, help="Print the certificates as JSON.")
     @_handled
+    @writes_letters
     def round_replay(round_id: int | None, all_rounds: bool, as_json: bool) -> None:
         """Re-solve a stored round from its snapshot and print its certificate.
 
@@ -97,7 +99,7 @@ def register(group: click.Group) -> None:
         from service.application import replay
 
         if (round_id is None) == (not all_rounds):
-            raise InvalidRequest([FieldError("round_id", "un numéro de tour ou --tous")])
+            raise InvalidRequest([FieldError("ROUND_ID", "un numéro de tour ou --tous")])
         database = _database()
         certs = (
             replay.replay_all(database)
@@ -111,7 +113,10 @@ def register(group: click.Group) -> None:
                 click.echo(replay.certificate_text(c))
         bad = [c["roundId"] for c in certs if not c["identique"]]
         if bad:
-            click.echo(f"rejeu DIFFÉRENT pour le(s) tour(s) {bad}", err=True)
+            from service.explanations.letters import pluriel
+
+            which = ", ".join(str(n) for n in bad)
+            click.echo(f"rejeu DIFFÉRENT : {pluriel(len(bad), 'tour')} (n° {which})", err=True)
             sys.exit(EXIT_MISMATCH)
 
     # -- programme ----------------------------------------------------------------------------
@@ -126,7 +131,11 @@ def register(group: click.Group) -> None:
         if ctx.invoked_subcommand is not None:  # pragma: no cover - no sub-commands yet
             return
         from service.application import cycle, figures
+        from service.contract.documents import ProgrammeQuery, parse_model
+        from service.explanations import letters as explication
 
+        if duree is not None:  # the API's bounds (GET /v1/programme?duree=), with or without posts
+            parse_model(ProgrammeQuery, {"duree": duree})
         state = cycle.programme_state(_database(), duree_mois=duree)
         if as_json:
             _echo_json(state)
@@ -150,8 +159,9 @@ def register(group: click.Group) -> None:
         deps = sorted(state["departements"], key=lambda d: d["ecart"])
         click.echo("départements les plus en deçà de leur part équitable (postes actifs) :")
         for d in deps[:10]:
+            active = explication.pluriel(d["postes"], "poste")
             click.echo(
-                f"  {d['departement']} {d['nom']} : {n(d['postes'])} postes / part "
+                f"  {d['departement']} {d['nom']} : {active} / part "
                 f"{n(d['partEquitable'])} (écart {'+' if d['ecart'] > 0 else ''}{n(d['ecart'])})"
             )
 
@@ -231,15 +241,17 @@ def register(group: click.Group) -> None:
     def postes_echeances(date_: str | None, appliquer: bool) -> None:
         """Overdue deadlines (selection, contract, recruitment, vacancy) at DATE."""
         from service.application import figures, posts
+        from service.explanations import letters as explication
 
         database = _database()
         when = _date(date_)
         if appliquer:
             out = posts.apply_deadlines(database, when, _author())
-            p, n = out["programme"], figures.nombre
+            p, n, pl = out["programme"], figures.nombre, explication.pluriel
+            flagged, returned = len(out["signalesPourReexamen"]), len(out["rendusAuVivier"])
             click.echo(
-                f"{len(out['signalesPourReexamen'])} poste(s) signalé(s) pour réexamen, "
-                f"{len(out['rendusAuVivier'])} rendu(s) au vivier ; "
+                f"{pl(flagged, 'poste signalé', 'postes signalés')} pour réexamen, "
+                f"{pl(returned, 'rendu')} au vivier ; "
                 f"{figures.FIGURES['consommes'].libelle} : {n(p['consomme'])} sur "
                 f"{n(p['enveloppe'])}"
             )

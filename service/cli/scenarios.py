@@ -19,7 +19,7 @@ from typing import Any
 
 import click
 
-from service.cli.usage import DEPARTEMENT, CliInvalid
+from service.cli.usage import DEPARTEMENT, CliInvalid, writes_letters
 from service.contract.schemas import InvalidRequest, json_error
 
 EXIT_INVALID = 2
@@ -84,18 +84,19 @@ def _fmt(value: float | None, digits: int = 4) -> str:
 def comparison_summary(report: dict[str, Any]) -> str:
     """A short French summary of a comparison report (stderr of the CLI)."""
     from service.application.figures import euros
+    from service.explanations.letters import pluriel
 
     b = report["base"]
     lines = [
-        f"base : {b['statut']}, {b['attribues']} postes / quota {b['quota']}, "
-        f"{b['structuresRetenues']} structures, coût État {euros(b['coutEtatEur'])}",
+        f"base : {b['statut']}, {pluriel(b['attribues'], 'poste')} / quota {b['quota']}, "
+        f"{pluriel(b['structuresRetenues'], 'structure')}, coût État {euros(b['coutEtatEur'])}",
     ]
     for v in report["variantes"]:
         e = v["ecarts"]
         changes = ", ".join(f"{c['champ']}={c['variante']}" for c in v["changements"]) or "aucun"
         lines.append(
             f"- {v['nom']} ({changes}) : {v['resultat']['statut']}, postes {e['attribues']:+d}, "
-            f"{v['gagnants']} gagnants / {v['perdants']} perdants, "
+            f"{pluriel(v['gagnants'], 'gagnant')} / {pluriel(v['perdants'], 'perdant')}, "
             f"Gini {_fmt(e.get('gini'))}, hors besoin {_fmt(e.get('partHorsBesoin'))}, "
             f"à portée {_fmt(e.get('populationFragileAPortee'), 0)}"
         )
@@ -105,23 +106,25 @@ def comparison_summary(report: dict[str, Any]) -> str:
             f"prix de « {p['libelle']} » : objectif {_fmt(pr.get('perteObjectif'), 1)}, "
             f"couverture {_fmt(pr.get('perteCouverture'), 0)} hab., Gini gagné "
             f"{_fmt(pr.get('gainGini'))} ; sans la règle "
-            f"{p['sansRegle']['gagnants']} gagnants / {p['sansRegle']['perdants']} perdants"
+            f"{pluriel(p['sansRegle']['gagnants'], 'gagnant')} / "
+            f"{pluriel(p['sansRegle']['perdants'], 'perdant')}"
         )
     return "\n".join(lines)
 
 
 def robustness_summary(report: dict[str, Any]) -> str:
     from service.application.figures import nombre, pourcentage
+    from service.explanations.letters import pluriel
 
     r = report["resume"]
     p = report["parametres"]
     return "\n".join(
         [
-            f"{nombre(r['tirages'])} tirages (graine {p['graine']}, "
+            f"{pluriel(r['tirages'], 'tirage')} (graine {p['graine']}, "
             f"indice ±{pourcentage(p['bruitIndiceFragilite'], 0)}, "
             f"poids ±{pourcentage(p['bruitPoids'], 0)}) : "
             f"stabilité moyenne {nombre(r['stabiliteMoyenne'], 3)}",
-            f"{nombre(r['aRevoir'])} décisions sur {nombre(r['structures'])} à revoir "
+            f"{pluriel(r['aRevoir'], 'décision')} sur {nombre(r['structures'])} à revoir "
             f"(stabilité < {nombre(p['seuilStabilite'], 2)}) ; postes déplacés par tirage : "
             f"moyenne {nombre(r['postesDeplacesMoyenne'], 1)}, "
             f"p95 {nombre(r['postesDeplacesP95'], 1)}",
@@ -160,6 +163,7 @@ def register(group: click.Group) -> None:
     )
     @click.option("--sans-prix", is_flag=True, help="Do not price the fairness rules.")
     @click.option("--sans-causes", is_flag=True, help="Do not attribute moves to fields.")
+    @writes_letters
     def compare(
         scenarios_file: Any,
         demo: str | None,
@@ -177,6 +181,7 @@ def register(group: click.Group) -> None:
         from service.analysis import scenarios
         from service.cli.main import max_structures
         from service.contract.schemas import parse_round_request
+        from service.explanations.letters import pluriel
 
         demo = _source(scenarios_file, demo, "SCENARIOS_FILE")
         try:
@@ -188,7 +193,11 @@ def register(group: click.Group) -> None:
                 request = parse_round_request(_demo_payload(demo or "tour"))
                 variants = scenarios.standard_variants(request)
                 prices, causes = True, True
-            click.echo(f"{len(request.structures)} structures, {len(variants)} variantes", err=True)
+            click.echo(
+                f"{pluriel(len(request.structures), 'structure')}, "
+                f"{pluriel(len(variants), 'variante')}",
+                err=True,
+            )
             comparison = scenarios.compare(
                 request,
                 variants,
@@ -259,6 +268,7 @@ def register(group: click.Group) -> None:
         """
         from service.analysis import robustness as rb
         from service.contract.schemas import parse_round_request
+        from service.explanations.letters import pluriel
 
         if scheduler not in ("local", "serial") and "://" not in scheduler:
             raise CliInvalid(
@@ -270,7 +280,9 @@ def register(group: click.Group) -> None:
             payload = _read_json(request_file) if request_file else _demo_payload(demo or "tour")
             request = parse_round_request(payload)
             click.echo(
-                f"{len(request.structures)} structures, {tirages} tirages ({scheduler})", err=True
+                f"{pluriel(len(request.structures), 'structure')}, "
+                f"{pluriel(tirages, 'tirage')} ({scheduler})",
+                err=True,
             )
             result = rb.robustness(
                 request,

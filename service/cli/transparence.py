@@ -15,7 +15,7 @@ import click
 def register(group: click.Group) -> None:
     """Add ``notice`` to ``group`` and ``export`` to its ``round`` sub-group."""
     from service.cli.admin import _database, _handled
-    from service.cli.usage import DEPARTEMENT, IDENTIFIANT
+    from service.cli.usage import DEPARTEMENT, IDENTIFIANT, writes_letters
 
     @group.command()
     @click.option(
@@ -72,6 +72,7 @@ def register(group: click.Group) -> None:
         help="Output folder (default: out/tour_<ID>).",
     )
     @_handled
+    @writes_letters
     def round_export(
         round_id: int,
         xlsx: bool,

@@ -10,12 +10,15 @@ usage errors into one :class:`CliInvalid` line built from the parameter and the 
     entrée invalide : --role : valeur attendue parmi portail, agence, analyste, admin ; reçu 'roi'
 
 Commands raise :class:`CliInvalid` themselves for their own checks; the parameter types defined
-here (:data:`DEPARTEMENT`, :data:`IDENTIFIANT`) fail with French messages of their own.
-Help texts (``--help``) stay the commands' docstrings.
+here (:data:`DEPARTEMENT`, :data:`IDENTIFIANT`) fail with French messages of their own. A wrong
+setting of the environment is :class:`CliConfigInvalid` (``configuration invalide : …``, exit 2):
+the commands that write decision letters are decorated with :func:`writes_letters`, which checks
+``ALLOCATOR_PUBLIC_URL`` before they start. Help texts (``--help``) stay the commands' docstrings.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable
 from typing import IO, Any
@@ -40,6 +43,43 @@ class CliInvalid(click.UsageError):
 
     def show(self, file: IO[Any] | None = None) -> None:
         click.echo(self.format_message(), file=file, err=True)
+
+
+class CliConfigInvalid(click.ClickException):
+    """A wrong setting of the environment: printed as one French line, exit code 2."""
+
+    exit_code = EXIT_INVALID
+
+    def format_message(self) -> str:
+        return f"configuration invalide : {self.message}"
+
+    def show(self, file: IO[Any] | None = None) -> None:
+        click.echo(self.format_message(), file=file, err=True)
+
+
+def public_url() -> str:
+    """The public address the letters cite, read and checked by the one rule
+    (:func:`service.explanations.letters.public_url`, as the app factory does at start): a wrong
+    ``ALLOCATOR_PUBLIC_URL`` is :class:`CliConfigInvalid` (one French line, exit 2)."""
+    from service.explanations import letters as explication
+
+    try:
+        return explication.public_url()
+    except ValueError as exc:
+        raise CliConfigInvalid(str(exc)) from None
+
+
+def writes_letters(command: Callable[..., Any]) -> Callable[..., Any]:
+    """For a command that writes decision letters (or starts the service that does): checks
+    :func:`public_url` before anything is read or computed."""
+
+    @functools.wraps(command)
+    def checked(*args: Any, **kwargs: Any) -> Any:
+        public_url()
+        return command(*args, **kwargs)
+
+    checked.writes_letters = True  # type: ignore[attr-defined]  # (kept by functools.wraps)
+    return checked
 
 
 class FrenchType(click.ParamType):

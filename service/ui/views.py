@@ -37,6 +37,7 @@ from service.application import figures, rounds
 from service.contract.documents import MAX_ID, RoundDraftBody, RoundOverrideBody, parse_model
 from service.contract.errors import ServiceError
 from service.contract.schemas import FieldError, InvalidRequest, RoundRequest
+from service.explanations import letters as explication
 from service.http.web import db
 from service.store import repository as store
 from service.ui import auth, carte, labels, present
@@ -131,6 +132,11 @@ bp.add_app_template_filter(figures.pourcentage, "pct")
 bp.add_app_template_filter(figures.euros, "euros")
 bp.add_app_template_filter(figures.decimal_exact, "decimal")
 bp.add_app_template_filter(figures.compte, "compte")
+# Months and agreement as the letters write them (:mod:`service.explanations.letters`): « juin 2021
+# »,
+# « 1 poste », « 3 postes » — never « poste(s) ».
+bp.add_app_template_filter(explication.mois_en_clair, "mois_fr")
+bp.add_app_template_filter(explication.pluriel, "pluriel")
 
 
 @bp.app_template_filter("date_fr")
@@ -142,18 +148,6 @@ def _date_fr(value: str | None) -> str:
     except ValueError:
         return value
     return dt.strftime("%d/%m/%Y %H:%M UTC")
-
-
-@bp.app_template_filter("mois_fr")
-def _mois_fr(value: str) -> str:
-    noms = (
-        "janvier février mars avril mai juin juillet août septembre octobre novembre décembre"
-    ).split()
-    try:
-        year, month = value.split("-")
-        return f"{noms[int(month) - 1]} {year}"
-    except (ValueError, IndexError):
-        return value
 
 
 def _error_page(
@@ -340,8 +334,11 @@ def nouveau_tour() -> ResponseReturnValue:
         _flash_errors(exc)
         return redirect(url_for("ui.tours"))
     flash(
-        f"Tour n° {view['id']} préparé : {view['resultat']['totaux']['attribues']} postes "
-        "proposés.",
+        f"Tour n° {view['id']} préparé : "
+        + explication.pluriel(
+            view["resultat"]["totaux"]["attribues"], "poste proposé", "postes proposés"
+        )
+        + ".",
         "succes",
     )
     return redirect(url_for("ui.tour", round_id=view["id"]))
@@ -461,7 +458,8 @@ def verrou(round_id: int) -> ResponseReturnValue:
             return redirect(url_for("ui.structure", round_id=round_id, id_pg=id_pg))
         return redirect(url_for("ui.tour", round_id=round_id, _anchor="actions"))
     flash(
-        f"Structure {id_pg} fixée à {nombre} poste(s) ; proposition recalculée.",
+        f"Structure {id_pg} fixée à {explication.pluriel(body.nombre, 'poste')} ; "
+        "proposition recalculée.",
         "succes",
     )
     return redirect(url_for("ui.tour", round_id=round_id, _anchor="mouvements"))

@@ -154,8 +154,8 @@ def test_committee_session(page: Any, live_server: LiveServer) -> None:
     page.get_by_role("link", name="Valider le tour…").click()
     page.get_by_role("heading", name="Ce qui sera enregistré").wait_for()
     recorded = page.locator("ul.bilan").inner_text()
-    assert "36 décision(s) du comité n° 1" in recorded
-    assert "25 poste(s) accordé(s)" in recorded
+    assert "36 décisions du comité n° 1" in recorded
+    assert "25 postes accordés" in recorded
     assert "0 → 25 postes consommés sur 4" in recorded
     check_accessibility_basics(page)
     screenshot(page, "validation")

@@ -163,7 +163,7 @@ def test_db_purge_deletes_expired_keys_and_sessions(cli_env: str) -> None:
         store.open_ui_session(s, old_id, "sid-old", now=now - day, lifetime=12 * hour)
     res = run("db", "purge")
     assert res.exit_code == 0, res.output
-    assert "2 clé(s) d'idempotence" in res.output and "1 session(s)" in res.output
+    assert "2 clés d'idempotence expirées et 1 session expirée" in res.output
     with db.read() as s:
         assert s.execute(sa.text("SELECT key FROM idempotency_keys")).scalars().all() == ["live"]
         assert s.execute(sa.text("SELECT count(*) FROM ui_sessions")).scalar() == 1

@@ -22,7 +22,7 @@ def test_cache_prepare_info_clear(tmp_path, monkeypatch):
 
     cleared = runner.invoke(main, ["cache", "clear"])
     assert cleared.exit_code == 0
-    assert f"{len(written)} fichier(s) supprimé(s)" in cleared.output
+    assert f"{len(written)} fichiers supprimés" in cleared.output
     assert not list(tmp_path.glob("*.npz"))
 
 

@@ -234,6 +234,14 @@ def test_every_command_refuses_wrong_arguments_in_one_french_line(workdir: Path)
             ["round", "draft", "--mois", "2021-06", "--politique", "{pas du json"],
             "entrée invalide : politique : JSON invalide (ligne 1, colonne 2)",
         ),
+        (["round", "replay"], "entrée invalide : ROUND_ID : un numéro de tour ou --tous"),
+        (["programme", "--duree", "40"], "entrée invalide : duree : doit être ≤ 36"),
+        (["programme", "--duree", "0"], "entrée invalide : duree : doit être ≥ 1"),
+        (
+            ["simulate", "--politiques", "moteur,tirage,loterie"],
+            "entrée invalide : politiques : 2 politiques inconnues : tirage, loterie ; attendu : "
+            "enveloppes_departementales, moteur, premier_arrive",
+        ),
     ],
 )
 def test_user_mistakes_are_one_french_line_naming_the_valid_form(
@@ -298,3 +306,98 @@ def test_a_wrong_departement_is_never_a_traceback(value: str) -> None:
         from geodata import programme_departements
 
         assert code in programme_departements()
+
+
+# -- ALLOCATOR_PUBLIC_URL: the address the letters cite ---------------------------------------
+
+#: Every command that writes decision letters (or starts the service that does), with arguments
+#: that would otherwise run it: a wrong public address stops each before anything is computed.
+WRITES_LETTERS = {
+    "allocate": ["fichier.json"],
+    "demo": [],
+    "serve": ["--port", "1"],
+    "round draft": ["--mois", "2021-06"],
+    "round override": ["1", "--idpg", "1", "--nombre", "0", "--motif", "arbitrage"],
+    "round commit": ["1"],
+    "round replay": ["--tous"],
+    "round export": ["1"],
+    "scenario compare": ["--demo", "tour"],
+}
+BAD_URLS = ["conseillers.gouv.fr", "https://conseillers.gouv.fr/?a=1", "ftp://x.fr", "https://"]
+
+
+def test_the_commands_that_write_letters_are_those_checked() -> None:
+    checked = {" ".join(p) for p, c in LEAVES if getattr(c.callback, "writes_letters", False)}
+    assert checked == set(WRITES_LETTERS)
+
+
+@pytest.mark.parametrize("bad", BAD_URLS)
+@pytest.mark.parametrize("command", sorted(WRITES_LETTERS))
+def test_a_wrong_public_url_stops_every_command_that_writes_letters(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch, command: str, bad: str
+) -> None:
+    monkeypatch.setenv("ALLOCATOR_PUBLIC_URL", bad)
+    argv = [*command.split(), *WRITES_LETTERS[command]]
+    result = CliRunner().invoke(main, argv)
+    shown = f"allocator {' '.join(argv)} → exit {result.exit_code}:\n{result.output}"
+    assert result.exit_code == 2 and "Traceback" not in result.output, shown
+    assert result.exception is None or isinstance(result.exception, SystemExit), shown
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert lines == [
+        "configuration invalide : ALLOCATOR_PUBLIC_URL doit être une adresse absolue en http ou "
+        "https, sans paramètres ni fragment (par exemple https://conseillers.exemple.gouv.fr) : "
+        f"reçu {bad!r}."
+    ], shown
+    assert not (workdir / "store.sqlite3").exists()  # refused before the store is opened
+
+
+def test_a_wrong_public_url_met_by_any_other_command_is_one_french_line(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A command that writes letters without saying so still ends in the French line (the
+    root group checks the address when a ValueError escapes a command)."""
+    from service.application import notice
+    from service.explanations import letters as explication
+
+    monkeypatch.setenv("ALLOCATOR_PUBLIC_URL", "conseillers.gouv.fr")
+    monkeypatch.setattr(notice, "render", lambda fmt: explication.public_url())
+    result = CliRunner().invoke(main, ["notice"])
+    assert result.exit_code == 2 and "Traceback" not in result.output, result.output
+    assert result.output.startswith("configuration invalide : ALLOCATOR_PUBLIC_URL doit être")
+    monkeypatch.setenv("ALLOCATOR_PUBLIC_URL", "https://conseillers.exemple.gouv.fr")
+    monkeypatch.setattr(notice, "render", lambda fmt: int("pas un nombre"))
+    assert isinstance(CliRunner().invoke(main, ["notice"]).exception, ValueError)  # a bug stays one
+
+
+def test_the_service_and_the_command_line_refuse_the_same_address_alike(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from service.app import create_app
+    from service.cli.usage import CliConfigInvalid, public_url
+
+    monkeypatch.setenv("ALLOCATOR_INSTANCE_PATH", str(workdir / "instance"))
+    monkeypatch.setenv("ALLOCATOR_PUBLIC_URL", "https://conseillers.exemple.gouv.fr/")
+    assert public_url() == "https://conseillers.exemple.gouv.fr"
+    monkeypatch.setenv("ALLOCATOR_PUBLIC_URL", "conseillers.gouv.fr")
+    with pytest.raises(CliConfigInvalid) as cli:
+        public_url()
+    with pytest.raises(RuntimeError) as app:
+        create_app({"DATABASE_URL": f"sqlite:///{workdir / 'app.sqlite3'}"})
+    assert str(app.value) == cli.value.message
+
+
+def test_serve_with_a_wrong_setting_is_one_french_line(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ALLOCATOR_INSTANCE_PATH", str(workdir / "instance"))
+    monkeypatch.setenv("ALLOCATOR_ENV", "production")
+    monkeypatch.delenv("ALLOCATOR_SECRET_KEY", raising=False)
+    import socket
+
+    with socket.socket() as probe:  # a free port: the listening check passes
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    result = CliRunner().invoke(main, ["serve", "--port", str(port)])
+    assert result.exit_code == 2 and "Traceback" not in result.output, result.output
+    assert result.output.startswith("configuration invalide : "), result.output
+    assert "ALLOCATOR_SECRET_KEY" in result.output and len(result.output.strip().splitlines()) == 1

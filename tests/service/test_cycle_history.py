@@ -231,7 +231,7 @@ def test_cli_round_draft_default_quota_and_programme(
     res = runner.invoke(main, ["postes", "echeances", "--date", "2099-01-01"])
     assert res.exit_code == 0 and "RETOUR_AU_VIVIER" in res.output
     res = runner.invoke(main, ["postes", "echeances", "--date", "2099-01-01", "--appliquer"])
-    assert res.exit_code == 0 and "2 rendu(s) au vivier" in res.output
+    assert res.exit_code == 0 and "2 rendus au vivier" in res.output
     res = runner.invoke(main, ["postes", "demande", "1", "--type", "RESTITUTION", "--nombre", "1"])
     assert res.exit_code == 2 and "postes libres" in res.output
     db.dispose()

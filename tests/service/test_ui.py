@@ -219,8 +219,8 @@ def test_draft_override_commit_through_forms(app: Any) -> None:
 
     # Confirmation states what will be recorded; unchecked box or stale version: refused.
     confirm = text(client.get("/agence/tours/1/validation"))
-    assert "6</strong> décision(s) du comité n° 1" in confirm
-    assert "0 → <strong>4</strong> postes consommés" in confirm
+    assert "<strong>6 décisions</strong> du comité n° 1" in confirm
+    assert "0 → <strong>4 postes consommés</strong>" in confirm
     resp = client.post("/agence/tours/1/validation", data={"csrf_token": token, "version": "2"})
     assert "cochez la case" in flashes(client, "/agence/tours/1/validation")
     stale = {"csrf_token": token, "version": "1", "confirme": "oui"}
