@@ -137,6 +137,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """
     from service import api, errors, meta, ui
     from service.db import Database, default_sqlite_url
+    from service.web import check_request_text
 
     instance_path = os.environ.get("ALLOCATOR_INSTANCE_PATH") or os.path.join(
         os.getcwd(), "instance"
@@ -204,6 +205,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     @app.before_request
     def _start_timer() -> None:
         g.t0 = time.perf_counter()
+
+    app.before_request(check_request_text)
 
     @app.after_request
     def _log_request(response: Response) -> Response:
