@@ -11,7 +11,8 @@
 # (`allocator token create`); gunicorn on a free loopback port; `schemathesis run`; then the
 # server is stopped, the schema dropped and the temporary folder removed, whatever happened.
 # Exit status: schemathesis's (0 = no failure). The report (JUnit + NDJSON) is kept in
-# $FUZZ_REPORT_DIR (default ./schemathesis-report).
+# $FUZZ_REPORT_DIR (default out/fuzz-api, ignored by git). Last lines: gunicorn's own count of the
+# responses by status, and of server errors (5xx), with their tracebacks if any.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -19,7 +20,7 @@ cd "$ROOT"
 BIN="${FUZZ_BIN:-$ROOT/.venv/bin}"
 PG_URL="${ALLOCATOR_TEST_POSTGRES_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/test}"
 MAX_EXAMPLES="${FUZZ_MAX_EXAMPLES:-50}"
-REPORT_DIR="${FUZZ_REPORT_DIR:-$ROOT/schemathesis-report}"
+REPORT_DIR="${FUZZ_REPORT_DIR:-$ROOT/out/fuzz-api}"
 SCHEMA="fuzz_$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')"
 TMP="$(mktemp -d -t fuzz-api-XXXXXX)"
 SERVER_PID=""
@@ -55,7 +56,8 @@ TOKEN="$("$BIN/allocator" token create --role admin --label fuzz | grep -Eo '[A-
 
 PORT="$("$BIN/python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
 "$BIN/gunicorn" -c python:service.gunicorn_conf --bind "127.0.0.1:$PORT" \
-    --error-logfile "$TMP/gunicorn.log" 'service:create_app()' &
+    --access-logfile "$TMP/access.log" --access-logformat '%(s)s %(m)s %(U)s' \
+    'service:create_app()' 2>"$TMP/gunicorn.log" &
 SERVER_PID=$!
 for _ in $(seq 1 150); do
     curl -fsS "http://127.0.0.1:$PORT/health" >/dev/null 2>&1 && break
@@ -69,15 +71,21 @@ status=0
     --checks all \
     --header "Authorization: Bearer $TOKEN" \
     --max-examples "$MAX_EXAMPLES" \
-    --workers 2 \
+    --workers 1 \
     --request-timeout 120 \
     --suppress-health-check all \
     --generation-database none \
     --no-color \
     --report junit,ndjson --report-dir "$REPORT_DIR" \
     "$@" || status=$?
-if grep -q "erreur interne" "$TMP/gunicorn.log"; then
-    echo "server errors logged by gunicorn:"
-    grep -A20 "erreur interne" "$TMP/gunicorn.log" | head -n 200
+# The server's own count, independent of schemathesis: every response in gunicorn's access log.
+total="$(wc -l <"$TMP/access.log")"
+errors="$(grep -c '^5' "$TMP/access.log" || true)"
+echo "gunicorn access log: $total responses, $errors server errors (5xx)"
+cut -d' ' -f1 "$TMP/access.log" | sort | uniq -c | sort -rn | tr '\n' ' '
+echo
+if [ "$errors" != 0 ]; then
+    grep '^5' "$TMP/access.log" | sort | uniq -c | head -n 50
+    grep -A30 "erreur interne" "$TMP/gunicorn.log" | head -n 300
 fi
 exit "$status"

@@ -57,7 +57,7 @@ BEYOND_THE_SCHEMA: list[tuple[str, str, str]] = [
     ("idPG", "différent de celui du chemin", "two parameters: the body's idPG is the path's"),
     ("code", "attendu ; reçu", "two parameters: the code's form depends on the niveau"),
     ("variantes", "en double", "unique names across array items"),
-    ("(corps)|structures", "en double", "unique idPG across array items"),
+    (r"\(corps\)|structures", "en double", "unique idPG across array items"),
     ("siret", "clé de contrôle", "SIRET key (Luhn): not a pattern"),
     ("codeCommune|communesDesservies|code", "inconnu", "reference data: the COG"),
     ("codeCommune|communesDesservies", "hors programme", "reference data: overseas collectivities"),
@@ -95,7 +95,7 @@ CHECKS_ALL = [
     positive_data_acceptance_but_beyond_schema if c is positive_data_acceptance else c
     for c in CHECKS.get_all()
 ]
-MAX_EXAMPLES = 40
+MAX_EXAMPLES = 25
 
 # The coverage phase sends hundreds of boundary bodies; most scenario bodies it builds are valid
 # (an empty round is) and each costs a real comparison (~0.2 s): fuzzing only for that one.
