@@ -67,6 +67,7 @@ done
 echo "gunicorn on 127.0.0.1:$PORT, schema $SCHEMA, $MAX_EXAMPLES examples per operation"
 
 status=0
+cd "$TMP" # schemathesis keeps its cache (.schemathesis/) in the working directory
 "$BIN/schemathesis" run "http://127.0.0.1:$PORT/openapi.json" \
     --checks all \
     --header "Authorization: Bearer $TOKEN" \
@@ -79,6 +80,7 @@ status=0
     --report junit,ndjson --report-dir "$REPORT_DIR" \
     "$@" || status=$?
 # The server's own count, independent of schemathesis: every response in gunicorn's access log.
+cd "$ROOT"
 total="$(wc -l <"$TMP/access.log")"
 errors="$(grep -c '^5' "$TMP/access.log" || true)"
 echo "gunicorn access log: $total responses, $errors server errors (5xx)"

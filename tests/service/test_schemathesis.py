@@ -15,9 +15,9 @@ Both passes run on SQLite and on PostgreSQL (a fresh schema; required when
 (``--checks all``): never a 5xx, documented status codes, content types and headers, responses
 that conform to their schemas, schema-invalid requests rejected, schema-valid ones accepted
 except for the rules no schema can state (:data:`BEYOND_THE_SCHEMA`), authentication enforced,
-405 with ``Allow`` for undocumented methods. The engine is replaced by the fake solver for rounds (it has its own tests); the replay
-certificate, the territorial diagnostic and the scenario comparison use the real geodata/engine
-on a few structures.
+405 with ``Allow`` for undocumented methods. The engine is replaced by the fake solver for
+rounds (it has its own tests); the replay certificate, the territorial diagnostic and the
+scenario comparison use the real geodata/engine on a few structures.
 """
 
 from __future__ import annotations
