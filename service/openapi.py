@@ -610,34 +610,35 @@ STORABLE_JSON = {
 }
 
 
+def state_storable_text(node: Any) -> None:
+    """State the storable-text rule (``service.schemas.STORABLE_TEXT_RULE``) in a JSON Schema, in
+    place: every string without a pattern, enum or format gets :data:`STORABLE_TEXT_PATTERN`,
+    every object that admits other fields admits only :data:`STORABLE_JSON` ones, under names
+    that follow the rule too. The document's schemas are the models' own with this rule."""
+    if isinstance(node, list):
+        for item in node:
+            state_storable_text(item)
+        return
+    if not isinstance(node, dict):
+        return
+    types = node.get("type")
+    types = types if isinstance(types, list) else [types]
+    if "string" in types and not {"pattern", "enum", "const", "format"} & set(node):
+        node["pattern"] = STORABLE_TEXT_PATTERN
+    if "object" in types and node.get("additionalProperties", True) is True:
+        node["additionalProperties"] = {"$ref": REF.format(model="JsonEnregistrable")}
+        node["propertyNames"] = {"pattern": STORABLE_TEXT_PATTERN}
+    for value in node.values():
+        state_storable_text(value)
+
+
 def _state_storable_text(schemas: dict[str, Any], paths: dict[str, Any]) -> None:
-    """State the storable-text rule (``service.schemas.STORABLE_TEXT_RULE``) in the document:
-    every string without a pattern, enum or format gets :data:`STORABLE_TEXT_PATTERN`, every
-    object that admits other fields admits only :data:`STORABLE_JSON` ones, under names that
-    follow the rule too (in place)."""
-
-    def walk(node: Any) -> None:
-        if isinstance(node, list):
-            for item in node:
-                walk(item)
-            return
-        if not isinstance(node, dict):
-            return
-        types = node.get("type")
-        types = types if isinstance(types, list) else [types]
-        if "string" in types and not {"pattern", "enum", "const", "format"} & set(node):
-            node["pattern"] = STORABLE_TEXT_PATTERN
-        if "object" in types and node.get("additionalProperties", True) is True:
-            node["additionalProperties"] = {"$ref": REF.format(model="JsonEnregistrable")}
-            node["propertyNames"] = {"pattern": STORABLE_TEXT_PATTERN}
-        for value in node.values():
-            walk(value)
-
-    walk(schemas)
+    """:func:`state_storable_text` on every schema and parameter of the document."""
+    state_storable_text(schemas)
     for item in paths.values():
         for op in item.values():
             for param in op.get("parameters", []):
-                walk(param["schema"])
+                state_storable_text(param["schema"])
     schemas["JsonEnregistrable"] = STORABLE_JSON
 
 
