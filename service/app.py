@@ -139,6 +139,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from service.contract import errors
     from service.http import meta
     from service.http import structures as api
+    from service.http.web import check_request_text
     from service.store.db import Database, default_sqlite_url
 
     instance_path = os.environ.get("ALLOCATOR_INSTANCE_PATH") or os.path.join(
@@ -209,6 +210,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     @app.before_request
     def _start_timer() -> None:
         g.t0 = time.perf_counter()
+
+    app.before_request(check_request_text)
 
     @app.after_request
     def _log_request(response: Response) -> Response:

@@ -41,7 +41,14 @@ from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    ValidationError,
+    WithJsonSchema,
+)
 
 import geodata
 from allocator import RoundPolicy, SolverConfig, motifs
@@ -142,7 +149,15 @@ class Variant:
 class _VariantIn(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
-    nom: Annotated[str, Field(min_length=1, max_length=80)]
+    # "base" names the baseline (refused, as duplicates are: :func:`parse_scenarios`).
+    nom: Annotated[
+        str,
+        Field(min_length=1, max_length=80),
+        WithJsonSchema(
+            {"type": "string", "minLength": 1, "maxLength": 80, "pattern": "^[^\\u0000]*$"}
+            | {"not": {"const": "base"}}
+        ),
+    ]
     politique: PolitiqueIn | None = None
     quota: Posts | None = None
 

@@ -19,10 +19,11 @@ from service.contract.schemas import FieldError, InvalidRequest
 from service.store import repository as store
 from service.store.db import Database
 
+# [0-9], never \d (other scripts' digits), applied with fullmatch ($ accepts a final newline).
 CODE_RE = {
-    "commune": re.compile(r"^(?:\d{5}|2[AB]\d{3})$"),
-    "departement": re.compile(r"^(?:\d{2}|2[AB]|97\d)$"),
-    "epci": re.compile(r"^\d{9}$"),
+    "commune": re.compile(r"[0-9]{5}|2[AB][0-9]{3}"),
+    "departement": re.compile(r"[0-9]{2}|2[AB]|97[0-9]"),
+    "epci": re.compile(r"[0-9]{9}"),
 }
 CODE_HELP = {
     "commune": "code commune INSEE sur 5 caractères (p. ex. 01283, 2A004)",
@@ -38,7 +39,7 @@ METHODE = (
 
 def check_code(niveau: str, code: str) -> str:
     """Check the format of ``code`` for ``niveau`` (422 naming the ``code`` parameter)."""
-    if not CODE_RE[niveau].match(code):
+    if not CODE_RE[niveau].fullmatch(code):
         raise InvalidRequest([FieldError("code", f"{CODE_HELP[niveau]} attendu ; reçu {code!r}")])
     return code
 

@@ -374,9 +374,7 @@ def _register_commands() -> None:
     cli_admin.register(main)
     cli_cycle.register(main)  # after cli_admin: it extends the ``round`` group
     cli_scenarios.register(main)
-    from service.cli.main import (
-        transparence as cli_transparence,
-    )  # notice, round export (after cli_admin as well)
+    from service.cli import transparence as cli_transparence  # notice, round export
 
     cli_transparence.register(main)
     from service.cli import intake as cli_intake  # structures import

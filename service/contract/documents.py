@@ -18,6 +18,7 @@ from pydantic import (
     Field,
     StrictInt,
     ValidationInfo,
+    WithJsonSchema,
     field_validator,
     model_validator,
 )
@@ -93,6 +94,10 @@ class CoselecDocument(CoselecIn):
 
 
 _REFUSED = "champ de la vue, fixé par le service : refusé s'il est présent"
+#: What a refused field may hold without being refused (:meth:`StructureDocument.server_fields`).
+_Absent = Annotated[
+    Any, WithJsonSchema({"anyOf": [{"type": "null"}, {"type": "array", "maxItems": 0}]})
+]
 
 
 class StructureDocument(StructureIn):
@@ -124,16 +129,16 @@ class StructureDocument(StructureIn):
         description="refusé sur PUT (historique fixé par le service) ; admis par l'import "
         "d'historique (admin)",
     )
-    verrou: Posts | None = Field(
+    verrou: Annotated[Posts | None, WithJsonSchema({"type": "null"})] = Field(
         default=None,
         description="toujours refusé : un verrou ne se pose que par un arbitrage du comité "
         "(PATCH /v1/rounds/{id})",
     )
     # Fields of the structure view (GET): server-controlled, refused on the way in.
-    nombreConseillersAttribues: Any = Field(default=None, exclude=True, description=_REFUSED)
-    derniereExplication: Any = Field(default=None, exclude=True, description=_REFUSED)
-    creeLe: Any = Field(default=None, exclude=True, description=_REFUSED)
-    modifieLe: Any = Field(default=None, exclude=True, description=_REFUSED)
+    nombreConseillersAttribues: _Absent = Field(default=None, exclude=True, description=_REFUSED)
+    derniereExplication: _Absent = Field(default=None, exclude=True, description=_REFUSED)
+    creeLe: _Absent = Field(default=None, exclude=True, description=_REFUSED)
+    modifieLe: _Absent = Field(default=None, exclude=True, description=_REFUSED)
 
     def server_fields(self, allowed: tuple[str, ...] = ()) -> list[str]:
         """The :data:`SERVER_FIELDS` this document carries (a value other than null or ``[]``),
@@ -168,6 +173,15 @@ class RoundDraftBody(BaseModel):
     politique: PolitiqueIn | None = None
 
 
+#: A motif of 3 to 1,000 characters, not only blanks (``str.strip``), without NUL.
+NOT_BLANK = {
+    "type": "string",
+    "minLength": 3,
+    "maxLength": 1000,
+    "pattern": "^[^\\u0000]*[^\\s\\u0000\\u001c-\\u001f\\u0085][^\\u0000]*$",
+}
+
+
 class RoundOverrideBody(BaseModel):
     """``PATCH /v1/rounds/{id}``: a committee arbitration of one structure, with its motif.
 
@@ -177,14 +191,31 @@ class RoundOverrideBody(BaseModel):
     lock. Either way the round is re-solved and the arbitration kept in its history.
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+    # Either ``nombre`` or ``lever: true``, never both (:meth:`_one_action`), stated as oneOf.
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        allow_inf_nan=False,
+        json_schema_extra={
+            "oneOf": [
+                {
+                    "required": ["nombre"],
+                    "properties": {"nombre": {"type": "integer"}, "lever": {"type": "null"}},
+                },
+                {
+                    "required": ["lever"],
+                    "properties": {"lever": {"const": True}, "nombre": {"type": "null"}},
+                },
+            ]
+        },
+    )
 
     idPG: Annotated[StrictInt, Field(ge=0, le=MAX_ID)]
     nombre: Annotated[StrictInt, Field(ge=0, le=1000)] | None = None
     lever: Literal[True] | None = Field(
         default=None, description="true : lever le verrou de la structure (sans « nombre »)"
     )
-    motif: Annotated[str, Field(min_length=3, max_length=1000)]
+    motif: Annotated[str, Field(min_length=3, max_length=1000), WithJsonSchema(NOT_BLANK)]
 
     @field_validator("nombre", mode="before")
     @classmethod

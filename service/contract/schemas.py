@@ -119,6 +119,13 @@ def _check_code(value: str) -> str:
     return value
 
 
+#: A commune code (COG): the rule of :func:`_check_code`, stated in the OpenAPI document.
+CodeInsee = Annotated[
+    str, WithJsonSchema({"type": "string", "pattern": "^(" + CODE_INSEE_RE.pattern + ")$"})
+]
+#: A SIRET's form (14 digits; its key, :func:`check_siret`, is not a pattern).
+SiretForm = Annotated[str, WithJsonSchema({"type": "string", "pattern": "^[0-9]{14}$"})]
+
 #: A month of the programme (``AAAA-MM``).
 Mois = Annotated[
     str,
@@ -198,10 +205,10 @@ class CoselecIn(_Edge):
 class StructureIn(_Edge):
     idPG: Annotated[StrictInt, Field(ge=0, le=MAX_ID)]
     type: StructureTypeName
-    codeCommune: str
+    codeCommune: CodeInsee
     nombreConseillersSouhaites: Annotated[StrictInt, Field(ge=1, le=MAX_POSTS_PER_STRUCTURE)]
     nom: str = ""
-    siret: str | None = None
+    siret: SiretForm | None = None
     # StrictFloat: a JSON number (70 is accepted as 70.0), never "70" nor true.
     qualiteProjet: Annotated[StrictFloat, Field(ge=0, le=100)] | None = None
     estZRR: StrictBool | None = None
@@ -209,7 +216,7 @@ class StructureIn(_Edge):
     estLabelliseFranceServices: Literal["OUI", "NON"] | None = None
     prefet: list[AvisPrefetIn] = Field(default_factory=list)
     coselec: list[CoselecIn] = Field(default_factory=list)
-    communesDesservies: list[str] | None = None
+    communesDesservies: list[CodeInsee] | None = None
     createdAt: IsoDateTime | None = None
     # The host's co-funding of each post: an amount in euros, or a share of the standard cost
     # of the post (0-1); one or the other. The State's cost is the standard cost minus it.
@@ -264,7 +271,7 @@ class StructureIn(_Edge):
 
 
 class ExistantIn(_Edge):
-    codeCommune: str
+    codeCommune: CodeInsee
     nombre: Posts
 
     _code = field_validator("codeCommune")(_check_code)
@@ -477,3 +484,63 @@ def stored_request(data: Any) -> RoundRequest:
     """
     result: RoundRequest = RoundRequest.model_validate(data, context=STORED)
     return result
+
+
+# -- the storable-text rule (every edge: JSON bodies, query strings, form fields) --------------
+
+#: The one rule on received text: no NUL character (U+0000: PostgreSQL's ``text`` cannot hold
+#: it) and no lone UTF-16 surrogate (no UTF-8 encoding exists). Refused with 422 naming the
+#: field, in keys as in values, before anything reaches the store. The OpenAPI document states it
+#: as the pattern :data:`STORABLE_TEXT_PATTERN` on every string (``service.http.openapi``).
+STORABLE_TEXT_RULE = "texte sans caractère NUL (U+0000) ni demi-paire de substitution isolée"
+STORABLE_TEXT_PATTERN = "^[^\\u0000]*$"
+_MAX_TEXT_ERRORS = 20
+
+
+def _text_fault(text: str) -> str | None:
+    if "\x00" in text:
+        return "caractère NUL (U+0000) interdit"
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return "demi-paire de substitution UTF-16 isolée : texte Unicode invalide"
+    return None
+
+
+def _shown(key: str) -> str:
+    """A key as it can be named in a field path (NUL and surrogates escaped)."""
+    return (
+        key.encode("unicode_escape", "backslashreplace").decode("ascii")
+        if _text_fault(key)
+        else key
+    )
+
+
+def storable_text_errors(value: Any, path: str = "") -> list[FieldError]:
+    """Every string (key or value) of a decoded document that breaks :data:`STORABLE_TEXT_RULE`,
+    named by its path (``structures[2].nom``; a faulty key by its escaped name)."""
+    errors: list[FieldError] = []
+    # (value, its path, whether the value is a key); popped in document order
+    stack: list[tuple[Any, str, bool]] = [(value, path, False)]
+    while stack and len(errors) < _MAX_TEXT_ERRORS:
+        v, p, is_key = stack.pop()
+        if isinstance(v, str):
+            fault = _text_fault(v)
+            if fault:
+                message = f"nom de champ invalide : {fault}" if is_key else fault
+                errors.append(FieldError(p or "(corps)", message))
+        elif isinstance(v, dict):
+            for k, item in reversed(v.items()):
+                child = f"{p}.{_shown(str(k))}" if p else _shown(str(k))
+                stack.append((item, child, False))
+                stack.append((str(k), child, True))
+        elif isinstance(v, list):
+            stack.extend((item, f"{p}[{i}]", False) for i, item in reversed(list(enumerate(v))))
+    return errors[:_MAX_TEXT_ERRORS]
+
+
+def check_storable_text(value: Any, path: str = "") -> None:
+    """Raise :class:`InvalidRequest` (422) when ``value`` breaks :data:`STORABLE_TEXT_RULE`."""
+    errors = storable_text_errors(value, path)
+    if errors:
+        raise InvalidRequest(errors, detail="Texte non enregistrable : " + STORABLE_TEXT_RULE + ".")

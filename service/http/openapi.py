@@ -23,6 +23,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from service.analysis.scenarios import ScenariosIn
+from service.application.territoires import CODE_RE
 from service.contract.documents import (
     MAX_ID,
     AvisPrefetBody,
@@ -52,7 +53,7 @@ from service.contract.documents import (
     StructureOut,
     TerritoireOut,
 )
-from service.contract.schemas import RoundRequest
+from service.contract.schemas import STORABLE_TEXT_PATTERN, STORABLE_TEXT_RULE, RoundRequest
 from service.explanations.letters import NIVEAU_COMPLET, NIVEAUX
 from service.http.rounds import DemandeBody, EventBody, MonthlyRoundBody
 
@@ -133,7 +134,7 @@ def _body(model: str, required: bool = True) -> dict[str, Any]:
 
 
 ERRORS = {
-    "400": _problem("JSON mal formé (NaN/Infinity, caractère NUL...)"),
+    "400": _problem("JSON mal formé (syntaxe, NaN/Infinity, texte non UTF-8, imbrication)"),
     "401": _problem("jeton absent ou inconnu"),
     "403": _problem("rôle non autorisé"),
     "404": _problem("ressource introuvable"),
@@ -144,7 +145,10 @@ ERRORS = {
     ),
     "413": _problem("corps trop volumineux"),
     "415": _problem("le corps n'est pas du JSON"),
-    "422": _problem("requête invalide (champ, valeur, règle)"),
+    "422": _problem(
+        "requête invalide (champ, valeur, règle ; " + STORABLE_TEXT_RULE + " dans le corps, "
+        "les paramètres et les formulaires)"
+    ),
     "503": _problem("service indisponible"),
     "default": _problem("autre erreur (RFC 9457)"),
 }
@@ -236,6 +240,15 @@ def _query(model: type[BaseModel]) -> list[dict[str, Any]]:
     return out
 
 
+def _echeances_query() -> list[dict[str, Any]]:
+    """``?date=``: a date-time, or empty (as absent: now)."""
+    params = _query(EcheancesQuery)
+    for p in params:
+        if p["name"] == "date":
+            p["schema"] = {"anyOf": [p["schema"], {"type": "string", "maxLength": 0}]}
+    return params
+
+
 def _format(values: dict[str, str], default: str) -> dict[str, Any]:
     return {
         "name": "format",
@@ -269,6 +282,10 @@ EXPLICATION = {
     ),
     "schema": {"type": "string", "enum": list(NIVEAUX), "default": NIVEAU_COMPLET},
 }
+#: Every form of a territory code (``service.application.territoires.CODE_RE``, any level).
+TERRITORY_CODE_PATTERN = (
+    "^(" + "|".join(sorted({p.pattern for p in CODE_RE.values()}, key=len)) + ")$"
+)
 ID_PG = _id("idPG", "identifiant de la structure sur le portail")
 ROUND_ID = _id("id", "numéro du tour d'attribution")
 NUMERO = _id("numero", "numéro du poste dans la structure (1, 2, ...)")
@@ -471,7 +488,7 @@ def build_spec() -> dict[str, Any]:
                 "Échéances dépassées des postes à une date",
                 ("agence", "analyste"),
                 {"200": _json("EcheancesOut", "alertes")},
-                params=_query(EcheancesQuery),
+                params=_echeances_query(),
                 errors=("422",),
             ),
             "post": _op(
@@ -504,8 +521,9 @@ def build_spec() -> dict[str, Any]:
                         "name": "code",
                         "in": "path",
                         "required": True,
-                        "description": "code du département, SIREN de l'EPCI ou code commune",
-                        "schema": {"type": "string", "pattern": "^[0-9AB]{2,9}$"},
+                        "description": "code du département, SIREN de l'EPCI ou code commune "
+                        "(la forme dépend du niveau : 422 nommant « code » sinon)",
+                        "schema": {"type": "string", "pattern": TERRITORY_CODE_PATTERN},
                     },
                 ],
                 errors=("422", "503"),
@@ -550,6 +568,8 @@ def build_spec() -> dict[str, Any]:
             )
         },
     }
+    schemas = defs["$defs"]
+    _state_storable_text(schemas, paths)
     return {
         "openapi": "3.1.0",
         "info": {
@@ -565,12 +585,62 @@ def build_spec() -> dict[str, Any]:
         "servers": [{"url": "/"}],
         "paths": paths,
         "components": {
-            "schemas": defs["$defs"],
+            "schemas": schemas,
             "securitySchemes": {
                 "bearer": {"type": "http", "scheme": "bearer", "description": "jeton d'API"}
             },
         },
     }
+
+
+#: Any JSON value whose strings and keys follow the storable-text rule: the value of a field a
+#: body may carry and the service ignores (the portal sends whole documents).
+STORABLE_JSON = {
+    "description": "toute valeur JSON ; " + STORABLE_TEXT_RULE,
+    "anyOf": [
+        {"type": ["null", "boolean", "number"]},
+        {"type": "string", "pattern": STORABLE_TEXT_PATTERN},
+        {"type": "array", "items": {"$ref": REF.format(model="JsonEnregistrable")}},
+        {
+            "type": "object",
+            "propertyNames": {"pattern": STORABLE_TEXT_PATTERN},
+            "additionalProperties": {"$ref": REF.format(model="JsonEnregistrable")},
+        },
+    ],
+}
+
+
+def state_storable_text(node: Any) -> None:
+    """State the storable-text rule (``service.contract.schemas.STORABLE_TEXT_RULE``) in a JSON
+    Schema, in
+    place: every string without a pattern, enum or format gets :data:`STORABLE_TEXT_PATTERN`,
+    every object that admits other fields admits only :data:`STORABLE_JSON` ones, under names
+    that follow the rule too. The document's schemas are the models' own with this rule."""
+    if isinstance(node, list):
+        for item in node:
+            state_storable_text(item)
+        return
+    if not isinstance(node, dict):
+        return
+    types = node.get("type")
+    types = types if isinstance(types, list) else [types]
+    if "string" in types and not {"pattern", "enum", "const", "format"} & set(node):
+        node["pattern"] = STORABLE_TEXT_PATTERN
+    if "object" in types and node.get("additionalProperties", True) is True:
+        node["additionalProperties"] = {"$ref": REF.format(model="JsonEnregistrable")}
+        node["propertyNames"] = {"pattern": STORABLE_TEXT_PATTERN}
+    for value in node.values():
+        state_storable_text(value)
+
+
+def _state_storable_text(schemas: dict[str, Any], paths: dict[str, Any]) -> None:
+    """:func:`state_storable_text` on every schema and parameter of the document."""
+    state_storable_text(schemas)
+    for item in paths.values():
+        for op in item.values():
+            for param in op.get("parameters", []):
+                state_storable_text(param["schema"])
+    schemas["JsonEnregistrable"] = STORABLE_JSON
 
 
 def _schema_html(schema: dict[str, Any]) -> str:

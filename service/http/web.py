@@ -46,7 +46,14 @@ from service.contract.errors import (
     Unauthenticated,
     UnsupportedMediaType,
 )
-from service.contract.schemas import MAX_ID, FieldError, InvalidRequest
+from service.contract.schemas import (
+    MAX_ID,
+    STORABLE_TEXT_RULE,
+    FieldError,
+    InvalidRequest,
+    check_storable_text,
+    storable_text_errors,
+)
 from service.store import repository as store
 from service.store.db import Database
 from service.store.models import utcnow
@@ -88,30 +95,20 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} n'est pas un nombre JSON valide")
 
 
-def _check_strings(value: Any, path: str = "") -> None:
-    """Refuse NUL characters and lone surrogates (no database stores them)."""
-    stack = [(value, path)]
-    while stack:
-        v, p = stack.pop()
-        if isinstance(v, str):
-            if "\x00" in v:
-                raise MalformedBody(
-                    "Caractère NUL interdit.",
-                    [FieldError(p or "(corps)", "caractère NUL interdit")],
-                )
-            try:
-                v.encode("utf-8")
-            except UnicodeEncodeError:
-                raise MalformedBody(
-                    "Texte Unicode invalide.",
-                    [FieldError(p or "(corps)", "demi-paire de substitution UTF-16 isolée")],
-                ) from None
-        elif isinstance(v, dict):
-            for k, item in v.items():
-                stack.append((k, p))
-                stack.append((item, f"{p}.{k}" if p else str(k)))
-        elif isinstance(v, list):
-            stack.extend((item, f"{p}[{i}]") for i, item in enumerate(v))
+def check_request_text() -> None:
+    """The storable-text rule (:data:`~service.contract.schemas.STORABLE_TEXT_RULE`) on the query
+    string,
+    the form fields and the path parameters of every request (a ``before_request`` hook: API and
+    review pages alike); JSON bodies are checked by :func:`json_body`. 422 naming the field."""
+    fields = [*(request.view_args or {}).items(), *request.args.items(multi=True)]
+    if request.method == "POST" and request.mimetype in _FORM_TYPES:
+        fields += request.form.items(multi=True)
+    errors = [e for k, v in fields for e in storable_text_errors({k: v})]
+    if errors:
+        raise InvalidRequest(errors, detail="Texte non enregistrable : " + STORABLE_TEXT_RULE + ".")
+
+
+_FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 
 def _is_json(mimetype: str) -> bool:
@@ -140,7 +137,9 @@ def json_body(*, optional: bool = False) -> Any:
     """The request body decoded as strict JSON.
 
     415 unless the content type is JSON (an empty body is accepted when ``optional``); 400 for
-    invalid JSON, ``NaN``/``Infinity`` tokens, NUL characters; 413 above the size limit.
+    invalid JSON, ``NaN``/``Infinity`` tokens; 422 for text that breaks the storable-text rule
+    (NUL, lone surrogates: :func:`service.contract.schemas.check_storable_text`); 413 above the size
+    limit.
     """
     raw = request_body()
     if optional and not raw:
@@ -158,7 +157,7 @@ def json_body(*, optional: bool = False) -> Any:
         raise MalformedBody("Le document JSON est trop profondément imbriqué.") from None
     except ValueError as exc:
         raise MalformedBody(f"JSON invalide : {exc}") from None
-    _check_strings(value)
+    check_storable_text(value)
     return value
 
 

@@ -12,6 +12,7 @@ independently of the engine; the tests marked with the ``real_pipeline`` fixture
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -50,9 +51,10 @@ def _pg_available() -> bool:
 PG_AVAILABLE = _pg_available()
 
 
-@pytest.fixture
-def pg_url() -> Iterator[str]:
-    """A fresh PostgreSQL schema (dropped afterwards), as a URL with its search_path."""
+@contextlib.contextmanager
+def fresh_pg_schema() -> Iterator[str]:
+    """A fresh PostgreSQL schema (dropped afterwards), as a URL with its search_path; skips
+    (fails under ``ALLOCATOR_REQUIRE_POSTGRES=1``) when the server does not answer."""
     if not PG_AVAILABLE:
         if os.environ.get("ALLOCATOR_REQUIRE_POSTGRES") == "1":
             pytest.fail(
@@ -64,10 +66,19 @@ def pg_url() -> Iterator[str]:
     with admin.begin() as conn:
         conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
     sep = "&" if "?" in PG_URL else "?"
-    yield f"{PG_URL}{sep}options={quote(f'-csearch_path={schema}')}"
-    with admin.begin() as conn:
-        conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-    admin.dispose()
+    try:
+        yield f"{PG_URL}{sep}options={quote(f'-csearch_path={schema}')}"
+    finally:
+        with admin.begin() as conn:
+            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A fresh PostgreSQL schema (dropped afterwards), as a URL with its search_path."""
+    with fresh_pg_schema() as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])

@@ -31,7 +31,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from service.application import figures
-from service.cli import main
+from service.cli.main import main
 from service.explanations import letters as explication
 from service.store.db import Database
 from tests.service.conftest import make_tokens, structure_doc

@@ -465,7 +465,8 @@ def test_proxy_fix_trusts_forwarded_https_only_when_configured(
             db(app).dispose()
 
 
-@pytest.mark.parametrize("suite", ["/agence/tours\r\nSet-Cookie: x=1", "/agence/\x00", "/a\tb"])
+# A NUL character breaks the storable-text rule first: 422 (tests/service/test_fuzz_regressions.py).
+@pytest.mark.parametrize("suite", ["/agence/tours\r\nSet-Cookie: x=1", "/a\tb"])
 def test_control_characters_in_suite_are_400_not_500(
     ui: tuple[Any, Any, dict[str, str]], suite: str
 ) -> None:
