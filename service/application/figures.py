@@ -23,6 +23,7 @@ from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from service.contract.figures import FIGURES as FIGURES
 from service.explanations.letters import _euros
 from service.explanations.letters import nombre as nombre
 
@@ -37,63 +38,6 @@ if TYPE_CHECKING:  # the store's figures import SQLAlchemy when called: labels a
 _HISTORIQUE = "historique"
 #: Post state of a post returned to the pool (:mod:`service.application.posts`).
 _RENDU = "RENDU"
-
-
-@dataclasses.dataclass(frozen=True)
-class Figure:
-    """A figure's French label (shown as is, first letter capitalised at the start of a line or
-    a cell) and its French definition (API documentation, README)."""
-
-    libelle: str
-    definition: str
-
-    @property
-    def titre(self) -> str:
-        """The label with a capital first letter (page headings, table cells)."""
-        return self.libelle[:1].upper() + self.libelle[1:]
-
-
-#: The one table of labels and definitions, keyed by the figure's JSON name.
-FIGURES: dict[str, Figure] = {
-    "enveloppe": Figure(
-        "enveloppe nationale", "postes financés par l'État pour tout le programme (4 000)"
-    ),
-    "attribues": Figure(
-        "postes attribués",
-        "postes accordés par les décisions validées (tours, comités de 2021 importés, imports "
-        "d'historique), qu'ils soient encore occupés, vacants ou rendus depuis",
-    ),
-    "rendus": Figure(
-        "postes rendus au vivier",
-        "postes attribués puis rendus (vacants trop longtemps ou restitués par leur "
-        "structure) : l'enveloppe les récupère",
-    ),
-    "consommes": Figure(
-        "postes consommés",
-        "postes attribués moins les postes rendus au vivier : ce que les décisions prennent "
-        "sur l'enveloppe nationale",
-    ),
-    "restants": Figure(
-        "postes restants",
-        "enveloppe nationale moins les postes consommés : ce que les tours suivants peuvent "
-        "encore attribuer",
-    ),
-    "actifs": Figure(
-        "postes actifs",
-        "postes consommés détenus par une structure localisée (ni rendus, ni non localisés) : "
-        "les conseillers déjà présents sur la carte",
-    ),
-    "nonLocalises": Figure(
-        "postes non localisés",
-        "postes attribués en 2021 à des structures sans code commune : comptés dans l'enveloppe, "
-        "absents de la carte et des postes actifs",
-    ),
-    "demandeRestante": Figure(
-        "demande restante",
-        "postes demandés moins postes déjà attribués à la structure (jamais négative) : le "
-        "plus qu'un tour puisse lui accorder",
-    ),
-}
 
 
 def euros(value: float | None) -> str:

@@ -22,7 +22,7 @@ from pydantic import (
     model_validator,
 )
 
-from service.application.figures import FIGURES
+from service.contract.figures import FIGURES
 from service.contract.schemas import (
     MAX_ID,
     MAX_POSTS,
@@ -33,41 +33,12 @@ from service.contract.schemas import (
     PolitiqueIn,
     Posts,
     StructureIn,
-    _check_code,
     parse_model,
 )
-from service.store.models import STATUTS
+from service.contract.vocabulary import SERVER_FIELDS, STATUTS_PORTAIL, StatutName
 
-__all__ = ["MAX_ID", "MAX_POSTS", "Mois", "Posts"]  # re-exported from service.contract.schemas
-
-StatutName = Literal[
-    "CREEE",
-    "VALIDATION_COSELEC",
-    "EXAMEN_COMPLEMENTAIRE_COSELEC",
-    "REFUS_COSELEC",
-    "ANNULEE",
-    "ABANDON",
-    "DOUBLON",
-]
-assert set(StatutName.__args__) == set(STATUTS)  # type: ignore[attr-defined]
-
-#: Statuses the portal may set (submitted, or withdrawn: cancelled, abandoned, duplicate); the
-#: others follow committee decisions.
-STATUTS_PORTAIL = ("CREEE", "ANNULEE", "ABANDON", "DOUBLON")
-
-#: Fields of a structure document that the service alone decides: a lock (``verrou``: only a
-#: committee override of a round sets one), the coselec history (committed rounds and the admin
-#: history import write it) and the store's own view fields. A document carrying one is refused
-#: by name (``statut`` has its own rule: :func:`service.store.repository.check_portal_document`).
-SERVER_FIELDS = (
-    "verrou",
-    "coselec",
-    "nombreConseillersAttribues",
-    "derniereExplication",
-    "creeLe",
-    "modifieLe",
-)
-
+# re-exported from service.contract.schemas and service.contract.vocabulary
+__all__ = ["MAX_ID", "MAX_POSTS", "SERVER_FIELDS", "STATUTS_PORTAIL", "Mois", "Posts", "StatutName"]
 
 def _utc(value: datetime) -> datetime:
     """Naive → UTC; aware → converted to UTC (in range: checked by :data:`IsoDateTime`)."""
@@ -275,7 +246,7 @@ class _Out(BaseModel):
 
 
 def _figure(key: str) -> str:
-    """A figure's French label and definition (:data:`service.application.figures.FIGURES`), for
+    """A figure's French label and definition (:data:`service.contract.figures.FIGURES`), for
     the docs."""
     f = FIGURES[key]
     return f"{f.titre} : {f.definition}."
@@ -645,8 +616,3 @@ class ScenariosOut(_Out):
     prixEquite: list[dict[str, Any]]
     resolutions: int
     methode: Any
-
-
-def check_code_commune(value: str) -> str:
-    """Re-export of the request schema's COG check (for path parameters)."""
-    return _check_code(value)
