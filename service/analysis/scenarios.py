@@ -46,7 +46,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError
 import geodata
 from allocator import RoundPolicy, SolverConfig, motifs
 from service.analysis import metrics
-from service.application.demo import DEMO_SEED, portal_documents
+from service.application.history import DEMO_SEED, portal_documents
 from service.application.pipeline import (
     _POLICY_FIELDS,
     PreparedRound,

@@ -90,7 +90,7 @@ ENVELOPE = 4_000
 def historical_applications(seed: int = 2021) -> list[dict[str, Any]]:
     """The placed 2021 structures as portal documents (see the module docstring)."""
     import geodata
-    from service.application.demo import portal_documents
+    from service.application.history import portal_documents
 
     table = geodata.load_structures_2021()
     return portal_documents(table[table["code_insee_2026"].notna()], seed=seed)

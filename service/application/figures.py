@@ -27,8 +27,9 @@ from service.contract.figures import FIGURES as FIGURES
 from service.explanations.letters import _euros
 from service.explanations.letters import nombre as nombre
 
-if TYPE_CHECKING:  # the store's figures import SQLAlchemy when called: labels and formatting
-    # stay light for ``allocator allocate`` (no database on that path)
+# The store's figures import SQLAlchemy and the models when called, not with this module: the
+# labels and the formatting stay light for ``allocator allocate`` (no database on that path).
+if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from service.store.models import Programme
@@ -82,9 +83,8 @@ def posts_unplaced(session: Session) -> int:
 
 
 def _programme(session: Session) -> Programme:
-    """The programme row (:func:`service.store.repository.programme`; read here without importing
-    the
-    store, which the API schemas documented by :data:`FIGURES` are imported by)."""
+    """The programme row (:func:`service.store.repository.programme`, read with the models alone:
+    see the imports above)."""
     from sqlalchemy import select
 
     from service.store.models import Programme

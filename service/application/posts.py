@@ -52,6 +52,7 @@ from sqlalchemy.orm import Session
 
 from service.contract.errors import Conflict, NotFound
 from service.contract.schemas import FieldError, InvalidRequest
+from service.explanations.letters import pluriel
 from service.store import repository as store
 from service.store.db import Database
 from service.store.models import (
@@ -551,8 +552,6 @@ def file_request(
                 )
             ).first()
             if pending is not None:
-                from service.explanations.letters import pluriel
-
                 raise Conflict(
                     f"La structure idPG {id_pg} a déjà une demande en attente (n° {pending.id}, "
                     f"{pending.type} de {pluriel(pending.nombre, 'poste')})."

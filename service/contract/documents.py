@@ -40,6 +40,7 @@ from service.contract.vocabulary import SERVER_FIELDS, STATUTS_PORTAIL, StatutNa
 # re-exported from service.contract.schemas and service.contract.vocabulary
 __all__ = ["MAX_ID", "MAX_POSTS", "SERVER_FIELDS", "STATUTS_PORTAIL", "Mois", "Posts", "StatutName"]
 
+
 def _utc(value: datetime) -> datetime:
     """Naive → UTC; aware → converted to UTC (in range: checked by :data:`IsoDateTime`)."""
     if value.tzinfo is None:

@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 
 from service import create_app
 from service.application import posts, rounds
+from service.application.structures import upsert_structure
 from service.contract.documents import StructureDocument
 from service.contract.errors import Conflict, NotFound
 from service.contract.schemas import InvalidRequest
@@ -30,7 +31,7 @@ def _store_with_posts(url: str, grants: dict[int, int], when: datetime = T0) -> 
     db.upgrade()
     with db.write() as s:
         for id_pg, n in grants.items():
-            store.upsert_structure(
+            upsert_structure(
                 s,
                 StructureDocument.model_validate(
                     structure_doc(id_pg, nombreConseillersSouhaites=max(1, n))
