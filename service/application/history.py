@@ -121,6 +121,7 @@ def portal_documents(structures: pd.DataFrame, seed: int = DEMO_SEED) -> list[di
 
     epci_sirens = frozenset(geodata.load_epci()["epci_siren"])
     docs = []
+    row: Any  # a named tuple of the bundled file's columns
     for row in structures.sort_values("id").itertuples(index=False):
         rng = np.random.default_rng([seed, int(row.id)])
         score = int(np.clip(np.round(rng.normal(65, 15)), 0, 100))

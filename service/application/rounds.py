@@ -23,9 +23,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, Result, select, update
 from sqlalchemy.orm import Session
 
 import geodata
@@ -138,6 +138,11 @@ def _environment() -> dict[str, Any]:
 
 
 # -- reads ------------------------------------------------------------------------------------
+
+
+def _rowcount(result: Result[Any]) -> int:
+    """Rows an ``UPDATE`` matched (its result is a cursor result)."""
+    return cast("CursorResult[Any]", result).rowcount
 
 
 def _get(session: Session, round_id: int, *, for_update: bool = False) -> Round:
@@ -452,7 +457,7 @@ def _store_override(
                 version=version + 1,
             )
         )
-        if done.rowcount != 1:
+        if _rowcount(done) != 1:
             raise Conflict(
                 f"Le tour n° {round_id} a été modifié ou validé entre-temps ; relisez-le."
             )
@@ -504,7 +509,7 @@ def commit_round(
                 version=Round.version + 1,
             )
         )
-        if done.rowcount != 1:  # pragma: no cover - the row lock makes this unreachable
+        if _rowcount(done) != 1:  # pragma: no cover - the row lock makes this unreachable
             raise Conflict(f"Le tour n° {round_id} est déjà validé.")
         s.flush()
         s.refresh(row)

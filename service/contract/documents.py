@@ -90,8 +90,10 @@ class StructureDocument(StructureIn):
         description="portail : CREEE, ANNULEE, ABANDON ou DOUBLON (ou le statut déjà enregistré) ; "
         "import d'historique (admin) : tout statut",
     )
-    prefet: list[PrefetDocument] = Field(default_factory=list)
-    coselec: list[CoselecDocument] = Field(
+    # Narrower entries than StructureIn's (a document bounds what reaches the database):
+    # pydantic validates the override; the type checker sees an invariant list.
+    prefet: list[PrefetDocument] = Field(default_factory=list)  # type: ignore[assignment]
+    coselec: list[CoselecDocument] = Field(  # type: ignore[assignment]
         default_factory=list,
         description="refusé sur PUT (historique fixé par le service) ; admis par l'import "
         "d'historique (admin)",

@@ -101,7 +101,7 @@ class StructureValues:
     id_pg: int
     siret: str | None
     type: str
-    nom: str | None
+    nom: str
     code_commune: str
     #: the new status (``None``: CREEE on creation, unchanged on update)
     statut: str | None
