@@ -206,10 +206,10 @@ def register(group: click.Group) -> None:
     @_handled
     def postes_demande(id_pg: int, type_: str, nombre: int, motif: str) -> None:
         """File a structure's request: more posts (next round) or hand free posts back."""
-        from service.application import posts
+        from service.application import demandes
 
         _echo_json(
-            posts.file_request(
+            demandes.file_request(
                 _database(),
                 id_pg,
                 type_=type_,

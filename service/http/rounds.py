@@ -28,7 +28,7 @@ from typing import Annotated, Literal
 from flask import Blueprint, Response, request
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
-from service.application import cycle, history, monthly, posts, replay
+from service.application import cycle, demandes, history, monthly, posts, replay
 from service.contract.documents import (
     MAX_POSTS,
     EcheancesQuery,
@@ -164,7 +164,7 @@ def post_event(id_pg: int, numero: int) -> Response:
 def post_demande(id_pg: int) -> Response:
     route_id(id_pg, "structure")
     body = parse_model(DemandeBody, json_body())
-    view = posts.file_request(
+    view = demandes.file_request(
         db(),
         id_pg,
         type_=body.type,

@@ -25,7 +25,7 @@ from openpyxl import load_workbook
 from sqlalchemy import func, select
 
 from service import create_app
-from service.application import cycle, export, figures, intake, posts, rounds
+from service.application import cycle, demandes, export, figures, intake, posts, rounds
 from service.application.history import import_history, import_structure
 from service.application.monthly import draft_monthly
 from service.application.structures import upsert_structure
@@ -110,8 +110,8 @@ def built(tmp_path_factory: pytest.TempPathFactory, real_pipeline_module: None) 
     rounds.commit_round(db, june["id"], author="test")
     at = datetime(2021, 7, 1, tzinfo=UTC)
     # 9002 hands one of its 3 posts back; 9001 (2 posts) asks for one more
-    posts.file_request(db, 9002, type_="RESTITUTION", nombre=1, now=at, motif="trop")
-    posts.file_request(db, 9001, type_="AJOUT", nombre=1, now=at, motif="besoin")
+    demandes.file_request(db, 9002, type_="RESTITUTION", nombre=1, now=at, motif="trop")
+    demandes.file_request(db, 9001, type_="AJOUT", nombre=1, now=at, motif="besoin")
     with db.write() as s:
         doc = structure_doc(9004, "13055", createdAt="2021-07-02T10:00:00Z")
         upsert_structure(s, StructureDocument.model_validate(doc))
@@ -421,7 +421,7 @@ def test_figures_add_up_after_any_sequence_of_decisions(
                 if candidates:
                     id_pg = candidates[op[1] % len(candidates)]
                     try:
-                        posts.file_request(
+                        demandes.file_request(
                             db, id_pg, type_="RESTITUTION", nombre=op[2], now=when, motif="test"
                         )
                     except Conflict:
