@@ -370,6 +370,7 @@ def sheet_name(code: str, taken: Iterable[str] = ()) -> str:
 
 
 def _write_sheet(ws: Any, headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    # openpyxl is imported for workbooks only (see write_xlsx)
     from openpyxl.styles import Font
     from openpyxl.utils import get_column_letter
 
@@ -393,6 +394,7 @@ def write_xlsx(
     pack: RoundPack, path: str | Path, rows: Sequence[Mapping[str, Any]] | None = None
 ) -> Path:
     """The committee workbook (see the module docstring)."""
+    # openpyxl is imported for the workbook only: the CSV and JSON files do without it.
     from openpyxl import Workbook
 
     rows = decision_rows(pack) if rows is None else rows
