@@ -64,7 +64,6 @@ ROUND_DAY = 15
 #: posts assigned by early 2022).
 PROGRAMME_END = "2022-02"
 ORIGINE_HISTORIQUE = "historique"
-ORIGINE_MOTEUR = "moteur"
 
 
 # -- cadence -------------------------------------------------------------------------------------

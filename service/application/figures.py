@@ -105,42 +105,11 @@ def _posts_by_state(session: Session) -> dict[str, int]:
     }
 
 
-def posts_granted(session: Session) -> int:
-    """Every post a committed decision granted — engine rounds, imported 2021 committees
-    (unplaced posts included), admin history imports — whatever became of it since: one post
-    row per placed post (returned ones included) plus :func:`posts_unplaced`."""
-    return sum(_posts_by_state(session).values()) + posts_unplaced(session)
-
-
-def posts_returned(session: Session) -> int:
-    """Posts returned to the pool (state ``RENDU``: vacant too long, or handed back by their
-    structure, :mod:`service.application.posts`); the envelope got each of them back."""
-    return _posts_by_state(session).get(_RENDU, 0)
-
-
 def posts_consumed(session: Session) -> int:
     """Posts consumed from the national envelope: the programme's counter, raised by every
-    commit and import and lowered by every return to the pool. It equals :func:`posts_granted`
-    − :func:`posts_returned` (tested)."""
+    commit and import and lowered by every return to the pool. It equals the posts granted
+    minus the posts returned (:class:`ProgrammeFigures`, tested)."""
     return int(_programme(session).consumed)
-
-
-def posts_remaining(session: Session) -> int:
-    """Posts the next rounds may still grant: envelope − :func:`posts_consumed`.
-
-    A draft's quota may not exceed it, a commit may not overdraw it, and it is the engine's
-    national-envelope constraint (``rapport.envelope_remaining``, cited by the letters as
-    « enveloppe nationale restante ») of a round drafted on a store with the 2021 history.
-    """
-    row = _programme(session)
-    return int(row.enveloppe - row.consumed)
-
-
-def posts_active(session: Session) -> int:
-    """Posts a structure holds today: post rows not returned to the pool, = :func:`posts_consumed`
-    − :func:`posts_unplaced`. Once the 2021 history is imported they are the existing advisors
-    of the next round (:func:`service.application.cycle.store_existing` sums to it)."""
-    return sum(n for statut, n in _posts_by_state(session).items() if statut != _RENDU)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -148,11 +117,21 @@ class ProgrammeFigures:
     """The national figures of a store at one instant (keys of :data:`FIGURES`)."""
 
     enveloppe: int
+    #: every post a committed decision granted (engine rounds, imported 2021 committees, admin
+    #: history imports), whatever became of it since: post rows (returned ones included) plus
+    #: the unplaced posts
     attribues: int
+    #: post rows returned to the pool (``RENDU``: vacant too long, or handed back)
     rendus: int
+    #: the programme's counter (:func:`posts_consumed`)
     consommes: int
+    #: envelope − consumed: what a draft's quota may use, the engine's national-envelope
+    #: constraint of a round drafted on a store with the 2021 history
     restants: int
+    #: post rows not returned: held today, the existing advisors of the next round once the
+    #: 2021 history is imported (:func:`service.application.cycle.store_existing` sums to it)
     actifs: int
+    #: :func:`posts_unplaced`
     nonLocalises: int
 
     def as_dict(self) -> dict[str, int]:
