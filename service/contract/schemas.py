@@ -8,7 +8,6 @@ data; they are never echoed).
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -90,6 +89,8 @@ class InvalidRequest(ValueError):
 
 def json_error(exc: ValueError) -> str:
     """French message for a document that is not valid JSON (the decoder's own is English)."""
+    import json
+
     if isinstance(exc, UnicodeDecodeError):
         return "JSON invalide : le texte n'est pas en UTF-8"
     if isinstance(exc, json.JSONDecodeError):
