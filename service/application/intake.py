@@ -44,10 +44,8 @@ from service.application.portal_file import (  # noqa: F401  re-exported: the co
     format_decimal,
     line_document,
     parse_boolean,
-    parse_datetime,
     parse_decimal,
     parse_integer,
-    parse_list,
     read_export,
     write_export_csv,
 )
