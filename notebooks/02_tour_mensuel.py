@@ -36,7 +36,7 @@ import pandas as pd
 from service.application import export
 from service.analysis import metrics
 from service.application import pipeline
-from service.application.demo import DEMO_SEED, demo_request
+from service.application.history import DEMO_SEED, demo_request
 from service.contract.schemas import parse_round_request
 
 ROOT = next(p for p in (Path.cwd(), *Path.cwd().parents) if (p / "pyproject.toml").exists())

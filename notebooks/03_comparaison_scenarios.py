@@ -34,7 +34,7 @@ import pandas as pd
 from service.analysis import maps as maps_interactive
 from service.application import pipeline
 from service.analysis import scenarios
-from service.application.demo import demo_request
+from service.application.history import demo_request
 from service.contract.schemas import parse_round_request
 
 ROOT = next(p for p in (Path.cwd(), *Path.cwd().parents) if (p / "pyproject.toml").exists())

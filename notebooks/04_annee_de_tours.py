@@ -40,7 +40,7 @@ from service.application import pipeline
 from service.analysis import scenarios
 from service.analysis import simulate
 from service.analysis import robustness as rb
-from service.application.demo import demo_request
+from service.application.history import demo_request
 from service.contract.schemas import parse_round_request
 
 ROOT = next(p for p in (Path.cwd(), *Path.cwd().parents) if (p / "pyproject.toml").exists())

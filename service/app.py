@@ -136,8 +136,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         In production (``ENV == "production"``) without a secret key.
     """
     from service import ui
-    from service.contract import errors
-    from service.http import meta
+    from service.http import meta, problems
     from service.http import structures as api
     from service.http.web import check_request_text
     from service.store.db import Database, default_sqlite_url
@@ -191,7 +190,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         database.upgrade()
 
     logging.getLogger("service").setLevel(app.config["LOG_LEVEL"])
-    errors.register(app)
+    problems.register(app)
     app.register_blueprint(meta.bp)
     app.register_blueprint(api.bp)
     from service.http import (

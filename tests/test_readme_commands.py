@@ -50,6 +50,7 @@ from typing import Any
 import click
 import pytest
 
+from service.application.structures import upsert_structure
 from service.cli.main import main
 
 pytestmark = pytest.mark.slow
@@ -228,13 +229,12 @@ class Workspace:
 def submit_applications(ws: Workspace) -> None:
     """Twelve applications received before the June 2021 cut-off, as the portal sends them."""
     from service.contract.documents import StructureDocument
-    from service.store import repository as store
 
     database = ws.database
     try:
         with database.write() as s:
             for i, code in enumerate(["59350", "59178", "62041", "80021"] * 3, start=1):
-                store.upsert_structure(
+                upsert_structure(
                     s,
                     StructureDocument.model_validate(
                         {
@@ -259,7 +259,7 @@ PRECONDITIONS: dict[str, Callable[[Workspace], None]] = {
 
 
 def _request_file(ws: Workspace) -> str:
-    from service.application.demo import demo_request
+    from service.application.history import demo_request
 
     path = ws.root / "requete.json"
     if not path.exists():

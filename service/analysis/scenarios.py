@@ -53,7 +53,7 @@ from pydantic import (
 import geodata
 from allocator import RoundPolicy, SolverConfig, motifs
 from service.analysis import metrics
-from service.application.demo import DEMO_SEED, portal_documents
+from service.application.history import DEMO_SEED, portal_documents
 from service.application.pipeline import (
     _POLICY_FIELDS,
     PreparedRound,
@@ -246,9 +246,9 @@ def national_request(quota: int | None = None, seed: int = DEMO_SEED) -> dict[st
 
     The whole first wave applies at once against an empty programme (``conseillersExistants``
     is ``[]``); the quota defaults to 70 % of what public hosts ask, as in
-    :func:`service.application.demo.demo_request`. Synthetic fields (scores, préfet opinions,
+    :func:`service.application.history.demo_request`. Synthetic fields (scores, préfet opinions,
     submission
-    times) come from :func:`service.application.demo.portal_documents` with the same fixed seed.
+    times) come from :func:`service.application.history.portal_documents` with the same fixed seed.
     """
     table = geodata.load_structures_2021()
     table = table[table["code_insee_2026"].notna()]

@@ -19,7 +19,7 @@ advisors in March 2021, before the first wave).
 Applications
 ------------
 - **Historical** (2021-03 .. 2021-05): the 1,443 placed first-wave structures of the bundled file,
-  as :func:`service.application.demo.portal_documents` builds them (their granted number as their
+  as :func:`service.application.history.portal_documents` builds them (their granted number as their
   request;
   synthetic scores, préfet opinions and submission dates, fixed seed: 3-40 days before their
   committee).
@@ -90,7 +90,7 @@ ENVELOPE = 4_000
 def historical_applications(seed: int = 2021) -> list[dict[str, Any]]:
     """The placed 2021 structures as portal documents (see the module docstring)."""
     import geodata
-    from service.application.demo import portal_documents
+    from service.application.history import portal_documents
 
     table = geodata.load_structures_2021()
     return portal_documents(table[table["code_insee_2026"].notna()], seed=seed)

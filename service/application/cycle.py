@@ -38,16 +38,15 @@ draft: after each commit the next round sees the new posts.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import math
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from service.contract.errors import Conflict
-from service.contract.schemas import FieldError, InvalidRequest, PolitiqueIn, check_mois
+from service.application import figures
+from service.contract.schemas import FieldError, InvalidRequest, check_mois
 from service.store import repository as store
 from service.store.db import Database
 from service.store.models import (
@@ -57,7 +56,6 @@ from service.store.models import (
     Poste,
     Round,
     Structure,
-    utcnow,
 )
 
 #: Day of the month of the monthly round (the call for applications).
@@ -66,10 +64,6 @@ ROUND_DAY = 15
 #: posts assigned by early 2022).
 PROGRAMME_END = "2022-02"
 ORIGINE_HISTORIQUE = "historique"
-ORIGINE_MOTEUR = "moteur"
-HISTORY_AUTHOR = "import-historique"
-#: Motif code of imported decisions (no engine explanation exists for them).
-MOTIF_HISTORIQUE = "DECISION_HISTORIQUE_2021"
 
 
 # -- cadence -------------------------------------------------------------------------------------
@@ -203,8 +197,6 @@ class ExistingState:
 
 def existing_state(session: Session) -> ExistingState:
     if history_imported(session):
-        from service.application import figures
-
         return ExistingState(
             extra={}, full=store_existing(session), consumed=figures.posts_consumed(session)
         )
@@ -222,359 +214,6 @@ def existing_state(session: Session) -> ExistingState:
         else:
             extra.pop(code, None)
     return ExistingState(extra=extra, full=None)
-
-
-# -- drafting a monthly round -------------------------------------------------------------------
-
-
-def draft_monthly(
-    db: Database,
-    *,
-    mois: str,
-    quota: int | None = None,
-    politique: PolitiqueIn | None = None,
-    author: str = "",
-    end: str = PROGRAMME_END,
-) -> dict[str, Any]:
-    """Draft the round of ``mois`` on the cadence above (quota defaulted if ``None``)."""
-    from service.application import rounds
-
-    parse_mois(mois)
-    defaulted = quota is None
-    if quota is None:
-        with db.read() as s:
-            restant = store.programme_view(store.programme(s))["restant"]
-        quota = default_quota(restant, mois, end)
-    view = rounds.draft_round(
-        db,
-        mois=mois,
-        quota=quota,
-        politique=politique,
-        author=author,
-        received_before=applications_cutoff(mois),
-    )
-    view["cadence"] = {
-        "dateTour": round_date(mois).date().isoformat(),
-        "receptionAvant": applications_cutoff(mois).isoformat().replace("+00:00", "Z"),
-        "quotaParDefaut": defaulted,
-    }
-    return view
-
-
-# -- 2021 history import ------------------------------------------------------------------------
-
-
-def _history_table() -> Any:
-    import geodata
-
-    return geodata.load_structures_2021()
-
-
-def bundled_file_sha256() -> str:
-    from geodata import layers
-
-    path = layers.DATA_DIR / "conseillers_numeriques_structures_2021.csv"
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def _at(day: Any) -> datetime:
-    d = date.fromisoformat(str(day)[:10])
-    return datetime(d.year, d.month, d.day, 12, tzinfo=UTC)
-
-
-def history_documents() -> list[dict[str, Any]]:
-    """Portal documents of the placed 2021 structures, SIRETs made unique (ascending idPG).
-
-    25 SIRETs appear on several rows of the bundled file (one body hosting several sites); the
-    store keeps a SIRET unique, so it stays on the lowest ``idPG`` and the others get none.
-    """
-    from service.application.demo import portal_documents
-
-    table = _history_table()
-    placed = table[table["code_insee_2026"].notna()]
-    docs = portal_documents(placed)
-    seen: set[str] = set()
-    for d in docs:
-        siret = d.get("siret")
-        if siret in seen:
-            d["siret"] = None
-        elif siret:
-            seen.add(siret)
-        d["statut"] = "VALIDATION_COSELEC"
-    return docs
-
-
-def history_committees() -> list[dict[str, Any]]:
-    """The 8 committees of the bundled file: date, decisions (idPG, posts), unplaced posts."""
-    table = _history_table()
-    out = []
-    for k, (day, rows) in enumerate(sorted(table.groupby("date_validation_comite")), start=1):
-        placed = rows[rows["code_insee_2026"].notna()].sort_values("id")
-        unplaced = rows[rows["code_insee_2026"].isna()].sort_values("id")
-        out.append(
-            {
-                "numero": f"2021-coselec-{k}",
-                "date": str(day)[:10],
-                "decisions": [
-                    (int(i), int(n)) for i, n in zip(placed["id"], placed["nb_cnfs"], strict=True)
-                ],
-                "nonLocalises": [
-                    {"id": int(i), "nombre": int(n)}
-                    for i, n in zip(unplaced["id"], unplaced["nb_cnfs"], strict=True)
-                ],
-            }
-        )
-    return out
-
-
-def history_result(committee: dict[str, Any]) -> dict[str, Any]:
-    """The stored 'result' of an imported committee (derived from the bundled file only)."""
-    decisions = [
-        {
-            "idPG": i,
-            "nombreConseillersAttribues": n,
-            "nombreConseillersCoselec": n,
-            "avisCoselec": "POSITIF",
-            "motifs": [MOTIF_HISTORIQUE],
-            "explication": {},
-        }
-        for i, n in committee["decisions"]
-    ]
-    placed = sum(n for _, n in committee["decisions"])
-    unplaced = sum(u["nombre"] for u in committee["nonLocalises"])
-    return {
-        "status": "HISTORIQUE",
-        "decisions": decisions,
-        "totaux": {
-            "attribues": placed,
-            "quota": placed + unplaced,
-            "nonLocalises": unplaced,
-        },
-        "solveur": {"nom": "historique", "version": "2021", "gap": None, "secondes": 0.0},
-        "entreeSha256": store.canonical_sha256(
-            {"numero": committee["numero"], "date": committee["date"], "decisions": decisions}
-        ),
-    }
-
-
-def import_history(
-    db: Database, *, author: str = HISTORY_AUTHOR, until: str | None = None
-) -> dict[str, Any]:
-    """Import the bundled 2021 committees as committed history (idempotent, one transaction).
-
-    ``until`` (ISO date) keeps only the committees held before that day, and their structures:
-    the demo round replays the last committee on top of the earlier ones.
-
-    Creates the 1,443 placed structures (portal documents of :func:`service.application.demo
-    .portal_documents`, statut VALIDATION_COSELEC), one committed round of origin ``historique``
-    per committee (dated on the committee day) with one coselec entry per structure, their posts
-    (assumed in post: the file lists validated hosts, recruitment dates are not public) and
-    consumes the 2,138 posts of the envelope. A second call changes nothing.
-
-    Raises
-    ------
-    Conflict
-        Some of these ``idPG`` or SIRETs already exist in the store, or the envelope is too small.
-    """
-    from service.application import posts
-    from service.contract.documents import StructureDocument
-
-    with db.read() as s:
-        if history_imported(s):
-            n = s.scalar(select(func.count(Round.id)).where(Round.origine == ORIGINE_HISTORIQUE))
-            return {"importe": False, "tours": int(n or 0), "message": "historique déjà importé"}
-    committees = [c for c in history_committees() if until is None or c["date"] < until]
-    kept = {i for c in committees for i, _ in c["decisions"]}
-    docs = {d["idPG"]: d for d in history_documents() if d["idPG"] in kept}
-    sha = bundled_file_sha256()
-    total = sum(n for c in committees for _, n in c["decisions"]) + sum(
-        u["nombre"] for c in committees for u in c["nonLocalises"]
-    )
-    summary: dict[str, Any] = {"importe": True, "tours": [], "structures": len(docs)}
-    with db.write() as s:
-        if history_imported(s):  # a concurrent import won
-            return {"importe": False, "message": "historique déjà importé"}
-        clash = sorted(
-            s.scalars(select(Structure.id_pg).where(Structure.id_pg.in_(list(docs)))).all()
-        )
-        sirets = [d["siret"] for d in docs.values() if d.get("siret")]
-        clash_siret = sorted(
-            str(x) for x in s.scalars(select(Structure.siret).where(Structure.siret.in_(sirets)))
-        )
-        if clash or clash_siret:
-            raise Conflict(
-                "Import impossible : des structures du fichier 2021 existent déjà "
-                f"(idPG {clash[:10]}, SIRET {clash_siret[:10]})."
-            )
-        prog = store.programme(s, for_update=True)
-        if prog.consumed + total > prog.enveloppe:
-            raise Conflict(
-                f"L'historique consomme {total} postes ; il en reste "
-                f"{prog.enveloppe - prog.consumed} dans l'enveloppe."
-            )
-        for c in committees:
-            when = _at(c["date"])
-            result = history_result(c)
-            row = Round(
-                mois=c["date"][:7],
-                quota=result["totaux"]["quota"],
-                politique=None,
-                status=ROUND_COMMITTED,
-                snapshot={
-                    "format": 1,
-                    "origine": ORIGINE_HISTORIQUE,
-                    "source": {
-                        "fichier": "geodata/data/conseillers_numeriques_structures_2021.csv",
-                        "sha256": sha,
-                    },
-                    "numero": c["numero"],
-                    "date": c["date"],
-                    "structures": {},
-                    "nonLocalises": c["nonLocalises"],
-                },
-                result=result,
-                locks={},
-                author=author[:64],
-                committed_by=author[:64],
-                created_at=when,
-                updated_at=when,
-                committed_at=when,
-                version=1,
-                origine=ORIGINE_HISTORIQUE,
-            )
-            s.add(row)
-            s.flush()
-            for id_pg, _ in c["decisions"]:
-                doc = StructureDocument.model_validate(docs[id_pg])
-                s.add(
-                    Structure(
-                        id_pg=id_pg,
-                        siret=doc.siret,
-                        type=doc.type,
-                        nom=doc.nom,
-                        code_commune=doc.codeCommune,
-                        statut="VALIDATION_COSELEC",
-                        document=store._document(doc),
-                        created_at=received_at(docs[id_pg]) or when,
-                        updated_at=when,
-                    )
-                )
-            s.flush()
-            for id_pg, n in c["decisions"]:
-                for p in docs[id_pg]["prefet"]:
-                    s.add(
-                        store.AvisPrefetRow(
-                            id_pg=id_pg,
-                            avis=p["avisPrefet"],
-                            nombre=p["nombreConseillersPrefet"],
-                            commentaire=p["commentairePrefet"],
-                            inserted_at=when,
-                            auteur=author[:64],
-                        )
-                    )
-                s.add(
-                    CoselecRow(
-                        id_pg=id_pg,
-                        nombre_conseillers_coselec=n,
-                        attribues=n,
-                        avis="POSITIF",
-                        numero=c["numero"],
-                        inserted_at=when,
-                        round_id=row.id,
-                        motifs=[MOTIF_HISTORIQUE],
-                        explication={},
-                    )
-                )
-            posts.create_posts(
-                s,
-                row.id,
-                [(i, 0, n) for i, n in c["decisions"]],
-                when,
-                statut="EN_POSTE",
-                auteur=author,
-            )
-            placed = result["totaux"]["attribues"]
-            unplaced = result["totaux"]["nonLocalises"]
-            prog.consumed += placed + unplaced
-            prog.version += 1
-            prog.updated_at = when
-            summary["tours"].append(
-                {
-                    "id": row.id,
-                    "numero": c["numero"],
-                    "date": c["date"],
-                    "postes": placed + unplaced,
-                }
-            )
-        s.flush()
-        summary["programme"] = store.programme_view(prog)
-    return summary
-
-
-# -- admin import of one structure with its history --------------------------------------------
-
-#: Motif code of the decisions of an admin history import (taken before the service existed).
-MOTIF_IMPORT = "DECISION_IMPORTEE"
-
-
-def import_structure(db: Database, doc: Any, *, author: str) -> dict[str, Any]:
-    """Import one structure with its committee history (``POST /v1/structures/import-historique``,
-    role ``admin`` only): the migration path for decisions taken before the service.
-
-    ``doc`` (:class:`service.contract.documents.StructureDocument`) may carry ``statut`` and
-    ``coselec``,
-    never ``verrou`` (locks are committee overrides of a round) nor the view's fields. In one
-    transaction: the structure (``statut`` or CREEE) and its préfet opinions, one recorded
-    coselec entry per history entry (``attribues`` = what it added, motif
-    :data:`MOTIF_IMPORT`), the posts of the final grant (in post, as for the 2021 import) and
-    that grant consumed from the national envelope. History is written once: an existing
-    ``idPG`` is a conflict.
-    """
-    from service.application import posts
-
-    store.refuse_server_fields(store.server_field_errors(doc, allowed=("coselec",)))
-    store.check_communes(doc)
-    now = utcnow()
-    with db.write() as s:
-        if s.get(Structure, doc.idPG, with_for_update=True) is not None:
-            raise Conflict(
-                f"La structure idPG {doc.idPG} existe déjà : son historique ne s'importe qu'une "
-                "fois (les décisions suivantes sont celles des tours validés)."
-            )
-        store.check_siret(s, doc)
-        store.create_structure(s, doc, author, now)
-        granted = 0
-        for c in doc.coselec:
-            avis = store._norm_avis(c.avisCoselec)
-            added = c.nombreConseillersCoselec - granted if avis == "POSITIF" else 0
-            s.add(
-                CoselecRow(
-                    id_pg=doc.idPG,
-                    nombre_conseillers_coselec=c.nombreConseillersCoselec,
-                    attribues=added,
-                    avis=avis,
-                    numero=c.numero,
-                    inserted_at=c.insertedAt or now,
-                    round_id=None,
-                    motifs=[MOTIF_IMPORT],
-                    explication={"import": {"auteur": author[:64]}},
-                )
-            )
-            if avis == "POSITIF":
-                granted = c.nombreConseillersCoselec
-        prog = store.programme(s, for_update=True)
-        if prog.consumed + granted > prog.enveloppe:
-            raise Conflict(
-                f"L'historique de la structure idPG {doc.idPG} consomme {granted} postes ; il en "
-                f"reste {prog.enveloppe - prog.consumed} dans l'enveloppe."
-            )
-        s.flush()
-        posts.create_posts(s, None, [(doc.idPG, 0, granted)], now, statut="EN_POSTE", auteur=author)
-        prog.consumed += granted
-        prog.version += 1
-        prog.updated_at = now
-        s.flush()
-        return store.get_structure(s, doc.idPG)
 
 
 # -- programme state and money -------------------------------------------------------------------
@@ -667,21 +306,11 @@ def programme_state(
     Money counts the posts that are not returned to the pool (``RENDU``), at the cost of
     :func:`post_cost_eur`; returned posts are reported apart.
     """
-    from service.application import figures
-
     with db.read() as s:
         prog = store.programme_view(store.programme(s))
         numbers = figures.programme_figures(s)
         imported = history_imported(s)
-        rows = s.execute(
-            select(
-                Poste.statut,
-                Poste.round_id,
-                Structure.type,
-                Structure.code_commune,
-                Structure.document,
-            ).join(Structure, Structure.id_pg == Poste.id_pg)
-        ).all()
+        ledger = _post_ledger(s, duree_mois)
         rounds_meta = {
             int(rid): (mois, origine, status)
             for rid, mois, origine, status in s.execute(
@@ -702,40 +331,70 @@ def programme_state(
         pending_requests = s.scalar(
             select(func.count(DemandePostes.id)).where(DemandePostes.statut == "EN_ATTENTE")
         )
-    by_state: dict[str, int] = {}
-    per_round: dict[int, dict[str, Any]] = {}
-    per_dep: dict[str, dict[str, Any]] = {}
-    total_eur = 0.0
-    standard_eur = 0.0
-    returned_eur = 0.0
+    out: dict[str, Any] = {
+        **prog,
+        "historiqueImporte": imported,
+        "postesAttribues": numbers.attribues,
+        "postesNonLocalises": numbers.nonLocalises,
+        "postesParStatut": dict(sorted(ledger.by_state.items())),
+        "postesActifs": numbers.actifs,
+        "postesRendus": numbers.rendus,
+        "ecarts": figures.differences(numbers),
+        "demandesEnAttente": int(pending_requests or 0),
+        "dureeConventionMois": duree_mois,
+        "coutEtatEur": round(ledger.total_eur, 2),
+        # co-funding of the hosts: State's cost + co-funding = standard cost of the posts held
+        "coutStandardEur": round(ledger.standard_eur, 2),
+        "cofinancementEur": round(ledger.standard_eur - ledger.total_eur, 2),
+        "coutPostesRendusEur": round(ledger.returned_eur, 2),
+        "tours": _programme_rounds(ledger.per_round, unplaced_by_round, rounds_meta),
+    }
+    if with_departements:
+        shares = fair_shares(prog["enveloppe"], existing if imported else None)
+        out["departements"] = _programme_departements(shares, ledger.per_dep)
+    return out
+
+
+@dataclasses.dataclass
+class _PostLedger:
+    """The posts of the store, counted and priced by state, round and département."""
+
+    by_state: dict[str, int] = dataclasses.field(default_factory=dict)
+    per_round: dict[int, dict[str, Any]] = dataclasses.field(default_factory=dict)
+    per_dep: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
+    total_eur: float = 0.0
+    standard_eur: float = 0.0
+    returned_eur: float = 0.0
+
+
+def _post_ledger(s: Session, duree_mois: int | None) -> _PostLedger:
+    """Every post row priced at :func:`post_costs_eur` (one cost per host kind and commune)."""
+    rows = s.execute(
+        select(
+            Poste.statut,
+            Poste.round_id,
+            Structure.type,
+            Structure.code_commune,
+            Structure.document,
+        ).join(Structure, Structure.id_pg == Poste.id_pg)
+    ).all()
+    ledger = _PostLedger()
     cost_cache: dict[tuple[str, str, float | None, float | None], tuple[float, float]] = {}
     for statut, round_id, type_, code, document in rows:
-        by_state[statut] = by_state.get(statut, 0) + 1
+        ledger.by_state[statut] = ledger.by_state.get(statut, 0) + 1
         cof, part = document.get("cofinancementEur"), document.get("cofinancementPart")
         key = (type_, code, cof, part)
         if key not in cost_cache:
             cost_cache[key] = post_costs_eur(type_, code, cof, duree_mois, part)
         standard, cost = cost_cache[key]
         rid = int(round_id) if round_id is not None else 0
-        r = per_round.setdefault(
-            rid,
-            {
-                "postes": 0,
-                "rendus": 0,
-                "coutEtatEur": 0.0,
-                "coutStandardEur": 0.0,
-                "postesRendusEur": 0.0,
-            },
-        )
-        dep = departement_of(code)
-        d = per_dep.setdefault(
-            dep, {"postes": 0, "rendus": 0, "coutEtatEur": 0.0, "coutStandardEur": 0.0}
-        )
+        r = ledger.per_round.setdefault(rid, dict(_NO_ROUND_MONEY))
+        d = ledger.per_dep.setdefault(departement_of(code), dict(_NO_DEPARTEMENT_MONEY))
         if statut == "RENDU":
             r["rendus"] += 1
             r["postesRendusEur"] += cost
             d["rendus"] += 1
-            returned_eur += cost
+            ledger.returned_eur += cost
         else:
             r["postes"] += 1
             r["coutEtatEur"] += cost
@@ -743,12 +402,21 @@ def programme_state(
             d["postes"] += 1
             d["coutEtatEur"] += cost
             d["coutStandardEur"] += standard
-            total_eur += cost
-            standard_eur += standard
+            ledger.total_eur += cost
+            ledger.standard_eur += standard
+    return ledger
+
+
+def _programme_rounds(
+    per_round: dict[int, dict[str, Any]],
+    unplaced_by_round: dict[int, int],
+    rounds_meta: dict[int, tuple[Any, Any, Any]],
+) -> list[dict[str, Any]]:
+    """One entry per round holding posts (``id`` null: admin history imports), by id."""
     tours = []
     for rid in sorted(set(per_round) | set(unplaced_by_round)):
         mois, origine, _ = rounds_meta.get(rid, (None, None, None))
-        money = _money(per_round.get(rid) or _NO_MONEY)
+        money = _money(per_round.get(rid) or _NO_ROUND_MONEY)
         unplaced = unplaced_by_round.get(rid, 0)
         tours.append(
             {
@@ -762,58 +430,43 @@ def programme_state(
                 **money,
             }
         )
-    out: dict[str, Any] = {
-        **prog,
-        "historiqueImporte": imported,
-        "postesAttribues": numbers.attribues,
-        "postesNonLocalises": numbers.nonLocalises,
-        "postesParStatut": dict(sorted(by_state.items())),
-        "postesActifs": numbers.actifs,
-        "postesRendus": numbers.rendus,
-        "ecarts": figures.differences(numbers),
-        "demandesEnAttente": int(pending_requests or 0),
-        "dureeConventionMois": duree_mois,
-        "coutEtatEur": round(total_eur, 2),
-        # co-funding of the hosts: State's cost + co-funding = standard cost of the posts held
-        "coutStandardEur": round(standard_eur, 2),
-        "cofinancementEur": round(standard_eur - total_eur, 2),
-        "coutPostesRendusEur": round(returned_eur, 2),
-        "tours": tours,
-    }
-    if with_departements:
-        shares = fair_shares(prog["enveloppe"], existing if imported else None)
-        deps = []
-        for code, info in shares.items():
-            d = per_dep.get(
-                code, {"postes": 0, "rendus": 0, "coutEtatEur": 0.0, "coutStandardEur": 0.0}
-            )
-            held = d["postes"]
-            deps.append(
-                {
-                    "departement": code,
-                    "nom": info["nom"],
-                    "postes": held,
-                    "partEquitable": info["partEquitable"],
-                    "ecart": held - info["partEquitable"],
-                    "postesPour10000Fragiles": round(held / info["besoin"] * 1e4, 3)
-                    if info["besoin"] > 0
-                    else None,
-                    "rendus": d["rendus"],
-                    "coutEtatEur": round(d["coutEtatEur"], 2),
-                    "cofinancementEur": round(d["coutStandardEur"] - d["coutEtatEur"], 2),
-                }
-            )
-        out["departements"] = deps
-    return out
+    return tours
 
 
-_NO_MONEY = {
+def _programme_departements(
+    shares: dict[str, dict[str, Any]], per_dep: dict[str, dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Posts held against the fair share, per département (in the order of ``shares``)."""
+    deps = []
+    for code, info in shares.items():
+        d = per_dep.get(code, _NO_DEPARTEMENT_MONEY)
+        held = d["postes"]
+        deps.append(
+            {
+                "departement": code,
+                "nom": info["nom"],
+                "postes": held,
+                "partEquitable": info["partEquitable"],
+                "ecart": held - info["partEquitable"],
+                "postesPour10000Fragiles": round(held / info["besoin"] * 1e4, 3)
+                if info["besoin"] > 0
+                else None,
+                "rendus": d["rendus"],
+                "coutEtatEur": round(d["coutEtatEur"], 2),
+                "cofinancementEur": round(d["coutStandardEur"] - d["coutEtatEur"], 2),
+            }
+        )
+    return deps
+
+
+_NO_ROUND_MONEY = {
     "postes": 0,
     "rendus": 0,
     "coutEtatEur": 0.0,
     "coutStandardEur": 0.0,
     "postesRendusEur": 0.0,
 }
+_NO_DEPARTEMENT_MONEY = {"postes": 0, "rendus": 0, "coutEtatEur": 0.0, "coutStandardEur": 0.0}
 
 
 def _money(r: dict[str, Any]) -> dict[str, Any]:

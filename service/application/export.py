@@ -29,7 +29,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from service.application import figures
+import geodata
+from service.application import figures, rounds
+from service.application.pipeline import DEFAULT_QUALITY, _existing_map
+from service.contract.errors import Conflict
 from service.contract.schemas import RoundRequest, stored_request
 from service.explanations import letters as ex
 
@@ -123,14 +126,9 @@ class RoundPack:
 
 def load_round(db: Any, round_id: int) -> RoundPack:
     """The pack of a stored round (draft or committed): result, request snapshot, metadata."""
-    from service.application import rounds
-    from service.application.pipeline import _existing_map
-
     view = rounds.get_round(db, round_id)
     snapshot = rounds.get_round_snapshot(db, round_id)
     if "request" not in snapshot:
-        from service.contract.errors import Conflict
-
         raise Conflict(
             f"Le tour n° {round_id} est un comité importé ({snapshot.get('origine', 'historique')}"
             f", {snapshot.get('date', view['mois'])}) : il n'a pas de requête du moteur à "
@@ -148,8 +146,6 @@ def load_round(db: Any, round_id: int) -> RoundPack:
 
 def pack_from_result(result: Mapping[str, Any], request: RoundRequest) -> RoundPack:
     """The pack of a stateless result (``allocator allocate``, notebooks)."""
-    from service.application.pipeline import _existing_map
-
     return RoundPack(
         result=result, request=request, meta=None, existing=_existing_map(request, None)
     )
@@ -167,8 +163,6 @@ def _departement_of(decision: Mapping[str, Any], structure: Any) -> str:
 
 
 def _commune_departements() -> dict[str, str]:
-    import geodata
-
     c = geodata.load_communes()
     return dict(zip(c["code_insee"], c["departement"], strict=True))
 
@@ -184,8 +178,6 @@ def _proposal(decision: Mapping[str, Any], lock: Mapping[str, Any] | None) -> in
 
 def decision_rows(pack: RoundPack) -> list[dict[str, Any]]:
     """One row per decision (ascending idPG), with :data:`DECISION_COLUMNS`."""
-    from service.application.pipeline import DEFAULT_QUALITY
-
     by_id = {s.idPG: s for s in pack.request.structures}
     locks = {} if pack.meta is None else pack.meta.verrous
     # Short explanations with the round's own metadata (a committed round says "décision").
@@ -378,6 +370,7 @@ def sheet_name(code: str, taken: Iterable[str] = ()) -> str:
 
 
 def _write_sheet(ws: Any, headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    # openpyxl is imported for workbooks only (see write_xlsx)
     from openpyxl.styles import Font
     from openpyxl.utils import get_column_letter
 
@@ -401,6 +394,7 @@ def write_xlsx(
     pack: RoundPack, path: str | Path, rows: Sequence[Mapping[str, Any]] | None = None
 ) -> Path:
     """The committee workbook (see the module docstring)."""
+    # openpyxl is imported for the workbook only: the CSV and JSON files do without it.
     from openpyxl import Workbook
 
     rows = decision_rows(pack) if rows is None else rows
@@ -464,8 +458,6 @@ def write_json(
 
 def existing_after(pack: RoundPack) -> tuple[dict[str, int], dict[str, int]]:
     """Advisors by code commune before the round and after its grants."""
-    import geodata
-
     before = dict(geodata.bundled_existing_advisors() if pack.existing is None else pack.existing)
     after = dict(before)
     for d in pack.result.get("decisions", ()):
@@ -484,6 +476,7 @@ def write_maps(
 ) -> list[Path]:
     """National maps (posts granted, coverage before / after) and per-département maps (posts
     granted per commune, coverage after) for ``departements`` (default: those with grants)."""
+    # matplotlib (geodata.maps) is imported for maps only: the tables and files do without it.
     from geodata import maps
 
     out = Path(out_dir)

@@ -23,11 +23,13 @@ from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from service.contract.figures import FIGURES as FIGURES
 from service.explanations.letters import _euros, pluriel
 from service.explanations.letters import nombre as nombre
 
-if TYPE_CHECKING:  # the store's figures import SQLAlchemy when called: labels and formatting
-    # stay light for ``allocator allocate`` (no database on that path)
+# The store's figures import SQLAlchemy and the models when called, not with this module: the
+# labels and the formatting stay light for ``allocator allocate`` (no database on that path).
+if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from service.store.models import Programme
@@ -37,63 +39,6 @@ if TYPE_CHECKING:  # the store's figures import SQLAlchemy when called: labels a
 _HISTORIQUE = "historique"
 #: Post state of a post returned to the pool (:mod:`service.application.posts`).
 _RENDU = "RENDU"
-
-
-@dataclasses.dataclass(frozen=True)
-class Figure:
-    """A figure's French label (shown as is, first letter capitalised at the start of a line or
-    a cell) and its French definition (API documentation, README)."""
-
-    libelle: str
-    definition: str
-
-    @property
-    def titre(self) -> str:
-        """The label with a capital first letter (page headings, table cells)."""
-        return self.libelle[:1].upper() + self.libelle[1:]
-
-
-#: The one table of labels and definitions, keyed by the figure's JSON name.
-FIGURES: dict[str, Figure] = {
-    "enveloppe": Figure(
-        "enveloppe nationale", "postes financés par l'État pour tout le programme (4 000)"
-    ),
-    "attribues": Figure(
-        "postes attribués",
-        "postes accordés par les décisions validées (tours, comités de 2021 importés, imports "
-        "d'historique), qu'ils soient encore occupés, vacants ou rendus depuis",
-    ),
-    "rendus": Figure(
-        "postes rendus au vivier",
-        "postes attribués puis rendus (vacants trop longtemps ou restitués par leur "
-        "structure) : l'enveloppe les récupère",
-    ),
-    "consommes": Figure(
-        "postes consommés",
-        "postes attribués moins les postes rendus au vivier : ce que les décisions prennent "
-        "sur l'enveloppe nationale",
-    ),
-    "restants": Figure(
-        "postes restants",
-        "enveloppe nationale moins les postes consommés : ce que les tours suivants peuvent "
-        "encore attribuer",
-    ),
-    "actifs": Figure(
-        "postes actifs",
-        "postes consommés détenus par une structure localisée (ni rendus, ni non localisés) : "
-        "les conseillers déjà présents sur la carte",
-    ),
-    "nonLocalises": Figure(
-        "postes non localisés",
-        "postes attribués en 2021 à des structures sans code commune : comptés dans l'enveloppe, "
-        "absents de la carte et des postes actifs",
-    ),
-    "demandeRestante": Figure(
-        "demande restante",
-        "postes demandés moins postes déjà attribués à la structure (jamais négative) : le "
-        "plus qu'un tour puisse lui accorder",
-    ),
-}
 
 
 def euros(value: float | None) -> str:
@@ -138,9 +83,8 @@ def posts_unplaced(session: Session) -> int:
 
 
 def _programme(session: Session) -> Programme:
-    """The programme row (:func:`service.store.repository.programme`; read here without importing
-    the
-    store, which the API schemas documented by :data:`FIGURES` are imported by)."""
+    """The programme row (:func:`service.store.repository.programme`, read with the models alone:
+    see the imports above)."""
     from sqlalchemy import select
 
     from service.store.models import Programme
@@ -161,42 +105,11 @@ def _posts_by_state(session: Session) -> dict[str, int]:
     }
 
 
-def posts_granted(session: Session) -> int:
-    """Every post a committed decision granted — engine rounds, imported 2021 committees
-    (unplaced posts included), admin history imports — whatever became of it since: one post
-    row per placed post (returned ones included) plus :func:`posts_unplaced`."""
-    return sum(_posts_by_state(session).values()) + posts_unplaced(session)
-
-
-def posts_returned(session: Session) -> int:
-    """Posts returned to the pool (state ``RENDU``: vacant too long, or handed back by their
-    structure, :mod:`service.application.posts`); the envelope got each of them back."""
-    return _posts_by_state(session).get(_RENDU, 0)
-
-
 def posts_consumed(session: Session) -> int:
     """Posts consumed from the national envelope: the programme's counter, raised by every
-    commit and import and lowered by every return to the pool. It equals :func:`posts_granted`
-    − :func:`posts_returned` (tested)."""
+    commit and import and lowered by every return to the pool. It equals the posts granted
+    minus the posts returned (:class:`ProgrammeFigures`, tested)."""
     return int(_programme(session).consumed)
-
-
-def posts_remaining(session: Session) -> int:
-    """Posts the next rounds may still grant: envelope − :func:`posts_consumed`.
-
-    A draft's quota may not exceed it, a commit may not overdraw it, and it is the engine's
-    national-envelope constraint (``rapport.envelope_remaining``, cited by the letters as
-    « enveloppe nationale restante ») of a round drafted on a store with the 2021 history.
-    """
-    row = _programme(session)
-    return int(row.enveloppe - row.consumed)
-
-
-def posts_active(session: Session) -> int:
-    """Posts a structure holds today: post rows not returned to the pool, = :func:`posts_consumed`
-    − :func:`posts_unplaced`. Once the 2021 history is imported they are the existing advisors
-    of the next round (:func:`service.application.cycle.store_existing` sums to it)."""
-    return sum(n for statut, n in _posts_by_state(session).items() if statut != _RENDU)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -204,11 +117,21 @@ class ProgrammeFigures:
     """The national figures of a store at one instant (keys of :data:`FIGURES`)."""
 
     enveloppe: int
+    #: every post a committed decision granted (engine rounds, imported 2021 committees, admin
+    #: history imports), whatever became of it since: post rows (returned ones included) plus
+    #: the unplaced posts
     attribues: int
+    #: post rows returned to the pool (``RENDU``: vacant too long, or handed back)
     rendus: int
+    #: the programme's counter (:func:`posts_consumed`)
     consommes: int
+    #: envelope − consumed: what a draft's quota may use, the engine's national-envelope
+    #: constraint of a round drafted on a store with the 2021 history
     restants: int
+    #: post rows not returned: held today, the existing advisors of the next round once the
+    #: 2021 history is imported (:func:`service.application.cycle.store_existing` sums to it)
     actifs: int
+    #: :func:`posts_unplaced`
     nonLocalises: int
 
     def as_dict(self) -> dict[str, int]:

@@ -36,7 +36,8 @@ The deadline sweep (:func:`apply_deadlines`) is explicit — ``allocator postes 
 Requests of a structure (one pending request at a time, enforced by a partial unique index):
 ``AJOUT`` (more posts: the structure goes back to complementary review with its wish raised by
 ``nombre``; the next committed round that includes it closes the request) and ``RESTITUTION``
-(hand back ``nombre`` free posts — vacant ones, at most as many as it has — applied at once).
+(hand back ``nombre`` free posts — vacant ones, at most as many as it has — applied at once);
+filed by :func:`service.application.demandes.file_request`.
 """
 
 from __future__ import annotations
@@ -47,7 +48,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from service.contract.errors import Conflict, NotFound
@@ -59,7 +59,6 @@ from service.store.models import (
     DemandePostes,
     Poste,
     PosteEvenement,
-    Structure,
 )
 
 SELECTION_DAYS = 15
@@ -254,7 +253,7 @@ def event_view(e: PosteEvenement) -> dict[str, Any]:
     }
 
 
-def _structure_posts(session: Session, id_pg: int, *, for_update: bool = False) -> list[Poste]:
+def structure_posts(session: Session, id_pg: int, *, for_update: bool = False) -> list[Poste]:
     stmt = select(Poste).where(Poste.id_pg == id_pg).order_by(Poste.numero)
     if for_update:
         stmt = stmt.with_for_update()
@@ -265,7 +264,7 @@ def list_posts(db: Database, id_pg: int, now: datetime) -> dict[str, Any]:
     """``GET /v1/structures/{idPG}/postes``: the structure's posts and its requests."""
     with db.read() as s:
         store.get_structure_row(s, id_pg)
-        posts = _structure_posts(s, id_pg)
+        posts = structure_posts(s, id_pg)
         demandes = list(
             s.scalars(
                 select(DemandePostes).where(DemandePostes.id_pg == id_pg).order_by(DemandePostes.id)
@@ -518,87 +517,3 @@ def demande_view(d: DemandePostes) -> dict[str, Any]:
         "roundId": d.round_id,
         "resultat": d.resultat,
     }
-
-
-def file_request(
-    db: Database,
-    id_pg: int,
-    *,
-    type_: str,
-    nombre: int,
-    now: datetime,
-    motif: str = "",
-    auteur: str = "",
-) -> dict[str, Any]:
-    """A structure asks for ``nombre`` more posts (AJOUT) or hands ``nombre`` back (RESTITUTION).
-
-    Raises
-    ------
-    Conflict
-        Another request is pending; AJOUT from a structure that holds no validated grant;
-        RESTITUTION of more posts than the structure's free (vacant) posts.
-    """
-    if type_ not in ("AJOUT", "RESTITUTION"):
-        raise InvalidRequest([FieldError("type", "AJOUT ou RESTITUTION attendu")])
-    if nombre < 1:
-        raise InvalidRequest([FieldError("nombre", "au moins 1 poste")])
-    try:
-        with db.write() as s:
-            row = store.get_structure_row(s, id_pg, for_update=True)
-            pending = s.scalars(
-                select(DemandePostes).where(
-                    DemandePostes.id_pg == id_pg, DemandePostes.statut == "EN_ATTENTE"
-                )
-            ).first()
-            if pending is not None:
-                from service.explanations.letters import pluriel
-
-                raise Conflict(
-                    f"La structure idPG {id_pg} a déjà une demande en attente (n° {pending.id}, "
-                    f"{pending.type} de {pluriel(pending.nombre, 'poste')})."
-                )
-            dem = DemandePostes(
-                id_pg=id_pg,
-                type=type_,
-                nombre=nombre,
-                statut="EN_ATTENTE",
-                motif=motif[:2000],
-                auteur=auteur[:64],
-                creee_le=now,
-            )
-            if type_ == "AJOUT":
-                _ajout(s, row, nombre, now)
-            else:
-                posts = _structure_posts(s, id_pg, for_update=True)
-                free = [p for p in posts if p.statut in VACANT]
-                if nombre > len(free):
-                    raise Conflict(
-                        f"La structure idPG {id_pg} ne peut rendre que ses postes libres "
-                        f"({len(free)}) ; {nombre} demandés.",
-                        [FieldError("nombre", f"au plus {len(free)} postes libres")],
-                    )
-                # Posts without a candidate first, then the most recent numbers.
-                free.sort(key=lambda p: (p.statut not in ("ACCORDE", "TERMINE"), -p.numero))
-                return_posts(s, id_pg, free[:nombre], now, MOTIF_RESTITUTION, auteur)
-                dem.statut = "TRAITEE"
-                dem.traitee_le = now
-                dem.resultat = nombre
-            s.add(dem)
-            s.flush()
-            return demande_view(dem)
-    except IntegrityError:  # the partial unique index caught a concurrent request
-        raise Conflict(f"La structure idPG {id_pg} a déjà une demande en attente.") from None
-
-
-def _ajout(session: Session, row: Structure, nombre: int, now: datetime) -> None:
-    if row.statut != "VALIDATION_COSELEC":
-        raise Conflict(
-            f"La structure idPG {row.id_pg} est à l'état {row.statut} : une demande de postes "
-            "supplémentaires suppose une attribution validée (sinon, candidature via le portail)."
-        )
-    total = store.current_grant(store.coselec_entries(session, row.id_pg))
-    document = dict(row.document)
-    document["nombreConseillersSouhaites"] = total + nombre
-    row.document = document
-    row.statut = "EXAMEN_COMPLEMENTAIRE_COSELEC"
-    row.updated_at = now

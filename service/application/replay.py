@@ -1,8 +1,7 @@
 """Replay of a stored round and its certificate.
 
-Every round stores, at the moment it is solved (:func:`service.application.rounds.draft_round` and
-each
-override), its full input snapshot — the contract request (structures, existing advisors,
+Every round stores, at the moment it is solved (:func:`service.application.rounds.draft_round`
+and each override), its full input snapshot — the contract request (structures, existing advisors,
 politique), the committee locks, the legacy ``extraExisting``, the envelope already consumed
 (``enveloppeConsommee``, drafts on a store with the 2021 history) — and :func:`environment`: package
 version, a SHA-256 of the code that decides a result, Python / OR-Tools / NumPy / pandas versions
@@ -26,7 +25,15 @@ import platform
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import select
+
+import allocator
+from allocator import SolverConfig
+from allocator.solve import ORTOOLS_VERSION
+from service.application import history, pipeline
+from service.application.figures import decimal_exact
 from service.contract.errors import NotFound
+from service.contract.schemas import stored_request
 from service.store import repository as store
 from service.store.db import Database
 from service.store.models import Round
@@ -66,9 +73,6 @@ def _version(dist: str) -> str | None:
 
 def environment(config: Any = None) -> dict[str, Any]:
     """What a solve ran with: versions, code hash, solver configuration (JSON-ready)."""
-    from allocator import SolverConfig
-    from allocator.solve import ORTOOLS_VERSION
-
     cfg = config if config is not None else SolverConfig()
     return {
         "versionCode": _version("conseillers-numeriques-allocator"),
@@ -82,8 +86,6 @@ def environment(config: Any = None) -> dict[str, Any]:
 
 
 def _solver_config(recorded: dict[str, Any] | None) -> Any:
-    from allocator import SolverConfig
-
     if not recorded:
         return SolverConfig()
     known = {f.name for f in dataclasses.fields(SolverConfig)}
@@ -141,10 +143,6 @@ def _differences(a: dict[str, Any], b: dict[str, Any], limit: int = 10) -> list[
 
 def resolve(snapshot: dict[str, Any], locks: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
     """Re-solve an engine round's snapshot: ``(contract result, validator violations)``."""
-    import allocator
-    from service.application import pipeline
-    from service.contract.schemas import stored_request
-
     request = stored_request(snapshot["request"])
     config = _solver_config((snapshot.get("moteur") or {}).get("config"))
     policy = pipeline.policy_from_request(request)
@@ -162,18 +160,18 @@ def resolve(snapshot: dict[str, Any], locks: dict[str, Any]) -> tuple[dict[str, 
 
 
 def _replay_history(row: Round) -> tuple[dict[str, Any], list[str], dict[str, Any]]:
-    from service.application import cycle
-
     snap = row.snapshot
     problems: list[str] = []
-    sha = cycle.bundled_file_sha256()
+    sha = history.bundled_file_sha256()
     if sha != (snap.get("source") or {}).get("sha256"):
         problems.append("le fichier 2021 embarqué a changé depuis l'import")
-    committee = next((c for c in cycle.history_committees() if c["numero"] == snap["numero"]), None)
+    committee = next(
+        (c for c in history.history_committees() if c["numero"] == snap["numero"]), None
+    )
     if committee is None:
         problems.append(f"comité {snap['numero']} absent du fichier embarqué")
         return {}, problems, {"nom": "historique"}
-    return cycle.history_result(committee), problems, {"nom": "historique", "version": "2021"}
+    return history.history_result(committee), problems, {"nom": "historique", "version": "2021"}
 
 
 def replay_round(db: Database, round_id: int) -> dict[str, Any]:
@@ -249,8 +247,6 @@ def replay_round(db: Database, round_id: int) -> dict[str, Any]:
 
 def replay_all(db: Database, *, committed_only: bool = True) -> list[dict[str, Any]]:
     """Certificates of every (committed) round of the store, by id."""
-    from sqlalchemy import select
-
     with db.read() as s:
         stmt = select(Round.id).order_by(Round.id)
         if committed_only:
@@ -261,8 +257,6 @@ def replay_all(db: Database, *, committed_only: bool = True) -> list[dict[str, A
 
 def certificate_text(cert: dict[str, Any]) -> str:
     """Human form of a certificate (CLI)."""
-    from service.application.figures import decimal_exact
-
     env = cert["environnement"]
     gap = cert["solveur"]["gap"]
     lines = [

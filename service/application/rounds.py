@@ -22,21 +22,28 @@ transaction, so no solve ever runs inside one:
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, Result, select, update
 from sqlalchemy.orm import Session
 
+import geodata
+from service.application import cycle, pipeline, posts, replay
+from service.application.locks import check_lock, counted
+from service.application.locks import lock_bound as lock_bound
+from service.application.locks import proposal_moves as proposal_moves
+from service.application.round_views import arbitrages, round_summary, round_view
 from service.contract.errors import Conflict, NotFound
 from service.contract.schemas import (
+    ExistantIn,
     FieldError,
     InvalidRequest,
     PolitiqueIn,
     RoundRequest,
     stored_request,
 )
+from service.explanations import letters as explication
 from service.store import repository as store
 from service.store.db import Database
 from service.store.models import (
@@ -60,15 +67,11 @@ def solve(
     programme_consumed: int | None = None,
     niveau: str = "complete",
 ) -> dict[str, Any]:
-    """Solve one round through :func:`service.application.pipeline.run_round` (imported lazily:
-    heavy).
+    """Solve one round through :func:`service.application.pipeline.run_round`.
 
     ``programme_consumed``: the store's consumption of the national envelope when the store is
     the single source (:class:`service.application.cycle.ExistingState`), else ``None``.
     """
-    import geodata
-    from service.application import pipeline
-
     try:
         return pipeline.run_round(
             request,
@@ -89,8 +92,6 @@ def allocate(db: Database, request: RoundRequest, niveau: str = "complete") -> d
     (:func:`with_store_existing`). ``niveau``: the level of the decisions' explanations
     (``complete``, or ``compacte``: the opening paragraph and the numbers,
     :func:`service.explanations.letters.compacte`)."""
-    from service.explanations import letters as explication
-
     explication.niveau_explication(niveau)
     request, extra, consumed = with_store_existing(db, request)
     return solve(request, extra_existing=extra, programme_consumed=consumed, niveau=niveau)
@@ -114,13 +115,11 @@ def with_store_existing(
         state = existing_for_round(s)
     if state.full is None:
         return request, state.extra, None
-    from service.contract.schemas import ExistantIn
-
     existing = [ExistantIn.model_validate(e) for e in state.as_request_list() or []]
     return request.model_copy(update={"conseillersExistants": existing}), None, state.consumed
 
 
-def existing_for_round(session: Session) -> Any:
+def existing_for_round(session: Session) -> cycle.ExistingState:
     """Existing advisors of the store for a round
     (:class:`service.application.cycle.ExistingState`).
 
@@ -129,89 +128,21 @@ def existing_for_round(session: Session) -> Any:
     returned to the pool, added to the bundled 2021 advisors). Each post counts once; the rule
     is documented in :mod:`service.application.cycle`.
     """
-    from service.application import cycle
-
     return cycle.existing_state(session)
 
 
 def _environment() -> dict[str, Any]:
     """Code, solver and parameters of a solve, stored with the snapshot
     (``service.application.replay``)."""
-    from service.application import replay
-
     return replay.environment()
 
 
-# -- views ------------------------------------------------------------------------------------
+# -- reads ------------------------------------------------------------------------------------
 
 
-def _locks_out(locks: Mapping[str, Any]) -> list[dict[str, Any]]:
-    return [dict(locks[k], idPG=int(k)) for k in sorted(locks, key=int)]
-
-
-def arbitrages(row: Round) -> list[dict[str, Any]]:
-    """The round's arbitrations, oldest first: each lock set (``verrou``) or lifted (``levee``).
-
-    Kept in the snapshot (``arbitrages``; the snapshot's other keys are the solve's input, which
-    this list is not). Rounds stored before it have their current locks only.
-    """
-    history = (row.snapshot or {}).get("arbitrages")
-    if history is not None:
-        return [dict(h) for h in history]
-    locks = _locks_out(row.locks or {})
-    return [
-        {
-            "action": "verrou",
-            "idPG": v["idPG"],
-            "nombre": v["nombre"],
-            "motif": v["motif"],
-            "auteur": v["auteur"],
-            "date": v["date"],
-            "version": v.get("version"),
-        }
-        for v in sorted(locks, key=lambda v: (v.get("version") or 0, v["idPG"]))
-    ]
-
-
-def round_view(row: Round) -> dict[str, Any]:
-    """The JSON view of a round (``GET /v1/rounds/{id}``)."""
-    return {
-        "id": row.id,
-        "mois": row.mois,
-        "quota": row.quota,
-        "politique": row.politique,
-        "statut": row.status,
-        "numero": str(row.id) if row.status == ROUND_COMMITTED else None,
-        "auteur": row.author,
-        "creeLe": store.iso(row.created_at),
-        "modifieLe": store.iso(row.updated_at),
-        "valideLe": store.iso(row.committed_at),
-        "validePar": row.committed_by,
-        "version": row.version,
-        "verrous": _locks_out(row.locks or {}),
-        "arbitrages": arbitrages(row),
-        "structures": sorted(int(k) for k in row.snapshot.get("structures", {})),
-        "programme": row.snapshot.get("programme"),
-        "resultat": row.result,
-    }
-
-
-def round_summary(row: Round) -> dict[str, Any]:
-    """A round in a list (``GET /v1/rounds``, ``allocator round list``, the rounds page): its
-    posts are :func:`service.application.figures.round_granted`, unplaced ones included."""
-    from service.application import figures
-
-    return {
-        "id": row.id,
-        "mois": row.mois,
-        "quota": row.quota,
-        "statut": row.status,
-        "attribues": figures.round_granted(row.result),
-        "nonLocalises": figures.round_unplaced(row.result),
-        "auteur": row.author,
-        "creeLe": store.iso(row.created_at),
-        "valideLe": store.iso(row.committed_at),
-    }
+def _rowcount(result: Result[Any]) -> int:
+    """Rows an ``UPDATE`` matched (its result is a cursor result)."""
+    return cast("CursorResult[Any]", result).rowcount
 
 
 def _get(session: Session, round_id: int, *, for_update: bool = False) -> Round:
@@ -276,6 +207,38 @@ def _locks_map(locks: Mapping[str, Any]) -> dict[int, int]:
     return {int(k): int(v["nombre"]) for k, v in locks.items()}
 
 
+def _draft_payload(
+    mois: str,
+    quota: int,
+    politique: PolitiqueIn | None,
+    pending: list[store.PendingStructure],
+    existing: cycle.ExistingState,
+    prog: dict[str, Any],
+) -> dict[str, Any]:
+    """The round request of a draft over ``pending`` (:class:`Conflict`: nothing pending, or a
+    quota above what remains of the national envelope)."""
+    if not pending:
+        raise Conflict(
+            "Aucune structure en attente (statut CREEE ou EXAMEN_COMPLEMENTAIRE_COSELEC)."
+        )
+    if quota > prog["restant"]:
+        raise Conflict(
+            f"Le quota {quota} dépasse l'enveloppe nationale restante ({prog['restant']} postes "
+            f"sur {prog['enveloppe']}).",
+            [FieldError("quota", f"au plus {prog['restant']} postes restent dans l'enveloppe")],
+        )
+    payload: dict[str, Any] = {
+        "quota": quota,
+        "mois": mois,
+        "structures": [p.document for p in pending],
+    }
+    if existing.full is not None:
+        payload["conseillersExistants"] = existing.as_request_list()
+    if politique is not None:
+        payload["politique"] = politique.model_dump(mode="json", exclude_none=True)
+    return payload
+
+
 def draft_round(
     db: Database,
     *,
@@ -303,29 +266,9 @@ def draft_round(
         existing = existing_for_round(s)
         prog = store.programme_view(store.programme(s))
     if received_before is not None:
-        from service.application.cycle import received_before as received
-
-        pending = [p for p in pending if received(p.document, received_before)]
+        pending = [p for p in pending if cycle.received_before(p.document, received_before)]
     extra = existing.extra
-    if not pending:
-        raise Conflict(
-            "Aucune structure en attente (statut CREEE ou EXAMEN_COMPLEMENTAIRE_COSELEC)."
-        )
-    if quota > prog["restant"]:
-        raise Conflict(
-            f"Le quota {quota} dépasse l'enveloppe nationale restante ({prog['restant']} postes "
-            f"sur {prog['enveloppe']}).",
-            [FieldError("quota", f"au plus {prog['restant']} postes restent dans l'enveloppe")],
-        )
-    payload: dict[str, Any] = {
-        "quota": quota,
-        "mois": mois,
-        "structures": [p.document for p in pending],
-    }
-    if existing.full is not None:
-        payload["conseillersExistants"] = existing.as_request_list()
-    if politique is not None:
-        payload["politique"] = politique.model_dump(mode="json", exclude_none=True)
+    payload = _draft_payload(mois, quota, politique, pending, existing, prog)
     try:
         request = stored_request(payload)
     except ValueError as exc:  # stored documents were validated on the way in
@@ -362,104 +305,6 @@ def draft_round(
 
 
 # -- override ---------------------------------------------------------------------------------
-
-
-def proposal_moves(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """Structures whose posts of this round differ between two results, by ascending idPG.
-
-    Each entry: ``{"idPG", "avant", "apres", "motifs"}`` (``motifs`` of the new result: why).
-    """
-    old = {
-        int(d["idPG"]): int(d["nombreConseillersAttribues"]) for d in before.get("decisions", [])
-    }
-    moves = []
-    for d in after.get("decisions", []):
-        i, n = int(d["idPG"]), int(d["nombreConseillersAttribues"])
-        if old.get(i, 0) != n:
-            moves.append(
-                {"idPG": i, "avant": old.get(i, 0), "apres": n, "motifs": d.get("motifs", [])}
-            )
-    return moves
-
-
-@dataclass(frozen=True)
-class LockBound:
-    """The most posts a committee lock may fix for one structure of a round, and why."""
-
-    id_pg: int
-    maximum: int
-    #: French: the rule that sets ``maximum`` (request left, structure cap, policy eligibility).
-    raison: str
-
-
-def _n(n: int, word: str) -> str:
-    """``n`` and ``word`` agreed in number (French: plural from 2)."""
-    return f"{n} {word}" + ("s" if abs(n) > 1 else "")
-
-
-def lock_bound(request: RoundRequest, id_pg: int) -> LockBound:
-    """The bound of a lock on structure ``id_pg`` of ``request``: ``0 ≤ nombre ≤ maximum``.
-
-    The engine's per-structure bounds, from the structure document and the round's policy
-    (:func:`allocator.model.request_bound`, ``structure_cap_bound``, ``eligibility_motifs`` on
-    :func:`service.application.pipeline.applicant_terms`): the request left (posts asked − posts
-    already
-    granted), the policy's cap per structure, and 0 for an applicant the policy makes ineligible
-    (type, préfet's opinion under « exclure », minimum score). A lock within it is refused only
-    by the round's joint rules (quota, envelope, budget, département caps, other locks).
-    """
-    from allocator import Applicant
-    from allocator.model import eligibility_motifs, request_bound, structure_cap_bound
-    from service.application import pipeline
-
-    structure = next((s for s in request.structures if s.idPG == id_pg), None)
-    if structure is None:
-        raise InvalidRequest(
-            [FieldError("idPG", f"la structure idPG {id_pg} ne fait pas partie de ce tour")]
-        )
-    terms = pipeline.applicant_terms(structure)
-    applicant = Applicant(
-        **terms, code_commune=structure.codeCommune, departement="", region="", epci=None, gains=()
-    )
-    policy = pipeline.policy_from_request(request)
-    granted = terms["already_granted"]
-    maximum = request_bound(applicant)
-    raison = (
-        f"demande restante : {_n(terms['requested'], 'demandé')} − {_n(granted, 'déjà attribué')}"
-    )
-    cap = structure_cap_bound(applicant, policy)
-    if cap is not None and cap < maximum:
-        maximum = cap
-        raison = (
-            f"plafond par structure {policy.max_posts_per_structure} − "
-            f"{_n(granted, 'déjà attribué')}"
-        )
-    motifs = eligibility_motifs(applicant, policy)
-    if motifs:
-        from service.explanations.letters import MOTIF_LIBELLES
-
-        maximum = 0
-        raison = "structure non éligible selon la politique du tour : " + " ; ".join(
-            MOTIF_LIBELLES.get(m, m) for m in motifs
-        )
-    return LockBound(id_pg, maximum, raison)
-
-
-def check_lock(request: RoundRequest, id_pg: int, nombre: int) -> LockBound:
-    """Refuse (:class:`InvalidRequest` on ``nombre``) a lock outside :func:`lock_bound`."""
-    bound = lock_bound(request, id_pg)
-    if not 0 <= nombre <= bound.maximum:
-        raise InvalidRequest(
-            [
-                FieldError(
-                    "nombre",
-                    f"verrou refusé pour la structure idPG {id_pg} : {_n(nombre, 'poste')}, "
-                    f"au plus {_n(bound.maximum, 'poste')} dans ce tour ({bound.raison})",
-                )
-            ],
-            detail="Verrou refusé : rien n'a été modifié.",
-        )
-    return bound
 
 
 def override_round(
@@ -501,36 +346,11 @@ def override_round(
     request = _request_from_snapshot(snapshot)
     now = store.iso(utcnow())
     if lever:
-        lifted = locks.pop(str(id_pg), None)
-        if lifted is None:
-            raise InvalidRequest(
-                [FieldError("idPG", f"la structure idPG {id_pg} n'a pas de verrou dans ce tour")]
-            )
-        event = {"action": "levee", "idPG": id_pg, "nombre": int(lifted["nombre"])}
+        event = _lift_lock(locks, id_pg)
     else:
         assert nombre is not None
         check_lock(request, id_pg, nombre)
-        # The algorithm's own proposal for this structure, kept across re-locks: the explanation
-        # says whether and how the committee departed from it (service.explanations.letters).
-        proposition = (locks.get(str(id_pg)) or {}).get(
-            "proposition",
-            next(
-                (
-                    int(d["nombreConseillersAttribues"])
-                    for d in previous.get("decisions", [])
-                    if int(d["idPG"]) == id_pg
-                ),
-                None,
-            ),
-        )
-        locks[str(id_pg)] = {
-            "nombre": nombre,
-            "motif": motif.strip(),
-            "auteur": author[:64],
-            "date": now,
-            "proposition": proposition,
-        }
-        event = {"action": "verrou", "idPG": id_pg, "nombre": nombre}
+        event = _set_lock(locks, previous, id_pg, nombre, motif, author, now)
     result = solve(
         request,
         extra_existing=snapshot["extraExisting"],
@@ -538,18 +358,7 @@ def override_round(
         programme_consumed=snapshot.get("enveloppeConsommee"),
     )
     if not lever and result.get("status") == "INFEASIBLE":
-        conflicts = " ; ".join(result.get("conflits", [])) or "règles du tour"
-        raise InvalidRequest(
-            [
-                FieldError(
-                    "nombre",
-                    f"verrou refusé pour la structure idPG {id_pg} : {_n(nombre or 0, 'poste')}, "
-                    f"nombre incompatible avec les règles du tour et les autres verrous "
-                    f"({conflicts})",
-                )
-            ],
-            detail="Verrou refusé : le tour deviendrait infaisable ; rien n'a été modifié.",
-        )
+        _refuse_infeasible_lock(result, id_pg, nombre or 0)
     moves = proposal_moves(previous, result)
     if not lever:
         # What this lock moved since the previous proposal (shown to the committee).
@@ -564,6 +373,78 @@ def override_round(
             "mouvements": moves,
         }
     )
+    snapshot = {**snapshot, "moteur": _environment(), "arbitrages": history}
+    return _store_override(db, round_id, version, locks, result, snapshot)
+
+
+def _lift_lock(locks: dict[str, Any], id_pg: int) -> dict[str, Any]:
+    """Remove the lock of ``id_pg`` from ``locks``; the arbitration's event."""
+    lifted = locks.pop(str(id_pg), None)
+    if lifted is None:
+        raise InvalidRequest(
+            [FieldError("idPG", f"la structure idPG {id_pg} n'a pas de verrou dans ce tour")]
+        )
+    return {"action": "levee", "idPG": id_pg, "nombre": int(lifted["nombre"])}
+
+
+def _set_lock(
+    locks: dict[str, Any],
+    previous: Mapping[str, Any],
+    id_pg: int,
+    nombre: int,
+    motif: str,
+    author: str,
+    now: str | None,
+) -> dict[str, Any]:
+    """Set the lock of ``id_pg`` in ``locks``; the arbitration's event."""
+    # The algorithm's own proposal for this structure, kept across re-locks: the explanation
+    # says whether and how the committee departed from it (service.explanations.letters).
+    proposition = (locks.get(str(id_pg)) or {}).get(
+        "proposition",
+        next(
+            (
+                int(d["nombreConseillersAttribues"])
+                for d in previous.get("decisions", [])
+                if int(d["idPG"]) == id_pg
+            ),
+            None,
+        ),
+    )
+    locks[str(id_pg)] = {
+        "nombre": nombre,
+        "motif": motif.strip(),
+        "auteur": author[:64],
+        "date": now,
+        "proposition": proposition,
+    }
+    return {"action": "verrou", "idPG": id_pg, "nombre": nombre}
+
+
+def _refuse_infeasible_lock(result: Mapping[str, Any], id_pg: int, nombre: int) -> None:
+    """A lock the round's joint rules cannot honour: refused, nothing written."""
+    conflicts = " ; ".join(result.get("conflits", [])) or "règles du tour"
+    raise InvalidRequest(
+        [
+            FieldError(
+                "nombre",
+                f"verrou refusé pour la structure idPG {id_pg} : {counted(nombre, 'poste')}, "
+                f"nombre incompatible avec les règles du tour et les autres verrous "
+                f"({conflicts})",
+            )
+        ],
+        detail="Verrou refusé : le tour deviendrait infaisable ; rien n'a été modifié.",
+    )
+
+
+def _store_override(
+    db: Database,
+    round_id: int,
+    version: int,
+    locks: dict[str, Any],
+    result: dict[str, Any],
+    snapshot: dict[str, Any],
+) -> dict[str, Any]:
+    """Write a re-solved draft if it is still at ``version`` (409 otherwise); its view."""
     with db.write() as s:
         done = s.execute(
             update(Round)
@@ -571,12 +452,12 @@ def override_round(
             .values(
                 locks=locks,
                 result=result,
-                snapshot={**snapshot, "moteur": _environment(), "arbitrages": history},
+                snapshot=snapshot,
                 updated_at=utcnow(),
                 version=version + 1,
             )
         )
-        if done.rowcount != 1:
+        if _rowcount(done) != 1:
             raise Conflict(
                 f"Le tour n° {round_id} a été modifié ou validé entre-temps ; relisez-le."
             )
@@ -596,20 +477,8 @@ def commit_round(
     """
     with db.write() as s:
         row = _get(s, round_id, for_update=True)
-        if row.status != ROUND_DRAFT:
-            raise Conflict(f"Le tour n° {round_id} est déjà validé.")
-        if expected_version is not None and row.version != expected_version:
-            raise Conflict(
-                f"Le tour n° {round_id} a changé depuis la confirmation (version "
-                f"{expected_version}, maintenant {row.version}) ; relisez-le avant de valider."
-            )
-        result = row.result
-        if result.get("status") == "INFEASIBLE":
-            raise Conflict(
-                f"Le tour n° {round_id} est infaisable ; levez les verrous en conflit : "
-                + " ; ".join(result.get("conflits", []))
-            )
-        decisions = result["decisions"]
+        _check_committable(row, round_id, expected_version)
+        decisions = row.result["decisions"]
         granted = sum(int(d["nombreConseillersAttribues"]) for d in decisions)
         prog = store.programme(s, for_update=True)
         if prog.consumed + granted > prog.enveloppe:
@@ -622,46 +491,9 @@ def commit_round(
             r.id_pg: r
             for r in s.scalars(select(Structure).where(Structure.id_pg.in_(ids)).with_for_update())
         }
-        current = store.fingerprints(s, ids)
-        stale = [i for i in ids if current.get(i) != row.snapshot["structures"].get(str(i))]
-        if stale:
-            shown = ", ".join(str(i) for i in stale[:20])
-            from service.explanations.letters import pluriel
-
-            changed = pluriel(len(stale), "structure a changé", "structures ont changé")
-            raise Conflict(
-                f"Le brouillon n° {round_id} est périmé : {changed} depuis (idPG {shown}) ; "
-                "préparez un nouveau tour."
-            )
+        _refuse_stale(s, row, ids, round_id)
         now = utcnow()
-        numero = str(round_id)
-        from service.explanations import (
-            letters as explication,
-        )  # committed explanations: who, when, overrides
-
-        explications = explication.explain_committed(row, author[:64], now)
-        for d in decisions:
-            structure = locked[int(d["idPG"])]
-            total = int(d["nombreConseillersCoselec"])
-            s.add(
-                CoselecRow(
-                    id_pg=structure.id_pg,
-                    nombre_conseillers_coselec=total,
-                    attribues=int(d["nombreConseillersAttribues"]),
-                    avis=d["avisCoselec"],
-                    numero=numero,
-                    inserted_at=now,
-                    round_id=round_id,
-                    motifs=list(d.get("motifs", [])),
-                    explication=explications.get(int(d["idPG"]), d.get("explication", {})),
-                )
-            )
-            assert structure.statut in STATUTS_EN_ATTENTE
-            # A structure that holds posts stays validated even when this round adds none.
-            structure.statut = "VALIDATION_COSELEC" if total > 0 else "REFUS_COSELEC"
-            structure.updated_at = now
-        from service.application import posts
-
+        _record_decisions(s, row, decisions, locked, author, now)
         posts.record_round_grants(s, round_id, decisions, now)
         prog.consumed += granted
         prog.version += 1
@@ -677,8 +509,71 @@ def commit_round(
                 version=Round.version + 1,
             )
         )
-        if done.rowcount != 1:  # pragma: no cover - the row lock makes this unreachable
+        if _rowcount(done) != 1:  # pragma: no cover - the row lock makes this unreachable
             raise Conflict(f"Le tour n° {round_id} est déjà validé.")
         s.flush()
         s.refresh(row)
         return round_view(row)
+
+
+def _check_committable(row: Round, round_id: int, expected_version: int | None) -> None:
+    """A draft, at the confirmed version, that is not infeasible (:class:`Conflict` otherwise)."""
+    if row.status != ROUND_DRAFT:
+        raise Conflict(f"Le tour n° {round_id} est déjà validé.")
+    if expected_version is not None and row.version != expected_version:
+        raise Conflict(
+            f"Le tour n° {round_id} a changé depuis la confirmation (version "
+            f"{expected_version}, maintenant {row.version}) ; relisez-le avant de valider."
+        )
+    if row.result.get("status") == "INFEASIBLE":
+        raise Conflict(
+            f"Le tour n° {round_id} est infaisable ; levez les verrous en conflit : "
+            + " ; ".join(row.result.get("conflits", []))
+        )
+
+
+def _refuse_stale(s: Session, row: Round, ids: list[int], round_id: int) -> None:
+    """Refuse a draft whose structures changed since it was solved (another commit, a portal
+    update): their fingerprints differ from the snapshot's."""
+    current = store.fingerprints(s, ids)
+    stale = [i for i in ids if current.get(i) != row.snapshot["structures"].get(str(i))]
+    if stale:
+        shown = ", ".join(str(i) for i in stale[:20])
+        changed = explication.pluriel(len(stale), "structure a changé", "structures ont changé")
+        raise Conflict(
+            f"Le brouillon n° {round_id} est périmé : {changed} depuis (idPG {shown}) ; "
+            "préparez un nouveau tour."
+        )
+
+
+def _record_decisions(
+    s: Session,
+    row: Round,
+    decisions: list[dict[str, Any]],
+    locked: dict[int, Structure],
+    author: str,
+    now: datetime,
+) -> None:
+    """One coselec entry per decision (with its committed explanation: who, when, overrides)
+    and the structures' new statuses."""
+    explications = explication.explain_committed(row, author[:64], now)
+    for d in decisions:
+        structure = locked[int(d["idPG"])]
+        total = int(d["nombreConseillersCoselec"])
+        s.add(
+            CoselecRow(
+                id_pg=structure.id_pg,
+                nombre_conseillers_coselec=total,
+                attribues=int(d["nombreConseillersAttribues"]),
+                avis=d["avisCoselec"],
+                numero=str(row.id),
+                inserted_at=now,
+                round_id=row.id,
+                motifs=list(d.get("motifs", [])),
+                explication=explications.get(int(d["idPG"]), d.get("explication", {})),
+            )
+        )
+        assert structure.statut in STATUTS_EN_ATTENTE
+        # A structure that holds posts stays validated even when this round adds none.
+        structure.statut = "VALIDATION_COSELEC" if total > 0 else "REFUS_COSELEC"
+        structure.updated_at = now

@@ -14,6 +14,8 @@ import re
 import warnings
 from typing import Any
 
+from geodata import GeodataError, RekeyedCodeWarning, bundled_existing_advisors
+from geodata.round import commune_indicators
 from service.contract.errors import NotFound
 from service.contract.schemas import FieldError, InvalidRequest
 from service.store import repository as store
@@ -59,8 +61,6 @@ def existing_advisors(db: Database) -> dict[str, int] | None:
         extra = store.grants_by_commune(s)
     if not extra:
         return None
-    from geodata import bundled_existing_advisors
-
     existing = dict(bundled_existing_advisors())
     for code, n in extra.items():
         existing[code] = existing.get(code, 0) + n
@@ -78,8 +78,6 @@ def diagnostic(db: Database, niveau: str, code: str) -> dict[str, Any]:
         A well-formed code that is not a territory of the programme.
     """
     check_code(niveau, code)
-    from geodata import RekeyedCodeWarning
-
     existing = existing_advisors(db)
     with warnings.catch_warnings():
         # former codes of committed grants are re-keyed to COG 2026 on purpose
@@ -90,9 +88,8 @@ def diagnostic(db: Database, niveau: str, code: str) -> dict[str, Any]:
 def _diagnostic(
     db: Database, niveau: str, code: str, existing: dict[str, int] | None
 ) -> dict[str, Any]:
-    from geodata import GeodataError
+    # pandas (geodata.diagnostic) is imported for a diagnostic only, not with the module.
     from geodata.diagnostic import diagnostic_table
-    from geodata.round import commune_indicators
 
     communes = commune_indicators(existing)
     column = {"commune": None, "departement": "departement", "epci": "epci_siren"}[niveau]

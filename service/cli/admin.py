@@ -337,7 +337,7 @@ def register(group: click.Group) -> None:
         Pending = CREEE or EXAMEN_COMPLEMENTAIRE_COSELEC (cadence and quota in
         service.application.cycle).
         """
-        from service.application import cycle
+        from service.application import monthly
         from service.contract.documents import parse_model
         from service.contract.schemas import FieldError, json_error
         from service.http.rounds import MonthlyRoundBody
@@ -349,7 +349,7 @@ def register(group: click.Group) -> None:
             except ValueError as exc:
                 raise InvalidRequest([FieldError("politique", json_error(exc))]) from None
         body = parse_model(MonthlyRoundBody, payload)
-        view = cycle.draft_monthly(
+        view = monthly.draft_monthly(
             _database(),
             mois=body.mois,
             quota=body.quota,

@@ -353,8 +353,8 @@ def demo(quota: int | None, out_dir: Path) -> None:
     opinions, fixed seed), which is drafted, solved, committed, replayed and summarised.
     The summary goes to stdout; progress and warnings to stderr.
     """
-    from service.application.demo import run_demo
     from service.cli.admin import _database, _handled
+    from service.cli.demo import run_demo
 
     _handled(run_demo)(
         _database(),

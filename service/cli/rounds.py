@@ -64,12 +64,12 @@ def register(group: click.Group) -> None:
     @_handled
     def round_import(avant: str | None) -> None:
         """Import the bundled 2021 committees as committed history (idempotent)."""
-        from service.application import cycle, figures
+        from service.application import figures, history
         from service.explanations import letters as explication
 
         if avant is not None:
             _history_cutoff(avant)
-        summary = cycle.import_history(_database(), author=_author(), until=avant)
+        summary = history.import_history(_database(), author=_author(), until=avant)
         if not summary["importe"]:
             click.echo(summary["message"])
             return
@@ -216,10 +216,10 @@ def register(group: click.Group) -> None:
     @_handled
     def postes_demande(id_pg: int, type_: str, nombre: int, motif: str) -> None:
         """File a structure's request: more posts (next round) or hand free posts back."""
-        from service.application import posts
+        from service.application import demandes
 
         _echo_json(
-            posts.file_request(
+            demandes.file_request(
                 _database(),
                 id_pg,
                 type_=type_,
@@ -328,7 +328,7 @@ def _history_cutoff(avant: str) -> None:
     """``--avant``: an ISO date before which at least one bundled committee was held."""
     from datetime import date
 
-    from service.application import cycle
+    from service.application import history
 
     try:
         date.fromisoformat(avant)
@@ -338,7 +338,7 @@ def _history_cutoff(avant: str) -> None:
         raise InvalidRequest(
             [FieldError("avant", f"date AAAA-MM-JJ attendue ; reçu {avant!r}")]
         ) from None
-    first = cycle.history_committees()[0]["date"]
+    first = history.history_committees()[0]["date"]
     if avant <= first:
         raise InvalidRequest(
             [FieldError("avant", f"aucun comité avant le {avant} (le premier date du {first})")]

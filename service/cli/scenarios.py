@@ -59,7 +59,7 @@ def _demo_payload(demo: str) -> dict[str, Any]:
         from service.analysis.scenarios import national_request
 
         return national_request()
-    from service.application.demo import demo_request
+    from service.application.history import demo_request
 
     return demo_request()
 

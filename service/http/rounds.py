@@ -28,7 +28,7 @@ from typing import Annotated, Literal
 from flask import Blueprint, Response, request
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
-from service.application import cycle, posts, replay
+from service.application import cycle, demandes, history, monthly, posts, replay
 from service.contract.documents import (
     MAX_POSTS,
     EcheancesQuery,
@@ -96,7 +96,7 @@ def _date_arg() -> datetime:
 @idempotent
 def post_monthly_round() -> Response:
     body = parse_model(MonthlyRoundBody, json_body())
-    view = cycle.draft_monthly(
+    view = monthly.draft_monthly(
         db(), mois=body.mois, quota=body.quota, politique=body.politique, author=principal().name
     )
     return json_response(view, 201, {"Location": f"/v1/rounds/{view['id']}"})
@@ -105,7 +105,7 @@ def post_monthly_round() -> Response:
 @bp.post("/rounds/import-historique")
 @requires("agence")
 def post_import_history() -> Response:
-    summary = cycle.import_history(db(), author=principal().name)
+    summary = history.import_history(db(), author=principal().name)
     return json_response(summary, 201 if summary["importe"] else 200)
 
 
@@ -164,7 +164,7 @@ def post_event(id_pg: int, numero: int) -> Response:
 def post_demande(id_pg: int) -> Response:
     route_id(id_pg, "structure")
     body = parse_model(DemandeBody, json_body())
-    view = posts.file_request(
+    view = demandes.file_request(
         db(),
         id_pg,
         type_=body.type,

@@ -7,7 +7,7 @@ from __future__ import annotations
 from flask import Blueprint, Response
 from flask import request as flask_request
 
-from service.application import cycle, rounds, territoires
+from service.application import history, rounds, structures, territoires
 from service.contract.documents import (
     AvisPrefetBody,
     RoundCommitBody,
@@ -70,7 +70,7 @@ def allocate() -> Response:
 @requires("portail")
 def put_structure(id_pg: int) -> Response:
     """Create or update an application (idempotent); never a lock, a committee status or
-    coselec history (:func:`service.store.repository.check_portal_document`)."""
+    coselec history (:func:`service.application.structures.check_portal_document`)."""
     route_id(id_pg, "structure")
     payload = json_body()
     if isinstance(payload, dict):
@@ -86,7 +86,7 @@ def put_structure(id_pg: int) -> Response:
             )
     doc = parse_model(StructureDocument, payload)
     with db().write() as s:
-        created, view = store.upsert_structure(s, doc)
+        created, view = structures.upsert_structure(s, doc)
     return json_response(view, 201 if created else 200, {"Location": f"/v1/structures/{id_pg}"})
 
 
@@ -95,9 +95,9 @@ def put_structure(id_pg: int) -> Response:
 @idempotent
 def import_structure() -> Response:
     """Admin-only migration path: a structure with the committee history decided before the
-    service (:func:`service.application.cycle.import_structure`)."""
+    service (:func:`service.application.history.import_structure`)."""
     doc = parse_model(StructureDocument, json_body())
-    view = cycle.import_structure(db(), doc, author=principal().name)
+    view = history.import_structure(db(), doc, author=principal().name)
     return json_response(view, 201, {"Location": f"/v1/structures/{doc.idPG}"})
 
 
@@ -116,7 +116,7 @@ def post_avis_prefet(id_pg: int) -> Response:
     route_id(id_pg, "structure")
     body = parse_model(AvisPrefetBody, json_body())
     with db().write() as s:
-        view = store.record_avis_prefet(s, id_pg, body, principal().name)
+        view = structures.record_avis_prefet(s, id_pg, body, principal().name)
     return json_response(view, 201)
 
 

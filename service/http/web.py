@@ -19,7 +19,7 @@ Préfet opinions: on the real platform the préfets enter them in the portal's b
 portal relays them (``portail``: in a new application's ``prefet`` list, then through
 ``avis-prefet``); the agency may also record them (``agence``). Analysts only read (and simulate
 stateless rounds). Committee decisions never come from the portal: ``PUT`` refuses ``verrou``,
-``coselec`` and committee statuses (:func:`service.store.repository.check_portal_document`);
+``coselec`` and committee statuses (:func:`service.application.structures.check_portal_document`);
 history decided
 before the service comes in through the admin-only import.
 """

@@ -59,6 +59,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from service.contract.vocabulary import STATUTS as STATUTS  # the CHECK constraint's list
+
 NAMING = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -67,16 +69,6 @@ NAMING = {
     "pk": "pk_%(table_name)s",
 }
 
-#: Statuses of a structure, as named by the portal.
-STATUTS = (
-    "CREEE",
-    "VALIDATION_COSELEC",
-    "EXAMEN_COMPLEMENTAIRE_COSELEC",
-    "REFUS_COSELEC",
-    "ANNULEE",
-    "ABANDON",
-    "DOUBLON",
-)
 #: Statuses whose structures a new round considers.
 STATUTS_EN_ATTENTE = ("CREEE", "EXAMEN_COMPLEMENTAIRE_COSELEC")
 
@@ -252,8 +244,6 @@ POSTE_STATUTS = (
     "TERMINE",
     "RENDU",
 )
-DEMANDE_TYPES = ("AJOUT", "RESTITUTION")
-DEMANDE_STATUTS = ("EN_ATTENTE", "TRAITEE", "ANNULEE")
 
 
 class Poste(Base):

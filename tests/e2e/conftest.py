@@ -61,9 +61,9 @@ class LiveServer:
 
 def seed_structures(client: Any, portail: str, n: int = N_STRUCTURES) -> list[dict[str, Any]]:
     """PUT ``n`` demo structures (the last 2021 committee) through the portal API."""
-    from service.application import demo
+    from service.application import history
 
-    docs = demo.demo_request()["structures"][:n]
+    docs = history.demo_request()["structures"][:n]
     headers = {"Authorization": f"Bearer {portail}"}
     for doc in docs:
         resp = client.put(f"/v1/structures/{doc['idPG']}", json=doc, headers=headers)

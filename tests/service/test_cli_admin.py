@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
+from service.application.structures import upsert_structure
 from service.cli.main import main
 from service.store.db import Database
 from tests.service.conftest import structure_doc
@@ -43,13 +44,12 @@ def test_db_upgrade_and_token(cli_env: str) -> None:
 
 def test_round_commands(cli_env: str) -> None:
     from service.contract.documents import StructureDocument
-    from service.store import repository as store
 
     db = Database(cli_env)
     db.upgrade()
     with db.write() as s:
         for i in (1, 2):
-            store.upsert_structure(s, StructureDocument.model_validate(structure_doc(i)))
+            upsert_structure(s, StructureDocument.model_validate(structure_doc(i)))
     res = run("round", "draft", "--mois", "2021-06", "--quota", "3")
     assert res.exit_code == 0, res.output
     assert "tour n° 1" in res.output and "draft" in res.output

@@ -12,6 +12,9 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from service.application import cycle, replay, rounds
+from service.application.history import history_committees, history_documents, import_history
+from service.application.monthly import draft_monthly
+from service.application.structures import upsert_structure
 from service.cli.main import main
 from service.contract.documents import StructureDocument
 from service.contract.errors import Conflict
@@ -84,7 +87,7 @@ def test_default_quota_spends_exactly_the_envelope(
 def test_history_import_then_monthly_rounds(db_url: str, real_pipeline: None) -> None:
     db = Database(db_url)
     db.upgrade()
-    out = cycle.import_history(db)
+    out = import_history(db)
     assert out["importe"] and out["structures"] == PLACED_STRUCTURES
     assert [t["date"] for t in out["tours"]] == [
         "2021-03-24",
@@ -99,7 +102,7 @@ def test_history_import_then_monthly_rounds(db_url: str, real_pipeline: None) ->
     assert sum(t["postes"] for t in out["tours"]) == HISTORY_POSTS
     assert out["programme"]["consomme"] == HISTORY_POSTS
     # idempotent
-    assert not cycle.import_history(db)["importe"]
+    assert not import_history(db)["importe"]
     with db.read() as s:
         assert s.scalar(select(func.count(Structure.id_pg))) == PLACED_STRUCTURES
         assert s.scalar(select(func.count(Round.id))) == 8
@@ -121,10 +124,10 @@ def test_history_import_then_monthly_rounds(db_url: str, real_pipeline: None) ->
             [("01283", "2021-06-02"), ("75056", "2021-06-10"), ("97411", "2021-06-14")]
         ):
             doc = structure_doc(9001 + i, code, createdAt=f"{created}T10:00:00Z")
-            store.upsert_structure(s, StructureDocument.model_validate(doc))
+            upsert_structure(s, StructureDocument.model_validate(doc))
         late = structure_doc(9100, "13055", createdAt="2021-06-20T10:00:00Z")
-        store.upsert_structure(s, StructureDocument.model_validate(late))
-    view = cycle.draft_monthly(db, mois="2021-06")
+        upsert_structure(s, StructureDocument.model_validate(late))
+    view = draft_monthly(db, mois="2021-06")
     assert view["structures"] == [9001, 9002, 9003]
     assert view["quota"] == 207 and view["cadence"]["quotaParDefaut"]
     snapshot = rounds.get_round_snapshot(db, view["id"])
@@ -145,7 +148,7 @@ def test_history_import_then_monthly_rounds(db_url: str, real_pipeline: None) ->
         after = cycle.existing_state(s).full
     assert after is not None and sum(after.values()) == PLACED_POSTS + granted
     assert after["01283"] == state.full.get("01283", 0) + 2
-    view2 = cycle.draft_monthly(db, mois="2021-07", quota=1)
+    view2 = draft_monthly(db, mois="2021-07", quota=1)
     assert view2["structures"] == [9100]
     snap2 = rounds.get_round_snapshot(db, view2["id"])
     assert sum(e["nombre"] for e in snap2["request"]["conseillersExistants"]) == (
@@ -177,9 +180,9 @@ def test_history_import_refuses_clashing_store(sqlite_url: str) -> None:
     db = Database(sqlite_url)
     db.upgrade()
     with db.write() as s:
-        store.upsert_structure(s, StructureDocument.model_validate(structure_doc(5)))
+        upsert_structure(s, StructureDocument.model_validate(structure_doc(5)))
     with pytest.raises(Conflict):
-        cycle.import_history(db)
+        import_history(db)
     with db.read() as s:  # nothing half-imported
         assert s.scalar(select(func.count(Round.id))) == 0
         assert store.programme(s).consumed == 0
@@ -187,12 +190,12 @@ def test_history_import_refuses_clashing_store(sqlite_url: str) -> None:
 
 
 def test_history_documents_are_storable() -> None:
-    docs = cycle.history_documents()
+    docs = history_documents()
     assert len(docs) == PLACED_STRUCTURES
     sirets = [d["siret"] for d in docs if d["siret"]]
     assert len(sirets) == len(set(sirets))
     assert all(d["statut"] == "VALIDATION_COSELEC" for d in docs)
-    assert [c["numero"] for c in cycle.history_committees()][-1] == "2021-coselec-8"
+    assert [c["numero"] for c in history_committees()][-1] == "2021-coselec-8"
 
 
 def test_post_cost_rules() -> None:
@@ -214,7 +217,7 @@ def test_cli_round_draft_default_quota_and_programme(
     db = Database(f"sqlite:///{tmp_path / 'cli.sqlite3'}")
     db.upgrade()
     with db.write() as s:
-        store.upsert_structure(s, StructureDocument.model_validate(structure_doc(1)))
+        upsert_structure(s, StructureDocument.model_validate(structure_doc(1)))
     res = runner.invoke(main, ["round", "draft", "--mois", "2021-06"], catch_exceptions=False)
     assert res.exit_code == 0, res.output
     assert "quota 445" in res.output  # ceil(4000 / 9)

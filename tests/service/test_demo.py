@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 
-from service.application.demo import DEMO_MONTH, demo_request, run_demo
+from service.application.history import demo_request
 from service.application.rounds import list_rounds
+from service.cli.demo import DEMO_MONTH, run_demo
 from service.store.db import Database
 
 

@@ -34,7 +34,7 @@ STEPS = [
 
 def demo_payload(n: int = 40, quota: int = 25) -> dict[str, Any]:
     """A real small round: the first ``n`` structures of the first 2021 committee."""
-    from service.application.demo import demo_request
+    from service.application.history import demo_request
 
     payload = demo_request(committee=0)
     structures = payload["structures"][:n]

@@ -25,7 +25,10 @@ from openpyxl import load_workbook
 from sqlalchemy import func, select
 
 from service import create_app
-from service.application import cycle, export, figures, intake, posts, rounds
+from service.application import cycle, demandes, export, figures, intake, posts, rounds
+from service.application.history import import_history, import_structure
+from service.application.monthly import draft_monthly
+from service.application.structures import upsert_structure
 from service.cli.main import main
 from service.contract.documents import StructureDocument
 from service.contract.errors import Conflict
@@ -92,7 +95,7 @@ def built(tmp_path_factory: pytest.TempPathFactory, real_pipeline_module: None) 
     url = f"sqlite:///{path}"
     db = Database(url)
     db.upgrade()
-    history = cycle.import_history(db, until="2021-04-08")
+    history = import_history(db, until="2021-04-08")
     with db.write() as s:
         for k, (code, asked) in enumerate([("01283", 2), ("75056", 3), ("97411", 2)]):
             doc = structure_doc(
@@ -101,18 +104,18 @@ def built(tmp_path_factory: pytest.TempPathFactory, real_pipeline_module: None) 
                 nombreConseillersSouhaites=asked,
                 createdAt=f"2021-06-0{k + 2}T10:00:00Z",
             )
-            store.upsert_structure(s, StructureDocument.model_validate(doc))
-    june = cycle.draft_monthly(db, mois="2021-06", quota=ROUND_POSTS)
+            upsert_structure(s, StructureDocument.model_validate(doc))
+    june = draft_monthly(db, mois="2021-06", quota=ROUND_POSTS)
     assert june["resultat"]["totaux"]["attribues"] == ROUND_POSTS
     rounds.commit_round(db, june["id"], author="test")
     at = datetime(2021, 7, 1, tzinfo=UTC)
     # 9002 hands one of its 3 posts back; 9001 (2 posts) asks for one more
-    posts.file_request(db, 9002, type_="RESTITUTION", nombre=1, now=at, motif="trop")
-    posts.file_request(db, 9001, type_="AJOUT", nombre=1, now=at, motif="besoin")
+    demandes.file_request(db, 9002, type_="RESTITUTION", nombre=1, now=at, motif="trop")
+    demandes.file_request(db, 9001, type_="AJOUT", nombre=1, now=at, motif="besoin")
     with db.write() as s:
         doc = structure_doc(9004, "13055", createdAt="2021-07-02T10:00:00Z")
-        store.upsert_structure(s, StructureDocument.model_validate(doc))
-    july = cycle.draft_monthly(db, mois="2021-07", quota=2)
+        upsert_structure(s, StructureDocument.model_validate(doc))
+    july = draft_monthly(db, mois="2021-07", quota=2)
     db.dispose()
     unplaced_round = next(t["id"] for t in history["tours"] if t["numero"] == "2021-coselec-3")
     return {"url": url, "june": june["id"], "july": july["id"], "unplaced_round": unplaced_round}
@@ -367,7 +370,7 @@ def history_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("template") / "store.sqlite3"
     db = Database(f"sqlite:///{path}")
     db.upgrade()
-    cycle.import_history(db, until="2021-04-08")
+    import_history(db, until="2021-04-08")
     db.dispose()
     return path
 
@@ -397,7 +400,7 @@ def test_figures_add_up_after_any_sequence_of_decisions(
                 with db.write() as s:
                     for _ in range(op[1]):
                         doc = structure_doc(next_id, "01283", nombreConseillersSouhaites=2)
-                        store.upsert_structure(s, StructureDocument.model_validate(doc))
+                        upsert_structure(s, StructureDocument.model_validate(doc))
                         next_id += 1
                 view = rounds.draft_round(db, mois="2021-06", quota=op[2])
                 rounds.commit_round(db, view["id"], author="test")
@@ -410,7 +413,7 @@ def test_figures_add_up_after_any_sequence_of_decisions(
                         {"avisCoselec": "POSITIF", "nombreConseillersCoselec": op[1], "numero": "x"}
                     ],
                 )
-                cycle.import_structure(db, StructureDocument.model_validate(doc), author="admin")
+                import_structure(db, StructureDocument.model_validate(doc), author="admin")
                 next_id += 1
                 granted_total += op[1]
             elif op[0] == "rendre":
@@ -418,7 +421,7 @@ def test_figures_add_up_after_any_sequence_of_decisions(
                 if candidates:
                     id_pg = candidates[op[1] % len(candidates)]
                     try:
-                        posts.file_request(
+                        demandes.file_request(
                             db, id_pg, type_="RESTITUTION", nombre=op[2], now=when, motif="test"
                         )
                     except Conflict:

@@ -335,7 +335,7 @@ def test_siret_key_detects_every_single_digit_error(base: str, position: int, de
 def test_bundled_sirets_sent_to_the_service_are_valid() -> None:
     """The 2021 open data holds two SIRETs with a wrong key: they are not sent."""
     import geodata
-    from service.application.demo import portal_documents
+    from service.application.history import portal_documents
 
     docs = portal_documents(geodata.load_structures_2021())
     sirets = [d["siret"] for d in docs if d["siret"]]

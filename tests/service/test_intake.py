@@ -26,6 +26,7 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 
 from service.application import intake
+from service.application.history import import_history, import_structure
 from service.cli.main import main
 from service.contract.documents import StructureDocument
 from service.contract.schemas import MAX_POST_COST_EUR, InvalidRequest, StructureIn
@@ -589,14 +590,12 @@ def test_new_prefet_opinion_is_validated_as_avis_prefet(cli_db: Database, tmp_pa
 def test_structure_decided_by_committee_is_flagged_not_pending(
     cli_db: Database, tmp_path: Path
 ) -> None:
-    from service.application import cycle
-
     doc = structure_doc(
         1,
         statut="VALIDATION_COSELEC",
         coselec=[{"avisCoselec": "POSITIF", "nombreConseillersCoselec": 2, "numero": "c1"}],
     )
-    cycle.import_structure(cli_db, StructureDocument.model_validate(doc), author="admin")
+    import_structure(cli_db, StructureDocument.model_validate(doc), author="admin")
     res = run("structures", "import", str(write_csv(tmp_path / "e.csv", [flat(1), flat(2)])))
     assert res.exit_code == 0
     assert "statut VALIDATION_COSELEC : la structure n'est pas en attente" in res.stdout
@@ -724,9 +723,7 @@ def test_round_show_names_commune_departement_request_and_proposal(
 
 
 def test_round_show_of_an_imported_committee_names_its_structures(sqlite_cli: Database) -> None:
-    from service.application import cycle
-
-    cycle.import_history(sqlite_cli, until="2021-03-25")
+    import_history(sqlite_cli, until="2021-03-25")
     res = run("round", "show", "1")
     assert res.exit_code == 0, res.output
     assert "résultat HISTORIQUE" in res.stdout
@@ -752,10 +749,10 @@ def test_after_the_whole_history_the_sample_is_reported_already_decided(
 ) -> None:
     """The issue's own sequence: after the whole 2021 history, the sample's structures (the
     last committee's) are already decided; the import says so instead of staying silent."""
-    from service.application import demo
+    from service.application import history
 
     assert run("round", "import-historique").exit_code == 0
-    res = run("structures", "import", str(demo.SAMPLE_EXPORT))
+    res = run("structures", "import", str(history.SAMPLE_EXPORT))
     assert res.exit_code == 0, res.output
     assert "190 lignes : 0 créée, 0 mise à jour, 190 inchangées, 0 refusée" in res.stdout
     assert res.stdout.count("statut VALIDATION_COSELEC : la structure n'est pas en attente") == 190
@@ -763,22 +760,22 @@ def test_after_the_whole_history_the_sample_is_reported_already_decided(
         "attention : 190 structures du fichier ne sont pas en attente (déjà examinées par le "
         "comité ou retirées) : aucun tour ne les considère" in res.stdout
     )
-    code, report = import_json(demo.SAMPLE_EXPORT, "--simulation")
+    code, report = import_json(history.SAMPLE_EXPORT, "--simulation")
     assert code == 0 and report["compte"]["horsAttente"] == 190
     assert {line["statut"] for line in report["lignes"]} == {"VALIDATION_COSELEC"}
 
 
 def test_sample_export_is_built_from_the_bundled_data(tmp_path: Path) -> None:
     """``docs/exemples/export_portail_2021-06.csv`` is what
-    :func:`service.application.demo.export_documents`
+    :func:`service.application.history.export_documents`
     gives (``ALLOCATOR_UPDATE_EXAMPLES=1`` rewrites it)."""
-    from service.application import demo
+    from service.application import history
 
-    fresh = intake.write_export_csv(demo.export_documents(), tmp_path / "export.csv")
+    fresh = intake.write_export_csv(history.export_documents(), tmp_path / "export.csv")
     if os.environ.get("ALLOCATOR_UPDATE_EXAMPLES") == "1":
-        demo.SAMPLE_EXPORT.write_bytes(fresh.read_bytes())
-    assert demo.SAMPLE_EXPORT.read_bytes() == fresh.read_bytes()
-    table = intake.read_export(demo.SAMPLE_EXPORT)
+        history.SAMPLE_EXPORT.write_bytes(fresh.read_bytes())
+    assert history.SAMPLE_EXPORT.read_bytes() == fresh.read_bytes()
+    table = intake.read_export(history.SAMPLE_EXPORT)
     assert len(table.lines) == 190 and table.ignored_columns == ()
     assert all(
         line.cells["synthetique"] == "qualiteProjet,prefet,createdAt" for line in table.lines
@@ -798,7 +795,7 @@ def test_readme_monthly_cycle_on_a_fresh_store(
 ) -> None:
     """Issue 16: on a fresh store, the README's command lines bring the export's applications in
     and the June 2021 round is drafted, shown and committed over them (the real engine)."""
-    from service.application.demo import demo_request
+    from service.application.history import demo_request
 
     url = f"sqlite:///{tmp_path / 'fresh.sqlite3'}"
     monkeypatch.setenv("ALLOCATOR_DATABASE_URL", url)

@@ -207,7 +207,7 @@ def test_no_command_output_leaves_the_plural_to_the_reader(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fake_solver: Any
 ) -> None:
     from service.contract.documents import StructureDocument
-    from service.store import repository as store
+    from service.application.structures import upsert_structure
 
     url = f"sqlite:///{tmp_path / 'cli.sqlite3'}"
     monkeypatch.setenv("ALLOCATOR_DATABASE_URL", url)
@@ -219,7 +219,7 @@ def test_no_command_output_leaves_the_plural_to_the_reader(
     with database.write() as s:
         for i, code in enumerate(("01283", "01053", "75056", "13055"), 1):
             doc = structure_doc(i, code, nombreConseillersSouhaites=i)
-            store.upsert_structure(s, StructureDocument.model_validate(doc))
+            upsert_structure(s, StructureDocument.model_validate(doc))
     commands = [
         "db upgrade",
         "token create --role agence --label anct",

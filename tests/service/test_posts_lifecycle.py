@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from service import create_app
-from service.application import posts, rounds
+from service.application import demandes, posts, rounds
+from service.application.structures import upsert_structure
 from service.contract.documents import StructureDocument
 from service.contract.errors import Conflict, NotFound
 from service.contract.schemas import InvalidRequest
@@ -30,7 +31,7 @@ def _store_with_posts(url: str, grants: dict[int, int], when: datetime = T0) -> 
     db.upgrade()
     with db.write() as s:
         for id_pg, n in grants.items():
-            store.upsert_structure(
+            upsert_structure(
                 s,
                 StructureDocument.model_validate(
                     structure_doc(id_pg, nombreConseillersSouhaites=max(1, n))
@@ -186,15 +187,15 @@ def test_requests_one_pending_and_hand_back_bounded(db_url: str) -> None:
     _event(db, 1, 1, "CONTRAT_SIGNE", T0 + timedelta(days=3))
     at = T0 + timedelta(days=10)
     with pytest.raises(Conflict):  # only 2 free posts
-        posts.file_request(db, 1, type_="RESTITUTION", nombre=3, now=at)
-    dem = posts.file_request(db, 1, type_="RESTITUTION", nombre=1, now=at, motif="trop")
+        demandes.file_request(db, 1, type_="RESTITUTION", nombre=3, now=at)
+    dem = demandes.file_request(db, 1, type_="RESTITUTION", nombre=1, now=at, motif="trop")
     assert dem["statut"] == "TRAITEE" and dem["resultat"] == 1
     view = posts.list_posts(db, 1, at)
     assert [p["statut"] for p in view["postes"]] == ["CONTRAT_SIGNE", "ACCORDE", "RENDU"]
     with db.read() as s:
         assert store.current_grant(store.coselec_entries(s, 1)) == 2
 
-    dem = posts.file_request(db, 1, type_="AJOUT", nombre=2, now=at)
+    dem = demandes.file_request(db, 1, type_="AJOUT", nombre=2, now=at)
     assert dem["statut"] == "EN_ATTENTE"
     with db.read() as s:
         row = store.get_structure_row(s, 1)
@@ -202,7 +203,7 @@ def test_requests_one_pending_and_hand_back_bounded(db_url: str) -> None:
         assert row.document["nombreConseillersSouhaites"] == 4
     for kind in ("AJOUT", "RESTITUTION"):
         with pytest.raises(Conflict, match=r"\(n° \d+, AJOUT de 2 postes\)\.$"):
-            posts.file_request(db, 1, type_=kind, nombre=1, now=at)
+            demandes.file_request(db, 1, type_=kind, nombre=1, now=at)
     # the database itself refuses a second pending request
     with pytest.raises(Exception), db.write() as s:  # noqa: B017 - IntegrityError of any driver
         s.add(
@@ -215,7 +216,7 @@ def test_requests_one_pending_and_hand_back_bounded(db_url: str) -> None:
 
 def test_add_posts_request_served_by_next_round(sqlite_url: str, fake_solver: Any) -> None:
     db = _store_with_posts(sqlite_url, {1: 1})
-    posts.file_request(db, 1, type_="AJOUT", nombre=2, now=T0)
+    demandes.file_request(db, 1, type_="AJOUT", nombre=2, now=T0)
     view = rounds.draft_round(db, mois="2021-07", quota=5)
     request = fake_solver[-1]["request"]
     assert [s.already_granted for s in request.structures] == [1]  # earlier grant kept
@@ -227,7 +228,9 @@ def test_add_posts_request_served_by_next_round(sqlite_url: str, fake_solver: An
     (dem,) = listing["demandes"]
     assert (dem["statut"], dem["resultat"], dem["roundId"]) == ("TRAITEE", 2, view["id"])
     # a new request is possible again
-    assert posts.file_request(db, 1, type_="RESTITUTION", nombre=1, now=T0)["statut"] == "TRAITEE"
+    assert (
+        demandes.file_request(db, 1, type_="RESTITUTION", nombre=1, now=T0)["statut"] == "TRAITEE"
+    )
     db.dispose()
 
 

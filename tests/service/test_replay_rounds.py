@@ -16,6 +16,7 @@ from click.testing import CliRunner
 from sqlalchemy import func, select, update
 
 from service.application import posts, replay, rounds
+from service.application.structures import upsert_structure
 from service.cli.main import main
 from service.contract.documents import StructureDocument
 from service.store import repository as store
@@ -31,7 +32,7 @@ def _seed(db: Database, codes: dict[int, str]) -> None:
     with db.write() as s:
         for id_pg, code in codes.items():
             doc = structure_doc(id_pg, code, nombreConseillersSouhaites=3, qualiteProjet=50 + id_pg)
-            store.upsert_structure(s, StructureDocument.model_validate(doc))
+            upsert_structure(s, StructureDocument.model_validate(doc))
 
 
 def test_replay_reproduces_committed_rounds(db_url: str, real_pipeline: None) -> None:

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 
 from service import create_app
 from service.application import rounds
+from service.application.structures import upsert_structure
 from service.store.db import Database
 from tests.service.conftest import make_tokens, structure_doc
 from tests.service.test_app import assert_problem
@@ -283,7 +284,7 @@ def test_rounds_module_used_without_http(sqlite_url: str, fake_solver: Any) -> N
     db = Database(sqlite_url)
     db.upgrade()
     with db.write() as s:
-        store.upsert_structure(s, StructureDocument.model_validate(structure_doc(1)))
+        upsert_structure(s, StructureDocument.model_validate(structure_doc(1)))
     view = rounds.draft_round(db, mois="2021-06", quota=1, author="test")
     assert rounds.commit_round(db, view["id"], author="test")["statut"] == "committed"
     with db.read() as s:

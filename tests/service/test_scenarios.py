@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from service.analysis import metrics, scenarios
 from service.application import pipeline
-from service.application.demo import demo_request
+from service.application.history import demo_request
 from service.contract.schemas import InvalidRequest, parse_round_request
 
 ALL_TYPES = ["COMMUNE", "EPCI", "DEPARTEMENT", "REGION", "COLLECTIVITE", "GIP", "PRIVATE"]

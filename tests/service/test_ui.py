@@ -15,6 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from service.application import rounds
+from service.application.history import import_history
 from service.store import repository as store
 from service.ui import present
 from tests.service.conftest import make_tokens, structure_doc
@@ -546,10 +547,8 @@ def test_review_page_says_a_missing_created_at_ranks_last(
 def test_page_of_an_imported_committee_is_not_500(sqlite_app: Any) -> None:
     """An imported 2021 committee keeps no engine request: its pages are read from its
     structures' stored documents (as ``allocator round show`` does), never a KeyError."""
-    from service.application import cycle
-
     app, client, tokens = sqlite_app, sqlite_app.test_client(), raw_tokens(sqlite_app)
-    cycle.import_history(db(app), author="test")
+    import_history(db(app), author="test")
     committee = next(r for r in rounds.list_rounds(db(app)) if r["statut"] == "committed")
     sign_in(client, tokens["agence"])
     page = client.get(f"/agence/tours/{committee['id']}")

@@ -21,6 +21,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from service.application import cycle, rounds
+from service.application.structures import upsert_structure
 from service.cli.main import main
 from service.contract.schemas import InvalidRequest, RoundRequest
 from service.store import repository as store
@@ -387,7 +388,7 @@ def cli_db(tmp_path: Any, monkeypatch: pytest.MonkeyPatch, fake_solver: Any) -> 
     from service.contract.documents import StructureDocument
 
     with database.write() as s:
-        store.upsert_structure(s, StructureDocument.model_validate(structure_doc(1)))
+        upsert_structure(s, StructureDocument.model_validate(structure_doc(1)))
     rounds.draft_round(database, mois="2021-06", quota=1, author="test")
     return database
 
