@@ -206,8 +206,8 @@ def test_no_agency_page_leaves_the_plural_to_the_reader(real_app: Any) -> None:
 def test_no_command_output_leaves_the_plural_to_the_reader(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fake_solver: Any
 ) -> None:
-    from service.contract.documents import StructureDocument
     from service.application.structures import upsert_structure
+    from service.contract.documents import StructureDocument
 
     url = f"sqlite:///{tmp_path / 'cli.sqlite3'}"
     monkeypatch.setenv("ALLOCATOR_DATABASE_URL", url)
