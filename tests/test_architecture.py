@@ -113,6 +113,7 @@ def test_the_contracts_name_the_planned_layers() -> None:
         "service.explanations",
         "service.store",
         "service.contract",
+        "service.speed",
     ]
     assert contracts()["store-no-api-schema"]["forbidden_modules"] == ["service.contract.documents"]
 

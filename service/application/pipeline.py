@@ -24,11 +24,9 @@ import dataclasses
 import functools
 import math
 import mmap
-import os
-import tempfile
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import IO, Any
+from typing import Any
 
 import orjson
 
@@ -46,6 +44,7 @@ from allocator import (
     allocate,
     webster,
 )
+from service import speed
 from service.contract.schemas import FieldError, InvalidRequest, RoundRequest, StructureIn
 
 #: The State's standard cost of one post over the convention, by host and territory (the call,
@@ -722,14 +721,12 @@ def _explained_decisions(
     Each decision of the outline gets its engine part (:func:`engine_explication`), then its
     legal explanation, and is encoded at once: nothing of it is kept.
     """
-    from service.explanations.letters import gc_paused
-
     option = orjson.OPT_NON_STR_KEYS
     geo_by_id = {g.id_pg: g for g in solved.geo.applicants}
     engine = solved.result.decisions
     outline = solved.outline["decisions"]
     parts = []
-    with gc_paused():  # the explanations are encoded and dropped: nothing to promote
+    with speed.gc_paused():  # the explanations are encoded and dropped: nothing to promote
         for i in range(start, stop):
             d = engine[i]
             decision = {**outline[i], "explication": engine_explication(d, geo_by_id[d.id_pg])}
@@ -754,7 +751,7 @@ def encoded_round(
     """The JSON of ``solved.contract()`` as buffers to write in order, built in several processes.
 
     ``b"".join(parts) == dumps_bytes(solved.contract(niveau=niveau))`` whatever ``processes``:
-    with 2 or more (and a fork-capable platform, and at least :data:`PARALLEL_MIN_DECISIONS`
+    with 2 or more (and :func:`service.speed.can_fork`, and at least :data:`PARALLEL_MIN_DECISIONS`
     decisions), a forked child builds, explains and encodes the last decisions while this
     process does the first ones (:data:`PARENT_SHARE`). The decisions' JSON is most of a
     national round's work (≈75 MB for 5,000 structures, mostly legal text), and the two parts
@@ -780,11 +777,11 @@ def encoded_round(
     if shell.count(slot) != 1:  # pragma: no cover - the slot cannot occur elsewhere
         raise RuntimeError("decisions slot not found exactly once in the encoded result")
     before, after = shell.split(slot)
-    if processes < 2 or n < PARALLEL_MIN_DECISIONS or not hasattr(os, "fork"):
+    if processes < 2 or n < PARALLEL_MIN_DECISIONS or not speed.can_fork():
         yield [before, b"[", _explained_decisions(solved, 0, n, explain), b"]", after]
         return
     half = min(n - 1, math.ceil(n * PARENT_SHARE))
-    collect = _fork(lambda: _explained_decisions(solved, half, n, explain))
+    collect = speed.fork_work(lambda: _explained_decisions(solved, half, n, explain))
     try:
         mine = _explained_decisions(solved, 0, half, explain)
     finally:
@@ -796,69 +793,6 @@ def encoded_round(
         view.release()
         if isinstance(theirs, mmap.mmap):
             theirs.close()
-
-
-def _spool() -> IO[bytes]:
-    """An unnamed read-write file for a child's bytes: in memory where the platform allows.
-
-    ``memfd_create`` (Linux) gives a file in memory with no size limit but the machine's
-    memory: writing a national round's half (≈38 MB) there takes a few milliseconds, against
-    ≈80 ms for a temporary file on disk. Elsewhere, a temporary file.
-    """
-    if hasattr(os, "memfd_create"):
-        try:
-            return open(os.memfd_create("allocator-encode", os.MFD_CLOEXEC), "w+b")
-        except OSError:  # pragma: no cover - e.g. forbidden by a seccomp profile
-            pass
-    return tempfile.TemporaryFile()
-
-
-def _fork(work: Callable[[], bytes]) -> Callable[[], bytes | mmap.mmap]:
-    """Run ``work()`` in a forked child; return the function that collects its bytes.
-
-    The child writes its bytes to an unnamed file opened before the fork (so that it never
-    waits for the parent to read, as it would on a pipe) and leaves with ``os._exit`` (no
-    atexit handlers, no flush of the parent's buffers). The collector reaps the child, raises
-    ``RuntimeError`` when it failed, and maps the file read-only (``b""`` when it is empty; the
-    caller closes the map).
-    """
-    spool = _spool()
-    with warnings.catch_warnings():
-        # Python 3.12+ warns about fork() with threads alive (BLAS pools sleep in numpy): the
-        # child only runs pure Python and orjson, then leaves with os._exit.
-        warnings.simplefilter("ignore", DeprecationWarning)
-        pid = os.fork()
-    if pid == 0:  # pragma: no cover - the child; its bytes are checked by the parent's tests
-        code = 1
-        try:
-            spool.write(work())
-            spool.flush()
-            code = 0
-        except BaseException:
-            import traceback
-
-            traceback.print_exc()
-        finally:
-            os._exit(code)
-
-    def collect() -> bytes | mmap.mmap:
-        with spool:
-            _, status = os.waitpid(pid, 0)
-            if status != 0:
-                raise RuntimeError(f"explanation worker failed (wait status {status})")
-            size = spool.seek(0, os.SEEK_END)
-            if not size:
-                return b""
-            if hasattr(mmap, "MAP_POPULATE"):  # Linux: the pages mapped at once, not on fault
-                return mmap.mmap(
-                    spool.fileno(),
-                    size,
-                    flags=mmap.MAP_SHARED | mmap.MAP_POPULATE,
-                    prot=mmap.PROT_READ,
-                )
-            return mmap.mmap(spool.fileno(), size, access=mmap.ACCESS_READ)
-
-    return collect
 
 
 def result_summary(result: dict[str, Any], request: RoundRequest | None = None) -> str:

@@ -22,10 +22,6 @@ if TYPE_CHECKING:
 EXIT_INVALID = 2
 EXIT_INTERNAL = 1
 
-#: Set by a command whose output is written and flushed and which holds nothing else to
-#: release (``allocate``): :func:`run` then ends the process without the interpreter's teardown.
-_quick_exit = False
-
 
 def _fail_invalid(errors: list[tuple[str, str]]) -> None:
     for champ, message in errors:
@@ -121,9 +117,9 @@ def main() -> None:
 @writes_letters
 def allocate(request_file, output: Path | None, jobs: int | None, niveau: str) -> None:
     """Solve one round statelessly: REQUEST_FILE is the round request JSON ('-' = stdin)."""
+    from service import speed
     from service.application.pipeline import result_summary, solve_round
     from service.contract.schemas import InvalidRequest, json_error, parse_round_request
-    from service.explanations.letters import gc_paused
 
     raw = request_file.read()
     try:
@@ -134,7 +130,7 @@ def allocate(request_file, output: Path | None, jobs: int | None, niveau: str) -
         # One batch in a short-lived process: the cyclic collector's passes over the whole heap
         # (geodata, engine, explanations) cost ~0.1 s on a national round and free nothing
         # that reference counting does not (peak memory measured the same).
-        with gc_paused():
+        with speed.gc_paused():
             request = parse_round_request(payload, max_structures())
             solved = solve_round(request)
             _emit(solved, output, jobs or min(2, os.cpu_count() or 1), niveau)
@@ -144,8 +140,9 @@ def allocate(request_file, output: Path | None, jobs: int | None, niveau: str) -
         click.echo(f"erreur interne : {type(exc).__name__}: {exc}", err=True)
         sys.exit(EXIT_INTERNAL)
     click.echo(result_summary(solved.outline, solved.request), err=True)
-    global _quick_exit
-    _quick_exit = True
+    leave = click.get_current_context().find_object(speed.QuickExit)
+    if leave is not None:  # run by the program (not by a test runner): nothing left to release
+        leave.request()
 
 
 def _emit(solved: SolvedRound, output: Path | None, processes: int, niveau: str) -> None:
@@ -385,27 +382,21 @@ def _register_commands() -> None:
 def run() -> None:
     """The ``allocator`` program: :func:`main`, leaving at once after ``allocate``.
 
-    At exit, the interpreter frees every module and every object one by one: about 0.1 s after
-    a national round (5,000 structures), for memory the operating system takes back in one go.
-    Once ``allocate`` has written and flushed its output, the process runs its exit handlers and
-    leaves with ``os._exit``. Any other command, and any failure, exits the normal way. Tests
-    call :func:`main` through click's runner and are unaffected.
+    ``allocate`` asks, through the :class:`service.speed.QuickExit` this function hands to the
+    commands, to end without the interpreter's teardown once its output is written and flushed
+    (:func:`service.speed.leave_now`; ``ALLOCATOR_FAST=0`` turns that off). Any other command,
+    and any failure, exits the normal way. Tests call :func:`main` through click's runner and
+    are unaffected.
     """
-    global _quick_exit
-    _quick_exit = False
-    try:
-        main()
-    except SystemExit as exc:
-        if not (_quick_exit and exc.code in (0, None)):
-            raise
-    else:  # pragma: no cover - click's standalone mode always raises SystemExit
-        return
-    import atexit
+    from service import speed
 
-    atexit._run_exitfuncs()  # logging.shutdown and the like, as a normal exit does
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(0)
+    leave = speed.QuickExit()
+    try:
+        main(obj=leave)
+    except SystemExit as exc:
+        if leave.requested and exc.code in (0, None):
+            speed.leave_now(0)
+        raise
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -38,17 +38,16 @@ explanation is what the portal reads (``GET /v1/structures/{idPG}/explication``)
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import html
 import math
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from operator import itemgetter
 from typing import Any
 
 from allocator import motifs as motif_codes
+from service import speed
 from service.contract.schemas import RoundRequest, StructureIn, stored_request
 
 #: The engine keys of a decision's ``explication`` (kept as they are, next to ours).
@@ -2824,32 +2823,6 @@ def explain_decision(
     return _explain(_Tour(result, meta), decision, structure, n_granted)
 
 
-@contextlib.contextmanager
-def gc_paused(*, promote: bool = False) -> Iterator[None]:
-    """Pause the cyclic garbage collector while a round is explained (or, in ``allocate``, built).
-
-    A national round builds a few hundred thousand small dicts and lists, none of them in a
-    reference cycle, and the collections their number triggers walk the whole heap again and
-    again (they cost more than the explanations themselves). Reference counting frees
-    everything as usual. Pauses nest: the collector resumes when the outermost one ends.
-
-    ``promote``: the explanations built under the pause are long-lived (kept in the result):
-    hand them, with whatever else is young, straight to the oldest generation, where they would
-    end up after two more passes of the young generations over them. Skipped when the process
-    keeps frozen objects of its own (``gc.freeze`` before a fork).
-    """
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if collecting:
-            if promote and not gc.get_freeze_count():
-                gc.freeze()
-                gc.unfreeze()
-            gc.enable()
-
-
 #: Levels of explanation of a round result (``POST /v1/allocate?explication=``, ``allocator
 #: allocate --explication``): the whole letter of every decision (the default), or its opening
 #: paragraph and numbers.
@@ -2914,7 +2887,7 @@ def explain_round(
     """``{idPG: explication}`` for every decision of a round result (ascending idPG)."""
     ids = {s.idPG for s in request.structures}
     explain = round_explainer(result, request, meta, niveau)
-    with gc_paused(promote=True):
+    with speed.gc_paused(promote=True):
         return {
             int(d["idPG"]): explain(d) for d in result.get("decisions", ()) if int(d["idPG"]) in ids
         }

@@ -7,6 +7,7 @@ import os
 
 import pytest
 
+from service import speed
 from service.application import pipeline
 from service.contract.schemas import parse_round_request
 from service.explanations import letters as explication
@@ -101,7 +102,7 @@ def test_without_memfd_the_child_writes_a_temporary_file(solved, monkeypatch):
     monkeypatch.setattr(pipeline, "PARALLEL_MIN_DECISIONS", 1)
     monkeypatch.delattr(os, "memfd_create", raising=False)
     spools = []
-    real_spool = pipeline._spool
-    monkeypatch.setattr(pipeline, "_spool", lambda: spools.append(1) or real_spool())
+    real_spool = speed.spool
+    monkeypatch.setattr(speed, "spool", lambda: spools.append(1) or real_spool())
     assert pipeline.encode_round(solved, processes=2) == expected
     assert spools == [1]
