@@ -8,7 +8,7 @@ echoed with enums as their values.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, NamedTuple
 
 from allocator.canonical import policy_echo
@@ -17,11 +17,41 @@ if TYPE_CHECKING:
     from allocator.domain import RoundPolicy
 
 
+def _plain(value: object) -> object:
+    """A field's JSON shape: a record as its ``to_dict()``, a tuple as a list, else itself."""
+    if isinstance(value, tuple):
+        return list(value)
+    if isinstance(value, _Record):
+        return value.to_dict()
+    return value
+
+
+class _Record:
+    """Base of the frozen records below: ``to_dict()`` is the fields in their order, each as
+    :func:`_plain` (records nested as dicts, tuples as lists, ``None`` as ``None``). The named
+    tuples of a decision's details have their own ``_asdict()``."""
+
+    __slots__ = ()
+
+    def to_dict(self) -> dict[str, object]:
+        names = _FIELD_NAMES.get(type(self)) or _field_names(type(self))
+        return {name: _plain(getattr(self, name)) for name in names}
+
+
+#: Field names of each record class, in order (read once per class).
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
+def _field_names(cls: type) -> tuple[str, ...]:
+    _FIELD_NAMES[cls] = names = tuple(f.name for f in fields(cls))
+    return names
+
+
 # --------------------------------------------------------------------------------------------
 # The round's report
 # --------------------------------------------------------------------------------------------
 @dataclass(frozen=True, slots=True)
-class Binding:
+class Binding(_Record):
     """Which totals the allocation reaches: quota, envelope, budget (no open post fits what is
     left), and the départements at their fair-share cap."""
 
@@ -30,17 +60,9 @@ class Binding:
     budget: bool
     departement_caps: tuple[str, ...]
 
-    def to_dict(self) -> dict[str, object]:
-        return {
-            "quota": self.quota,
-            "envelope": self.envelope,
-            "budget": self.budget,
-            "departement_caps": list(self.departement_caps),
-        }
-
 
 @dataclass(frozen=True, slots=True)
-class Money:
+class Money(_Record):
     """Posts of an allocation and what they cost: the State, the standard, the hosts."""
 
     posts: int
@@ -48,37 +70,18 @@ class Money:
     standard_cost_eur: float
     cofunding_eur: float
 
-    def to_dict(self) -> dict[str, object]:
-        return {
-            "posts": self.posts,
-            "state_cost_eur": self.state_cost_eur,
-            "standard_cost_eur": self.standard_cost_eur,
-            "cofunding_eur": self.cofunding_eur,
-        }
-
-
-def _money_dict(money: Money | None) -> dict[str, object] | None:
-    return None if money is None else money.to_dict()
-
 
 @dataclass(frozen=True, slots=True)
-class CofundingSummary:
+class CofundingSummary(_Record):
     """The co-funding rule of the round and how many applicants are co-funded."""
 
     priority: str
     priority_cap: float
     cofunded_applicants: int
 
-    def to_dict(self) -> dict[str, object]:
-        return {
-            "priority": self.priority,
-            "priority_cap": self.priority_cap,
-            "cofunded_applicants": self.cofunded_applicants,
-        }
-
 
 @dataclass(frozen=True, slots=True)
-class PriceOfMonotonicity:
+class PriceOfMonotonicity(_Record):
     """What the monotone (greedy) allocation gives up against the best known one."""
 
     objective: float
@@ -86,33 +89,18 @@ class PriceOfMonotonicity:
     monotone: Money | None
     optimum: Money | None
 
-    def to_dict(self) -> dict[str, object]:
-        return {
-            "objective": self.objective,
-            "relative": self.relative,
-            "monotone": _money_dict(self.monotone),
-            "optimum": _money_dict(self.optimum),
-        }
-
 
 @dataclass(frozen=True, slots=True)
-class PriceOfCofunding:
+class PriceOfCofunding(_Record):
     """What the co-funding bonus costs the need-first (neutral) ranking of the same round."""
 
     objective: float
     posts_moved: int
     neutral: Money | None
 
-    def to_dict(self) -> dict[str, object]:
-        return {
-            "objective": self.objective,
-            "posts_moved": self.posts_moved,
-            "neutral": _money_dict(self.neutral),
-        }
-
 
 @dataclass(frozen=True, slots=True)
-class Guarantees:
+class Guarantees(_Record):
     """The engine's guarantees kept and lost by a round, with the price of each lost one
     (``None``: that guarantee is kept, nothing to price)."""
 
@@ -131,19 +119,16 @@ class Guarantees:
 
 
 @dataclass(frozen=True, slots=True)
-class ObjectiveTerms:
+class ObjectiveTerms(_Record):
     """The three terms of ``F`` at the allocation (access, distribution, balance)."""
 
     access: float
     distribution: float
     balance: float
 
-    def to_dict(self) -> dict[str, object]:
-        return {"access": self.access, "distribution": self.distribution, "balance": self.balance}
-
 
 @dataclass(frozen=True, slots=True)
-class Certificate:
+class Certificate(_Record):
     """The backend that certified (or bounded) the allocation, and what it proved."""
 
     backend: str
@@ -151,17 +136,9 @@ class Certificate:
     objective: float | None
     parameters: dict[str, object]
 
-    def to_dict(self) -> dict[str, object]:
-        return {
-            "backend": self.backend,
-            "proven_optimal": self.proven_optimal,
-            "objective": self.objective,
-            "parameters": self.parameters,
-        }
-
 
 @dataclass(frozen=True, slots=True)
-class RoundReport:
+class RoundReport(_Record):
     """The round's report: the policy, the limits and how the allocation meets them.
 
     An INFEASIBLE round (locks contradicting the rules) has no allocation: only ``policy``,
@@ -208,34 +185,8 @@ class RoundReport:
         }
         if not self.solved:
             return head
-        return {
-            **head,
-            "envelope_remaining": self.envelope_remaining,
-            "budget_remaining_eur": self.budget_remaining_eur,
-            "locked_posts": self.locked_posts,
-            "granted_posts": self.granted_posts,
-            "limits": None if self.limits is None else list(self.limits),
-            "binding": None if self.binding is None else self.binding.to_dict(),
-            "binding_constraints": None
-            if self.binding_constraints is None
-            else list(self.binding_constraints),
-            "laminar": self.laminar,
-            "money": _money_dict(self.money),
-            "cofunding": None if self.cofunding is None else self.cofunding.to_dict(),
-            "guarantees": None if self.guarantees is None else self.guarantees.to_dict(),
-            "posts_per_departement": self.posts_per_departement,
-            "fair_shares": self.fair_shares,
-            "objective_terms": None
-            if self.objective_terms is None
-            else self.objective_terms.to_dict(),
-            "objective_int": self.objective_int,
-            "monotone_objective": self.monotone_objective,
-            "optimum": self.optimum,
-            "optimum_bound": self.optimum_bound,
-            "price_of_monotonicity": self.price_of_monotonicity,
-            "certificate": None if self.certificate is None else self.certificate.to_dict(),
-            "scale": self.scale,
-        }
+        tail = (_FIELD_NAMES.get(RoundReport) or _field_names(RoundReport))[3:]
+        return {**head, **{name: _plain(getattr(self, name)) for name in tail}}
 
 
 # --------------------------------------------------------------------------------------------
@@ -256,16 +207,6 @@ class DepartementDetails(NamedTuple):
     cap_room: int | None
     posts_round: int
 
-    def to_dict(self) -> dict[str, object]:
-        return {
-            "code": self.code,
-            "need": self.need,
-            "existing": self.existing,
-            "fair_share": self.fair_share,
-            "cap_room": self.cap_room,
-            "posts_round": self.posts_round,
-        }
-
 
 class EpciDetails(NamedTuple):
     """The applicant's EPCI-part: need, existing offer, posts of the round."""
@@ -275,14 +216,6 @@ class EpciDetails(NamedTuple):
     existing: int
     posts_round: int
 
-    def to_dict(self) -> dict[str, object]:
-        return {
-            "code": self.code,
-            "need": self.need,
-            "existing": self.existing,
-            "posts_round": self.posts_round,
-        }
-
 
 class CostDetails(NamedTuple):
     """One post of this host: the State's cost, the standard cost, the host's co-funding."""
@@ -291,13 +224,6 @@ class CostDetails(NamedTuple):
     standard_eur: float
     cofunding_eur: float
 
-    def to_dict(self) -> dict[str, object]:
-        return {
-            "state_eur": self.state_eur,
-            "standard_eur": self.standard_eur,
-            "cofunding_eur": self.cofunding_eur,
-        }
-
 
 class NextPost(NamedTuple):
     """The three terms of the priority of the applicant's next post, at the final state."""
@@ -305,9 +231,6 @@ class NextPost(NamedTuple):
     access: float
     distribution: float
     balance: float
-
-    def to_dict(self) -> dict[str, object]:
-        return {"access": self.access, "distribution": self.distribution, "balance": self.balance}
 
 
 class CounterfactualDetails(NamedTuple):
@@ -323,17 +246,9 @@ class CounterfactualDetails(NamedTuple):
     larger_request_would_help: bool | None
     nested: bool
 
-    def to_dict(self) -> dict[str, object]:
-        return {
-            "min_quality": self.min_quality,
-            "verified": self.verified,
-            "larger_request_would_help": self.larger_request_would_help,
-            "nested": self.nested,
-        }
-
 
 @dataclass(frozen=True, slots=True)
-class DecisionDetails:
+class DecisionDetails(_Record):
     """The numbers behind one decision: territories, factors, cost, gains, bounds, the next
     post's priority terms (``None`` when the request is met) and the counterfactual."""
 
@@ -349,16 +264,20 @@ class DecisionDetails:
     counterfactual: CounterfactualDetails
 
     def to_dict(self) -> dict[str, object]:
-        """The published ``explication.details``."""
+        """The published ``explication.details``; the named tuples as their ``_asdict()``.
+
+        Written out rather than the generic :meth:`_Record.to_dict`: this runs once per
+        decision (5,000 in a national round) and the generic path is twice as slow (measured
+        with ``timeit``: 2.3 µs against 4.5 µs a call)."""
         return {
-            "departement": self.departement.to_dict(),
-            "epci": None if self.epci is None else self.epci.to_dict(),
+            "departement": self.departement._asdict(),
+            "epci": None if self.epci is None else self.epci._asdict(),
             "quality_factor": self.quality_factor,
             "cofunding_factor": self.cofunding_factor,
-            "cost": self.cost.to_dict(),
+            "cost": self.cost._asdict(),
             "gains": list(self.gains),
             "remaining_request": self.remaining_request,
             "upper_bound": self.upper_bound,
-            "next_post": None if self.next_post is None else self.next_post.to_dict(),
-            "counterfactual": self.counterfactual.to_dict(),
+            "next_post": None if self.next_post is None else self.next_post._asdict(),
+            "counterfactual": self.counterfactual._asdict(),
         }
