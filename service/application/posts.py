@@ -105,6 +105,31 @@ def plus_months(dt: datetime, n: int) -> datetime:
 # -- creating posts ---------------------------------------------------------------------------
 
 
+def post_event(
+    p: Poste,
+    type_: str,
+    when: datetime,
+    recorded: datetime,
+    auteur: str,
+    before: str | None,
+    after: str,
+    commentaire: str | None = None,
+) -> PosteEvenement:
+    """The journal entry of one event of post ``p`` (``type_`` at ``when``, recorded at
+    ``recorded`` by ``auteur``, cut to the column's 64 characters): its status ``before`` →
+    ``after``. Every event of a post is written by this function (the journal is append-only)."""
+    return PosteEvenement(
+        poste_id=p.id,
+        type=type_,
+        date=when,
+        enregistre_le=recorded,
+        auteur=auteur[:64],
+        statut_avant=before,
+        statut_apres=after,
+        commentaire=commentaire,
+    )
+
+
 def create_posts(
     session: Session,
     round_id: int | None,
@@ -150,18 +175,7 @@ def create_posts(
         top[id_pg] = start + n
     session.add_all(rows)
     session.flush()
-    session.add_all(
-        PosteEvenement(
-            poste_id=p.id,
-            type="ATTRIBUTION",
-            date=when,
-            enregistre_le=when,
-            auteur=auteur[:64],
-            statut_avant=None,
-            statut_apres=statut,
-        )
-        for p in rows
-    )
+    session.add_all(post_event(p, "ATTRIBUTION", when, when, auteur, None, statut) for p in rows)
     return len(rows)
 
 
@@ -363,18 +377,7 @@ def report_event(
         elif type_ == "FIN_DE_CONTRAT":
             p.vacant_depuis = when
         p.version += 1
-        s.add(
-            PosteEvenement(
-                poste_id=p.id,
-                type=type_,
-                date=when,
-                enregistre_le=now,
-                auteur=auteur[:64],
-                statut_avant=before,
-                statut_apres=target,
-                commentaire=commentaire,
-            )
-        )
+        s.add(post_event(p, type_, when, now, auteur, before, target, commentaire))
         s.flush()
         return post_view(p, now)
 
@@ -396,18 +399,7 @@ def return_posts(
         p.rendu_le = when
         p.motif_rendu = motif
         p.version += 1
-        session.add(
-            PosteEvenement(
-                poste_id=p.id,
-                type="RETOUR_AU_VIVIER",
-                date=when,
-                enregistre_le=when,
-                auteur=auteur[:64],
-                statut_avant=s_before,
-                statut_apres="RENDU",
-                commentaire=motif,
-            )
-        )
+        session.add(post_event(p, "RETOUR_AU_VIVIER", when, when, auteur, s_before, "RENDU", motif))
     k = len(posts)
     total = store.current_grant(store.coselec_entries(session, id_pg))
     # The grant decreases by a new entry (the history is append-only): the portal and the
@@ -476,15 +468,15 @@ def apply_deadlines(db: Database, now: datetime, auteur: str = "") -> dict[str, 
                 p.a_reexaminer_depuis = now
                 p.version += 1
                 s.add(
-                    PosteEvenement(
-                        poste_id=p.id,
-                        type="SIGNALEMENT_REEXAMEN",
-                        date=now,
-                        enregistre_le=now,
-                        auteur=auteur[:64],
-                        statut_avant=p.statut,
-                        statut_apres=p.statut,
-                        commentaire=f"non recruté {REASSESS_MONTHS} mois après l'attribution",
+                    post_event(
+                        p,
+                        "SIGNALEMENT_REEXAMEN",
+                        now,
+                        now,
+                        auteur,
+                        p.statut,
+                        p.statut,
+                        f"non recruté {REASSESS_MONTHS} mois après l'attribution",
                     )
                 )
                 flagged.append((p.id_pg, p.numero))
