@@ -99,11 +99,9 @@ def handled(fn: Callable[..., Any]) -> Callable[..., Any]:
         try:
             return fn(*args, **kwargs)
         except InvalidRequest as exc:
-            for e in exc.errors:  # one line per faulty field, as `allocate` prints them
-                click.echo(f"entrée invalide : {e.champ} : {e.message}", err=True)
             if not exc.errors:
                 click.echo(f"entrée invalide : {exc.detail}", err=True)
-            sys.exit(EXIT_INVALID)
+            fail_invalid((e.champ, e.message) for e in exc.errors)  # as `allocate` prints them
         except ServiceError as exc:
             if exc.status >= 500:
                 raise
