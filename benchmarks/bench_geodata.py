@@ -26,6 +26,7 @@ import time
 import tracemalloc
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -132,20 +133,21 @@ def fresh_processes(repeat: int) -> None:
         )
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeat", type=int, default=5, help="fresh processes per cache state")
-    args = parser.parse_args()
-    params = AccessParams()
-    print("geodata benchmark")
-    print("=================")
-
+def load_layers() -> Any:
+    """Time the national layers (cold, warm) and the per-process context; return the context."""
     t_cold, _ = timed(layers.load_all)
     t_warm, _ = timed(layers.load_all, repeat=3)
     print(f"load all national layers     cold {t_cold:7.3f} s   warm {t_warm:7.3f} s")
     t_ctx, ctx = timed(lambda: (_context(), _trees())[0])
     print(f"national tables + need + KD-trees (cold, once per process) {t_ctx:7.3f} s")
+    return ctx
 
+
+def national_e2sfca(
+    ctx: Any, params: AccessParams, rng: np.random.Generator
+) -> tuple[pd.Series, pd.Series, float]:
+    """Time the national E2SFCA on the 2021 sites and on 2,000 synthetic sites (drawn from
+    ``rng``), and its peak memory; return the 2021 advisors, the synthetic sites and their time."""
     table = ctx.table
     advisors = advisors_column(table, bundled_existing())
     n_sites_2021 = int((advisors > 0).sum())
@@ -158,7 +160,6 @@ def main() -> None:
         f"{t_2021 * 1e3:7.1f} ms (cached trees), {t_2021_nocache * 1e3:7.1f} ms (trees built)"
     )
 
-    rng = np.random.default_rng(0)
     pick = rng.choice(len(table), size=2000, replace=False)
     synthetic = pd.Series(rng.integers(1, 4, size=2000), index=table.index[pick])
     t_2000, _ = timed(
@@ -171,8 +172,13 @@ def main() -> None:
     _, peak_e2sfca = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     print(f"tracemalloc peak of one national E2SFCA:       {peak_e2sfca / 2**20:7.1f} MiB")
+    return advisors, synthetic, t_2000
 
-    # Baseline on a subset: the communes of région Auvergne-Rhône-Alpes (84) and its sites.
+
+def naive_baseline(
+    table: pd.DataFrame, advisors: pd.Series, params: AccessParams, t_2000: float
+) -> None:
+    """Baseline on a subset: the communes of région Auvergne-Rhône-Alpes (84) and its sites."""
     sub = table[table["region"] == "84"]
     sub_adv = advisors[sub.index]
     sxy = sub.loc[sub_adv[sub_adv > 0].index, ["x", "y"]].to_numpy()
@@ -193,6 +199,9 @@ def main() -> None:
         f"{len(table) * 2000 * 8 / 2**20:,.0f} MiB per float table)"
     )
 
+
+def round_timings(table: pd.DataFrame, synthetic: pd.Series, rng: np.random.Generator) -> None:
+    """Time :func:`round_geodata` on 1,500 applicants (drawn from ``rng``)."""
     codes = table.index.to_numpy()
     sites = [
         ApplicantSite(
@@ -215,6 +224,21 @@ def main() -> None:
     )
     n_gains = sum(len(a.gains) for a in res.applicants)
     print(f"  {len(res.applicants)} applicants, {n_gains} marginal gains")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=5, help="fresh processes per cache state")
+    args = parser.parse_args()
+    params = AccessParams()
+    print("geodata benchmark")
+    print("=================")
+
+    ctx = load_layers()
+    rng = np.random.default_rng(0)  # one stream: the synthetic sites, then the applicants
+    advisors, synthetic, t_2000 = national_e2sfca(ctx, params, rng)
+    naive_baseline(ctx.table, advisors, params, t_2000)
+    round_timings(ctx.table, synthetic, rng)
 
     peak_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak RSS of the process: {peak_rss:7.1f} MiB")

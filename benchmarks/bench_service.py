@@ -161,7 +161,7 @@ def structures_1500(n: int = 1500) -> list[dict[str, Any]]:
     return out
 
 
-def main() -> None:
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--threads", type=int, default=4, help="gthread threads per worker")
@@ -181,25 +181,27 @@ def main() -> None:
     parser.add_argument(
         "--gunicorn-arg", action="append", default=[], help="extra gunicorn argument (repeatable)"
     )
-    args = parser.parse_args()
+    return parser.parse_args()
 
+
+def admin_headers(url: str) -> dict[str, str]:
+    """Upgrade the store at ``url`` and create an admin token: the headers of the requests."""
     from service.store import repository as store
     from service.store.db import Database
 
-    tmp = tempfile.TemporaryDirectory(prefix="bench-service-")
-    url = args.database_url or f"sqlite:///{tmp.name}/bench.sqlite3"
     database = Database(url)
     database.upgrade()
     with database.write() as s:
         token = store.create_token(s, "admin", "bench")
     database.dispose()
-    auth = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    return {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
 
-    port = free_port()
+
+def start_gunicorn(args: argparse.Namespace, url: str, instance: str, port: int) -> Any:
     env = {
         **os.environ,
         "ALLOCATOR_DATABASE_URL": url,
-        "ALLOCATOR_INSTANCE_PATH": tmp.name,
+        "ALLOCATOR_INSTANCE_PATH": instance,
         "ALLOCATOR_LOG_LEVEL": "WARNING",
     }
     cmd = [
@@ -213,122 +215,159 @@ def main() -> None:
         *args.gunicorn_arg,
         "service:create_app()",
     ]  # fmt: skip
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                c = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-                if request(c, "GET", "/health", None, {})[0] == 200:
-                    break
-            except OSError:
-                pass
-            if time.monotonic() > deadline or proc.poll() is not None:
-                raise SystemExit("gunicorn did not start")
-            time.sleep(0.2)
+    return subprocess.Popen(cmd, cwd=ROOT, env=env)
 
+
+def wait_for_health(port: int, proc: Any) -> None:
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            c = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            if request(c, "GET", "/health", None, {})[0] == 200:
+                return
+        except OSError:
+            pass
+        if time.monotonic() > deadline or proc.poll() is not None:
+            raise SystemExit("gunicorn did not start")
+        time.sleep(0.2)
+
+
+def seed(port: int, structures: list[dict[str, Any]], auth: dict[str, str]) -> None:
+    t0 = time.perf_counter()
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    for s in structures:
+        status, data = request(
+            conn, "PUT", f"/v1/structures/{s['idPG']}", json.dumps(s).encode(), auth
+        )
+        if status not in (200, 201):
+            raise SystemExit(f"seeding failed: {status} {data[:300]!r}")
+    print(
+        f"seeded {len(structures)} structures by PUT in {time.perf_counter() - t0:.1f} s",
+        flush=True,
+    )
+
+
+def read_phases(
+    args: argparse.Namespace, port: int, ids: list[int], auth: dict[str, str]
+) -> list[Phase]:
+    """``GET /health`` (the baseline), then ``GET /v1/structures/{id}``."""
+    health = run_phase(
+        Phase(f"GET /health ({args.clients} clients)"),
+        port,
+        args.clients,
+        args.baseline_duration,
+        lambda i: ("GET", "/health", None, {}),
+    )
+    print(health.report(), flush=True)
+    structure = run_phase(
+        Phase(f"GET /v1/structures/{{id}} ({args.clients} cl.)"),
+        port,
+        args.clients,
+        args.duration,
+        lambda i: ("GET", f"/v1/structures/{ids[i % len(ids)]}", None, auth),
+    )
+    print(structure.report(), flush=True)
+    return [health, structure]
+
+
+#: The two levels of explanation of ``POST /v1/allocate``.
+LEVELS = {"complete": "/v1/allocate", "compacte": "/v1/allocate?explication=compacte"}
+
+
+def level_alone(port: int, body: bytes, auth: dict[str, str], repeat: int) -> None:
+    """The same round at both levels, one client: answer size and median time."""
+    alone: dict[str, tuple[int, float]] = {}
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=300)
+    request(conn, "POST", LEVELS["complete"], body, auth)  # warm the workers' caches
+    for level, path in LEVELS.items():
+        times, size = [], 0
+        for _ in range(repeat):
+            t0 = time.perf_counter()
+            status, data = request(conn, "POST", path, body, auth)
+            times.append(time.perf_counter() - t0)
+            if status != 200:
+                raise SystemExit(f"{path}: {status} {data[:300]!r}")
+            size = len(data)
+        alone[level] = (size, statistics.median(times))
+    conn.close()
+    full_size, full_time = alone["complete"]
+    for level, (size, seconds) in alone.items():
+        print(
+            f"explication={level:<9} answer {size / 1e6:7.2f} MB (×{size / full_size:.3f})  "
+            f"one client {seconds:6.2f} s (×{seconds / full_time:.2f}, median of "
+            f"{repeat})",
+            flush=True,
+        )
+
+
+def level_load(
+    args: argparse.Namespace, port: int, body: bytes, auth: dict[str, str]
+) -> list[Phase]:
+    """Each level of explanation under load, and the compact level's ratios to the full one."""
+    by_level = {}
+    for level, path in LEVELS.items():
+        by_level[level] = run_phase(
+            Phase(f"POST /v1/allocate {level} ({args.allocate_clients} cl.)"),
+            port,
+            args.allocate_clients,
+            args.allocate_duration,
+            lambda i, path=path: ("POST", path, body, auth),
+        )
+        print(by_level[level].report(), flush=True)
+    full, compact = by_level["complete"], by_level["compacte"]
+    if full.latencies and compact.latencies:
+        p50 = statistics.median(compact.latencies) / statistics.median(full.latencies)
+        rate = (len(compact.latencies) / compact.elapsed) / (len(full.latencies) / full.elapsed)
+        print(
+            f"compacte / complete under load: p50 ×{p50:.2f}, throughput ×{rate:.2f}",
+            flush=True,
+        )
+    return list(by_level.values())
+
+
+def print_summary(results: list[Phase]) -> None:
+    print("\nsummary")
+    for r in results:
+        print(r.report())
+        for e in r.error_samples:
+            print(f"    error sample: {e}")
+
+
+def stop(proc: Any) -> None:
+    proc.terminate()
+    try:
+        proc.wait(30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def main() -> None:
+    args = parse_args()
+    tmp = tempfile.TemporaryDirectory(prefix="bench-service-")
+    url = args.database_url or f"sqlite:///{tmp.name}/bench.sqlite3"
+    auth = admin_headers(url)
+    port = free_port()
+    proc = start_gunicorn(args, url, tmp.name, port)
+    try:
+        wait_for_health(port, proc)
         structures = structures_1500(args.structures)
         print(
             f"gunicorn: {args.workers} workers × {args.threads} threads (gthread), "
             f"store {url.split(':')[0]}, {os.cpu_count()} CPUs",
             flush=True,
         )
-        t0 = time.perf_counter()
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-        for s in structures:
-            status, data = request(
-                conn, "PUT", f"/v1/structures/{s['idPG']}", json.dumps(s).encode(), auth
-            )
-            if status not in (200, 201):
-                raise SystemExit(f"seeding failed: {status} {data[:300]!r}")
-        print(
-            f"seeded {len(structures)} structures by PUT in {time.perf_counter() - t0:.1f} s",
-            flush=True,
-        )
-
-        results = []
-        results.append(
-            run_phase(
-                Phase(f"GET /health ({args.clients} clients)"),
-                port,
-                args.clients,
-                args.baseline_duration,
-                lambda i: ("GET", "/health", None, {}),
-            )
-        )
-        print(results[-1].report(), flush=True)
-        ids = [s["idPG"] for s in structures]
-        results.append(
-            run_phase(
-                Phase(f"GET /v1/structures/{{id}} ({args.clients} cl.)"),
-                port,
-                args.clients,
-                args.duration,
-                lambda i: ("GET", f"/v1/structures/{ids[i % len(ids)]}", None, auth),
-            )
-        )
-        print(results[-1].report(), flush=True)
+        seed(port, structures, auth)
+        results = read_phases(args, port, [s["idPG"] for s in structures], auth)
         body = json.dumps({"quota": 1000, "mois": "2021-06", "structures": structures}).encode()
         print(f"allocate body: {len(body) / 1e6:.2f} MB, {len(structures)} structures", flush=True)
-        # The two levels of explanation: the same round, one client, answer size and time.
-        levels = {"complete": "/v1/allocate", "compacte": "/v1/allocate?explication=compacte"}
-        alone: dict[str, tuple[int, float]] = {}
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=300)
-        request(conn, "POST", levels["complete"], body, auth)  # warm the workers' caches
-        for level, path in levels.items():
-            times, size = [], 0
-            for _ in range(args.level_repeat):
-                t0 = time.perf_counter()
-                status, data = request(conn, "POST", path, body, auth)
-                times.append(time.perf_counter() - t0)
-                if status != 200:
-                    raise SystemExit(f"{path}: {status} {data[:300]!r}")
-                size = len(data)
-            alone[level] = (size, statistics.median(times))
-        conn.close()
-        full_size, full_time = alone["complete"]
-        for level, (size, seconds) in alone.items():
-            print(
-                f"explication={level:<9} answer {size / 1e6:7.2f} MB (×{size / full_size:.3f})  "
-                f"one client {seconds:6.2f} s (×{seconds / full_time:.2f}, median of "
-                f"{args.level_repeat})",
-                flush=True,
-            )
-        by_level = {}
-        for level, path in levels.items():
-            results.append(
-                run_phase(
-                    Phase(f"POST /v1/allocate {level} ({args.allocate_clients} cl.)"),
-                    port,
-                    args.allocate_clients,
-                    args.allocate_duration,
-                    lambda i, path=path: ("POST", path, body, auth),
-                )
-            )
-            by_level[level] = results[-1]
-            print(results[-1].report(), flush=True)
-        full, compact = by_level["complete"], by_level["compacte"]
-        if full.latencies and compact.latencies:
-            p50 = statistics.median(compact.latencies) / statistics.median(full.latencies)
-            rate = (len(compact.latencies) / compact.elapsed) / (len(full.latencies) / full.elapsed)
-            print(
-                f"compacte / complete under load: p50 ×{p50:.2f}, throughput ×{rate:.2f}",
-                flush=True,
-            )
-        print("\nsummary")
-        for r in results:
-            print(r.report())
-            for e in r.error_samples:
-                print(f"    error sample: {e}")
+        level_alone(port, body, auth, args.level_repeat)
+        results += level_load(args, port, body, auth)
+        print_summary(results)
         if any(r.errors for r in results):
             raise SystemExit(1)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc)
         tmp.cleanup()
 
 

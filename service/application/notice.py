@@ -130,26 +130,29 @@ def _simple_rows(cls: type, docs: dict[str, str]) -> list[list[str]]:
 
 def blocks() -> list[Block]:
     """The notice as blocks: ``("h", level, text)``, ``("p", text)``, ``("ul", items)``,
-    ``("table", headers, rows)``."""
-    from allocator import SolverConfig, motifs
-    from allocator.model import COFUNDING_PRIORITY_CAP, QUALITY_FLOOR, SCALE
-    from allocator.solve import ORTOOLS_VERSION
-    from geodata.access import AccessParams
-    from geodata.need import NeedParams
-    from service.application.pipeline import (
-        COST_PER_POST_EUR,
-        COST_PER_POST_PRIVATE_EUR,
-        DEFAULT_QUALITY,
+    ``("table", headers, rows)``; one function per part, in the notice's order."""
+    parts = (
+        _introduction,
+        _purpose,
+        _data,
+        _eligibility,
+        _need_and_coverage,
+        _priority,
+        _allocation,
+        _cost,
+        _parameters,
+        _motifs,
+        _guarantees,
+        _rights,
     )
+    return [block for part in parts for block in part()]
+
+
+def _introduction() -> list[Block]:
+    """The title and what the notice is (with the code's version)."""
     from service.explanations import letters as ex
 
-    access = AccessParams()
-    need = NeedParams()
-    radii = ", ".join(
-        f"{valeur(m)} min ({valeur(round(access.radius_m(m) / 1000, 1))} km)"
-        for m, _ in access.steps
-    )
-    out: list[Block] = [
+    return [
         ("h", 1, ex.NOTICE_TITRE),
         (
             "p",
@@ -160,6 +163,14 @@ def blocks() -> list[Block]:
             f"{_package_version()}) : les paramètres et leurs valeurs par défaut ci-dessous "
             "sont ceux que le programme applique réellement.",
         ),
+    ]
+
+
+def _purpose() -> list[Block]:
+    """1. Purpose of the processing and its part in the decision."""
+    from service.explanations import letters as ex
+
+    return [
         ("h", 2, "1. Finalité et rôle dans la décision"),
         (
             "ul",
@@ -178,6 +189,14 @@ def blocks() -> list[Block]:
                 "/v1/structures/{idPG}/explication).",
             ],
         ),
+    ]
+
+
+def _data() -> list[Block]:
+    """2. Data processed and their sources."""
+    from service.explanations import letters as ex
+
+    return [
         ("h", 2, "2. Données traitées et leurs sources"),
         (
             "table",
@@ -198,6 +217,14 @@ def blocks() -> list[Block]:
             "portail sont ignorés et jamais conservés dans les résultats. Les données de "
             "démonstration (notes de projet, avis du préfet, dates de dépôt) sont synthétiques.",
         ),
+    ]
+
+
+def _eligibility() -> list[Block]:
+    """3. Rules of calculation; 3.1. Eligibility."""
+    from service.application.pipeline import DEFAULT_QUALITY
+
+    return [
         ("h", 2, "3. Règles de calcul"),
         ("h", 3, "3.1. Éligibilité"),
         (
@@ -212,6 +239,22 @@ def blocks() -> list[Block]:
                 "structure s'il existe ; les postes déjà attribués ne sont jamais retirés.",
             ],
         ),
+    ]
+
+
+def _need_and_coverage() -> list[Block]:
+    """3.2. Need and existing coverage (the territorial parameters' defaults)."""
+    from geodata.access import AccessParams
+    from geodata.need import NeedParams
+
+    access = AccessParams()
+    need = NeedParams()
+    radii = ", ".join(
+        f"{valeur(m)} min ({valeur(round(access.radius_m(m) / 1000, 1))} km)"
+        for m, _ in access.steps
+    )
+
+    return [
         ("h", 3, "3.2. Besoin et couverture existante"),
         (
             "ul",
@@ -238,6 +281,14 @@ def blocks() -> list[Block]:
                 "chaque poste de plus apporte un peu moins que le précédent.",
             ],
         ),
+    ]
+
+
+def _priority() -> list[Block]:
+    """3.3. Priority of each post, and the départements' fair shares."""
+    from allocator.model import QUALITY_FLOOR
+
+    return [
         ("h", 3, "3.3. Priorité de chaque poste"),
         (
             "p",
@@ -265,6 +316,15 @@ def blocks() -> list[Block]:
             "départemental « part_equitable » est choisi, et le résultat dit quand ces plafonds "
             "ont arrêté le tour (contrainteLiante « plafondDepartement »).",
         ),
+    ]
+
+
+def _allocation() -> list[Block]:
+    """3.4. Allocation and tie-breaking."""
+    from allocator.model import SCALE
+    from service.explanations import letters as ex
+
+    return [
         ("h", 3, "3.4. Attribution et départage"),
         (
             "ul",
@@ -281,6 +341,15 @@ def blocks() -> list[Block]:
                 "Aucune donnée transmise par le portail ne fixe un nombre de postes.",
             ],
         ),
+    ]
+
+
+def _cost() -> list[Block]:
+    """3.5. Cost of a post for the State, co-funding and budget."""
+    from allocator.model import COFUNDING_PRIORITY_CAP
+    from service.application.pipeline import COST_PER_POST_EUR, COST_PER_POST_PRIVATE_EUR
+
+    return [
         ("h", 3, "3.5. Coût d'un poste pour l'État"),
         (
             "ul",
@@ -312,6 +381,17 @@ def blocks() -> list[Block]:
                 "résultat chiffre ce qu'elle coûte au regard du besoin.",
             ],
         ),
+    ]
+
+
+def _parameters() -> list[Block]:
+    """4.–6. The parameters of a round, of the solver and of the territory, with their defaults."""
+    from allocator import SolverConfig
+    from geodata.access import AccessParams
+    from geodata.need import NeedParams
+    from service.explanations import letters as ex
+
+    return [
         ("h", 2, "4. Paramètres d'un tour et valeurs par défaut"),
         (
             "p",
@@ -335,12 +415,30 @@ def blocks() -> list[Block]:
             ["paramètre", "rôle", "valeur par défaut"],
             _simple_rows(AccessParams, ACCESS_DOCS) + _simple_rows(NeedParams, NEED_DOCS),
         ),
+    ]
+
+
+def _motifs() -> list[Block]:
+    """7. Motif codes of the decisions with their French wording."""
+    from allocator import motifs
+    from service.explanations import letters as ex
+
+    return [
         ("h", 2, "7. Motifs des décisions"),
         (
             "table",
             ["code", "signification"],
             [[f"`{m}`", ex.MOTIF_LIBELLES.get(m, UNDOCUMENTED)] for m in motifs.ALL_MOTIFS],
         ),
+    ]
+
+
+def _guarantees() -> list[Block]:
+    """8. Guarantees of the result."""
+    from allocator import SolverConfig
+    from allocator.solve import ORTOOLS_VERSION
+
+    return [
         ("h", 2, "8. Garanties"),
         (
             "ul",
@@ -373,6 +471,14 @@ def blocks() -> list[Block]:
                 "le seuil du tour est commun à tous.",
             ],
         ),
+    ]
+
+
+def _rights() -> list[Block]:
+    """9. Rights and remedies, and the legal references."""
+    from service.explanations import letters as ex
+
+    return [
         ("h", 2, "9. Droits et recours"),
         (
             "ul",
@@ -391,7 +497,6 @@ def blocks() -> list[Block]:
             "de leurs versions et de leurs empreintes : DATA.md du dépôt.",
         ),
     ]
-    return out
 
 
 def _package_version() -> str:

@@ -12,7 +12,8 @@ import sys
 
 import click
 
-from service.cli.admin import EXIT_INVALID, _author, _database, _handled
+from service.cli import common
+from service.cli.usage import EXIT_INVALID, french_group
 
 #: Longest structure name shown in a report line (the rest is cut with an ellipsis).
 _NOM = 42
@@ -85,67 +86,66 @@ def _print_report(report: object) -> None:
         click.echo("import enregistré")
 
 
+@french_group("structures")
+def structures() -> None:
+    """Applications of the host structures (the portal's export)."""
+
+
+@structures.command("import")
+@click.argument("fichier", metavar="FICHIER")
+@click.option(
+    "--simulation",
+    "--dry-run",
+    "simulation",
+    is_flag=True,
+    help="Validate every line and report what would be created, updated or refused; write nothing.",
+)
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["texte", "json"]),
+    default="texte",
+    show_default=True,
+    help="Report as aligned text lines or as JSON (scripts).",
+)
+@click.option(
+    "--encodage",
+    type=click.Choice(["utf-8", "cp1252"]),
+    default="utf-8",
+    show_default=True,
+    help="Encoding of a CSV file (cp1252: 'CSV (point-virgule)' saved by Windows spreadsheets).",
+)
+@common.handled
+def structures_import(fichier: str, simulation: bool, output_format: str, encodage: str) -> None:
+    """Import the portal's export FICHIER (.csv with ';' or .xlsx): all lines or none.
+
+    Each line goes through the validation of PUT /v1/structures/{idPG}; the report gives,
+    per line, créée / mise à jour / inchangée / refusée and why. Columns and value formats:
+    service.application.intake and the README. Exit 2 when any line is refused (nothing is
+    written).
+    """
+    from service.application import intake
+
+    try:
+        table = intake.read_export(fichier, encoding=encodage)
+    except intake.ExportFileError as exc:
+        click.echo(f"fichier refusé : {exc}", err=True)
+        sys.exit(EXIT_INVALID)
+    database = common.database()
+    try:
+        report = intake.import_structures(
+            database, table, fichier=fichier, simulation=simulation, auteur=common.author()
+        )
+    finally:
+        database.dispose()
+    if output_format == "json":
+        click.echo(json.dumps(report.as_json(), ensure_ascii=False, indent=2))
+    else:
+        _print_report(report)
+    if report.refusees:
+        sys.exit(EXIT_INVALID)
+
+
 def register(group: click.Group) -> None:
     """Add ``structures import`` to ``allocator``."""
-
-    @group.group("structures")
-    def structures() -> None:
-        """Applications of the host structures (the portal's export)."""
-
-    @structures.command("import")
-    @click.argument("fichier", metavar="FICHIER")
-    @click.option(
-        "--simulation",
-        "--dry-run",
-        "simulation",
-        is_flag=True,
-        help="Validate every line and report what would be created, updated or refused; "
-        "write nothing.",
-    )
-    @click.option(
-        "--format",
-        "output_format",
-        type=click.Choice(["texte", "json"]),
-        default="texte",
-        show_default=True,
-        help="Report as aligned text lines or as JSON (scripts).",
-    )
-    @click.option(
-        "--encodage",
-        type=click.Choice(["utf-8", "cp1252"]),
-        default="utf-8",
-        show_default=True,
-        help="Encoding of a CSV file (cp1252: 'CSV (point-virgule)' saved by Windows "
-        "spreadsheets).",
-    )
-    @_handled
-    def structures_import(
-        fichier: str, simulation: bool, output_format: str, encodage: str
-    ) -> None:
-        """Import the portal's export FICHIER (.csv with ';' or .xlsx): all lines or none.
-
-        Each line goes through the validation of PUT /v1/structures/{idPG}; the report gives,
-        per line, créée / mise à jour / inchangée / refusée and why. Columns and value formats:
-        service.application.intake and the README. Exit 2 when any line is refused (nothing is
-        written).
-        """
-        from service.application import intake
-
-        try:
-            table = intake.read_export(fichier, encoding=encodage)
-        except intake.ExportFileError as exc:
-            click.echo(f"fichier refusé : {exc}", err=True)
-            sys.exit(EXIT_INVALID)
-        database = _database()
-        try:
-            report = intake.import_structures(
-                database, table, fichier=fichier, simulation=simulation, auteur=_author()
-            )
-        finally:
-            database.dispose()
-        if output_format == "json":
-            click.echo(json.dumps(report.as_json(), ensure_ascii=False, indent=2))
-        else:
-            _print_report(report)
-        if report.refusees:
-            sys.exit(EXIT_INVALID)
+    group.add_command(structures)

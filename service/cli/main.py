@@ -6,7 +6,6 @@ Exit codes (``docs/CONTRACT.md``): 0 a solved round (INFEASIBLE included: it is 
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from pathlib import Path
@@ -14,31 +13,18 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from service.cli.common import (
+    database,
+    fail_internal,
+    fail_invalid,
+    handled,
+    max_structures,
+    read_json,
+)
 from service.cli.usage import DEPARTEMENT, CliInvalid, FrenchGroup, writes_letters
 
 if TYPE_CHECKING:
     from service.application.pipeline import SolvedRound
-
-EXIT_INVALID = 2
-EXIT_INTERNAL = 1
-
-
-def _fail_invalid(errors: list[tuple[str, str]]) -> None:
-    for champ, message in errors:
-        click.echo(f"entrée invalide : {champ} : {message}", err=True)
-    sys.exit(EXIT_INVALID)
-
-
-def max_structures() -> int:
-    """The CLI's limit on structures per request: ``ALLOCATOR_MAX_STRUCTURES`` as for HTTP
-    (default 20,000); a bad value exits 2."""
-    from service.contract.schemas import DEFAULT_MAX_STRUCTURES, limit_setting
-
-    try:
-        return limit_setting(os.environ.get("ALLOCATOR_MAX_STRUCTURES"), DEFAULT_MAX_STRUCTURES)
-    except ValueError as exc:
-        _fail_invalid([("ALLOCATOR_MAX_STRUCTURES", str(exc))])
-        raise  # unreachable: _fail_invalid exits
 
 
 class _LazyGroup(FrenchGroup):
@@ -119,13 +105,9 @@ def allocate(request_file, output: Path | None, jobs: int | None, niveau: str) -
     """Solve one round statelessly: REQUEST_FILE is the round request JSON ('-' = stdin)."""
     from service import speed
     from service.application.pipeline import result_summary, solve_round
-    from service.contract.schemas import InvalidRequest, json_error, parse_round_request
+    from service.contract.schemas import InvalidRequest, parse_round_request
 
-    raw = request_file.read()
-    try:
-        payload = json.loads(raw, parse_constant=_reject_constant)
-    except (ValueError, UnicodeDecodeError) as exc:
-        _fail_invalid([("(corps)", json_error(exc))])
+    payload = read_json(request_file)
     try:
         # One batch in a short-lived process: the cyclic collector's passes over the whole heap
         # (geodata, engine, explanations) cost ~0.1 s on a national round and free nothing
@@ -135,10 +117,9 @@ def allocate(request_file, output: Path | None, jobs: int | None, niveau: str) -
             solved = solve_round(request)
             _emit(solved, output, jobs or min(2, os.cpu_count() or 1), niveau)
     except InvalidRequest as exc:
-        _fail_invalid([(e.champ, e.message) for e in exc.errors])
+        fail_invalid((e.champ, e.message) for e in exc.errors)
     except Exception as exc:
-        click.echo(f"erreur interne : {type(exc).__name__}: {exc}", err=True)
-        sys.exit(EXIT_INTERNAL)
+        fail_internal(exc)
     click.echo(result_summary(solved.outline, solved.request), err=True)
     leave = click.get_current_context().find_object(speed.QuickExit)
     if leave is not None:  # run by the program (not by a test runner): nothing left to release
@@ -173,10 +154,6 @@ def _writable_output(path: Path | None) -> Path | None:
     if not path.exists() and not os.access(folder, os.W_OK):
         raise CliInvalid("--output", f"dossier non modifiable : {folder}")
     return path
-
-
-def _reject_constant(name: str) -> float:
-    raise ValueError(f"valeur non autorisée {name} (NaN et Infinity sont refusés)")
 
 
 @main.group()
@@ -350,11 +327,10 @@ def demo(quota: int | None, out_dir: Path) -> None:
     opinions, fixed seed), which is drafted, solved, committed, replayed and summarised.
     The summary goes to stdout; progress and warnings to stderr.
     """
-    from service.cli.admin import _database, _handled
     from service.cli.demo import run_demo
 
-    _handled(run_demo)(
-        _database(),
+    handled(run_demo)(
+        database(),
         out_dir=out_dir,
         quota=quota,
         echo=click.echo,
@@ -365,18 +341,13 @@ def demo(quota: int | None, out_dir: Path) -> None:
 def _register_commands() -> None:
     """Commands of the other service modules, each module adding its own (``register(group)``)."""
     from service.cli import admin as cli_admin
+    from service.cli import intake as cli_intake  # structures import
     from service.cli import rounds as cli_cycle
     from service.cli import scenarios as cli_scenarios
-
-    cli_admin.register(main)
-    cli_cycle.register(main)  # after cli_admin: it extends the ``round`` group
-    cli_scenarios.register(main)
     from service.cli import transparence as cli_transparence  # notice, round export
 
-    cli_transparence.register(main)
-    from service.cli import intake as cli_intake  # structures import
-
-    cli_intake.register(main)
+    for module in (cli_admin, cli_cycle, cli_scenarios, cli_transparence, cli_intake):
+        module.register(main)
 
 
 def run() -> None:

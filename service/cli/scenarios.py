@@ -13,35 +13,17 @@ Exit codes (as ``allocator allocate``): 0 done, 2 invalid input (the message nam
 from __future__ import annotations
 
 import json
-import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import click
 
-from service.cli.usage import DEPARTEMENT, CliInvalid, writes_letters
-from service.contract.schemas import InvalidRequest, json_error
+from service.cli.common import fail_internal, fail_invalid, max_structures, read_json
+from service.cli.usage import DEPARTEMENT, CliInvalid, french_group, writes_letters
 
-EXIT_INVALID = 2
-EXIT_INTERNAL = 1
 DEMOS = ("tour", "national")
-
-
-def _fail_invalid(exc: InvalidRequest) -> None:
-    for e in exc.errors:
-        click.echo(f"entrée invalide : {e.champ} : {e.message}", err=True)
-    sys.exit(EXIT_INVALID)
-
-
-def _read_json(file: Any) -> Any:
-    def reject(name: str) -> float:
-        raise ValueError(f"valeur non autorisée {name} (NaN et Infinity sont refusés)")
-
-    try:
-        return json.loads(file.read(), parse_constant=reject)
-    except (ValueError, UnicodeDecodeError) as exc:
-        click.echo(f"entrée invalide : (corps) : {json_error(exc)}", err=True)
-        sys.exit(EXIT_INVALID)
 
 
 def _source(file: Any, demo: str | None, argument: str) -> str | None:
@@ -132,178 +114,201 @@ def robustness_summary(report: dict[str, Any]) -> str:
     )
 
 
-def register(group: click.Group) -> None:
-    """Add the ``scenario`` group (``compare``, ``robustesse``) to the ``allocator`` CLI."""
+@contextmanager
+def _failures() -> Iterator[None]:
+    """As ``allocator allocate``: an invalid input exits 2 naming its fields, any other failure
+    exits 1."""
+    from service.contract.schemas import InvalidRequest
 
-    @group.group()
-    def scenario() -> None:
-        """Policy scenarios: comparison of variants, robustness of a round."""
+    try:
+        yield
+    except InvalidRequest as exc:
+        fail_invalid((e.champ, e.message) for e in exc.errors)
+    except Exception as exc:
+        fail_internal(exc)
 
-    @scenario.command()
-    @click.argument("scenarios_file", type=click.File("rb"), required=False)
-    @click.option(
-        "--demo",
-        type=click.Choice(DEMOS),
-        default=None,
-        help="A demo round and the standard variants (default without a file: tour).",
+
+@french_group("scenario")
+def scenario() -> None:
+    """Policy scenarios: comparison of variants, robustness of a round."""
+
+
+@scenario.command("compare")
+@click.argument("scenarios_file", type=click.File("rb"), required=False)
+@click.option(
+    "--demo",
+    type=click.Choice(DEMOS),
+    default=None,
+    help="A demo round and the standard variants (default without a file: tour).",
+)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--cartes",
+    "maps_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Also write PNG choropleths and an interactive HTML map in this folder.",
+)
+@click.option(
+    "--departement",
+    type=DEPARTEMENT,
+    default=None,
+    help="Communes maps of this département (code or name).",
+)
+@click.option("--sans-prix", is_flag=True, help="Do not price the fairness rules.")
+@click.option("--sans-causes", is_flag=True, help="Do not attribute moves to fields.")
+@writes_letters
+def compare(
+    scenarios_file: Any,
+    demo: str | None,
+    output: Path | None,
+    maps_dir: Path | None,
+    departement: str | None,
+    sans_prix: bool,
+    sans_causes: bool,
+) -> None:
+    """Compare a baseline round with policy variants.
+
+    SCENARIOS_FILE: {"requete": <round request>, "variantes": [{"nom", "politique",
+    "quota"}], "prixEquite": true, "causes": true} ('-' = stdin).
+    """
+    demo = _source(scenarios_file, demo, "SCENARIOS_FILE")
+    with _failures():
+        comparison = _comparison(scenarios_file, demo, sans_prix=sans_prix, sans_causes=sans_causes)
+    _write(comparison.report, output)
+    click.echo(comparison_summary(comparison.report), err=True)
+    if maps_dir is not None:
+        _write_maps(comparison, maps_dir, departement)
+
+
+def _comparison(
+    scenarios_file: Any, demo: str | None, *, sans_prix: bool, sans_causes: bool
+) -> Any:
+    """The comparison of the file's scenarios, or of a demo round with the standard variants."""
+    from service.analysis import scenarios
+    from service.contract.schemas import parse_round_request
+    from service.explanations.letters import pluriel
+
+    if scenarios_file is not None:
+        doc = scenarios.parse_scenarios(read_json(scenarios_file), max_structures())
+        request, variants = doc.requete, scenarios.variants_of(doc)
+        prices, causes = doc.prixEquite, doc.causes
+    else:
+        request = parse_round_request(_demo_payload(demo or "tour"))
+        variants = scenarios.standard_variants(request)
+        prices, causes = True, True
+    click.echo(
+        f"{pluriel(len(request.structures), 'structure')}, {pluriel(len(variants), 'variante')}",
+        err=True,
     )
-    @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path))
-    @click.option(
-        "--cartes",
-        "maps_dir",
-        type=click.Path(file_okay=False, path_type=Path),
-        default=None,
-        help="Also write PNG choropleths and an interactive HTML map in this folder.",
+    return scenarios.compare(
+        request,
+        variants,
+        fairness_prices=prices and not sans_prix,
+        causes=causes and not sans_causes,
     )
-    @click.option(
-        "--departement",
-        type=DEPARTEMENT,
-        default=None,
-        help="Communes maps of this département (code or name).",
-    )
-    @click.option("--sans-prix", is_flag=True, help="Do not price the fairness rules.")
-    @click.option("--sans-causes", is_flag=True, help="Do not attribute moves to fields.")
-    @writes_letters
-    def compare(
-        scenarios_file: Any,
-        demo: str | None,
-        output: Path | None,
-        maps_dir: Path | None,
-        departement: str | None,
-        sans_prix: bool,
-        sans_causes: bool,
-    ) -> None:
-        """Compare a baseline round with policy variants.
 
-        SCENARIOS_FILE: {"requete": <round request>, "variantes": [{"nom", "politique",
-        "quota"}], "prixEquite": true, "causes": true} ('-' = stdin).
-        """
-        from service.analysis import scenarios
-        from service.cli.main import max_structures
-        from service.contract.schemas import parse_round_request
-        from service.explanations.letters import pluriel
 
-        demo = _source(scenarios_file, demo, "SCENARIOS_FILE")
-        try:
-            if scenarios_file is not None:
-                doc = scenarios.parse_scenarios(_read_json(scenarios_file), max_structures())
-                request, variants = doc.requete, scenarios.variants_of(doc)
-                prices, causes = doc.prixEquite, doc.causes
-            else:
-                request = parse_round_request(_demo_payload(demo or "tour"))
-                variants = scenarios.standard_variants(request)
-                prices, causes = True, True
-            click.echo(
-                f"{pluriel(len(request.structures), 'structure')}, "
-                f"{pluriel(len(variants), 'variante')}",
-                err=True,
-            )
-            comparison = scenarios.compare(
-                request,
-                variants,
-                fairness_prices=prices and not sans_prix,
-                causes=causes and not sans_causes,
-            )
-        except InvalidRequest as exc:
-            _fail_invalid(exc)
-        except Exception as exc:
-            click.echo(f"erreur interne : {type(exc).__name__}: {exc}", err=True)
-            sys.exit(EXIT_INTERNAL)
-        _write(comparison.report, output)
-        click.echo(comparison_summary(comparison.report), err=True)
-        if maps_dir is not None:
-            from service.analysis.maps import scenario_map
+def _write_maps(comparison: Any, maps_dir: Path, departement: str | None) -> None:
+    """``--cartes``: the PNG choropleths, then one interactive HTML map per variant."""
+    from service.analysis import scenarios
+    from service.analysis.maps import scenario_map
 
-            paths = scenarios.scenario_maps(comparison, maps_dir, departement=departement)
-            for v in comparison.variants:
-                paths.append(
-                    scenario_map(comparison, maps_dir / f"carte_{v.nom}.html", variant=v.nom)
-                )
-            for p in paths:
-                click.echo(f"carte : {p}", err=True)
+    paths = scenarios.scenario_maps(comparison, maps_dir, departement=departement)
+    for v in comparison.variants:
+        paths.append(scenario_map(comparison, maps_dir / f"carte_{v.nom}.html", variant=v.nom))
+    for p in paths:
+        click.echo(f"carte : {p}", err=True)
 
-    @scenario.command()
-    @click.argument("request_file", type=click.File("rb"), required=False)
-    @click.option(
-        "--demo",
-        type=click.Choice(DEMOS),
-        default=None,
-        help="A demo round (default without a file: tour).",
-    )
-    @click.option("--tirages", type=click.IntRange(1, 100_000), default=1000, show_default=True)
-    @click.option("--graine", type=click.IntRange(0), default=0, show_default=True)
-    @click.option(
-        "--scheduler",
-        default="local",
-        show_default=True,
-        help="'local' (Dask LocalCluster), 'serial', or an address tcp://host:8786.",
-    )
-    @click.option("--workers", type=click.IntRange(1, 64), default=2, show_default=True)
-    @click.option(
-        "--seuil",
-        type=click.FloatRange(0, 1, min_open=True),
-        default=None,
-        help="Stability threshold under which a decision is flagged (default 0.9).",
-    )
-    @click.option("--bruit-indice", type=click.FloatRange(0, 1, max_open=True), default=None)
-    @click.option("--bruit-poids", type=click.FloatRange(0, 1, max_open=True), default=None)
-    @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path))
-    @click.option("--sans-progression", is_flag=True, help="No progress bar.")
-    def robustesse(
-        request_file: Any,
-        demo: str | None,
-        tirages: int,
-        graine: int,
-        scheduler: str,
-        workers: int,
-        seuil: float | None,
-        bruit_indice: float | None,
-        bruit_poids: float | None,
-        output: Path | None,
-        sans_progression: bool,
-    ) -> None:
-        """Monte-Carlo robustness of a round: stability of each decision under perturbation.
 
-        REQUEST_FILE: a round request ('-' = stdin).
-        """
-        from service.analysis import robustness as rb
-        from service.contract.schemas import parse_round_request
-        from service.explanations.letters import pluriel
+@scenario.command("robustesse")
+@click.argument("request_file", type=click.File("rb"), required=False)
+@click.option(
+    "--demo",
+    type=click.Choice(DEMOS),
+    default=None,
+    help="A demo round (default without a file: tour).",
+)
+@click.option("--tirages", type=click.IntRange(1, 100_000), default=1000, show_default=True)
+@click.option("--graine", type=click.IntRange(0), default=0, show_default=True)
+@click.option(
+    "--scheduler",
+    default="local",
+    show_default=True,
+    help="'local' (Dask LocalCluster), 'serial', or an address tcp://host:8786.",
+)
+@click.option("--workers", type=click.IntRange(1, 64), default=2, show_default=True)
+@click.option(
+    "--seuil",
+    type=click.FloatRange(0, 1, min_open=True),
+    default=None,
+    help="Stability threshold under which a decision is flagged (default 0.9).",
+)
+@click.option("--bruit-indice", type=click.FloatRange(0, 1, max_open=True), default=None)
+@click.option("--bruit-poids", type=click.FloatRange(0, 1, max_open=True), default=None)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--sans-progression", is_flag=True, help="No progress bar.")
+def robustesse(
+    request_file: Any,
+    demo: str | None,
+    tirages: int,
+    graine: int,
+    scheduler: str,
+    workers: int,
+    seuil: float | None,
+    bruit_indice: float | None,
+    bruit_poids: float | None,
+    output: Path | None,
+    sans_progression: bool,
+) -> None:
+    """Monte-Carlo robustness of a round: stability of each decision under perturbation.
 
-        if scheduler not in ("local", "serial") and "://" not in scheduler:
-            raise CliInvalid(
-                "--scheduler",
-                f"« local », « serial » ou une adresse comme tcp://hote:8786 ; reçu {scheduler!r}",
-            )
-        demo = _source(request_file, demo, "REQUEST_FILE")
-        try:
-            payload = _read_json(request_file) if request_file else _demo_payload(demo or "tour")
-            request = parse_round_request(payload)
-            click.echo(
-                f"{pluriel(len(request.structures), 'structure')}, "
-                f"{pluriel(tirages, 'tirage')} ({scheduler})",
-                err=True,
-            )
-            result = rb.robustness(
-                request,
-                tirages,
-                graine,
-                threshold=rb.STABILITY_THRESHOLD if seuil is None else seuil,
-                need_noise=rb.NEED_NOISE if bruit_indice is None else bruit_indice,
-                weight_noise=rb.WEIGHT_NOISE if bruit_poids is None else bruit_poids,
-                scheduler=scheduler,
-                workers=workers,
-                progress=not sans_progression,
-            )
-        except InvalidRequest as exc:
-            _fail_invalid(exc)
-        except Exception as exc:
-            click.echo(f"erreur interne : {type(exc).__name__}: {exc}", err=True)
-            sys.exit(EXIT_INTERNAL)
-        _write({**result.report, "execution": result.execution}, output)
-        click.echo(robustness_summary(result.report), err=True)
+    REQUEST_FILE: a round request ('-' = stdin).
+    """
+    from service.analysis import robustness as rb
+    from service.contract.schemas import parse_round_request
+    from service.explanations.letters import pluriel
+
+    _check_scheduler(scheduler)
+    demo = _source(request_file, demo, "REQUEST_FILE")
+    with _failures():
+        payload = read_json(request_file) if request_file else _demo_payload(demo or "tour")
+        request = parse_round_request(payload)
         click.echo(
-            f"calcul : {result.execution['scheduler']}, {result.execution['workers']} workers, "
-            f"{result.execution['seconds']} s",
+            f"{pluriel(len(request.structures), 'structure')}, "
+            f"{pluriel(tirages, 'tirage')} ({scheduler})",
             err=True,
         )
+        result = rb.robustness(
+            request,
+            tirages,
+            graine,
+            threshold=rb.STABILITY_THRESHOLD if seuil is None else seuil,
+            need_noise=rb.NEED_NOISE if bruit_indice is None else bruit_indice,
+            weight_noise=rb.WEIGHT_NOISE if bruit_poids is None else bruit_poids,
+            scheduler=scheduler,
+            workers=workers,
+            progress=not sans_progression,
+        )
+    _write({**result.report, "execution": result.execution}, output)
+    click.echo(robustness_summary(result.report), err=True)
+    execution = result.execution
+    click.echo(
+        f"calcul : {execution['scheduler']}, {execution['workers']} workers, "
+        f"{execution['seconds']} s",
+        err=True,
+    )
+
+
+def _check_scheduler(scheduler: str) -> None:
+    """``--scheduler``: ``local``, ``serial`` or an address with a scheme."""
+    if scheduler not in ("local", "serial") and "://" not in scheduler:
+        raise CliInvalid(
+            "--scheduler",
+            f"« local », « serial » ou une adresse comme tcp://hote:8786 ; reçu {scheduler!r}",
+        )
+
+
+def register(group: click.Group) -> None:
+    """Add the ``scenario`` group (``compare``, ``robustesse``) to the ``allocator`` CLI."""
+    group.add_command(scenario)

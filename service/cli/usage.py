@@ -3,9 +3,11 @@
 Click's own messages are English and come with a usage block (``Error: Invalid value for
 '--role': 'roi' is not one of ...``). The root group of :mod:`service.cli.main` uses
 :class:`FrenchGroup`, whose sub-groups and commands are :class:`FrenchGroup` and
-:class:`FrenchCommand` (click's ``group_class`` / ``command_class``): every command of the tree,
-present or future, parses its arguments through :func:`_parse_args`, which turns each of click's
-usage errors into one :class:`CliInvalid` line built from the parameter and the value received:
+:class:`FrenchCommand` (click's ``group_class`` / ``command_class``); the commands and groups the
+other modules define on their own are declared with :func:`french_command` / :func:`french_group`.
+Every command of the tree, present or future, parses its arguments through :func:`_parse_args`,
+which turns each of click's usage errors into one :class:`CliInvalid` line built from the
+parameter and the value received:
 
     entrée invalide : --role : valeur attendue parmi portail, agence, analyste, admin ; reçu 'roi'
 
@@ -292,7 +294,7 @@ class FrenchGroup(click.Group):
     """A group whose usage errors, and those of every command and group under it, are French."""
 
     command_class = FrenchCommand
-    group_class = type  # sub-groups are FrenchGroup as well
+    group_class: type[click.Group | type] | None = type  # sub-groups are FrenchGroup as well
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         return _parse_args(self, super().parse_args, ctx, args)
@@ -311,3 +313,14 @@ class FrenchGroup(click.Group):
                 "commande",
                 f"{args[0]!r} inconnue de « {ctx.command_path} » ; attendu : {_sub_commands(ctx)}",
             ) from None
+
+
+def french_command(name: str, **attrs: Any) -> Callable[[Callable[..., Any]], FrenchCommand]:
+    """``click.command`` for a command of the ``allocator`` tree: a :class:`FrenchCommand`."""
+    return click.command(name, cls=FrenchCommand, **attrs)
+
+
+def french_group(name: str, **attrs: Any) -> Callable[[Callable[..., Any]], FrenchGroup]:
+    """``click.group`` for a group of the ``allocator`` tree: a :class:`FrenchGroup` (its own
+    commands and sub-groups are French as well)."""
+    return click.group(name, cls=FrenchGroup, **attrs)

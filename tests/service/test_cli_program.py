@@ -1,7 +1,8 @@
 """The ``allocator`` program as the agency runs it: a fresh process (``service.cli.main.run``).
 
 ``run`` ends the process with ``os._exit`` once ``allocate`` has written its output
-(``service.speed.leave_now``): these tests check, from outside the process, that the output is complete and the exit codes unchanged.
+(``service.speed.leave_now``): these tests check, from outside the process, that the output is
+complete and the exit codes unchanged.
 """
 
 from __future__ import annotations
