@@ -18,6 +18,8 @@ import enum
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from allocator.programme import COST_PER_POST_EUR, DEFAULT_QUALITY, NATIONAL_ENVELOPE
+
 if TYPE_CHECKING:
     from allocator.results import DecisionDetails, RoundReport
 
@@ -97,10 +99,10 @@ class Applicant:
     epci: str | None
     requested: int
     gains: tuple[float, ...]
-    quality: float = 50.0
+    quality: float = DEFAULT_QUALITY
     already_granted: int = 0
     created_at: str = ""
-    cost_eur: float = 50_000.0
+    cost_eur: float = COST_PER_POST_EUR["metro"]
     avis_prefet: AvisPrefet | None = None
     nombre_prefet: int | None = None
     locked: int | None = None
@@ -139,7 +141,7 @@ class RoundPolicy:
         StructureType.COLLECTIVITE,
         StructureType.GIP,
     )
-    national_envelope: int = 4_000
+    national_envelope: int = NATIONAL_ENVELOPE
     budget_eur: float | None = None
     min_quality: float = 40.0
     prefet_negatif: str = "exclure"  # "exclure" | "penaliser"

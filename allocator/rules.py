@@ -10,8 +10,7 @@ from __future__ import annotations
 import datetime
 import functools
 
-from allocator import motifs
-from allocator.apportionment import webster
+from allocator import motifs, programme
 from allocator.domain import Applicant, AvisPrefet, RoundInput, RoundPolicy, Territory
 from allocator.errors import InvalidInput
 
@@ -145,10 +144,9 @@ def fair_shares(round_input: RoundInput, policy: RoundPolicy) -> dict[str, int] 
         )
     if policy.departement_cap != "part_equitable":
         return None
-    needs = {t.code: t.need for t in round_input.departements}
-    if not any(needs.values()):
-        return {code: 0 for code in needs}
-    return webster(needs, policy.national_envelope)
+    return programme.fair_shares(
+        {t.code: t.need for t in round_input.departements}, policy.national_envelope
+    )
 
 
 def departement_cap_bound(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from allocator.apportionment import webster
+from allocator import programme
 from allocator.domain import (
     AllocationResult,
     Applicant,
@@ -155,8 +155,9 @@ def _departement_violations(
         per_dept[a.departement] = per_dept.get(a.departement, 0) + g
     shares = {t.code: t.fair_share for t in round_input.departements}
     if all(v is None for v in shares.values()):
-        needs = {t.code: t.need for t in round_input.departements}
-        computed = webster(needs, policy.national_envelope) if any(needs.values()) else {}
+        computed = programme.fair_shares(
+            {t.code: t.need for t in round_input.departements}, policy.national_envelope
+        )
         shares = {code: computed.get(code, 0) for code in shares}
     found = []
     for t in sorted(round_input.departements, key=lambda t: t.code):

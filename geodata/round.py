@@ -43,7 +43,6 @@ if TYPE_CHECKING:
     import pandas as pd
 
 __all__ = [
-    "COST_ZONES",
     "ApplicantGeo",
     "ApplicantSite",
     "RoundGeodata",
@@ -53,14 +52,6 @@ __all__ = [
     "round_geodata",
     "service_area",
 ]
-
-COST_ZONES = {
-    "971": "971-973",
-    "972": "971-973",
-    "973": "971-973",
-    "974": "974-976",
-    "976": "974-976",
-}
 
 
 def service_area(
@@ -267,7 +258,6 @@ def _applicant(r: _Row, dep_coverage: Mapping[str, float]) -> ApplicantGeo:
         zrr=r.zrr,
         france_services=r.france_services,
         need_fallback=r.any_fallback,
-        cost_zone=COST_ZONES.get(r.departement, "metro"),
         indicators=_indicators(r, dep_coverage),
     )
 

@@ -63,8 +63,6 @@ class ApplicantGeo:
         France Services sites in the service area (2024-08-01).
     need_fallback
         Some commune of the area uses a fallback fragility score (see :mod:`geodata.need`).
-    cost_zone
-        ``metro``, ``971-973`` or ``974-976`` (the State's cost per post differs).
     indicators
         Plain values for explanations (see :func:`round_geodata`).
     """
@@ -81,7 +79,6 @@ class ApplicantGeo:
     zrr: str
     france_services: int
     need_fallback: bool
-    cost_zone: str
     indicators: dict[str, Any] = field(default_factory=dict)
 
 

@@ -55,14 +55,10 @@ from allocator import (
     Status,
     Territory,
     allocate,
-    webster,
+    programme,
 )
-from service.application.pipeline import (
-    PreparedRound,
-    policy_from_request,
-    prepare_round,
-    prepared_input,
-)
+from service.application.adapter import policy_from_request
+from service.application.pipeline import PreparedRound, prepare_round, prepared_input
 from service.contract.schemas import RoundRequest
 
 #: Half-width of the uniform multiplicative noise on each commune's fragility index.
@@ -223,7 +219,7 @@ def perturbed_input(
     # (exact, slow) apportionment is skipped: the grants do not depend on them.
     shares: Mapping[str, int | None]
     if base.policy.departement_cap == "part_equitable":
-        shares = webster(need, base.policy.national_envelope)
+        shares = programme.fair_shares(need, base.policy.national_envelope)
     else:
         shares = {t.code: t.fair_share for t in ri.departements}
     departements = tuple(

@@ -53,14 +53,9 @@ from pydantic import (
 import geodata
 from allocator import RoundPolicy, SolverConfig, motifs
 from service.analysis import metrics
+from service.application.adapter import POLICY_FIELDS, policy_from_request
 from service.application.history import DEMO_SEED, portal_documents
-from service.application.pipeline import (
-    _POLICY_FIELDS,
-    PreparedRound,
-    policy_from_request,
-    prepare_round,
-    solve_prepared,
-)
+from service.application.pipeline import PreparedRound, prepare_round, solve_prepared
 from service.contract.schemas import (
     DEFAULT_MAX_SCENARIO_STRUCTURES,
     DEFAULT_MAX_STRUCTURES,
@@ -84,7 +79,7 @@ MAX_VARIANTS = 20
 #: comparison does not show; grants, priorities and motifs are identical).
 DEFAULT_CONFIG = SolverConfig(counterfactual_reruns=0)
 
-_CONTRACT_NAMES = {engine: contract for contract, engine in _POLICY_FIELDS.items()}
+_CONTRACT_NAMES = {engine: contract for contract, engine in POLICY_FIELDS.items()}
 
 
 @dataclass(frozen=True)

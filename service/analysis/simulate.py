@@ -70,6 +70,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from allocator import programme
 from service.application import cycle
 
 POLICIES: dict[str, str] = {
@@ -81,7 +82,7 @@ SYNTHETIC_PER_MONTH = 150
 SYNTHETIC_FROM = "2021-06"
 SYNTHETIC_ID_BASE = 1_000_000
 MAX_ROUNDS = 3
-ENVELOPE = 4_000
+ENVELOPE = programme.NATIONAL_ENVELOPE
 
 
 # -- applications -------------------------------------------------------------------------------
@@ -204,12 +205,12 @@ def _solve(
     """One round of policy ``name``: ``(grants, engine bounds, State cost, co-funding)``."""
     from allocator import baselines
     from allocator.model import build_model
-    from service.application import pipeline
+    from service.application import adapter, pipeline
     from service.contract.schemas import parse_round_request
 
     request = parse_round_request(payload)
     prepared = pipeline.prepare_round(request)
-    policy = pipeline.policy_from_request(request)
+    policy = adapter.policy_from_request(request)
     _, round_input = pipeline.prepared_input(prepared, policy)
     if name == "moteur":
         result = pipeline.solve_prepared(prepared, policy)
@@ -242,15 +243,15 @@ def _departement_needs() -> tuple[dict[str, float], dict[str, str]]:
 
 def _indicators(state: PolicyState, needs: dict[str, float]) -> tuple[dict[str, int], float, float]:
     """Posts by département, share away from the need split, fragile share within reach."""
-    from allocator import webster
     from geodata.round import commune_indicators
 
     by_dep = {code: 0 for code in needs}
     for code, n in state.existing.items():
-        by_dep[cycle.departement_of(code)] = by_dep.get(cycle.departement_of(code), 0) + n
+        dep = programme.departement_of(code)
+        by_dep[dep] = by_dep.get(dep, 0) + n
     total = sum(by_dep.values())
     if total:
-        fair = webster(needs, total)
+        fair = programme.fair_shares(needs, total)
         away = sum(abs(by_dep[d] - fair[d]) for d in needs) / (2 * total)
     else:
         away = 0.0

@@ -45,6 +45,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from allocator import programme
 from service.application import figures
 from service.contract.schemas import FieldError, InvalidRequest, check_mois
 from service.store import repository as store
@@ -219,36 +220,6 @@ def existing_state(session: Session) -> ExistingState:
 # -- programme state and money -------------------------------------------------------------------
 
 
-#: Reference convention length (months) the standard cost per post pays for.
-CONVENTION_MONTHS = {"public": 24, "private": 18}
-MAX_CONVENTION_MONTHS = 36
-
-
-def departement_of(code_commune: str) -> str:
-    """Département code of a COG commune code (``97x`` overseas, ``2A``/``2B`` Corsica)."""
-    return code_commune[:3] if code_commune.startswith("97") else code_commune[:2]
-
-
-def post_cost_eur(
-    type_: str,
-    code_commune: str,
-    cofinancement_eur: float | None = None,
-    duree_mois: int | None = None,
-    cofinancement_part: float | None = None,
-) -> float:
-    """The State's cost of one post for this host over a convention of ``duree_mois``.
-
-    The standard costs of :data:`service.application.pipeline.COST_PER_POST_EUR` (50 k mainland
-    public,
-    70 k 971-973, 67.5 k 974/976) pay for a 24-month convention, 32 k for a private host over 18
-    months (:data:`CONVENTION_MONTHS`); a convention of ``duree_mois`` (at most 36) is paid pro
-    rata. ``None`` = the reference length. The host's co-funding (``cofinancementEur`` or
-    ``cofinancementPart``) is deducted as in the pipeline
-    (:func:`service.application.pipeline.post_costs`).
-    """
-    return post_costs_eur(type_, code_commune, cofinancement_eur, duree_mois, cofinancement_part)[1]
-
-
 def post_costs_eur(
     type_: str,
     code_commune: str,
@@ -256,42 +227,28 @@ def post_costs_eur(
     duree_mois: int | None = None,
     cofinancement_part: float | None = None,
 ) -> tuple[float, float]:
-    """``(standard cost, State's cost)`` of one post, pro rata as :func:`post_cost_eur`."""
-    from geodata.round import COST_ZONES
-    from service.application.pipeline import post_costs
-
-    private = type_ == "PRIVATE"
-    base, state = post_costs(
-        type_,
-        COST_ZONES.get(departement_of(code_commune), "metro"),
-        cofinancement_eur,
-        cofinancement_part,
-    )
-    reference = CONVENTION_MONTHS["private" if private else "public"]
-    months = reference if duree_mois is None else duree_mois
-    if not 1 <= months <= MAX_CONVENTION_MONTHS:
-        raise InvalidRequest(
-            [
-                FieldError(
-                    "duree",
-                    f"durée de convention entre 1 et {MAX_CONVENTION_MONTHS} mois ; reçu {months}",
-                )
-            ]
+    """``(standard cost, State's cost)`` of one post of the store: the programme's
+    :func:`allocator.programme.convention_costs` (pro rata of the convention's length, co-funding
+    deducted); a length outside 1..:data:`allocator.programme.MAX_CONVENTION_MONTHS` is the
+    contract's :class:`InvalidRequest` on ``duree``."""
+    try:
+        return programme.convention_costs(
+            type_, code_commune, cofinancement_eur, duree_mois, cofinancement_part
         )
-    return base * months / reference, state * months / reference
+    except ValueError as exc:
+        raise InvalidRequest([FieldError("duree", str(exc))]) from None
 
 
-def fair_shares(envelope: int, existing: dict[str, int] | None) -> dict[str, dict[str, Any]]:
-    """Need, fair share (Webster of the envelope on need, as in the pipeline) per département."""
+def departement_shares(envelope: int, existing: dict[str, int] | None) -> dict[str, dict[str, Any]]:
+    """Name, need and fair share (:func:`allocator.programme.fair_shares`) of every département."""
     import warnings
 
     import geodata
-    from service.application.pipeline import departement_fair_shares
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", geodata.RekeyedCodeWarning)
         geo = geodata.round_geodata([], existing=existing)
-    shares = departement_fair_shares(geo.departements, envelope)
+    shares = programme.fair_shares({d.code: d.need for d in geo.departements}, envelope)
     return {
         d.code: {"nom": d.nom, "besoin": d.need, "partEquitable": shares[d.code]}
         for d in geo.departements
@@ -304,7 +261,7 @@ def programme_state(
     """The programme: envelope, posts by lifecycle state, money per round / département.
 
     Money counts the posts that are not returned to the pool (``RENDU``), at the cost of
-    :func:`post_cost_eur`; returned posts are reported apart.
+    :func:`post_costs_eur`; returned posts are reported apart.
     """
     with db.read() as s:
         prog = store.programme_view(store.programme(s))
@@ -350,7 +307,7 @@ def programme_state(
         "tours": _programme_rounds(ledger.per_round, unplaced_by_round, rounds_meta),
     }
     if with_departements:
-        shares = fair_shares(prog["enveloppe"], existing if imported else None)
+        shares = departement_shares(prog["enveloppe"], existing if imported else None)
         out["departements"] = _programme_departements(shares, ledger.per_dep)
     return out
 
@@ -389,7 +346,7 @@ def _post_ledger(s: Session, duree_mois: int | None) -> _PostLedger:
         standard, cost = cost_cache[key]
         rid = int(round_id) if round_id is not None else 0
         r = ledger.per_round.setdefault(rid, dict(_NO_ROUND_MONEY))
-        d = ledger.per_dep.setdefault(departement_of(code), dict(_NO_DEPARTEMENT_MONEY))
+        d = ledger.per_dep.setdefault(programme.departement_of(code), dict(_NO_DEPARTEMENT_MONEY))
         if statut == "RENDU":
             r["rendus"] += 1
             r["postesRendusEur"] += cost

@@ -22,6 +22,7 @@ notebooks' and ``allocator allocate``'s). :func:`export_round` writes the files.
 from __future__ import annotations
 
 import csv
+import functools
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -30,8 +31,9 @@ from pathlib import Path
 from typing import Any
 
 import geodata
+from allocator import programme
 from service.application import figures, rounds
-from service.application.pipeline import DEFAULT_QUALITY, _existing_map
+from service.application.adapter import existing_map
 from service.contract.errors import Conflict
 from service.contract.schemas import RoundRequest, stored_request
 from service.explanations import letters as ex
@@ -139,7 +141,7 @@ def load_round(db: Any, round_id: int) -> RoundPack:
         result=view["resultat"],
         request=request,
         meta=ex.RoundMeta.from_round_view(view),
-        existing=_existing_map(request, snapshot.get("extraExisting")),
+        existing=existing_map(request, snapshot.get("extraExisting")),
         programme=view.get("programme"),
     )
 
@@ -147,14 +149,15 @@ def load_round(db: Any, round_id: int) -> RoundPack:
 def pack_from_result(result: Mapping[str, Any], request: RoundRequest) -> RoundPack:
     """The pack of a stateless result (``allocator allocate``, notebooks)."""
     return RoundPack(
-        result=result, request=request, meta=None, existing=_existing_map(request, None)
+        result=result, request=request, meta=None, existing=existing_map(request, None)
     )
 
 
 # -- tables ---------------------------------------------------------------------------------------
 
 
-def _departement_of(decision: Mapping[str, Any], structure: Any) -> str:
+def _decision_departement(decision: Mapping[str, Any], structure: Any) -> str:
+    """The decision's département (its territory, else the seat commune's; ``?`` if unknown)."""
     expl = decision.get("explication") or {}
     t = expl.get("territoire") or {}
     if t.get("departement"):
@@ -162,9 +165,10 @@ def _departement_of(decision: Mapping[str, Any], structure: Any) -> str:
     return _commune_departements().get(structure.codeCommune, "?")
 
 
+@functools.cache
 def _commune_departements() -> dict[str, str]:
-    c = geodata.load_communes()
-    return dict(zip(c["code_insee"], c["departement"], strict=True))
+    """Every COG commune's département (:func:`allocator.programme.departement_of`); read-only."""
+    return {code: programme.departement_of(code) for code in geodata.load_communes()["code_insee"]}
 
 
 def _proposal(decision: Mapping[str, Any], lock: Mapping[str, Any] | None) -> int | None:
@@ -202,7 +206,7 @@ def decision_rows(pack: RoundPack) -> list[dict[str, Any]]:
                 "type": s.type,
                 "code commune": code,
                 "commune": ex.nom_commune(code),
-                "département": _departement_of(d, s),
+                "département": _decision_departement(d, s),
                 "demandés (total)": s.nombreConseillersSouhaites,
                 "déjà attribués": s.already_granted,
                 figures.FIGURES["demandeRestante"].libelle: figures.remaining_request(
@@ -212,7 +216,7 @@ def decision_rows(pack: RoundPack) -> list[dict[str, Any]]:
                 "nombre suggéré par le préfet": None
                 if prefet is None
                 else prefet.nombreConseillersPrefet,
-                "note du projet": DEFAULT_QUALITY
+                "note du projet": programme.DEFAULT_QUALITY
                 if s.qualiteProjet is None
                 else float(s.qualiteProjet),
                 # demo data: which of this row's values are synthetic (labelled wherever shown)

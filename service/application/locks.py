@@ -15,7 +15,7 @@ from typing import Any
 
 from allocator import Applicant
 from allocator.model import eligibility_motifs, request_bound, structure_cap_bound
-from service.application import pipeline
+from service.application import adapter
 from service.contract.schemas import FieldError, InvalidRequest, RoundRequest
 from service.explanations.letters import MOTIF_LIBELLES
 
@@ -58,7 +58,7 @@ def lock_bound(request: RoundRequest, id_pg: int) -> LockBound:
 
     The engine's per-structure bounds, from the structure document and the round's policy
     (:func:`allocator.model.request_bound`, ``structure_cap_bound``, ``eligibility_motifs`` on
-    :func:`service.application.pipeline.applicant_terms`): the request left (posts asked − posts
+    :func:`service.application.adapter.applicant_terms`): the request left (posts asked − posts
     already
     granted), the policy's cap per structure, and 0 for an applicant the policy makes ineligible
     (type, préfet's opinion under « exclure », minimum score). A lock within it is refused only
@@ -69,11 +69,11 @@ def lock_bound(request: RoundRequest, id_pg: int) -> LockBound:
         raise InvalidRequest(
             [FieldError("idPG", f"la structure idPG {id_pg} ne fait pas partie de ce tour")]
         )
-    terms = pipeline.applicant_terms(structure)
+    terms = adapter.applicant_terms(structure)
     applicant = Applicant(
         **terms, code_commune=structure.codeCommune, departement="", region="", epci=None, gains=()
     )
-    policy = pipeline.policy_from_request(request)
+    policy = adapter.policy_from_request(request)
     granted = terms["already_granted"]
     maximum = request_bound(applicant)
     asked = counted(terms["requested"], "demandé")

@@ -6,7 +6,7 @@ decisions; article R311-3-1-2 lists what an applicant may obtain. This notice is
 objects the engine actually runs with, so it cannot drift from the code:
 
 - every field of :class:`allocator.RoundPolicy` with its default and the request key that sets
-  it (``service.application.pipeline._POLICY_FIELDS``), worded by
+  it (``service.application.adapter.POLICY_FIELDS``), worded by
   :data:`service.explanations.letters.POLICY_DOCS`;
 - every field of :class:`allocator.SolverConfig`, :class:`geodata.AccessParams` and
   :class:`geodata.NeedParams` with its default;
@@ -94,9 +94,9 @@ def _fields(cls: type) -> list[tuple[str, Any]]:
 
 
 def _policy_keys() -> dict[str, str]:
-    from service.application.pipeline import _POLICY_FIELDS
+    from service.application.adapter import POLICY_FIELDS
 
-    return {target: key for key, target in _POLICY_FIELDS.items()}
+    return {target: key for key, target in POLICY_FIELDS.items()}
 
 
 def policy_rows() -> list[list[str]]:
@@ -222,7 +222,7 @@ def _data() -> list[Block]:
 
 def _eligibility() -> list[Block]:
     """3. Rules of calculation; 3.1. Eligibility."""
-    from service.application.pipeline import DEFAULT_QUALITY
+    from allocator.programme import DEFAULT_QUALITY
 
     return [
         ("h", 2, "3. Règles de calcul"),
@@ -347,7 +347,7 @@ def _allocation() -> list[Block]:
 def _cost() -> list[Block]:
     """3.5. Cost of a post for the State, co-funding and budget."""
     from allocator.model import COFUNDING_PRIORITY_CAP
-    from service.application.pipeline import COST_PER_POST_EUR, COST_PER_POST_PRIVATE_EUR
+    from allocator.programme import COST_PER_POST_EUR, COST_PER_POST_PRIVATE_EUR
 
     return [
         ("h", 3, "3.5. Coût d'un poste pour l'État"),

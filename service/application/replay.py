@@ -7,8 +7,8 @@ politique), the committee locks, the legacy ``extraExisting``, the envelope alre
 version, a SHA-256 of the code that decides a result, Python / OR-Tools / NumPy / pandas versions
 and the solver configuration. :func:`replay_round` re-solves the snapshot through the same
 pipeline steps as the round (``prepare_round`` → ``prepared_input`` → ``allocator.allocate`` →
-``result_to_contract``), runs the solver-free validator, and compares the canonical JSON of both
-results (``solveur.secondes`` excluded: wall time is the one field allowed to differ). A
+``adapter.result_to_contract``), runs the solver-free validator, and compares the canonical JSON
+of both results (``solveur.secondes`` excluded: wall time is the one field allowed to differ). A
 mismatch is an error for the CLI (exit 1).
 
 Imported 2021 committees (origin ``historique``) were never solved: their replay re-derives the
@@ -30,7 +30,7 @@ from sqlalchemy import select
 import allocator
 from allocator import SolverConfig
 from allocator.solve import ORTOOLS_VERSION
-from service.application import history, pipeline
+from service.application import adapter, history, pipeline
 from service.application.figures import decimal_exact
 from service.contract.errors import NotFound
 from service.contract.schemas import stored_request
@@ -43,6 +43,7 @@ ROOT = Path(__file__).resolve().parents[2]
 DECISIVE_CODE = (
     "allocator",
     "geodata",
+    "service/application/adapter.py",
     "service/application/pipeline.py",
     "service/contract/schemas.py",
 )
@@ -145,7 +146,7 @@ def resolve(snapshot: dict[str, Any], locks: dict[str, Any]) -> tuple[dict[str, 
     """Re-solve an engine round's snapshot: ``(contract result, validator violations)``."""
     request = stored_request(snapshot["request"])
     config = _solver_config((snapshot.get("moteur") or {}).get("config"))
-    policy = pipeline.policy_from_request(request)
+    policy = adapter.policy_from_request(request)
     prepared = pipeline.prepare_round(
         request,
         extra_existing=snapshot.get("extraExisting") or None,
@@ -154,7 +155,7 @@ def resolve(snapshot: dict[str, Any], locks: dict[str, Any]) -> tuple[dict[str, 
     lock_map = {int(k): int(v["nombre"]) for k, v in (locks or {}).items()}
     req, round_input = pipeline.prepared_input(prepared, policy, locks=lock_map)
     result = allocator.allocate(round_input, policy, config)
-    contract = pipeline.result_to_contract(req, round_input, result, prepared.geo)
+    contract = adapter.result_to_contract(req, round_input, result, prepared.geo)
     violations = [v.message for v in allocator.check_feasible(round_input, policy, result)]
     return contract, violations
 

@@ -16,7 +16,8 @@ from sqlalchemy import select
 
 from service.analysis import metrics
 from service.application import figures, history, monthly, replay, rounds, structures
-from service.application.pipeline import _existing_map, dumps, result_summary
+from service.application.adapter import existing_map
+from service.application.pipeline import dumps, result_summary
 from service.contract.documents import StructureDocument
 from service.contract.schemas import RoundRequest
 from service.store.models import Structure
@@ -128,7 +129,7 @@ def _summarise(
     request = RoundRequest.model_validate(snapshot["request"])
     echo(result_summary(result, request))
     # the existing advisors the round was solved against, as the review page reads them
-    existing = _existing_map(request, snapshot.get("extraExisting"))
+    existing = existing_map(request, snapshot.get("extraExisting"))
     equity = metrics.round_equity(result, existing)
     for when, label in (("avant", "avant le tour"), ("apres", "après le tour")):
         m = equity[when]

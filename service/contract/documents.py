@@ -23,6 +23,7 @@ from pydantic import (
     model_validator,
 )
 
+from allocator.programme import MAX_CONVENTION_MONTHS
 from service.contract.schemas import (
     MAX_ID,
     MAX_POSTS,
@@ -224,9 +225,8 @@ class RoundCommitBody(BaseModel):
 
 # -- query strings ------------------------------------------------------------------------------
 
-#: Longest convention the programme pays for (=
-# ``service.application.cycle.MAX_CONVENTION_MONTHS``).
-MAX_DUREE_MOIS = 36
+#: Longest convention the programme pays for.
+MAX_DUREE_MOIS = MAX_CONVENTION_MONTHS
 
 
 class _Query(BaseModel):

@@ -30,7 +30,7 @@ the round's report and the request, never from hand-written text per case:
 
 Everything is a pure, deterministic function of (round result, request, round metadata): the
 same inputs give the same bytes. :func:`attach` runs inside
-:func:`service.application.pipeline.result_to_contract` (proposal); :func:`explain_round` runs
+:func:`service.application.adapter.result_to_contract` (proposal); :func:`explain_round` runs
 again at commit
 (:func:`service.application.rounds.commit_round`) with the committee's metadata, and the committed
 explanation is what the portal reads (``GET /v1/structures/{idPG}/explication``).
@@ -892,7 +892,7 @@ class _Tour:
     )
 
     def __init__(self, result: Mapping[str, Any], meta: RoundMeta | None) -> None:
-        from service.application.pipeline import DEFAULT_QUALITY
+        from allocator.programme import DEFAULT_QUALITY
 
         self.result = result
         self.meta = meta

@@ -39,13 +39,15 @@ SELECTIONS = {
 
 @functools.cache
 def _communes() -> tuple[dict[str, str], dict[str, str]]:
-    """``code -> nom`` and ``code -> département`` (COG 2026 and former codes)."""
+    """``code -> nom`` and ``code -> département`` (COG 2026 and former codes; the département
+    of :func:`allocator.programme.departement_of`, a former code's that of its commune now)."""
     import geodata
+    from allocator import programme
     from geodata import layers
 
     c = geodata.load_communes()
     names = dict(zip(c["code_insee"], c["nom"], strict=True))
-    deps = dict(zip(c["code_insee"], c["departement"], strict=True))
+    deps = {code: programme.departement_of(code) for code in c["code_insee"]}
     for old, new in layers.code_history_map().items():
         if new in names:
             names.setdefault(old, names[new])

@@ -227,9 +227,9 @@ def _equity(
 
     def compute() -> dict[str, Any] | None:
         from service.analysis.metrics import round_equity
-        from service.application.pipeline import _existing_map
+        from service.application.adapter import existing_map
 
-        existing = _existing_map(request_, snapshot.get("extraExisting"))
+        existing = existing_map(request_, snapshot.get("extraExisting"))
         try:
             return round_equity(view["resultat"], existing)
         except (ValueError, KeyError) as exc:

@@ -340,7 +340,7 @@ def test_cli_summary_states_the_money(tmp_path: Path) -> None:
 
 # ------------------------------------------------------------------ programme money
 def test_post_costs_with_a_share() -> None:
-    assert cycle.post_cost_eur("COMMUNE", "01283", cofinancement_part=0.25) == 37_500.0
+    assert cycle.post_costs_eur("COMMUNE", "01283", cofinancement_part=0.25)[1] == 37_500.0
     assert cycle.post_costs_eur("EPCI", "97302", cofinancement_part=0.5) == (70_000.0, 35_000.0)
     assert cycle.post_costs_eur("COMMUNE", "97411", 80_000.0) == (67_500.0, 0.0)
     assert cycle.post_costs_eur("COMMUNE", "01283", 10_000.0, duree_mois=36) == (

@@ -199,14 +199,14 @@ def test_history_documents_are_storable() -> None:
 
 
 def test_post_cost_rules() -> None:
-    assert cycle.post_cost_eur("COMMUNE", "01283") == 50_000
-    assert cycle.post_cost_eur("COMMUNE", "97302") == 70_000
-    assert cycle.post_cost_eur("EPCI", "97611") == 67_500
-    assert cycle.post_cost_eur("PRIVATE", "97411") == 32_000
-    assert cycle.post_cost_eur("PRIVATE", "01283", duree_mois=36) == 64_000
-    assert cycle.post_cost_eur("COMMUNE", "2A004", 10_000.0, duree_mois=36) == 60_000
+    assert cycle.post_costs_eur("COMMUNE", "01283")[1] == 50_000
+    assert cycle.post_costs_eur("COMMUNE", "97302")[1] == 70_000
+    assert cycle.post_costs_eur("EPCI", "97611")[1] == 67_500
+    assert cycle.post_costs_eur("PRIVATE", "97411")[1] == 32_000
+    assert cycle.post_costs_eur("PRIVATE", "01283", duree_mois=36)[1] == 64_000
+    assert cycle.post_costs_eur("COMMUNE", "2A004", 10_000.0, duree_mois=36)[1] == 60_000
     with pytest.raises(InvalidRequest):
-        cycle.post_cost_eur("COMMUNE", "01283", duree_mois=37)
+        cycle.post_costs_eur("COMMUNE", "01283", duree_mois=37)[1]
 
 
 def test_cli_round_draft_default_quota_and_programme(

@@ -587,12 +587,12 @@ def test_any_policy_within_the_bounds_is_solved(
     prepared_extremes: Any, politique: dict[str, Any], quota: int
 ) -> None:
     """The hole: poidsEquilibre 999 passed validation and the engine refused it (a 500)."""
-    from service.application import pipeline
+    from service.application import adapter, pipeline
     from service.contract.schemas import PolitiqueIn
 
     request = prepared_extremes.request.model_copy(
         update={"politique": PolitiqueIn.model_validate(politique)}
     )
-    policy = pipeline.policy_from_request(request)
+    policy = adapter.policy_from_request(request)
     result = pipeline.solve_prepared(prepared_extremes, policy, quota=quota)
     assert result["status"] in ("OPTIMAL", "FEASIBLE", "INFEASIBLE")

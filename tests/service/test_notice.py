@@ -50,10 +50,10 @@ def test_every_policy_field_is_documented_with_its_default() -> None:
 
 
 def test_request_keys_come_from_the_pipeline() -> None:
-    from service.application.pipeline import _POLICY_FIELDS
+    from service.application.adapter import POLICY_FIELDS
 
     text = notice.render("md")
-    for key, target in _POLICY_FIELDS.items():
+    for key, target in POLICY_FIELDS.items():
         assert f"`politique.{key}`" in _row(text, target)
 
 

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from service.application import cycle
+from allocator.programme import MAX_CONVENTION_MONTHS
 from service.contract import documents as api_schemas
 from service.http import openapi
 
@@ -183,7 +183,7 @@ def test_query_parameters_come_from_the_view_models(spec: dict[str, Any]) -> Non
     assert programme[0]["schema"] == {
         "type": "integer",
         "minimum": 1,
-        "maximum": cycle.MAX_CONVENTION_MONTHS,
+        "maximum": MAX_CONVENTION_MONTHS,
     }
     (date,) = spec["paths"]["/v1/postes/echeances"]["get"]["parameters"]
     # empty (``?date=``) is accepted as absent (now): the document says so
@@ -193,7 +193,7 @@ def test_query_parameters_come_from_the_view_models(spec: dict[str, Any]) -> Non
             {"type": "string", "maxLength": 0, "pattern": "^[^\\u0000]*$"},
         ]
     }
-    assert api_schemas.MAX_DUREE_MOIS == cycle.MAX_CONVENTION_MONTHS
+    assert api_schemas.MAX_DUREE_MOIS == MAX_CONVENTION_MONTHS
 
 
 def test_docs_page_lists_every_operation_and_schema(

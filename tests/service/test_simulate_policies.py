@@ -8,6 +8,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
+from allocator import programme
 from service.analysis import simulate
 from service.application import pipeline
 from service.contract.schemas import StructureIn, parse_round_request
@@ -53,7 +54,7 @@ def test_totals_reconcile_with_the_rounds(
     sim: simulate.Simulation, applications: list[dict[str, Any]]
 ) -> None:
     m = sim.monthly
-    places = {simulate.cycle.departement_of(a["codeCommune"]) for a in applications}
+    places = {programme.departement_of(a["codeCommune"]) for a in applications}
     assert sorted(m["politique"].unique()) == sorted(simulate.POLICIES)
     assert list(m["mois"].unique()) == ["2021-03", "2021-04", "2021-05", "2021-06"]
     for policy, rows in m.groupby("politique"):

@@ -530,7 +530,7 @@ def test_lock_bound_accepts_exactly_the_locks_the_engine_finds_consistent(
     from allocator import Applicant, RoundInput, Territory
     from allocator.consistency import consistency_conflicts
     from allocator.model import build_model
-    from service.application import pipeline
+    from service.application import adapter
 
     request, nombre = case
     try:
@@ -543,7 +543,7 @@ def test_lock_bound_accepts_exactly_the_locks_the_engine_finds_consistent(
         assert not accepted
         return
     (s,) = request.structures
-    terms = pipeline.applicant_terms(s)
+    terms = adapter.applicant_terms(s)
     remaining = terms["requested"] - terms["already_granted"]
     applicant = Applicant(
         **terms,
@@ -560,7 +560,7 @@ def test_lock_bound_accepts_exactly_the_locks_the_engine_finds_consistent(
             applicants=(applicant,),
             departements=(Territory(code="01", need=1.0, existing=0),),
         ),
-        pipeline.policy_from_request(request),
+        adapter.policy_from_request(request),
     )
     assert accepted == (not consistency_conflicts(model))
     assert rounds.lock_bound(request, 1).maximum >= 0
