@@ -203,3 +203,12 @@ def test_france_services_as_complementary_offer() -> None:
     # also serve neighbouring départements (and theirs serve the Ain): close, not equal.
     assert with_fs.existing_offer == pytest.approx(0.5 * with_fs.france_services, rel=0.1)
     assert with_fs.gains[0] < base.gains[0]
+
+
+def test_the_programme_s_departement_rule_agrees_with_the_cog() -> None:
+    """``allocator.programme.departement_of`` gives every COG commune its own département."""
+    from allocator.programme import departement_of
+    from geodata import load_communes
+
+    c = load_communes()
+    assert [departement_of(code) for code in c["code_insee"]] == list(c["departement"])
