@@ -33,9 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np
 
 from service.analysis import robustness as rb
-from service.analysis import scenarios
-from service.application import pipeline
-from service.contract.schemas import parse_round_request
+from service.analysis import rounds
 
 TARGET_SECONDS = 300.0
 SEED = 2021
@@ -76,8 +74,8 @@ def main() -> None:
     parser.add_argument("--draws", type=int, default=1000)
     args = parser.parse_args()
 
-    request = parse_round_request(scenarios.national_request())
-    prepared = pipeline.prepare_round(request)
+    prepared = rounds.load(rounds.national_request())
+    request = prepared.request
     base = rb.build_base(prepared)
     n = args.scaling_draws
     print(

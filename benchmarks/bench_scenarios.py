@@ -6,8 +6,8 @@ Run on demand (not a test)::
 
 Measured in the same run:
 
-- *baseline*: each variant solved as an independent round (``pipeline.run_round`` on the request
-  with the variant's ``politique``, then its equity metrics ``metrics.round_equity``): geodata
+- *baseline*: each variant solved as an independent round (:func:`service.analysis.rounds.run`
+  on the request with the variant's ``politique``, then its equity metrics): geodata
   numbers and engine input rebuilt every time (the per-process geodata caches are warm: a fair
   baseline, not a cold start);
 - *scenarios*: :func:`service.analysis.scenarios.compare_prepared` — geodata computed once for the
@@ -29,8 +29,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from service.analysis import metrics, scenarios
-from service.application import pipeline
+from service.analysis import rounds, scenarios
 from service.contract.schemas import PolitiqueIn, parse_round_request
 
 TARGET_PER_MINUTE = 20.0
@@ -62,7 +61,7 @@ def main() -> None:
     args = parser.parse_args()
 
     t = time.perf_counter()
-    payload = scenarios.national_request()
+    payload = rounds.national_request()
     request = parse_round_request(payload)
     t_parse = time.perf_counter() - t
     vs = variants(args.variants, request.quota)
@@ -71,9 +70,8 @@ def main() -> None:
         f"{len(vs)} variants; cpus {os.cpu_count()}; request built + validated in {t_parse:.2f} s"
     )
     # Warm the per-process caches (national tables, E2SFCA of the base state) for both sides.
-    pipeline.run_round(request)
+    rounds.run(request)
 
-    existing = {e.codeCommune: e.nombre for e in request.conseillersExistants or []}
     t = time.perf_counter()
     for v in vs:
         update: dict[str, object] = {}
@@ -82,12 +80,12 @@ def main() -> None:
         if v.quota is not None:
             update["quota"] = v.quota
         variant = request.model_copy(update=update)
-        metrics.round_equity(pipeline.run_round(variant), existing)
+        rounds.run(variant).equity()
     t_base = time.perf_counter() - t
     base_rate = len(vs) / t_base * 60
 
     t = time.perf_counter()
-    prepared = pipeline.prepare_round(request)
+    prepared = rounds.prepare(request)
     comparison = scenarios.compare_prepared(prepared, vs, fairness_prices=False, causes=False)
     t_scen = time.perf_counter() - t
     rate = len(vs) / t_scen * 60

@@ -48,6 +48,7 @@ __all__ = [
     "RoundGeodata",
     "TerritoryNeed",
     "commune_indicators",
+    "national_context",
     "prepare_cache",
     "round_geodata",
     "service_area",
@@ -298,6 +299,15 @@ def commune_indicators(
     out["has_advisor_within_reach"] = state.reachable
     out["served"] = state.served
     return out
+
+
+def national_context() -> _Context:
+    """The national commune arrays every round reads (codes, positions, need, groupings).
+
+    Built once per process (or read from the disk cache, :mod:`geodata.cache`); its ``trees``
+    are the KD-trees of the commune positions per zone.
+    """
+    return _context()
 
 
 def prepare_cache() -> list[str]:

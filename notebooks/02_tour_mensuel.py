@@ -22,8 +22,9 @@
 # request (the best public proxy). **Project scores, préfet opinions and submission times are
 # synthetic** (fixed seed, labelled `synthetique` in every document).
 #
-# The round goes through the one pipeline (`service.application.pipeline.run_round`) that the CLI
-# (`allocator allocate`) and the HTTP API (`POST /v1/allocate`) use.
+# The round is solved by `service.analysis.rounds.run`, through the one pipeline
+# (`service.application.pipeline`) that the CLI (`allocator allocate`) and the HTTP API
+# (`POST /v1/allocate`) use.
 
 # %%
 import json
@@ -33,9 +34,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from service.analysis import rounds
 from service.application import export
-from service.analysis import metrics
-from service.application import pipeline
 from service.application.history import DEMO_SEED, demo_request
 from service.contract.schemas import parse_round_request
 
@@ -58,9 +58,10 @@ print(
 print(Counter(s["type"] for s in payload["structures"]))
 
 # %%
-result = pipeline.run_round(request)
-(OUT / "resultat.json").write_text(pipeline.dumps(result), encoding="utf-8")
-print(pipeline.result_summary(result, request))
+round_run = rounds.run(request)
+result = round_run.result
+(OUT / "resultat.json").write_text(round_run.json(), encoding="utf-8")
+print(round_run.summary())
 
 # %% [markdown]
 # ## Decisions by motif and by département against fair shares
@@ -82,7 +83,6 @@ decisions["motifs"].value_counts().head(10)
 
 # %%
 report = result["rapport"]
-existing = pipeline.prepare_round(request).existing
 posts = pd.Series(report["posts_per_departement"], dtype=int)
 dep = (
     pd.DataFrame(
@@ -103,12 +103,12 @@ dep.sort_values("ecart_part").head(12)
 # %% [markdown]
 # ## Equity before and after the round
 #
-# `service.analysis.metrics.round_equity`: share of posts away from the need-proportional split,
-# need-weighted Gini and Theil of posts per 10,000 fragile inhabitants across départements,
-# fragile inhabitants with an advisor within reach.
+# `round_run.equity()` (`service.analysis.metrics.round_equity`): share of posts away from the
+# need-proportional split, need-weighted Gini and Theil of posts per 10,000 fragile inhabitants
+# across départements, fragile inhabitants with an advisor within reach.
 
 # %%
-equity = metrics.round_equity(result, existing)
+equity = round_run.equity()
 pd.DataFrame(equity)
 
 # %% [markdown]
@@ -174,7 +174,7 @@ assert after["fragile_within_reach"] >= before["fragile_within_reach"]
 assert after["share_away_from_need"] < before["share_away_from_need"], "the round rebalances"
 assert all(f.exists() and f.stat().st_size > 0 for f in files)
 assert any(f.suffix == ".xlsx" for f in files)
-again = pipeline.run_round(request)
+again = rounds.run(request).result
 again["solveur"].pop("secondes"), result["solveur"].pop("secondes")
 assert json.dumps(again, sort_keys=True) == json.dumps(result, sort_keys=True), "determinism"
 print("all sanity checks passed")

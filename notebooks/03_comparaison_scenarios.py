@@ -31,9 +31,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from service.analysis import maps as maps_interactive
-from service.application import pipeline
-from service.analysis import scenarios
+from service.analysis import maps, rounds, scenarios, tables
 from service.application.history import demo_request
 from service.contract.schemas import parse_round_request
 
@@ -91,7 +89,7 @@ summary
 # way alone, or whose reversion alone shrinks its move).
 
 # %%
-moved = scenarios.structure_table(comparison, "prives_sans_equilibre")
+moved = tables.structure_table(comparison, "prives_sans_equilibre")
 moved[["idPG", "nom", "type", "departement", "base", "variante", "mecanisme", "causes"]].head(15)
 
 # %%
@@ -101,7 +99,7 @@ moved.groupby(["mecanisme", "causes"]).size().rename("structures")
 # ## Départements against their fair shares
 
 # %%
-dep = scenarios.departement_table(comparison, "sans_equilibre")
+dep = tables.departement_table(comparison, "sans_equilibre")
 dep[dep["base"].ne(0) | dep["variante"].ne(0)][
     ["nom", "besoin", "existants", "partEquitable", "base", "variante", "ecartPartBase"]
 ]
@@ -138,9 +136,9 @@ prices(comparison)
 
 # %%
 national = parse_round_request(
-    {**scenarios.national_request(), "politique": {"plafondDepartement": "part_equitable"}}
+    {**rounds.national_request(), "politique": {"plafondDepartement": "part_equitable"}}
 )
-prepared = pipeline.prepare_round(national)
+prepared = rounds.prepare(national)
 national_cmp = scenarios.compare_prepared(
     prepared, [scenarios.Variant("acces_double", {"poidsAcces": 2.0})], causes=False
 )
@@ -155,12 +153,12 @@ prices(national_cmp)
 
 # %%
 top = dep["variante"].sub(dep["base"]).abs().idxmax()
-pngs = scenarios.scenario_maps(
+pngs = maps.scenario_maps(
     comparison, OUT / "cartes", variants=["hotes_prives_admis", "sans_equilibre"], departement=top
 )
 html = [
-    maps_interactive.scenario_map(comparison, OUT / "carte_prives.html", variant="hotes_prives_admis"),
-    maps_interactive.scenario_map(
+    maps.scenario_map(comparison, OUT / "carte_prives.html", variant="hotes_prives_admis"),
+    maps.scenario_map(
         comparison, OUT / f"carte_sans_equilibre_{top}.html", variant="sans_equilibre", departement=top
     ),
 ]

@@ -36,10 +36,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from service.application import pipeline
-from service.analysis import scenarios
-from service.analysis import simulate
 from service.analysis import robustness as rb
+from service.analysis import rounds, simulate
 from service.application.history import demo_request
 from service.contract.schemas import parse_round_request
 
@@ -73,7 +71,7 @@ files = simulate.write_outputs(sim, OUT / "simulation")
 
 # %%
 request = parse_round_request(demo_request())
-prepared = pipeline.prepare_round(request)
+prepared = rounds.prepare(request)
 result = rb.robustness_prepared(prepared, 200, seed=2021, scheduler="local", workers=2)
 print(result.execution)
 pd.Series(result.report["resume"])
@@ -99,7 +97,7 @@ print(info, np.array_equal(serial, result.grants[:20]))
 # national --tirages 1000` (about 2 minutes on 2 cores, see `benchmarks/bench_robustness.py`).
 
 # %%
-national = pipeline.prepare_round(parse_round_request(scenarios.national_request()))
+national = rounds.load(rounds.national_request())
 nat = rb.robustness_prepared(national, 60, seed=2021, scheduler="local", workers=2)
 print(nat.execution)
 pd.Series(nat.report["resume"])
@@ -128,7 +126,6 @@ for r in (result, nat):
     assert rep["aRevoir"] == [s["idPG"] for s in rep["structures"] if s["stabilite"] < 0.9]
     assert rep["resume"]["stabiliteMoyenne"] > 0.9, "a round this unstable needs a look"
 assert np.array_equal(serial, result.grants[:20]), "Dask and serial draws differ"
-round_grants = [d["nombreConseillersAttribues"] for d in pipeline.run_round(request)["decisions"]]
-assert result.baseline.tolist() == round_grants
+assert result.baseline.tolist() == list(rounds.run(request).grants().values())
 assert all(f.exists() for f in files)
 print("all sanity checks passed")

@@ -119,6 +119,11 @@ def equity(
     )
 
 
+def _by_code(totals: Any) -> dict[str, float]:
+    """A pandas Series of totals by département code as a plain dict (values unchanged)."""
+    return {str(code): value for code, value in totals.to_dict().items()}
+
+
 def round_equity(
     result: Mapping[str, Any], existing: Mapping[str, int] | None = None
 ) -> dict[str, Any]:
@@ -128,8 +133,9 @@ def round_equity(
     """
     base = dict(geodata.bundled_existing_advisors() if existing is None else existing)
     need_table = geodata.round.commune_indicators(base)
-    need = need_table.groupby("departement")["fragile_population"].sum().to_dict()
-    before = need_table.groupby("departement")["advisors"].sum().to_dict()
+    by_departement = need_table.groupby("departement")
+    need = _by_code(by_departement["fragile_population"].sum())
+    before = _by_code(by_departement["advisors"].sum())
     grants: dict[str, int] = {}
     after_posts = dict(before)
     for d in result["decisions"]:

@@ -262,6 +262,131 @@ def _indicators(state: PolicyState, needs: dict[str, float]) -> tuple[dict[str, 
     return by_dep, float(away), within
 
 
+def _check_policies(policies: Sequence[str]) -> None:
+    """Refuse unknown policy names (:class:`InvalidRequest` naming them and the known ones)."""
+    unknown = [p for p in policies if p not in POLICIES]
+    if unknown:
+        from service.contract.schemas import FieldError, InvalidRequest
+        from service.explanations.letters import pluriel
+
+        inconnues = pluriel(len(unknown), "politique inconnue", "politiques inconnues")
+        raise InvalidRequest(
+            [
+                FieldError(
+                    "politiques",
+                    f"{inconnues} : {', '.join(unknown)} ; attendu : {', '.join(sorted(POLICIES))}",
+                )
+            ]
+        )
+
+
+def _arrivals(months: Sequence[str], seed: int, per_month: int) -> list[dict[str, Any]]:
+    """Historical applications, then ``per_month`` synthetic ones a month from SYNTHETIC_FROM."""
+    apps = historical_applications(seed)
+    next_id = SYNTHETIC_ID_BASE
+    for mois in months:
+        if mois >= SYNTHETIC_FROM:
+            apps += synthetic_applications(mois, per_month, seed, next_id)
+            next_id += per_month
+    return apps
+
+
+@dataclasses.dataclass(frozen=True)
+class _Cycle:
+    """The rules every simulated round shares (see :func:`simulate`)."""
+
+    last: str
+    envelope: int
+    budget_eur: float | None
+    politique: Mapping[str, Any] | None
+
+
+def _play_month(
+    st: PolicyState, apps: Sequence[dict[str, Any]], mois: str, rules: _Cycle
+) -> dict[str, Any]:
+    """One month's round of policy ``st.name``: updates ``st``, returns the month's figures."""
+    cutoff = cycle.applications_cutoff(mois)
+    docs = [a for a in apps if a["idPG"] not in st.closed and cycle.received_before(a, cutoff)]
+    quota = cycle.default_quota(rules.envelope - st.consumed, mois, rules.last)
+    granted_now = 0
+    cost = cofunding = 0.0
+    politique = dict(rules.politique or {})
+    if rules.budget_eur is not None:
+        politique["budgetEur"] = max(0.0, rules.budget_eur - st.cost_eur)
+    asked = sum(a["nombreConseillersSouhaites"] - st.granted.get(a["idPG"], 0) for a in docs)
+    if docs and quota > 0:
+        grants, bounds, cost, cofunding = _solve(
+            st.name, _request(docs, st, quota, mois, politique)
+        )
+        for a in docs:
+            i = a["idPG"]
+            g = grants.get(i, 0)
+            if g:
+                st.granted[i] = st.granted.get(i, 0) + g
+                code = a["codeCommune"]
+                st.existing[code] = st.existing.get(code, 0) + g
+                granted_now += g
+            st.rounds_seen[i] = st.rounds_seen.get(i, 0) + 1
+            done = st.granted.get(i, 0) >= a["nombreConseillersSouhaites"]
+            if done or bounds.get(i, 0) == 0 or st.rounds_seen[i] >= MAX_ROUNDS:
+                st.closed.add(i)
+    st.consumed += granted_now
+    st.cost_eur += cost
+    st.cofunding_eur += cofunding
+    return {
+        "candidats": len(docs),
+        "asked": asked,
+        "quota": quota,
+        "attribues": granted_now,
+        "cost": cost,
+        "cofunding": cofunding,
+    }
+
+
+def _monthly_row(
+    mois: str, st: PolicyState, month: Mapping[str, Any], away: float, within: float, rules: _Cycle
+) -> dict[str, Any]:
+    budget_eur = rules.budget_eur
+    return {
+        "mois": mois,
+        "politique": st.name,
+        "candidats": month["candidats"],
+        "postesDemandes": int(month["asked"]),
+        "quota": month["quota"],
+        "attribues": month["attribues"],
+        "cumul": st.consumed,
+        "enveloppeUtilisee": round(st.consumed / rules.envelope, 6),
+        "partHorsRepartitionBesoin": round(away, 6),
+        "populationFragileAPortee": round(within, 6),
+        "coutEtatEur": round(month["cost"], 2),
+        "coutEtatCumulEur": round(st.cost_eur, 2),
+        "cofinancementEur": round(month["cofunding"], 2),
+        "cofinancementCumulEur": round(st.cofunding_eur, 2),
+        "budgetEur": budget_eur,
+        "budgetUtilise": None if not budget_eur else round(st.cost_eur / budget_eur, 6),
+    }
+
+
+def _departement_rows(
+    mois: str,
+    name: str,
+    by_dep: Mapping[str, int],
+    needs: Mapping[str, float],
+    names: Mapping[str, str],
+) -> list[dict[str, Any]]:
+    return [
+        {
+            "mois": mois,
+            "politique": name,
+            "departement": d,
+            "nom": names.get(d, ""),
+            "postes": n,
+            "postesPour10000Fragiles": round(n / needs[d] * 1e4, 6) if needs.get(d) else None,
+        }
+        for d, n in sorted(by_dep.items())
+    ]
+
+
 def simulate(
     first: str = "2021-03",
     last: str = "2022-02",
@@ -281,103 +406,24 @@ def simulate(
     programme's budget in euros (``None``: none); ``politique`` the rounds' policy overrides.
     """
     t0 = time.perf_counter()
-    unknown = [p for p in policies if p not in POLICIES]
-    if unknown:
-        from service.contract.schemas import FieldError, InvalidRequest
-        from service.explanations.letters import pluriel
-
-        inconnues = pluriel(len(unknown), "politique inconnue", "politiques inconnues")
-        raise InvalidRequest(
-            [
-                FieldError(
-                    "politiques",
-                    f"{inconnues} : {', '.join(unknown)} ; attendu : {', '.join(sorted(POLICIES))}",
-                )
-            ]
-        )
+    _check_policies(policies)
     months = cycle.month_range(first, last)
     per_month = SYNTHETIC_PER_MONTH if synthetic_per_month is None else synthetic_per_month
     if applications is None:
-        apps = historical_applications(seed)
-        next_id = SYNTHETIC_ID_BASE
-        for mois in months:
-            if mois >= SYNTHETIC_FROM:
-                apps += synthetic_applications(mois, per_month, seed, next_id)
-                next_id += per_month
+        apps = _arrivals(months, seed, per_month)
     else:
         apps = [dict(a) for a in applications]
+    rules = _Cycle(last, envelope, budget_eur, politique)
     needs, names = _departement_needs()
     states = {p: PolicyState(p) for p in policies}
     monthly: list[dict[str, Any]] = []
     dep_rows: list[dict[str, Any]] = []
     for mois in months:
-        cutoff = cycle.applications_cutoff(mois)
         for name, st in states.items():
-            docs = [
-                a for a in apps if a["idPG"] not in st.closed and cycle.received_before(a, cutoff)
-            ]
-            quota = cycle.default_quota(envelope - st.consumed, mois, last)
-            granted_now = 0
-            cost = cofunding = 0.0
-            rules = dict(politique or {})
-            if budget_eur is not None:
-                rules["budgetEur"] = max(0.0, budget_eur - st.cost_eur)
-            asked = sum(
-                a["nombreConseillersSouhaites"] - st.granted.get(a["idPG"], 0) for a in docs
-            )
-            if docs and quota > 0:
-                grants, bounds, cost, cofunding = _solve(
-                    name, _request(docs, st, quota, mois, rules)
-                )
-                for a in docs:
-                    i = a["idPG"]
-                    g = grants.get(i, 0)
-                    if g:
-                        st.granted[i] = st.granted.get(i, 0) + g
-                        code = a["codeCommune"]
-                        st.existing[code] = st.existing.get(code, 0) + g
-                        granted_now += g
-                    st.rounds_seen[i] = st.rounds_seen.get(i, 0) + 1
-                    done = st.granted.get(i, 0) >= a["nombreConseillersSouhaites"]
-                    if done or bounds.get(i, 0) == 0 or st.rounds_seen[i] >= MAX_ROUNDS:
-                        st.closed.add(i)
-            st.consumed += granted_now
-            st.cost_eur += cost
-            st.cofunding_eur += cofunding
+            month = _play_month(st, apps, mois, rules)
             by_dep, away, within = _indicators(st, needs)
-            monthly.append(
-                {
-                    "mois": mois,
-                    "politique": name,
-                    "candidats": len(docs),
-                    "postesDemandes": int(asked),
-                    "quota": quota,
-                    "attribues": granted_now,
-                    "cumul": st.consumed,
-                    "enveloppeUtilisee": round(st.consumed / envelope, 6),
-                    "partHorsRepartitionBesoin": round(away, 6),
-                    "populationFragileAPortee": round(within, 6),
-                    "coutEtatEur": round(cost, 2),
-                    "coutEtatCumulEur": round(st.cost_eur, 2),
-                    "cofinancementEur": round(cofunding, 2),
-                    "cofinancementCumulEur": round(st.cofunding_eur, 2),
-                    "budgetEur": budget_eur,
-                    "budgetUtilise": None if not budget_eur else round(st.cost_eur / budget_eur, 6),
-                }
-            )
-            for d, n in sorted(by_dep.items()):
-                dep_rows.append(
-                    {
-                        "mois": mois,
-                        "politique": name,
-                        "departement": d,
-                        "nom": names.get(d, ""),
-                        "postes": n,
-                        "postesPour10000Fragiles": round(n / needs[d] * 1e4, 6)
-                        if needs.get(d)
-                        else None,
-                    }
-                )
+            monthly.append(_monthly_row(mois, st, month, away, within, rules))
+            dep_rows += _departement_rows(mois, name, by_dep, needs, names)
     return Simulation(
         months=months,
         policies=list(policies),

@@ -38,7 +38,7 @@ def _source(file: Any, demo: str | None, argument: str) -> str | None:
 
 def _demo_payload(demo: str) -> dict[str, Any]:
     if demo == "national":
-        from service.analysis.scenarios import national_request
+        from service.analysis.rounds import national_request
 
         return national_request()
     from service.application.history import demo_request
@@ -211,10 +211,9 @@ def _comparison(
 
 def _write_maps(comparison: Any, maps_dir: Path, departement: str | None) -> None:
     """``--cartes``: the PNG choropleths, then one interactive HTML map per variant."""
-    from service.analysis import scenarios
-    from service.analysis.maps import scenario_map
+    from service.analysis.maps import scenario_map, scenario_maps
 
-    paths = scenarios.scenario_maps(comparison, maps_dir, departement=departement)
+    paths = scenario_maps(comparison, maps_dir, departement=departement)
     for v in comparison.variants:
         paths.append(scenario_map(comparison, maps_dir / f"carte_{v.nom}.html", variant=v.nom))
     for p in paths:

@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from service.analysis import metrics, scenarios
+from service.analysis import metrics, rounds, runs, scenarios, tables
 from service.application import pipeline
 from service.application.history import demo_request
 from service.contract.schemas import InvalidRequest, parse_round_request
@@ -50,14 +50,14 @@ VARIANTS = [
 
 
 @pytest.fixture(scope="module")
-def runner(prepared: pipeline.PreparedRound) -> scenarios.ScenarioRunner:
+def runner(prepared: pipeline.PreparedRound) -> runs.ScenarioRunner:
     """One runner for the module: its cache of solved policies is shared by the tests."""
-    return scenarios.ScenarioRunner(prepared)
+    return runs.ScenarioRunner(prepared)
 
 
 @pytest.fixture(scope="module")
 def comparison(
-    prepared: pipeline.PreparedRound, runner: scenarios.ScenarioRunner
+    prepared: pipeline.PreparedRound, runner: runs.ScenarioRunner
 ) -> scenarios.Comparison:
     return scenarios.compare_prepared(prepared, VARIANTS, runner=runner)
 
@@ -239,13 +239,13 @@ def test_standard_variants_are_valid(prepared: pipeline.PreparedRound) -> None:
     variants = scenarios.standard_variants(prepared.request)
     names = [v.nom for v in variants]
     assert len(set(names)) == len(names) <= scenarios.MAX_VARIANTS
-    runner = scenarios.ScenarioRunner(prepared)
+    runner = runs.ScenarioRunner(prepared)
     for v in variants:
         runner.policy(v.politique)  # validates
 
 
 def test_national_request_holds_every_located_host() -> None:
-    payload = scenarios.national_request()
+    payload = rounds.national_request()
     assert len(payload["structures"]) == 1443
     assert payload["conseillersExistants"] == []
     ids = [s["idPG"] for s in payload["structures"]]
@@ -266,7 +266,7 @@ def test_national_request_holds_every_located_host() -> None:
 )
 def test_random_variants_are_consistent(
     prepared: pipeline.PreparedRound,
-    runner: scenarios.ScenarioRunner,
+    runner: runs.ScenarioRunner,
     access: float,
     distribution: float,
     balance: float,
@@ -284,11 +284,11 @@ def test_random_variants_are_consistent(
 
 
 def test_tables(comparison: scenarios.Comparison) -> None:
-    dep = scenarios.departement_table(comparison, "prives")
+    dep = tables.departement_table(comparison, "prives")
     assert len(dep) == len(comparison.prepared.geo.departements)
     assert dep["ecart"].sum() == _block(comparison, "prives")["ecarts"]["attribues"]
     assert (dep["couverture_base"] >= dep["couverture_avant"]).all()
-    com = scenarios.commune_table(comparison, "prives")
+    com = tables.commune_table(comparison, "prives")
     assert com["base"].sum() == comparison.report["base"]["attribues"]
-    moved = scenarios.structure_table(comparison, "prives")
+    moved = tables.structure_table(comparison, "prives")
     assert len(moved) == len(_block(comparison, "prives")["structures"])

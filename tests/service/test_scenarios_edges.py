@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from service import create_app
 from service.analysis import scenarios
-from service.analysis.maps import scenario_map
+from service.analysis.maps import scenario_map, scenario_maps
 from service.application import pipeline
 from service.cli.main import main
 from service.contract.schemas import parse_round_request
@@ -106,7 +106,7 @@ def small_comparison() -> scenarios.Comparison:
 def test_png_maps(small_comparison: scenarios.Comparison, tmp_path: Path) -> None:
     dep = small_comparison.report["variantes"][0]["departements"]
     moved = next(d["code"] for d in dep if d["base"] or d["variante"])
-    paths = scenarios.scenario_maps(small_comparison, tmp_path, departement=moved)
+    paths = scenario_maps(small_comparison, tmp_path, departement=moved)
     names = {p.name for p in paths}
     assert {
         "besoin_departements.png",
