@@ -15,9 +15,9 @@ import numpy as np
 
 from geodata import layers
 from geodata.access import AccessParams
-from geodata.catchments import _catchment
+from geodata.catchments import catchment_of
 from geodata.codes import rekey_codes
-from geodata.context import _codes_of, _Context, _context
+from geodata.context import RoundContext, codes_of, round_context
 from geodata.errors import CommuneOutsideProgramme
 from geodata.round_types import ApplicantSite
 
@@ -27,7 +27,7 @@ class _KnownCodes:
 
     __slots__ = ("ctx",)
 
-    def __init__(self, ctx: _Context) -> None:
+    def __init__(self, ctx: RoundContext) -> None:
         self.ctx = ctx
 
     def __contains__(self, code: object) -> bool:
@@ -47,13 +47,13 @@ class _CodeHistory(Mapping[str, str]):
         return len(layers.code_history_map())
 
 
-def _rekey_all(sites: Sequence[ApplicantSite]) -> tuple[list[str], list[tuple[str, ...] | None]]:
+def rekey_all(sites: Sequence[ApplicantSite]) -> tuple[list[str], list[tuple[str, ...] | None]]:
     """Re-key every code of the sites at once: one warning per call, listing all old codes."""
     flat: list[str] = []
     for s in sites:
         flat.append(s.code_commune)
         flat.extend(s.communes_desservies or ())
-    ctx = _context()
+    ctx = round_context()
     # stacklevel 4: the warning points at the caller of round_geodata / service_area.
     new = rekey_codes(flat, _KnownCodes(ctx), _CodeHistory(), "sites", stacklevel=4)
     seats: list[str] = []
@@ -77,8 +77,8 @@ def _rekey_all(sites: Sequence[ApplicantSite]) -> tuple[list[str], list[tuple[st
 _GROUP_OF_TYPE = {"DEPARTEMENT": "departement", "REGION": "region", "EPCI": "epci"}
 
 
-def _area_of(
-    ctx: _Context, kind: str, seat: int, served: tuple[str, ...] | None
+def area_of(
+    ctx: RoundContext, kind: str, seat: int, served: tuple[str, ...] | None
 ) -> tuple[str, Any]:
     """How an applicant's area is found: ``("seat", seat)``, ``(grouping, key)``,
     ``("catchment", seat)`` or ``("list", sorted positions)``."""
@@ -98,17 +98,17 @@ def _area_of(
     return "catchment", seat
 
 
-def _area_positions(
-    ctx: _Context, kind: str, seat: int, served: tuple[str, ...] | None, params: AccessParams
+def area_positions(
+    ctx: RoundContext, kind: str, seat: int, served: tuple[str, ...] | None, params: AccessParams
 ) -> tuple[np.ndarray, tuple[str, ...]]:
-    how, key = _area_of(ctx, kind, seat, served)
+    how, key = area_of(ctx, kind, seat, served)
     if how == "list":
         pos = np.array(key, dtype=np.intp)
     elif how == "seat":
         return np.array([seat], dtype=np.intp), (str(ctx.codes[seat]),)
     elif how == "catchment":
-        pos = _catchment(seat, params.catchment_radius_m)
+        pos = catchment_of(seat, params.catchment_radius_m)
     else:
         groups = ctx.groups[how]
-        return groups.members[groups.index[str(key)]], _codes_of(how, str(key))
+        return groups.members[groups.index[str(key)]], codes_of(how, str(key))
     return pos, tuple(ctx.codes[pos].tolist())

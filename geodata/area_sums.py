@@ -13,14 +13,14 @@ from typing import Any
 import numpy as np
 
 from geodata.access import AccessParams
-from geodata.catchments import _catchment
-from geodata.context import _codes_of, _Context
-from geodata.state import _State
-from geodata.sums import _float_sums, _int_sums, _segments
+from geodata.catchments import catchment_of
+from geodata.context import RoundContext, codes_of
+from geodata.state import RoundState
+from geodata.sums import flat_segments, float_sums, int_sums
 
 
 @dataclass
-class _AreaSums:
+class AreaSums:
     """Per-applicant sums over the service areas (arrays aligned on the sites)."""
 
     fragile: np.ndarray
@@ -36,17 +36,17 @@ class _AreaSums:
     codes: list[tuple[str, ...]]
 
 
-def _area_sums(
-    ctx: _Context,
-    state: _State,
+def area_sums(
+    ctx: RoundContext,
+    state: RoundState,
     how: list[str],
     keys: list[Any],
     seats: np.ndarray,
     params: AccessParams,
-) -> _AreaSums:
+) -> AreaSums:
     """Sums of every applicant's area: seats vectorised, groups precomputed, others once each."""
     n = len(how)
-    out = _AreaSums(
+    out = AreaSums(
         fragile=np.empty(n),
         served=np.empty(n),
         advisors=np.empty(n, np.int64),
@@ -73,7 +73,9 @@ def _area_sums(
     return out
 
 
-def _seat_sums(out: _AreaSums, at: np.ndarray, ctx: _Context, state: _State, s: np.ndarray) -> None:
+def _seat_sums(
+    out: AreaSums, at: np.ndarray, ctx: RoundContext, state: RoundState, s: np.ndarray
+) -> None:
     """A single commune: its own values (a one-element sum is the element itself)."""
     frag = ctx.fragile[s]
     fb = ctx.fallback[s]
@@ -95,7 +97,7 @@ def _seat_sums(out: _AreaSums, at: np.ndarray, ctx: _Context, state: _State, s: 
 
 
 def _group_sums(
-    out: _AreaSums, at: np.ndarray, g: str, ctx: _Context, state: _State, gkeys: list[str]
+    out: AreaSums, at: np.ndarray, g: str, ctx: RoundContext, state: RoundState, gkeys: list[str]
 ) -> None:
     """Départements, régions, EPCI: sums computed once per group (context and state)."""
     groups = ctx.groups[g]
@@ -110,7 +112,7 @@ def _group_sums(
     out.france_services[at] = groups.france_services[gi]
     out.any_fallback[at] = groups.any_fallback[gi]
     for i, j, k in zip(at.tolist(), gi.tolist(), gkeys, strict=True):
-        out.codes[i] = _codes_of(g, k)
+        out.codes[i] = codes_of(g, k)
         out.reasons[i] = groups.reasons[j]
 
 
@@ -128,32 +130,32 @@ def _distinct_areas(
             if how[i] == "list":
                 areas.append(np.array(keys[i], dtype=np.intp))
             else:
-                areas.append(_catchment(keys[i], params.catchment_radius_m))
+                areas.append(catchment_of(keys[i], params.catchment_radius_m))
         which[j] = distinct[area]
     return areas, which
 
 
 def _distinct_area_sums(
-    out: _AreaSums,
+    out: AreaSums,
     at: np.ndarray,
-    ctx: _Context,
-    state: _State,
+    ctx: RoundContext,
+    state: RoundState,
     how: list[str],
     keys: list[Any],
     params: AccessParams,
 ) -> None:
     """Catchments and explicit lists: each distinct area summed once."""
     areas, which = _distinct_areas(at, how, keys, params)
-    flat, starts, lengths = _segments(areas)
-    fb_count = _int_sums(ctx.fallback.astype(np.int64), flat, starts, lengths)
-    out.fragile[at] = _float_sums(ctx.fragile, areas)[which]
-    out.served[at] = _float_sums(state.served, areas)[which]
-    out.advisors[at] = _int_sums(state.advisors, flat, starts, lengths)[which]
-    out.lacking[at] = _float_sums(ctx.fragile, areas, ~state.reachable)[which]
-    out.population[at] = _int_sums(ctx.population, flat, starts, lengths)[which]
+    flat, starts, lengths = flat_segments(areas)
+    fb_count = int_sums(ctx.fallback.astype(np.int64), flat, starts, lengths)
+    out.fragile[at] = float_sums(ctx.fragile, areas)[which]
+    out.served[at] = float_sums(state.served, areas)[which]
+    out.advisors[at] = int_sums(state.advisors, flat, starts, lengths)[which]
+    out.lacking[at] = float_sums(ctx.fragile, areas, ~state.reachable)[which]
+    out.population[at] = int_sums(ctx.population, flat, starts, lengths)[which]
     out.n_communes[at] = lengths[which]
-    out.fallback_fragile[at] = _float_sums(ctx.fragile, areas, ctx.fallback)[which]
-    out.france_services[at] = _int_sums(ctx.france_services, flat, starts, lengths)[which]
+    out.fallback_fragile[at] = float_sums(ctx.fragile, areas, ctx.fallback)[which]
+    out.france_services[at] = int_sums(ctx.france_services, flat, starts, lengths)[which]
     out.any_fallback[at] = (fb_count > 0)[which]
     all_codes = ctx.codes[flat].tolist()
     bounds = zip(starts.tolist(), lengths.tolist(), strict=True)

@@ -14,7 +14,7 @@ import numpy as np
 from geodata import cache as disk_cache
 from geodata import layers
 from geodata.access import AccessParams
-from geodata.context import _context, _trees
+from geodata.context import catchment_trees, round_context
 from geodata.need import NeedParams
 
 #: Catchment radius of the default parameters: its catchments are precomputed and kept on disk.
@@ -28,8 +28,8 @@ def _build_catchments(radius_m: float) -> dict[str, np.ndarray]:
     ``query_ball_point`` returns for each commune (same tree, same distance test; the tests
     compare both on every commune), plus the commune itself.
     """
-    ctx = _context()
-    trees = _trees()
+    ctx = round_context()
+    trees = catchment_trees()
     n = len(ctx.codes)
     rows = [np.arange(n, dtype=np.int64)]
     cols = [np.arange(n, dtype=np.int64)]
@@ -48,13 +48,13 @@ def _build_catchments(radius_m: float) -> dict[str, np.ndarray]:
 
 def _decode_catchments(a: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     indptr, indices = a["indptr"], a["indices"].astype(np.intp)
-    if len(indptr) != len(_context().codes) + 1 or indptr[-1] != len(indices):
+    if len(indptr) != len(round_context().codes) + 1 or indptr[-1] != len(indices):
         raise ValueError("inconsistent catchments")
     return indptr, indices
 
 
 @cache
-def _default_catchments() -> tuple[np.ndarray, np.ndarray]:
+def default_catchments() -> tuple[np.ndarray, np.ndarray]:
     radius_m = DEFAULT_CATCHMENT_RADIUS_M
     return disk_cache.cached_arrays(
         "catchments",
@@ -66,17 +66,17 @@ def _default_catchments() -> tuple[np.ndarray, np.ndarray]:
 
 
 @lru_cache(maxsize=65_536)
-def _catchment_query(position: int, radius_m: float) -> np.ndarray:
-    ctx = _context()
+def catchment_query(position: int, radius_m: float) -> np.ndarray:
+    ctx = round_context()
     zone = ctx.zones[position]
     members = ctx.zone_members[str(zone)]
-    local = _trees()[str(zone)].query_ball_point(ctx.xy[position], radius_m)
+    local = catchment_trees()[str(zone)].query_ball_point(ctx.xy[position], radius_m)
     return np.sort(members[np.asarray(local, dtype=np.intp)])
 
 
-def _catchment(position: int, radius_m: float) -> np.ndarray:
+def catchment_of(position: int, radius_m: float) -> np.ndarray:
     """Sorted positions of the communes within ``radius_m`` of commune ``position``."""
     if radius_m == DEFAULT_CATCHMENT_RADIUS_M:
-        indptr, indices = _default_catchments()
+        indptr, indices = default_catchments()
         return indices[indptr[position] : indptr[position + 1]]
-    return _catchment_query(position, radius_m)
+    return catchment_query(position, radius_m)

@@ -20,7 +20,7 @@ from geodata import layers
 from geodata.errors import GeodataError
 from geodata.national import commune_table, programme_table
 from geodata.need import NeedParams
-from geodata.sums import _float_sums, _int_sums, _segments
+from geodata.sums import flat_segments, float_sums, int_sums
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -31,7 +31,7 @@ GROUPINGS = ("departement", "region", "epci", "epci_part")
 
 
 @dataclass(frozen=True)
-class _Groups:
+class Groups:
     """Programme communes grouped by a key (sorted keys), with the need-side sums per group."""
 
     keys: tuple[str, ...]
@@ -47,7 +47,7 @@ class _Groups:
 
 
 @dataclass(frozen=True)
-class _Context:
+class RoundContext:
     codes: np.ndarray
     pos: dict[str, int]
     fragile: np.ndarray
@@ -58,7 +58,7 @@ class _Context:
     xy: np.ndarray
     zones: np.ndarray
     zone_members: dict[str, np.ndarray]
-    groups: dict[str, _Groups]
+    groups: dict[str, Groups]
     com_codes: frozenset[str]
     departement: np.ndarray
     region: np.ndarray
@@ -74,7 +74,7 @@ class _Context:
     @property
     def trees(self) -> dict[str, cKDTree]:
         """KD-tree of the commune positions per zone (scipy imported on first use)."""
-        return _trees()
+        return catchment_trees()
 
 
 def _groups(values: np.ndarray) -> dict[str, np.ndarray]:
@@ -90,7 +90,7 @@ _LABELLED = ("reasons", "zones", "departement", "region", "epci", "zrr")
 
 
 def _build_context() -> dict[str, np.ndarray]:
-    """The arrays of :class:`_Context`, from the programme table (stored by the disk cache)."""
+    """The arrays of :class:`RoundContext`, from the programme table (stored by the disk cache)."""
     t = programme_table()
     arrays = _commune_arrays(t, commune_table())
     names = _group_names(t)
@@ -167,17 +167,17 @@ def _group_arrays(
     fragile, fallback, reasons = c["fragile"], c["fallback"], c["reasons"]
     keys = list(groups)
     areas = [groups[k] for k in keys]
-    flat, starts, lengths = _segments(areas)
-    any_fb = _int_sums(fallback.astype(np.int64), flat, starts, lengths) > 0
+    flat, starts, lengths = flat_segments(areas)
+    any_fb = int_sums(fallback.astype(np.int64), flat, starts, lengths) > 0
     return {
         f"{g}.keys": np.array(keys, dtype=str),
         f"{g}.starts": starts,
         f"{g}.members": flat,
         **disk_cache.encode_texts(f"{g}.names", [named.get(k, "") for k in keys]),
-        f"{g}.fragile": _float_sums(fragile, areas),
-        f"{g}.population": _int_sums(c["population"], flat, starts, lengths),
-        f"{g}.france_services": _int_sums(c["france_services"], flat, starts, lengths),
-        f"{g}.fallback_fragile": _float_sums(fragile, areas, fallback),
+        f"{g}.fragile": float_sums(fragile, areas),
+        f"{g}.population": int_sums(c["population"], flat, starts, lengths),
+        f"{g}.france_services": int_sums(c["france_services"], flat, starts, lengths),
+        f"{g}.fallback_fragile": float_sums(fragile, areas, fallback),
         f"{g}.any_fallback": any_fb,
         f"{g}.reasons": np.array(
             [
@@ -189,7 +189,7 @@ def _group_arrays(
     }
 
 
-def _decode_groups(a: dict[str, np.ndarray], g: str) -> _Groups:
+def _decode_groups(a: dict[str, np.ndarray], g: str) -> Groups:
     keys = tuple(a[f"{g}.keys"].tolist())
     flat = a[f"{g}.members"].astype(np.intp, copy=False)
     bounds = zip(
@@ -199,7 +199,7 @@ def _decode_groups(a: dict[str, np.ndarray], g: str) -> _Groups:
     if len(members) != len(keys) or len(keys) != len(a[f"{g}.fragile"]):
         raise ValueError(f"inconsistent groups {g}")
     names = tuple(disk_cache.decode_texts(a, f"{g}.names"))
-    return _Groups(
+    return Groups(
         keys=keys,
         index={k: i for i, k in enumerate(keys)},
         members=members,
@@ -213,14 +213,14 @@ def _decode_groups(a: dict[str, np.ndarray], g: str) -> _Groups:
     )
 
 
-def _decode_context(a: dict[str, np.ndarray]) -> _Context:
+def _decode_context(a: dict[str, np.ndarray]) -> RoundContext:
     a = a | {name: a[f"{name}.labels"][a[f"{name}.codes"]] for name in _LABELLED}
     codes = a["codes"]
     n = len(codes)
     zone_labels, zone_codes = a["zones.labels"], a["zones.codes"]
     epci = a["epci"].astype(object)
     epci[a["epci_none"]] = None
-    ctx = _Context(
+    ctx = RoundContext(
         codes=codes,
         pos=dict(zip(codes.tolist(), range(n), strict=True)),
         fragile=a["fragile"],
@@ -250,22 +250,22 @@ def _decode_context(a: dict[str, np.ndarray]) -> _Context:
 
 
 @cache
-def _context() -> _Context:
+def round_context() -> RoundContext:
     return disk_cache.cached_arrays(
         "context", NeedParams(), layers.DATA_DIR, _build_context, _decode_context
     )
 
 
 @cache
-def _trees() -> dict[str, cKDTree]:
+def catchment_trees() -> dict[str, cKDTree]:
     from scipy.spatial import cKDTree
 
-    ctx = _context()
+    ctx = round_context()
     return {z: cKDTree(ctx.xy[m]) for z, m in ctx.zone_members.items()}
 
 
 @lru_cache(maxsize=4_096)
-def _codes_of(kind: str, key: str) -> tuple[str, ...]:
-    ctx = _context()
+def codes_of(kind: str, key: str) -> tuple[str, ...]:
+    ctx = round_context()
     groups = ctx.groups[kind]
     return tuple(ctx.codes[groups.members[groups.index[key]]].tolist())

@@ -31,13 +31,13 @@ import numpy as np
 
 from geodata import layers
 from geodata.access import AccessParams
-from geodata.area_rules import _area_of, _area_positions, _rekey_all
-from geodata.area_sums import _area_sums, _AreaSums
+from geodata.area_rules import area_of, area_positions, rekey_all
+from geodata.area_sums import AreaSums, area_sums
 from geodata.areas import check_type, marginal_gains_many
-from geodata.catchments import _catchment_query, _default_catchments
-from geodata.context import _codes_of, _Context, _context, _trees
+from geodata.catchments import catchment_query, default_catchments
+from geodata.context import RoundContext, catchment_trees, codes_of, round_context
 from geodata.round_types import ApplicantGeo, ApplicantSite, RoundGeodata, TerritoryNeed
-from geodata.state import _existing_key, _State, _state
+from geodata.state import RoundState, existing_key_of, round_state
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -72,9 +72,9 @@ def service_area(
     site = ApplicantSite(
         0, type, code_commune, None if communes_desservies is None else tuple(communes_desservies)
     )
-    seats, served = _rekey_all([site])
-    ctx = _context()
-    return _area_positions(ctx, type, ctx.pos[seats[0]], served[0], params)[1]
+    seats, served = rekey_all([site])
+    ctx = round_context()
+    return area_positions(ctx, type, ctx.pos[seats[0]], served[0], params)[1]
 
 
 def round_geodata(
@@ -115,19 +115,19 @@ def round_geodata(
         Unknown type, negative ``max_posts`` or advisor numbers.
     """
     params = _checked_arguments(sites, params)
-    seats, served = _rekey_all(sites)
-    state = _state(_existing_key(existing), params)
-    ctx = _context()
+    seats, served = rekey_all(sites)
+    state = round_state(existing_key_of(existing), params)
+    ctx = round_context()
 
     pos = ctx.pos
     seat_pos = np.fromiter((pos[c] for c in seats), np.intp, len(seats))
     how: list[str] = []
     keys: list[Any] = []
     for s, seat, area in zip(sites, seat_pos.tolist(), served, strict=True):
-        h, k = _area_of(ctx, s.type, seat, area)
+        h, k = area_of(ctx, s.type, seat, area)
         how.append(h)
         keys.append(k)
-    sums = _area_sums(ctx, state, how, keys, seat_pos, params)
+    sums = area_sums(ctx, state, how, keys, seat_pos, params)
     gains = marginal_gains_many(
         sums.fragile.tolist(),
         sums.served.tolist(),
@@ -191,9 +191,9 @@ def _rows(
     sites: Sequence[ApplicantSite],
     seats: list[str],
     seat_pos: np.ndarray,
-    ctx: _Context,
-    state: _State,
-    sums: _AreaSums,
+    ctx: RoundContext,
+    state: RoundState,
+    sums: AreaSums,
     gains: Sequence[tuple[float, ...]],
 ) -> Iterator[_Row]:
     """One :class:`_Row` per site, from plain Python values (``tolist``) of the arrays."""
@@ -274,8 +274,8 @@ def commune_indicators(
     accessibility_10k, has_advisor_within_reach, served``; indexed by code INSEE.
     """
     params = params or AccessParams()
-    state = _state(_existing_key(existing), params)
-    t = _context().table
+    state = round_state(existing_key_of(existing), params)
+    t = round_context().table
     cols = [
         "nom",
         "departement",
@@ -301,13 +301,13 @@ def commune_indicators(
     return out
 
 
-def national_context() -> _Context:
+def national_context() -> RoundContext:
     """The national commune arrays every round reads (codes, positions, need, groupings).
 
     Built once per process (or read from the disk cache, :mod:`geodata.cache`); its ``trees``
     are the KD-trees of the commune positions per zone.
     """
-    return _context()
+    return round_context()
 
 
 def prepare_cache() -> list[str]:
@@ -318,12 +318,19 @@ def prepare_cache() -> list[str]:
     The process's memoised values are dropped first, so that the entries are read from, or
     written to, the current cache folder.
     """
-    memos = (_context, _trees, _state, _default_catchments, _catchment_query, _codes_of)
+    memos = (
+        round_context,
+        catchment_trees,
+        round_state,
+        default_catchments,
+        catchment_query,
+        codes_of,
+    )
     for memo in (*memos, layers._codes, layers.reference_names):
         memo.cache_clear()
-    _context()
-    _state(None, AccessParams())
-    _default_catchments()
+    round_context()
+    round_state(None, AccessParams())
+    default_catchments()
     layers.reference_names()
     layers._codes()
     return ["context", "state", "catchments", "names", "codes"]

@@ -17,15 +17,15 @@ import numpy as np
 from geodata import cache as disk_cache
 from geodata import layers
 from geodata.access import AccessParams, e2sfca
-from geodata.context import GROUPINGS, _context, _Groups, _trees
+from geodata.context import GROUPINGS, Groups, catchment_trees, round_context
 from geodata.coverage import resolve_existing
 from geodata.errors import GeodataError
 from geodata.need import NeedParams
 from geodata.round_types import TerritoryNeed
-from geodata.sums import _float_sums, _int_sums, _segments
+from geodata.sums import flat_segments, float_sums, int_sums
 
 
-def _existing_key(existing: Mapping[str, int] | None) -> tuple[tuple[str, int], ...] | None:
+def existing_key_of(existing: Mapping[str, int] | None) -> tuple[tuple[str, int], ...] | None:
     """The run-time advisors, checked and re-keyed, as a hashable key (``None``: bundled).
 
     Called by the public entry points themselves: a re-keying warning points at their caller.
@@ -37,7 +37,7 @@ def _existing_key(existing: Mapping[str, int] | None) -> tuple[tuple[str, int], 
 
 
 @dataclass(frozen=True)
-class _State:
+class RoundState:
     advisors: np.ndarray
     served: np.ndarray
     access_10k: np.ndarray
@@ -57,7 +57,7 @@ class _State:
 def _build_state(
     existing_key: tuple[tuple[str, int], ...] | None, params: AccessParams
 ) -> dict[str, np.ndarray]:
-    ctx = _context()
+    ctx = round_context()
     if existing_key is None:
         ex = resolve_existing(None)
         per = list(zip(ex.per_commune.index.tolist(), ex.per_commune.tolist(), strict=True))
@@ -85,7 +85,7 @@ def _build_state(
         params,
         demand_zone=ctx.zones,
         supply_zone=ctx.zones[at],
-        demand_trees=_trees(),
+        demand_trees=catchment_trees(),
     )
     reachable = res.reachable
     arrays: dict[str, np.ndarray] = {
@@ -99,15 +99,15 @@ def _build_state(
     }
     for g in GROUPINGS:
         groups = ctx.groups[g]
-        flat, starts, lengths = _segments(groups.members)
-        arrays[f"{g}.advisors"] = _int_sums(advisors, flat, starts, lengths)
+        flat, starts, lengths = flat_segments(groups.members)
+        arrays[f"{g}.advisors"] = int_sums(advisors, flat, starts, lengths)
         if g != "epci_part":
-            arrays[f"{g}.served"] = _float_sums(res.served, groups.members)
-            arrays[f"{g}.lacking"] = _float_sums(ctx.fragile, groups.members, ~reachable)
+            arrays[f"{g}.served"] = float_sums(res.served, groups.members)
+            arrays[f"{g}.lacking"] = float_sums(ctx.fragile, groups.members, ~reachable)
     return arrays
 
 
-def _territories(groups: _Groups, advisors: np.ndarray) -> tuple[TerritoryNeed, ...]:
+def _territories(groups: Groups, advisors: np.ndarray) -> tuple[TerritoryNeed, ...]:
     return tuple(
         TerritoryNeed(code=k, nom=nom, need=need, population=pop, existing=adv)
         for k, nom, need, pop, adv in zip(
@@ -121,13 +121,13 @@ def _territories(groups: _Groups, advisors: np.ndarray) -> tuple[TerritoryNeed, 
     )
 
 
-def _decode_state(a: dict[str, np.ndarray]) -> _State:
-    ctx = _context()
+def _decode_state(a: dict[str, np.ndarray]) -> RoundState:
+    ctx = round_context()
     n = len(ctx.codes)
     if {len(a[k]) for k in ("advisors", "served", "access_10k", "reachable")} != {n}:
         raise ValueError("inconsistent state arrays")
     deps = _territories(ctx.groups["departement"], a["departement.advisors"])
-    return _State(
+    return RoundState(
         advisors=a["advisors"],
         served=a["served"],
         access_10k=a["access_10k"],
@@ -147,7 +147,9 @@ def _decode_state(a: dict[str, np.ndarray]) -> _State:
 
 
 @lru_cache(maxsize=16)
-def _state(existing_key: tuple[tuple[str, int], ...] | None, params: AccessParams) -> _State:
+def round_state(
+    existing_key: tuple[tuple[str, int], ...] | None, params: AccessParams
+) -> RoundState:
     if existing_key is None and params == AccessParams():
         # The bundled state under the default parameters: what a fresh `allocate` needs.
         return disk_cache.cached_arrays(

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import numpy as np
 
 
-def _float_sums(
+def float_sums(
     values: np.ndarray, areas: Sequence[np.ndarray], mask: np.ndarray | None = None
 ) -> np.ndarray:
     """``values[pos].sum()`` (``values[pos][mask[pos]].sum()``) of each area, as floats.
@@ -28,7 +28,7 @@ def _float_sums(
     return out
 
 
-def _int_sums(
+def int_sums(
     values: np.ndarray, flat: np.ndarray, starts: np.ndarray, lengths: np.ndarray
 ) -> np.ndarray:
     """Integer sums of ``values`` over consecutive segments of ``flat`` (exact in any order)."""
@@ -39,7 +39,7 @@ def _int_sums(
     return out
 
 
-def _segments(areas: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def flat_segments(areas: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     lengths = np.fromiter((len(a) for a in areas), np.int64, len(areas))
     starts = np.zeros(len(areas), np.int64)
     np.cumsum(lengths[:-1], out=starts[1:])

@@ -45,12 +45,12 @@ def clear_memory() -> None:
         layers.reference_names,
         national._commune_table,
         national._programme_table,
-        gr._context,
-        gr._trees,
-        gr._state,
-        gr._default_catchments,
-        gr._catchment_query,
-        gr._codes_of,
+        gr.round_context,
+        gr.catchment_trees,
+        gr.round_state,
+        gr.default_catchments,
+        gr.catchment_query,
+        gr.codes_of,
     ):
         fn.cache_clear()
 
@@ -232,12 +232,12 @@ def test_cache_off_writes_nothing(
 
 @pytest.mark.slow
 def test_catchments_are_those_of_query_ball_point() -> None:
-    ctx = gr._context()
-    indptr, indices = gr._default_catchments()
+    ctx = gr.round_context()
+    indptr, indices = gr.default_catchments()
     radius = AccessParams().catchment_radius_m
     assert catchments.DEFAULT_CATCHMENT_RADIUS_M == radius
     for zone, members in ctx.zone_members.items():
-        found = gr._trees()[zone].query_ball_point(ctx.xy[members], radius)
+        found = gr.catchment_trees()[zone].query_ball_point(ctx.xy[members], radius)
         for local, position in zip(found, members.tolist(), strict=True):
             expected = np.sort(members[np.asarray(local, dtype=np.intp)])
             assert np.array_equal(indices[indptr[position] : indptr[position + 1]], expected)
