@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 
 from allocator.apportionment import webster_capped  # noqa: E402
 from tests.allocator.test_apportionment_fast import (  # noqa: E402
-    _webster_capped_one_seat_at_a_time,
+    webster_capped_one_seat_at_a_time,
 )
 
 OLD_MAX_SEATS = 10**6
@@ -56,7 +56,7 @@ def main() -> None:
             label = f"10^{len(str(seats)) - 1}" if seats >= 10**7 else f"{seats:,}"
             if seats <= OLD_MAX_SEATS:
                 old_t, old = best_time(
-                    lambda c=c, s=seats: _webster_capped_one_seat_at_a_time(needs, s, c),
+                    lambda c=c, s=seats: webster_capped_one_seat_at_a_time(needs, s, c),
                     1 if seats >= 100_000 else args.repeat,
                 )
                 print(

@@ -20,7 +20,7 @@ from allocator import apportionment
 from allocator.apportionment import _integer_weights, _Priority, webster, webster_capped
 
 
-def _webster_capped_one_seat_at_a_time(
+def webster_capped_one_seat_at_a_time(
     weights: Mapping[str, float], seats: int, caps: Mapping[str, int] | None = None
 ) -> dict[str, int]:
     """The former implementation (O(seats)), kept as the oracle of the fast one."""
@@ -89,7 +89,7 @@ def test_webster_capped_fast_equals_one_seat_at_a_time(
     caps: dict[str, int] = {}
     if data is not None:
         caps = data.draw(st.dictionaries(st.sampled_from(sorted(weights)), st.integers(-1, 400)))
-    assert webster_capped(weights, seats, caps) == _webster_capped_one_seat_at_a_time(
+    assert webster_capped(weights, seats, caps) == webster_capped_one_seat_at_a_time(
         weights, seats, caps
     )
 
