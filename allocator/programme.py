@@ -9,6 +9,10 @@ France Relance funds 4,000 *conseillers numériques* posts. The figures below ar
 - :data:`CONVENTION_MONTHS`, :data:`MAX_CONVENTION_MONTHS`: the convention those costs pay for,
   and the longest one paid pro rata (:func:`convention_costs`);
 - :data:`DEFAULT_QUALITY`: the project score of an application not scored yet;
+- :data:`PROGRAMME_END`: the last month of the monthly rounds (the default quota spreads what is
+  left of the envelope over the months to it);
+- :data:`SELECTION_DAYS`, :data:`CONTRACT_DAYS`, :data:`REASSESS_MONTHS`, :data:`VACANT_MONTHS`:
+  the deadlines of a post after its grant (applied by ``service.application.posts``);
 - :func:`departement_of`: a commune's département (from its COG code);
 - :func:`prefet_opinion`: the préfet's opinion in the engine's spelling;
 - :func:`post_costs`: standard and State's cost of one post, co-funding deducted;
@@ -40,6 +44,19 @@ MAX_CONVENTION_MONTHS = 36
 
 #: Score given to an application the instructor has not scored yet: neutral, documented.
 DEFAULT_QUALITY = 50.0
+
+#: Last month of the programme's monthly rounds for the default quota (France Relance: 4,000
+#: posts assigned by early 2022).
+PROGRAMME_END = "2022-02"
+
+#: The hosts' commitments after a grant (the call): a presented candidate is selected within
+#: :data:`SELECTION_DAYS` days, a selected one is under contract within :data:`CONTRACT_DAYS`
+#: days; a grant with no contract :data:`REASSESS_MONTHS` months on is flagged for
+#: re-assessment; a post vacant for more than :data:`VACANT_MONTHS` months returns to the pool.
+SELECTION_DAYS = 15
+CONTRACT_DAYS = 15
+REASSESS_MONTHS = 3
+VACANT_MONTHS = 6
 
 #: Overseas départements whose posts cost more (:data:`COST_PER_POST_EUR`); every other
 #: département is in zone ``metro``.

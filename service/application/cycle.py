@@ -13,9 +13,10 @@ the 15th wait for the next month.
 Default quota
 -------------
 ``quota = ceil(restant / mois_restants)``: what remains of the national envelope, spread evenly
-over the months left until :data:`PROGRAMME_END` (the month of the round included; from that
-month on, everything that remains). Posts a round does not use roll over to the next months, and
-posts returned to the pool (:mod:`service.application.posts`) are available again.
+over the months left until ``allocator.programme.PROGRAMME_END`` (the month of the round
+included; from that month on, everything that remains). Posts a round does not use roll over to
+the next months, and posts returned to the pool (:mod:`service.application.posts`) are available
+again.
 
 Existing advisors: the single-source rule
 -----------------------------------------
@@ -61,9 +62,6 @@ from service.store.models import (
 
 #: Day of the month of the monthly round (the call for applications).
 ROUND_DAY = 15
-#: Last month of the programme's monthly rounds for the default quota (France Relance: 4,000
-#: posts assigned by early 2022).
-PROGRAMME_END = "2022-02"
 ORIGINE_HISTORIQUE = "historique"
 
 
@@ -123,14 +121,14 @@ def received_before(document: dict[str, Any], cutoff: datetime) -> bool:
     return at is None or at < cutoff
 
 
-def months_left(mois: str, end: str = PROGRAMME_END) -> int:
+def months_left(mois: str, end: str = programme.PROGRAMME_END) -> int:
     """Rounds left until ``end`` (``mois`` included), at least 1."""
     y, m = parse_mois(mois)
     ye, me = parse_mois(end)
     return max(1, (ye - y) * 12 + (me - m) + 1)
 
 
-def default_quota(restant: int, mois: str, end: str = PROGRAMME_END) -> int:
+def default_quota(restant: int, mois: str, end: str = programme.PROGRAMME_END) -> int:
     """``ceil(restant / months_left(mois))`` (see the module docstring), never negative."""
     return max(0, math.ceil(max(0, restant) / months_left(mois, end)))
 

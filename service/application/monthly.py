@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from allocator.programme import PROGRAMME_END
 from service.application import rounds
 from service.application.cycle import (
-    PROGRAMME_END,
     applications_cutoff,
     default_quota,
     parse_mois,

@@ -19,15 +19,16 @@ event (``type``)            from                                             to
 no contract is signed (ACCORDE, CANDIDAT_PRESENTE, CANDIDAT_SELECTIONNE, TERMINE); it is vacant
 since its grant, or since the end of its last contract.
 
-Deadlines (host commitments of the call), all computed from an injected ``now`` (no wall clock
-in the domain functions; the HTTP layer passes ``app.config["CLOCK"]()``):
+Deadlines (host commitments of the call, figures in :mod:`allocator.programme`), all computed
+from an injected ``now`` (no wall clock in the domain functions; the HTTP layer passes
+``app.config["CLOCK"]()``):
 
-- selection within :data:`SELECTION_DAYS` days of the candidate's presentation;
-- contract within :data:`CONTRACT_DAYS` days of the selection;
-- a grant with no signed contract :data:`REASSESS_MONTHS` months after the grant is *flagged for
+- selection within ``SELECTION_DAYS`` days of the candidate's presentation;
+- contract within ``CONTRACT_DAYS`` days of the selection;
+- a grant with no signed contract ``REASSESS_MONTHS`` months after the grant is *flagged for
   re-assessment* (``a_reexaminer_depuis``; cleared when a contract is signed);
-- a post vacant for more than :data:`VACANT_MONTHS` months *returns to the pool*: state RENDU,
-  the structure's grant decreases (a coselec entry ``restitution-…`` with the new total), and the
+- a post vacant for more than ``VACANT_MONTHS`` months *returns to the pool*: state RENDU, the
+  structure's grant decreases (a coselec entry ``restitution-…`` with the new total), and the
   national envelope gets the post back (``programme.consumed - 1``) for the next round.
 
 The deadline sweep (:func:`apply_deadlines`) is explicit — ``allocator postes echeances
@@ -50,6 +51,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from allocator.programme import CONTRACT_DAYS, REASSESS_MONTHS, SELECTION_DAYS, VACANT_MONTHS
 from service.contract.errors import Conflict, NotFound
 from service.contract.schemas import FieldError, InvalidRequest
 from service.store import repository as store
@@ -60,11 +62,6 @@ from service.store.models import (
     Poste,
     PosteEvenement,
 )
-
-SELECTION_DAYS = 15
-CONTRACT_DAYS = 15
-REASSESS_MONTHS = 3
-VACANT_MONTHS = 6
 
 VACANT = ("ACCORDE", "CANDIDAT_PRESENTE", "CANDIDAT_SELECTIONNE", "TERMINE")
 FILLED = ("CONTRAT_SIGNE", "EN_FORMATION", "EN_POSTE")

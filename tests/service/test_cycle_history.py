@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
+from allocator import programme
 from service.application import cycle, replay, rounds
 from service.application.history import history_committees, history_documents, import_history
 from service.application.monthly import draft_monthly
@@ -71,12 +72,12 @@ def test_default_quota_spends_exactly_the_envelope(
 ) -> None:
     """Quotas never exceed what remains; the last month's quota is all that remains."""
     mois = cycle.add_months("2020-09", start)
-    months = cycle.month_range(mois, max(mois, cycle.PROGRAMME_END))
+    months = cycle.month_range(mois, max(mois, programme.PROGRAMME_END))
     left = restant
     for k, m in enumerate(months):
         q = cycle.default_quota(left, m)
         assert 0 <= q <= left
-        if m >= cycle.PROGRAMME_END:
+        if m >= programme.PROGRAMME_END:
             assert q == left
         left -= int(q * used[k % 30])  # a round may use only part of its quota
 
