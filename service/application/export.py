@@ -22,7 +22,6 @@ notebooks' and ``allocator allocate``'s). :func:`export_round` writes the files.
 from __future__ import annotations
 
 import csv
-import functools
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -32,7 +31,7 @@ from typing import Any
 
 import geodata
 from allocator import programme
-from service.application import figures, rounds
+from service.application import figures, rounds, territoires
 from service.application.adapter import existing_map
 from service.contract.errors import Conflict
 from service.contract.schemas import RoundRequest, stored_request
@@ -162,13 +161,7 @@ def _decision_departement(decision: Mapping[str, Any], structure: Any) -> str:
     t = expl.get("territoire") or {}
     if t.get("departement"):
         return str(t["departement"])
-    return _commune_departements().get(structure.codeCommune, "?")
-
-
-@functools.cache
-def _commune_departements() -> dict[str, str]:
-    """Every COG commune's département (:func:`allocator.programme.departement_of`); read-only."""
-    return {code: programme.departement_of(code) for code in geodata.load_communes()["code_insee"]}
+    return territoires.known_departement(structure.codeCommune)
 
 
 def _proposal(decision: Mapping[str, Any], lock: Mapping[str, Any] | None) -> int | None:
@@ -487,7 +480,7 @@ def write_maps(
     rows = decision_rows(pack) if rows is None else rows
     before, after = existing_after(pack)
     # Zero, not "no data", where nothing was granted.
-    communes = _commune_departements()
+    communes = territoires.cog_departements()
     by_dep: dict[str, float] = dict.fromkeys(sorted(set(communes.values())), 0.0)
     by_commune: dict[str, dict[str, float]] = {}
     for code, dep in communes.items():

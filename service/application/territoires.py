@@ -9,12 +9,15 @@ committed rounds granted there.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 import warnings
 from typing import Any
 
-from geodata import GeodataError, RekeyedCodeWarning, bundled_existing_advisors
+import geodata
+from allocator import programme
+from geodata import GeodataError, RekeyedCodeWarning, bundled_existing_advisors, layers
 from geodata.round import commune_indicators
 from service.contract.errors import NotFound
 from service.contract.schemas import FieldError, InvalidRequest
@@ -37,6 +40,38 @@ METHODE = (
     "E2SFCA, distance à vol d'oiseau entre centroïdes × facteur de détour / vitesse moyenne "
     "(pas de réseau routier). Conseillers existants : 2021 (données publiques) + tours validés."
 )
+
+
+@functools.cache
+def cog_departements() -> dict[str, str]:
+    """``code -> département`` of every COG 2026 commune
+    (:func:`allocator.programme.departement_of`); read-only."""
+    return {code: programme.departement_of(code) for code in geodata.load_communes()["code_insee"]}
+
+
+@functools.cache
+def _communes() -> tuple[dict[str, str], dict[str, str]]:
+    """``code -> nom`` and ``code -> département`` of every COG 2026 commune and former code (a
+    former code has the name and département of its commune now); read-only."""
+    c = geodata.load_communes()
+    names = dict(zip(c["code_insee"], c["nom"], strict=True))
+    deps = dict(cog_departements())
+    for old, new in layers.code_history_map().items():
+        if new in names:
+            names.setdefault(old, names[new])
+            deps.setdefault(old, deps[new])
+    return names, deps
+
+
+def commune_name(code: str) -> str:
+    """The name of a commune (COG 2026 or former code), ``""`` when unknown."""
+    return _communes()[0].get(code, "")
+
+
+def known_departement(code_commune: str) -> str:
+    """The département of a known commune (:func:`allocator.programme.departement_of`; a former
+    code's is that of its commune now), ``"?"`` when the code is no commune."""
+    return _communes()[1].get(code_commune, "?")
 
 
 def check_code(niveau: str, code: str) -> str:

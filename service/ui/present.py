@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from service.application import figures
+from service.application import figures, territoires
 from service.contract.schemas import RoundRequest
 from service.ui import labels
 
@@ -38,37 +38,11 @@ SELECTIONS = {
 
 
 @functools.cache
-def _communes() -> tuple[dict[str, str], dict[str, str]]:
-    """``code -> nom`` and ``code -> département`` (COG 2026 and former codes; the département
-    of :func:`allocator.programme.departement_of`, a former code's that of its commune now)."""
-    import geodata
-    from allocator import programme
-    from geodata import layers
-
-    c = geodata.load_communes()
-    names = dict(zip(c["code_insee"], c["nom"], strict=True))
-    deps = {code: programme.departement_of(code) for code in c["code_insee"]}
-    for old, new in layers.code_history_map().items():
-        if new in names:
-            names.setdefault(old, names[new])
-            deps.setdefault(old, deps[new])
-    return names, deps
-
-
-@functools.cache
 def departement_names() -> dict[str, str]:
     import geodata
 
     d = geodata.load_departements()
     return dict(zip(d["code"], d["nom"], strict=True))
-
-
-def commune_name(code: str) -> str:
-    return _communes()[0].get(code, "")
-
-
-def departement_of(code_commune: str) -> str:
-    return _communes()[1].get(code_commune, "?")
 
 
 @dataclass
@@ -152,8 +126,8 @@ def rows(view: Mapping[str, Any], request: RoundRequest) -> list[Row]:
                 nom=s.nom or f"Structure {s.idPG}",
                 type=s.type,
                 code_commune=s.codeCommune,
-                commune=commune_name(code),
-                departement=territoire.get("departement") or departement_of(code),
+                commune=territoires.commune_name(code),
+                departement=territoire.get("departement") or territoires.known_departement(code),
                 demande=s.nombreConseillersSouhaites,
                 deja_accorde=s.already_granted,
                 avis_prefet=prefet.avisPrefet if prefet else None,
