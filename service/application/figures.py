@@ -24,8 +24,9 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from service.contract.figures import FIGURES as FIGURES
-from service.explanations.letters import _euros, pluriel
-from service.explanations.letters import nombre as nombre
+from service.explanations import wording
+from service.explanations.wording import nombre as nombre
+from service.explanations.wording import pluriel
 
 # The store's figures import SQLAlchemy and the models when called, not with this module: the
 # labels and the formatting stay light for ``allocator allocate`` (no database on that path).
@@ -43,7 +44,7 @@ _RENDU = "RENDU"
 
 def euros(value: float | None) -> str:
     """An amount in euros, the French way (``6 400 000 €``; cents when there are some)."""
-    return _euros(value)
+    return wording.euros(value)
 
 
 def decimal_exact(value: float) -> str:

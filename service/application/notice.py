@@ -56,7 +56,7 @@ Block = tuple[Any, ...]
 
 def valeur(value: Any) -> str:
     """A default value as shown in the notice (French decimals, enum values, ``aucun``)."""
-    from service.explanations.letters import nombre
+    from service.explanations.wording import nombre
 
     if value is None:
         return "aucun"
@@ -102,7 +102,7 @@ def _policy_keys() -> dict[str, str]:
 def policy_rows() -> list[list[str]]:
     """One row per :class:`allocator.RoundPolicy` field: name, request key, label, default, text."""
     from allocator import RoundPolicy
-    from service.explanations.letters import POLICY_DOCS
+    from service.explanations.legal import POLICY_DOCS
 
     keys = _policy_keys()
     rows = []
@@ -141,7 +141,20 @@ def blocks() -> list[Block]:
         COST_PER_POST_PRIVATE_EUR,
         DEFAULT_QUALITY,
     )
-    from service.explanations import letters as ex
+    from service.explanations.legal import (
+        CONTACT_ANCT,
+        CONTACT_CADA,
+        DECIDEUR,
+        DEPARTAGE,
+        FINALITE,
+        MOTIF_LIBELLES,
+        NOTICE_TITRE,
+        REFERENCES_LEGALES,
+        SOLVER_DOCS,
+        SOURCES,
+        SOURCES_INTERNES,
+        VOIES_DE_RECOURS,
+    )
 
     access = AccessParams()
     need = NeedParams()
@@ -150,7 +163,7 @@ def blocks() -> list[Block]:
         for m, _ in access.steps
     )
     out: list[Block] = [
-        ("h", 1, ex.NOTICE_TITRE),
+        ("h", 1, NOTICE_TITRE),
         (
             "p",
             "Ce document décrit les règles du traitement algorithmique qui prépare les "
@@ -164,9 +177,9 @@ def blocks() -> list[Block]:
         (
             "ul",
             [
-                f"Finalité : {ex.FINALITE}.",
+                f"Finalité : {FINALITE}.",
                 "Aide à la décision : l'algorithme calcule une proposition (nombre de postes par "
-                f"structure et justification) ; {ex.DECIDEUR} l'examine, peut fixer le nombre "
+                f"structure et justification) ; {DECIDEUR} l'examine, peut fixer le nombre "
                 "de postes d'une structure avec un motif écrit, puis décide. Aucune décision "
                 "n'est prise automatiquement.",
                 "Chaque structure reçoit l'explication de sa décision. Elle s'ouvre sur un "
@@ -182,16 +195,13 @@ def blocks() -> list[Block]:
         (
             "table",
             ["source", "données", "version", "millésime", "licence"],
-            [
-                [s.id, s.libelle, f"`{s.version}`", s.millesime, s.licence]
-                for s in ex.SOURCES.values()
-            ],
+            [[s.id, s.libelle, f"`{s.version}`", s.millesime, s.licence] for s in SOURCES.values()],
         ),
         (
             "p",
             "Données propres à chaque candidature (codes utilisés dans les explications) :",
         ),
-        ("ul", [f"`{code}` : {text}" for code, text in ex.SOURCES_INTERNES.items()]),
+        ("ul", [f"`{code}` : {text}" for code, text in SOURCES_INTERNES.items()]),
         (
             "p",
             "Aucune donnée personnelle n'est traitée : les champs de contact transmis par le "
@@ -272,7 +282,7 @@ def blocks() -> list[Block]:
                 "Les postes sont attribués un par un, à chaque fois au poste de plus forte "
                 "priorité, jusqu'à épuisement du quota du tour, de l'enveloppe nationale restante "
                 "ou du budget. Le seuil du tour est la priorité du dernier poste attribué.",
-                f"{ex.DEPARTAGE} Les calculs sont faits en nombres entiers (valeurs × "
+                f"{DEPARTAGE} Les calculs sont faits en nombres entiers (valeurs × "
                 f"{valeur(SCALE)}) : aucune égalité ne dépend d'arrondis de la machine.",
                 "Un verrou du comité fixe le nombre de postes d'une structure pour le tour ; les "
                 "autres postes sont recalculés autour de lui. Seul le comité en pose un, avec un "
@@ -327,7 +337,7 @@ def blocks() -> list[Block]:
         (
             "table",
             ["paramètre", "rôle", "valeur par défaut"],
-            _simple_rows(SolverConfig, ex.SOLVER_DOCS),
+            _simple_rows(SolverConfig, SOLVER_DOCS),
         ),
         ("h", 2, "6. Paramètres territoriaux"),
         (
@@ -339,7 +349,7 @@ def blocks() -> list[Block]:
         (
             "table",
             ["code", "signification"],
-            [[f"`{m}`", ex.MOTIF_LIBELLES.get(m, UNDOCUMENTED)] for m in motifs.ALL_MOTIFS],
+            [[f"`{m}`", MOTIF_LIBELLES.get(m, UNDOCUMENTED)] for m in motifs.ALL_MOTIFS],
         ),
         ("h", 2, "8. Garanties"),
         (
@@ -379,15 +389,15 @@ def blocks() -> list[Block]:
             [
                 "Toute structure peut obtenir la communication des règles de ce traitement et "
                 "de leurs principales caractéristiques de mise en œuvre à son égard (articles "
-                f"L311-3-1 et R311-3-1-2) en écrivant à : {ex.CONTACT_ANCT}.",
+                f"L311-3-1 et R311-3-1-2) en écrivant à : {CONTACT_ANCT}.",
                 "En cas de refus ou d'absence de réponse dans un délai d'un mois, elle peut "
-                f"saisir dans les deux mois la {ex.CONTACT_CADA}.",
-                *ex.VOIES_DE_RECOURS,
+                f"saisir dans les deux mois la {CONTACT_CADA}.",
+                *VOIES_DE_RECOURS,
             ],
         ),
         (
             "p",
-            f"Références : {' ; '.join(ex.REFERENCES_LEGALES)}. Détail des fichiers de données, "
+            f"Références : {' ; '.join(REFERENCES_LEGALES)}. Détail des fichiers de données, "
             "de leurs versions et de leurs empreintes : DATA.md du dépôt.",
         ),
     ]
@@ -437,7 +447,7 @@ def _inline(text: str) -> str:
 
 
 def to_html(items: Iterable[Block]) -> str:
-    from service.explanations.letters import page_html
+    from service.explanations.render import page_html
 
     out: list[str] = []
     title = "Notice publique"

@@ -436,11 +436,11 @@ def contract_outline(
     if result.conflicts:
         out["conflits"] = list(result.conflicts)
     out["rapport"] = _clean({} if result.report is None else result.report.to_dict())
-    from service.explanations import (
-        letters as explication,
+    from service.explanations.meta import (
+        round_sources,
     )  # the legal explanation of every decision (issue 6)
 
-    out["sources"] = _clean(explication.round_sources(request, geo))
+    out["sources"] = _clean(round_sources(request, geo))
     return out
 
 
@@ -765,13 +765,14 @@ def encoded_round(
         When the child fails (its traceback is printed on stderr); nothing is yielded then.
     """
     from service.explanations import letters as explication
+    from service.explanations.levels import CLE_NIVEAU, NIVEAU_COMPACT
 
     outline = solved.outline
     n = len(outline["decisions"])
     explain = explication.round_explainer(outline, solved.request, niveau=niveau)
     outer = {**outline, "decisions": _DECISIONS_SLOT}
-    if niveau == explication.NIVEAU_COMPACT:  # as explication.attach says it
-        outer[explication.CLE_NIVEAU] = niveau
+    if niveau == NIVEAU_COMPACT:  # as explication.attach says it
+        outer[CLE_NIVEAU] = niveau
     shell = dumps_bytes(outer)
     slot = orjson.dumps(_DECISIONS_SLOT)
     if shell.count(slot) != 1:  # pragma: no cover - the slot cannot occur elsewhere

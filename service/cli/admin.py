@@ -121,7 +121,7 @@ def _print_round(
         + (f" (validé le {view['valideLe']} par {view['validePar']})" if view["valideLe"] else "")
     )
     from service.application import figures
-    from service.explanations.letters import pluriel
+    from service.explanations.wording import pluriel
 
     n = figures.nombre
     result = view["resultat"]
@@ -296,7 +296,7 @@ def register(group: click.Group) -> None:
 
         with _database().write() as s:
             keys, sessions = store.purge_expired(s, utcnow())
-        from service.explanations.letters import pluriel
+        from service.explanations.wording import pluriel
 
         click.echo(
             "purgé : "

@@ -65,7 +65,7 @@ def register(group: click.Group) -> None:
     def round_import(avant: str | None) -> None:
         """Import the bundled 2021 committees as committed history (idempotent)."""
         from service.application import figures, history
-        from service.explanations import letters as explication
+        from service.explanations.wording import pluriel
 
         if avant is not None:
             _history_cutoff(avant)
@@ -75,14 +75,11 @@ def register(group: click.Group) -> None:
             return
         for t in summary["tours"]:
             click.echo(
-                f"tour n° {t['id']} : {t['numero']} du {t['date']}, "
-                f"{explication.pluriel(t['postes'], 'poste')}"
+                f"tour n° {t['id']} : {t['numero']} du {t['date']}, {pluriel(t['postes'], 'poste')}"
             )
         p = summary["programme"]
         n, consumed = figures.nombre, figures.FIGURES["consommes"].libelle
-        imported = explication.pluriel(
-            summary["structures"], "structure importée", "structures importées"
-        )
+        imported = pluriel(summary["structures"], "structure importée", "structures importées")
         click.echo(f"{imported} ; {consumed} : {n(p['consomme'])} sur {n(p['enveloppe'])}")
 
     @round_group.command("replay")
@@ -113,7 +110,7 @@ def register(group: click.Group) -> None:
                 click.echo(replay.certificate_text(c))
         bad = [c["roundId"] for c in certs if not c["identique"]]
         if bad:
-            from service.explanations.letters import pluriel
+            from service.explanations.wording import pluriel
 
             which = ", ".join(str(n) for n in bad)
             click.echo(f"rejeu DIFFÉRENT : {pluriel(len(bad), 'tour')} (n° {which})", err=True)
@@ -132,7 +129,7 @@ def register(group: click.Group) -> None:
             return
         from service.application import cycle, figures
         from service.contract.documents import ProgrammeQuery, parse_model
-        from service.explanations import letters as explication
+        from service.explanations.wording import pluriel
 
         if duree is not None:  # the API's bounds (GET /v1/programme?duree=), with or without posts
             parse_model(ProgrammeQuery, {"duree": duree})
@@ -159,7 +156,7 @@ def register(group: click.Group) -> None:
         deps = sorted(state["departements"], key=lambda d: d["ecart"])
         click.echo("départements les plus en deçà de leur part équitable (postes actifs) :")
         for d in deps[:10]:
-            active = explication.pluriel(d["postes"], "poste")
+            active = pluriel(d["postes"], "poste")
             click.echo(
                 f"  {d['departement']} {d['nom']} : {active} / part "
                 f"{n(d['partEquitable'])} (écart {'+' if d['ecart'] > 0 else ''}{n(d['ecart'])})"
@@ -241,13 +238,13 @@ def register(group: click.Group) -> None:
     def postes_echeances(date_: str | None, appliquer: bool) -> None:
         """Overdue deadlines (selection, contract, recruitment, vacancy) at DATE."""
         from service.application import figures, posts
-        from service.explanations import letters as explication
+        from service.explanations.wording import pluriel
 
         database = _database()
         when = _date(date_)
         if appliquer:
             out = posts.apply_deadlines(database, when, _author())
-            p, n, pl = out["programme"], figures.nombre, explication.pluriel
+            p, n, pl = out["programme"], figures.nombre, pluriel
             flagged, returned = len(out["signalesPourReexamen"]), len(out["rendusAuVivier"])
             click.echo(
                 f"{pl(flagged, 'poste signalé', 'postes signalés')} pour réexamen, "

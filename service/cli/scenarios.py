@@ -84,7 +84,7 @@ def _fmt(value: float | None, digits: int = 4) -> str:
 def comparison_summary(report: dict[str, Any]) -> str:
     """A short French summary of a comparison report (stderr of the CLI)."""
     from service.application.figures import euros
-    from service.explanations.letters import pluriel
+    from service.explanations.wording import pluriel
 
     b = report["base"]
     lines = [
@@ -114,7 +114,7 @@ def comparison_summary(report: dict[str, Any]) -> str:
 
 def robustness_summary(report: dict[str, Any]) -> str:
     from service.application.figures import nombre, pourcentage
-    from service.explanations.letters import pluriel
+    from service.explanations.wording import pluriel
 
     r = report["resume"]
     p = report["parametres"]
@@ -181,7 +181,7 @@ def register(group: click.Group) -> None:
         from service.analysis import scenarios
         from service.cli.main import max_structures
         from service.contract.schemas import parse_round_request
-        from service.explanations.letters import pluriel
+        from service.explanations.wording import pluriel
 
         demo = _source(scenarios_file, demo, "SCENARIOS_FILE")
         try:
@@ -268,7 +268,7 @@ def register(group: click.Group) -> None:
         """
         from service.analysis import robustness as rb
         from service.contract.schemas import parse_round_request
-        from service.explanations.letters import pluriel
+        from service.explanations.wording import pluriel
 
         if scheduler not in ("local", "serial") and "://" not in scheduler:
             raise CliInvalid(
