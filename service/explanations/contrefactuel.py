@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from service.explanations.legal import TITRE_CONTREFACTUEL
+from service.explanations.reading import Lecture
 from service.explanations.tour import Calcul, Profil
-from service.explanations.wording import nombre
+from service.explanations.wording import ligne_du_tour, nombre
 
 
 def contrefactuel_valeurs(
@@ -88,57 +89,9 @@ def contrefactuel_texte(
             "ce tour.\n"
         )
     if p.satisfaite:
-        text += "- Votre demande est entièrement satisfaite.\n"
-        if larger is True:
-            text += (
-                "- Une demande plus importante aurait pu vous valoir un poste de plus "
-                "(estimation optimiste : le poste supplémentaire apporterait autant que votre "
-                "dernier poste demandé).\n"
-            )
-        elif larger is False:
-            text += (
-                "- Un poste de plus n'aurait pas été attribué même avec une demande plus grande.\n"
-            )
-        return text
-    if score is not None and not nested:
-        # a score found and verified by re-solving, off the nested structure: not a threshold
-        if p.score_insuffisant:
-            text += (
-                f"- Avec une note de {nombre(score, 2)} (au lieu de {nombre(note, 2)}), votre "
-                "projet aurait été éligible et aurait obtenu un poste de plus dans ce tour : "
-                "vérifié en recalculant le tour avec cette note.\n"
-            )
-        else:
-            text += (
-                f"- Avec une note de projet de {nombre(score, 2)} (au lieu de "
-                f"{nombre(note, 2)}), votre structure aurait obtenu un poste de plus dans ce "
-                "tour : vérifié en recalculant le tour avec cette note.\n"
-            )
-        return text + (
-            "- Le budget en euros de ce tour, avec des postes qui n'ont pas tous le même coût "
-            "pour l'État, fait du calcul un problème de « sac à dos » : l'attribution n'y suit "
-            "pas une liste de priorités emboîtées. Cette note n'est donc pas un seuil (une autre "
-            "note, même plus haute, pourrait ne pas suffire) et aucun seuil exact n'est connu.\n"
-        )
+        return text + _demande_satisfaite(larger)
     if score is not None:
-        if p.score_insuffisant:
-            text += (
-                f"- Avec une note d'au moins {nombre(score, 2)} (au lieu de "
-                f"{nombre(note, 2)}), votre projet aurait été éligible et aurait obtenu un "
-                "poste de plus.\n"
-            )
-        else:
-            text += (
-                f"- Avec une note de projet d'au moins {nombre(score, 2)} (au lieu de "
-                f"{nombre(note, 2)}), votre structure aurait obtenu un poste de plus dans "
-                "ce tour.\n"
-            )
-        return text + (
-            "- Ce seuil a été vérifié en recalculant le tour avec cette note.\n"
-            if verified
-            else "- Ce seuil découle d'un calcul exact sur le modèle (propriété des priorités "
-            "emboîtées) ; il n'a pas été recalculé individuellement.\n"
-        )
+        return text + _avec_note(p, score, note, verified, nested)
     if p.plafond:
         return text + (
             "- Le plafond de postes par structure vous a arrêté : seul un plafond plus élevé "
@@ -168,3 +121,107 @@ def contrefactuel_texte(
         "(accès + répartition + équilibre) ne lui permet de prendre la place d'aucun poste "
         "attribué.\n"
     )
+
+
+def _demande_satisfaite(larger: Any) -> str:
+    """Part 6 when the request is fully met: would a larger one have helped."""
+    text = "- Votre demande est entièrement satisfaite.\n"
+    if larger is True:
+        text += (
+            "- Une demande plus importante aurait pu vous valoir un poste de plus "
+            "(estimation optimiste : le poste supplémentaire apporterait autant que votre "
+            "dernier poste demandé).\n"
+        )
+    elif larger is False:
+        text += "- Un poste de plus n'aurait pas été attribué même avec une demande plus grande.\n"
+    return text
+
+
+def _avec_note(p: Profil, score: Any, note: float, verified: bool, nested: bool) -> str:
+    """Part 6 with a score that would have given one more post (a threshold when
+    ``nested``, else a score verified by re-solving)."""
+    text = ""
+    if not nested:
+        # a score found and verified by re-solving, off the nested structure: not a threshold
+        if p.score_insuffisant:
+            text += (
+                f"- Avec une note de {nombre(score, 2)} (au lieu de {nombre(note, 2)}), votre "
+                "projet aurait été éligible et aurait obtenu un poste de plus dans ce tour : "
+                "vérifié en recalculant le tour avec cette note.\n"
+            )
+        else:
+            text += (
+                f"- Avec une note de projet de {nombre(score, 2)} (au lieu de "
+                f"{nombre(note, 2)}), votre structure aurait obtenu un poste de plus dans ce "
+                "tour : vérifié en recalculant le tour avec cette note.\n"
+            )
+        return text + (
+            "- Le budget en euros de ce tour, avec des postes qui n'ont pas tous le même coût "
+            "pour l'État, fait du calcul un problème de « sac à dos » : l'attribution n'y suit "
+            "pas une liste de priorités emboîtées. Cette note n'est donc pas un seuil (une autre "
+            "note, même plus haute, pourrait ne pas suffire) et aucun seuil exact n'est connu.\n"
+        )
+    if p.score_insuffisant:
+        text += (
+            f"- Avec une note d'au moins {nombre(score, 2)} (au lieu de "
+            f"{nombre(note, 2)}), votre projet aurait été éligible et aurait obtenu un "
+            "poste de plus.\n"
+        )
+    else:
+        text += (
+            f"- Avec une note de projet d'au moins {nombre(score, 2)} (au lieu de "
+            f"{nombre(note, 2)}), votre structure aurait obtenu un poste de plus dans "
+            "ce tour.\n"
+        )
+    return text + (
+        "- Ce seuil a été vérifié en recalculant le tour avec cette note.\n"
+        if verified
+        else "- Ce seuil découle d'un calcul exact sur le modèle (propriété des priorités "
+        "emboîtées) ; il n'a pas été recalculé individuellement.\n"
+    )
+
+
+def contrefactuel_part(buf: list[str], c: Calcul, p: Profil, v: Lecture) -> dict[str, Any]:
+    """Part 6 of ``texte`` (appended to ``buf``: the last one) and the ``contrefactuel`` part."""
+    priorities, granted, score_min, larger, note = (
+        v.priorities, v.granted, v.score_min, v.larger, v.note
+    )  # fmt: skip
+    cf = contrefactuel_valeurs(
+        priorities, granted, v.seuil, p.locked, score_min, note, v.verified, v.nested, larger
+    )
+    ecart, suivant = cf["ecartAuSeuil"], granted < len(priorities)
+    emboite = cf["prioritesEmboitees"]
+    departemental = v.epci_t is None
+    # without a score to reach (the usual case), a few distinct texts per round
+    key = (
+        (p, larger is True, larger is False, suivant, emboite, departemental)
+        if score_min is None
+        else None
+    )
+    buf.append(
+        ligne_du_tour(
+            c.lignes,
+            key,
+            contrefactuel_texte,
+            c,
+            p,
+            score_min,
+            larger,
+            cf["verifie"],
+            suivant,
+            note,
+            emboite,
+            departemental,
+        )
+    )
+    if ecart is not None and ecart >= 0 and not p.satisfaite:
+        buf.append(
+            f"- Votre poste suivant avait une priorité de {v.priorites[granted]}, soit "
+            f"{nombre(ecart, 1)} sous le seuil du tour ({v.seuil_t}).\n"
+        )
+    # the last line of ``texte`` (no blank line after it)
+    buf.append(
+        "- Cette analyse n'utilise aucune donnée propre aux autres candidats : seul le seuil du "
+        "tour est commun à tous.\n"
+    )
+    return cf

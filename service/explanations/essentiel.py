@@ -280,8 +280,17 @@ def resume_ligne(
     return ligne_du_tour(
         c.lignes,
         ("resume", granted, total, souhaites, p) if entiers else None,
-        lambda: f"{resume_tete(granted, total, souhaites)} — {tour.qui}{p.resume}.",
+        _resume_texte,
+        tour,
+        p,
+        granted,
+        total,
+        souhaites,
     )
+
+
+def _resume_texte(tour: Tour, p: Profil, granted: int, total: Any, souhaites: Any) -> str:
+    return f"{resume_tete(granted, total, souhaites)} — {tour.qui}{p.resume}."
 
 
 def resume_tete(granted: int, total: Any, souhaites: Any) -> str:

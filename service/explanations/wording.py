@@ -182,18 +182,18 @@ def une_ligne(value: object) -> str:
     return text if len(lines) == 1 and lines[0] == text else " ".join(lines)
 
 
-def ligne_du_tour(lignes: dict[Any, str], key: Any, render: Callable[[], str]) -> str:
-    """The round's line for ``key``, rendered once (``key`` ``None``: rendered, not kept).
+def ligne_du_tour(lignes: dict[Any, str], key: Any, render: Callable[..., str], *args: Any) -> str:
+    """The round's line for ``key``, ``render(*args)`` once (``key`` ``None``: rendered, not kept).
 
     A round has a few distinct texts for most lines of the explanation: they are kept in the
     round's ``lignes`` by a key of everything they depend on. Callers build no key (``None``)
     for values that compare equal yet print differently (``2`` and ``2.0``, ``-0.0``).
     """
     if key is None:
-        return render()
+        return render(*args)
     text = lignes.get(key)
     if text is None:
-        text = lignes[key] = render()
+        text = lignes[key] = render(*args)
     return text
 
 
