@@ -61,7 +61,15 @@ from service.explanations.levels import (
 from service.explanations.meta import STATUT_VALIDE, RoundMeta
 from service.explanations.operations import operations_part
 from service.explanations.parametres import parametres_texte, parametres_valeurs
-from service.explanations.reading import ENGINE_KEYS_GET, Lecture, lire_decision, lire_structure
+from service.explanations.reading import (
+    ENGINE_CHAMPS,
+    ENGINE_KEYS_GET,
+    STRUCTURE,
+    Lecture,
+    lire,
+    lire_decision,
+    lire_structure,
+)
 from service.explanations.render import titre
 from service.explanations.tour import Calcul, Profil, Tour
 
@@ -86,13 +94,25 @@ def explain_with(
     meta = tour.meta
     lock = None if meta is None else meta.verrous.get(int(decision["idPG"]))
     contribution, contribution_texte = contribution_et_texte(tour, decision, lock)
-    try:  # the engine keys, then ours
-        out: dict[str, Any] = dict(zip(ENGINE_KEYS, ENGINE_KEYS_GET(expl), strict=True))
+    try:  # the engine keys (:data:`ENGINE_KEYS`, in that order), then ours
+        engine: tuple[Any, ...] | None = ENGINE_KEYS_GET(expl)
+        priorites, rangs, seuil, details, territoire = engine  # type: ignore[misc]
+        out: dict[str, Any] = {
+            "priorites": priorites,
+            "rangs": rangs,
+            "seuil": seuil,
+            "details": details,
+            "territoire": territoire,
+        }
     except KeyError:
         out = {k: expl[k] for k in ENGINE_KEYS if k in expl}
+        engine = None
     out["mention"] = mention_valeurs()
     out["contribution"] = contribution
-    s_values = lire_structure(s)
+    try:
+        s_values = STRUCTURE(s.__dict__)
+    except (AttributeError, KeyError):
+        s_values = lire_structure(s)
     head = f"# {titre(s_values[0], s_values[1])}\n\n"
     found = tuple(decision.get("motifs", ()))
     granted = int(decision["nombreConseillersAttribues"])
@@ -105,7 +125,7 @@ def explain_with(
         n_granted = granted_total(tour.result)
     c = tour.calcul(n_granted)
     p = c.profils.get(found) or c.profil(found)
-    v = lire_decision(c, out, s, s_values, found, granted, total)
+    v = lire_decision(c, engine or lire(out, ENGINE_CHAMPS), s, s_values, found, granted, total)
     essentiel = out["essentiel"] = paragraphe_essentiel(
         tour,
         c,

@@ -14,7 +14,8 @@ from service.explanations.wording import ligne_du_tour, nombre, nombre_memo, par
 
 def operations_part(buf: list[str], c: Calcul, p: Profil, v: Lecture) -> dict[str, Any]:
     """Part 5 of ``texte`` (appended to ``buf``) and the ``operations`` part."""
-    buf.append(_eligibilite(c, p, v))
+    key = (v.type_structure, v.note_1, v.avis, p)  # 5.1: a few distinct texts per round
+    buf.append(c.eligibilite.get(key) or _eligibilite(c, p, v, key))
     gains, access = _besoin(buf, c, v)
     _territoires(buf, c, v)
     buf.append(c.classement)
@@ -64,38 +65,31 @@ def operations_part(buf: list[str], c: Calcul, p: Profil, v: Lecture) -> dict[st
     }
 
 
-def _eligibilite(c: Calcul, p: Profil, v: Lecture) -> str:
-    """5.1 eligibility: a few distinct texts per round."""
+def _eligibilite(c: Calcul, p: Profil, v: Lecture, key: tuple[Any, ...]) -> str:
+    """5.1 eligibility (kept in ``c.eligibilite`` under ``key``)."""
     type_structure, note_1, avis = v.type_structure, v.note_1, v.avis
-    key = (type_structure, note_1, avis, p)
-    text = c.eligibilite.get(key)
-    if text is None:
-        text = c.eligibilite[key] = (
-            f"## 5. {TITRE_OPERATIONS}\n\n### 5.1. Éligibilité\n\n- Type de structure "
-            f"{type_structure} : "
-            + (
-                "éligible.\n"
-                if type_structure in c.eligible_types
-                else "non éligible dans ce tour.\n"
-            )
-            + f"- Note du projet {note_1}"
-            + (c.note_non_remplie if p.score_insuffisant else c.note_remplie)
-            + (
-                "- Avis du préfet : aucun avis (neutre).\n"
-                if avis is None
-                else "- Avis du préfet : favorable.\n"
-                if avis == "POSITIF"
-                else "- Avis du préfet : défavorable : la candidature est écartée (règle "
-                "« exclure »).\n"
-                if p.avis_negatif
-                else c.avis_negatif
-            )
-            + (
-                "- Résultat : candidature non éligible (" + p.hard_texte + ").\n"
-                if p.hard
-                else "- Résultat : candidature éligible.\n"
-            )
+    text = c.eligibilite[key] = (
+        f"## 5. {TITRE_OPERATIONS}\n\n### 5.1. Éligibilité\n\n- Type de structure "
+        f"{type_structure} : "
+        + ("éligible.\n" if type_structure in c.eligible_types else "non éligible dans ce tour.\n")
+        + f"- Note du projet {note_1}"
+        + (c.note_non_remplie if p.score_insuffisant else c.note_remplie)
+        + (
+            "- Avis du préfet : aucun avis (neutre).\n"
+            if avis is None
+            else "- Avis du préfet : favorable.\n"
+            if avis == "POSITIF"
+            else "- Avis du préfet : défavorable : la candidature est écartée (règle "
+            "« exclure »).\n"
+            if p.avis_negatif
+            else c.avis_negatif
         )
+        + (
+            "- Résultat : candidature non éligible (" + p.hard_texte + ").\n"
+            if p.hard
+            else "- Résultat : candidature éligible.\n"
+        )
+    )
     return text
 
 

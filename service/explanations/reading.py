@@ -7,7 +7,6 @@ the numbers several parts write are worded once, here.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from operator import itemgetter
 from typing import Any
 
@@ -71,7 +70,6 @@ CONTREFACTUEL_CHAMPS = tuple(
     (k, None) for k in ("min_quality", "larger_request_would_help", "verified", "nested")
 )
 ENGINE_KEYS_GET = itemgetter(*ENGINE_KEYS)
-ENGINE = itemgetter(*(k for k, _ in ENGINE_CHAMPS))
 TERRITOIRE = itemgetter(*(k for k, _ in TERRITOIRE_CHAMPS))
 INDICATEURS = itemgetter(*(k for k, _ in INDICATEURS_CHAMPS))
 DETAILS = itemgetter(*(k for k, _ in DETAILS_CHAMPS))
@@ -100,11 +98,9 @@ STRUCTURE = itemgetter(*STRUCTURE_CHAMPS)
 
 
 def lire_structure(s: StructureIn) -> tuple[Any, ...]:
-    """The request's fields of :data:`STRUCTURE_CHAMPS`, in that order."""
-    try:
-        return STRUCTURE(s.__dict__)  # type: ignore[no-any-return]
-    except (AttributeError, KeyError):
-        return tuple(getattr(s, k) for k in STRUCTURE_CHAMPS)
+    """The request's fields of :data:`STRUCTURE_CHAMPS`, in that order, attribute by attribute
+    (``STRUCTURE(s.__dict__)`` reads them at once from a pydantic model)."""
+    return tuple(getattr(s, k) for k in STRUCTURE_CHAMPS)
 
 
 class Lecture:
@@ -277,14 +273,15 @@ class Lecture:
 
 def lire_decision(
     c: Calcul,
-    out: Mapping[str, Any],
+    engine: tuple[Any, ...],
     s: StructureIn,
     s_values: tuple[Any, ...],
     found: tuple[str, ...],
     granted: int,
     total: Any,
 ) -> Lecture:
-    """The view of a decision with the engine's details (``out``: its engine keys)."""
+    """The view of a decision with the engine's details (``engine``: the values of its
+    :data:`ENGINE_CHAMPS`, in that order)."""
     v = Lecture()
     (
         v.nom_structure,
@@ -301,10 +298,7 @@ def lire_decision(
         v.cof_part,
     ) = s_values
     v.found, v.granted, v.total, v.already = found, granted, total, s.already_granted
-    try:
-        priorites, v.rangs_in, v.seuil, det, t = ENGINE(out)
-    except KeyError:
-        priorites, v.rangs_in, v.seuil, det, t = lire(out, ENGINE_CHAMPS)
+    priorites, v.rangs_in, v.seuil, det, t = engine
     v.priorities = list(priorites or [])
     _lire_territoire(v, t or {})
     _lire_details(v, c, det or {})
