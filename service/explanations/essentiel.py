@@ -130,7 +130,7 @@ def paragraphe_essentiel(
     whether it is an exact threshold (part 6 says the same, in full).
     """
     locked = motif_codes.VERROUILLE in found or lock is not None
-    meta, statut = tour.meta, tour.statut
+    statut = tour.statut
     # The paragraph depends on these values alone (and on the round): worded once per distinct
     # tuple. Ints, strings and non-zero floats only (-0.0 == 0.0 but they print differently;
     # 2 == 2.0 print the same here). The score is written only when it is the reason, the
@@ -156,12 +156,38 @@ def paragraphe_essentiel(
         text = tour.essentiel.get(key)
         if text is not None:
             return text
-    decideur = DECIDEUR_COURT[0].upper() + DECIDEUR_COURT[1:]
     phrases = [f"Vous avez demandé {pluriel(souhaites, 'poste')} de conseiller numérique"]
     if already:
         phrases[0] += f", dont {pluriel(already, 'déjà obtenu', 'déjà obtenus')}"
     phrases[0] += "."
+    phrases.append(_phrase_decision(tour, locked, granted))
+    if already:
+        phrases[-1] = phrases[-1][:-1] + (
+            f" : vous en avez désormais {nombre(total)} sur {nombre(souhaites)}."
+            if statut == STATUT_VALIDE
+            else f" : vous en auriez alors {nombre(total)} sur {nombre(souhaites)}."
+        )
+    codes = raisons_retenues(found)
+    if codes:
+        phrases.append(_raisons(codes, c, granted, type_structure, note, locked, lock))
+    if statut != STATUT_VALIDE:
+        phrases.append(_PAS_ENCORE)
+    else:
+        phrases.append(
+            _suite(c, found, granted=granted, total=total, score_min=score_min, nested=nested)
+        )
+    text = " ".join(phrases)
+    if key is not None:
+        tour.essentiel[key] = text
+    return text
+
+
+def _phrase_decision(tour: Tour, locked: bool, granted: int) -> str:
+    """The second sentence of the opening paragraph: what is granted, by whom."""
+    meta, statut = tour.meta, tour.statut
+    decideur = DECIDEUR_COURT[0].upper() + DECIDEUR_COURT[1:]
     n = postes(granted)
+    phrases: list[str] = []
     if statut == STATUT_VALIDE:
         assert meta is not None
         quand = f" (décision du {date_en_clair(meta.valide_le)})" if meta.valide_le else ""
@@ -183,40 +209,33 @@ def paragraphe_essentiel(
             phrases.append(f"L'algorithme propose de vous attribuer {n} dans ce tour.")
         else:
             phrases.append("L'algorithme ne propose pas de poste pour vous dans ce tour.")
-    if already:
-        phrases[-1] = phrases[-1][:-1] + (
-            f" : vous en avez désormais {nombre(total)} sur {nombre(souhaites)}."
-            if statut == STATUT_VALIDE
-            else f" : vous en auriez alors {nombre(total)} sur {nombre(souhaites)}."
+    return phrases[0]
+
+
+def _raisons(
+    codes: tuple[str, ...],
+    c: Calcul | None,
+    granted: int,
+    type_structure: Any,
+    note: Any,
+    locked: bool,
+    lock: Mapping[str, Any] | None,
+) -> str:
+    """The sentence of the one or two reasons (:func:`raisons_retenues`)."""
+    proposition = proposition_algorithme(granted, locked, lock)
+    raisons = [
+        _raison(
+            code,
+            c,
+            granted=granted,
+            type_structure=type_structure,
+            note=note,
+            lock=lock,
+            proposition=proposition,
         )
-    codes = raisons_retenues(found)
-    if codes:
-        proposition = proposition_algorithme(granted, locked, lock)
-        raisons = [
-            _raison(
-                code,
-                c,
-                granted=granted,
-                type_structure=type_structure,
-                note=note,
-                lock=lock,
-                proposition=proposition,
-            )
-            for code in codes
-        ]
-        phrases.append(
-            ("Raisons : " if len(raisons) > 1 else "Raison : ") + " ; ".join(raisons) + "."
-        )
-    if statut != STATUT_VALIDE:
-        phrases.append(_PAS_ENCORE)
-    else:
-        phrases.append(
-            _suite(c, found, granted=granted, total=total, score_min=score_min, nested=nested)
-        )
-    text = " ".join(phrases)
-    if key is not None:
-        tour.essentiel[key] = text
-    return text
+        for code in codes
+    ]
+    return ("Raisons : " if len(raisons) > 1 else "Raison : ") + " ; ".join(raisons) + "."
 
 
 def _suite(

@@ -14,8 +14,8 @@ from service.explanations.wording import ligne_du_tour, nombre, nombre_memo, par
 
 def operations_part(buf: list[str], c: Calcul, p: Profil, v: Lecture) -> dict[str, Any]:
     """Part 5 of ``texte`` (appended to ``buf``) and the ``operations`` part."""
-    key = (v.type_structure, v.note_1, v.avis, p)  # 5.1: a few distinct texts per round
-    buf.append(c.eligibilite.get(key) or _eligibilite(c, p, v, key))
+    eligibilite = (v.type_structure, v.note_1, v.avis, p)  # 5.1: a few texts per round
+    buf.append(c.eligibilite.get(eligibilite) or _eligibilite(c, p, v, eligibilite))
     gains, access = _besoin(buf, c, v)
     _territoires(buf, c, v)
     buf.append(c.classement)
@@ -23,8 +23,8 @@ def operations_part(buf: list[str], c: Calcul, p: Profil, v: Lecture) -> dict[st
     granted, total, souhaites = v.granted, v.total, v.souhaites
     # (a few distinct texts per round; ints only in keys, as 2 and 2.0 are equal keys)
     entiers = type(total) is int and type(souhaites) is int
-    key = ("resultat", granted, total, souhaites, p) if entiers else None
-    buf.append(ligne_du_tour(c.lignes, key, _resultat_texte, p, granted, total, souhaites))
+    resultat = ("resultat", granted, total, souhaites, p) if entiers else None
+    buf.append(ligne_du_tour(c.lignes, resultat, _resultat_texte, p, granted, total, souhaites))
     return {
         "titre": TITRE_OPERATIONS,
         "etapes": [

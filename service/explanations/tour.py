@@ -232,8 +232,14 @@ class Calcul:
         self.motifs: dict[tuple[Any, ...], str] = {}
         self.profils: dict[tuple[Any, ...], Profil] = {}
         self.eligibilite: dict[tuple[Any, ...], str] = {}
+        self._donnees(meta, sources)
+        self._parametres(report, policy)
+        self._regles()
+        self._cofinancement(report, policy)
+        self._operations(policy, n_granted)
 
-        # données
+    def _donnees(self, meta: RoundMeta | None, sources: Mapping[str, Any]) -> None:
+        """Part 3: the sources cited, the state of existing advisors, the methods."""
         origine = (sources.get("conseillersExistants") or {}).get("origine")
         acc = sources.get("accessibilite") or {}
         self.origine = origine
@@ -281,7 +287,8 @@ class Calcul:
             f"note par défaut ({nombre(self.default_quality)}) : le projet n'avait pas été noté."
         )
 
-        # paramètres
+    def _parametres(self, report: Mapping[str, Any], policy: Mapping[str, Any]) -> None:
+        """Part 4: weights, préfet penalty, quota, envelope, caps."""
         self.poids = {
             "acces": policy.get("weight_access"),
             "repartition": policy.get("weight_distribution"),
@@ -319,19 +326,24 @@ class Calcul:
         #: the round kept the laminar (nested) structure: no knapsack
         self.laminar = report.get("laminar") is not False
 
+    def _regles(self) -> None:
+        """Part 4: the line of each rule when it binds (after :meth:`_parametres`)."""
+
         def regle(libelle: str, valeur: Any) -> str:
             return f"- Règle contraignante pour vous : {libelle} ({nombre(valeur)}).\n"
 
         self.regle_note = regle("note minimale du projet", self.min_quality)
         self.regle_plancher = regle(
-            "note plancher du calcul (une note plus basse compte pour ce plancher)", QUALITY_FLOOR
+            "note plancher du calcul (une note plus basse compte pour ce plancher)",
+            self.quality_floor,
         )
         self.regle_plafond = regle("plafond de postes par structure", self.max_posts)
         self.regle_quota = regle("quota du tour", self.quota)
         self.regle_enveloppe = regle("enveloppe nationale restante", self.enveloppe_restante)
         self.regle_budget = regle("budget restant du tour (euros)", self.budget_restant)
 
-        # cofinancement
+    def _cofinancement(self, report: Mapping[str, Any], policy: Mapping[str, Any]) -> None:
+        """Part 4: the co-funding rule, the round's budget and what stopped the round."""
         self.regle_cofinancement = policy.get("cofunding_priority") or "neutre"
         self.prioritaire = self.regle_cofinancement == "prioritaire"
         self.budget = policy.get("budget_eur")
@@ -354,7 +366,8 @@ class Calcul:
             )
         self.cofinancement_fin = "".join(fin)
 
-        # opérations
+    def _operations(self, policy: Mapping[str, Any], n_granted: int) -> None:
+        """Part 5: eligibility, access component, balance, ranking (after :meth:`_parametres`)."""
         self.eligible_types = policy.get("eligible_types") or []
         min_q = nombre(self.min_quality, 1)
         self.note_remplie = f" ≥ note minimale {min_q} : condition remplie.\n"
