@@ -4,7 +4,7 @@ Every surface — ``allocator programme`` and ``demo``, ``allocator round list |
 ``GET /v1/programme`` and ``GET /v1/rounds``, the agency pages, the committee pack (Excel, CSV,
 JSON) — takes its numbers from the functions below, names them with :data:`FIGURES` and writes
 them with :func:`nombre` (the letters' own French formatting,
-:func:`service.explanations.letters.nombre`).
+:func:`service.explanations.wording.nombre`).
 
 National figures, and how they relate (each post counts once)::
 
@@ -171,7 +171,7 @@ def programme_figures(session: Session) -> ProgrammeFigures:
 
 def compte(n: int, key: str) -> str:
     """``n`` and the label of figure ``key`` agreed in number by the one rule
-    :func:`service.explanations.letters.pluriel`: « 2 postes non localisés », « 1 poste rendu au
+    :func:`service.explanations.wording.pluriel`: « 2 postes non localisés », « 1 poste rendu au
     vivier »."""
     label = FIGURES[key].libelle
     return pluriel(n, " ".join(w.removesuffix("s") for w in label.split(" ")), label)

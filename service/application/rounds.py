@@ -93,7 +93,7 @@ def allocate(db: Database, request: RoundRequest, niveau: str = "complete") -> d
     """Stateless round (``POST /v1/allocate``) against the store's existing advisors
     (:func:`with_store_existing`). ``niveau``: the level of the decisions' explanations
     (``complete``, or ``compacte``: the opening paragraph and the numbers,
-    :func:`service.explanations.letters.compacte`)."""
+    :func:`service.explanations.levels.compacte`)."""
     niveau_explication(niveau)
     request, extra, consumed = with_store_existing(db, request)
     return solve(request, extra_existing=extra, programme_consumed=consumed, niveau=niveau)

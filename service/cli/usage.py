@@ -59,7 +59,7 @@ class CliConfigInvalid(click.ClickException):
 
 def public_url() -> str:
     """The public address the letters cite, read and checked by the one rule
-    (:func:`service.explanations.letters.public_url`, as the app factory does at start): a wrong
+    (:func:`service.explanations.legal.public_url`, as the app factory does at start): a wrong
     ``ALLOCATOR_PUBLIC_URL`` is :class:`CliConfigInvalid` (one French line, exit 2)."""
     from service.explanations.legal import public_url
 

@@ -37,7 +37,7 @@ ID = "int"
 
 def _niveau_explication() -> str:
     """``?explication=`` of ``POST /v1/allocate``: the level of the decisions' explanations
-    (:data:`service.explanations.letters.NIVEAUX`, ``complete`` when absent); anything else is a 422
+    (:data:`service.explanations.levels.NIVEAUX`, ``complete`` when absent); anything else is a 422
     naming the parameter."""
     values = flask_request.args.getlist("explication")
     if not values:

@@ -13,7 +13,7 @@ STATUTS_RESULTAT = {
 
 def motif(code: str) -> str:
     """French label of a motif code: the wording of
-    :data:`service.explanations.letters.MOTIF_LIBELLES`
+    :data:`service.explanations.legal.MOTIF_LIBELLES`
     (the one used in the legal explanations), capitalised; the code itself when unknown."""
     from service.explanations.legal import MOTIF_LIBELLES
 

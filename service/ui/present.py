@@ -318,7 +318,7 @@ def explanation_html(explication: Mapping[str, Any]) -> str | None:
 
     Its title is dropped (the page has its own) and headings are shifted one level down so that
     they nest under the page's section; the HTML is escaped by
-    :func:`service.explanations.letters.markdown_html`. ``None`` when the decision has no text.
+    :func:`service.explanations.render.markdown_html`. ``None`` when the decision has no text.
     """
     from service.explanations.render import markdown_html
 

@@ -32,7 +32,7 @@ NBSP = "\u202f"
 
 
 def nombre_reference(value: Any, decimales: int = 0) -> str:
-    """:func:`service.explanations.letters.nombre` as it was written before its fast paths."""
+    """:func:`service.explanations.wording.nombre` as it was written before its fast paths."""
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return "—"
     if isinstance(value, bool):

@@ -340,7 +340,7 @@ def test_page_and_command_line_share_the_french_number_formatting(
 ) -> None:
     """One formatting: the page's filters are :mod:`service.application.figures`' functions (the
     letters'
-    :func:`service.explanations.letters.nombre`), not a twin."""
+    :func:`service.explanations.wording.nombre`), not a twin."""
     from service.explanations.wording import nombre
 
     filters = figures_store["app"].jinja_env.filters

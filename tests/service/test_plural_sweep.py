@@ -12,7 +12,7 @@ Three sweeps, each over everything it can reach rather than one example:
 
 Every README command (real engine, national demo) is swept as well, in
 ``tests/test_readme_commands.py``. The one rule of agreement is
-:func:`service.explanations.letters.pluriel` (``pluriel`` filter in the templates).
+:func:`service.explanations.wording.pluriel` (``pluriel`` filter in the templates).
 """
 
 from __future__ import annotations
