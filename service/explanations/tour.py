@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from allocator import motifs as motif_codes
+from service.application.pipeline import DEFAULT_QUALITY  # allocator.programme (issue 15)
 from service.explanations.legal import (
     CONTRAINTES,
     DEPARTAGE,
@@ -67,8 +68,6 @@ class Tour:
     )
 
     def __init__(self, result: Mapping[str, Any], meta: RoundMeta | None) -> None:
-        from service.application.pipeline import DEFAULT_QUALITY
-
         self.result = result
         self.meta = meta
         self.default_quality = DEFAULT_QUALITY
