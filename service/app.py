@@ -95,19 +95,24 @@ def _check_public_url(production: bool) -> None:
     """Refuse to start with an ``ALLOCATOR_PUBLIC_URL`` the letters could not cite; warn when a
     production service cites the notice at the development default (the letters are written
     by the command line too, which reads the same variable: it is not an app setting)."""
-    from service.explanations import letters as explication
+    from service.explanations.legal import (
+        DEFAULT_PUBLIC_URL,
+        NOTICE_CHEMIN,
+        PUBLIC_URL_ENV,
+        public_url,
+    )
 
     try:
-        url = explication.public_url()
+        url = public_url()
     except ValueError as exc:
         raise RuntimeError(str(exc)) from None
-    if production and url == explication.DEFAULT_PUBLIC_URL:
+    if production and url == DEFAULT_PUBLIC_URL:
         log.warning(
             "%s n'est pas défini : les lettres citent la notice publique à l'adresse de "
             "développement %s%s.",
-            explication.PUBLIC_URL_ENV,
+            PUBLIC_URL_ENV,
             url,
-            explication.NOTICE_CHEMIN,
+            NOTICE_CHEMIN,
         )
 
 

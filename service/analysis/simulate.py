@@ -267,7 +267,7 @@ def _check_policies(policies: Sequence[str]) -> None:
     unknown = [p for p in policies if p not in POLICIES]
     if unknown:
         from service.contract.schemas import FieldError, InvalidRequest
-        from service.explanations.letters import pluriel
+        from service.explanations.wording import pluriel
 
         inconnues = pluriel(len(unknown), "politique inconnue", "politiques inconnues")
         raise InvalidRequest(
@@ -457,7 +457,7 @@ def final_table(sim: Simulation) -> pd.DataFrame:
 
 def summary_text(sim: Simulation) -> str:
     from service.application.figures import nombre
-    from service.explanations.letters import pluriel
+    from service.explanations.wording import pluriel
 
     with pd.option_context(
         "display.width",

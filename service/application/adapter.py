@@ -389,11 +389,9 @@ def contract_outline(
     if result.conflicts:
         out["conflits"] = list(result.conflicts)
     out["rapport"] = _clean({} if result.report is None else result.report.to_dict())
-    from service.explanations import (
-        letters as explication,
-    )  # the legal explanation of every decision (issue 6)
+    from service.explanations.meta import round_sources
 
-    out["sources"] = _clean(explication.round_sources(request, geo))
+    out["sources"] = _clean(round_sources(request, geo))
     return out
 
 

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from service.application import posts
 from service.contract.errors import Conflict
 from service.contract.schemas import FieldError, InvalidRequest
-from service.explanations.letters import pluriel
+from service.explanations.wording import pluriel
 from service.store import repository as store
 from service.store.db import Database
 from service.store.models import DemandePostes, Structure

@@ -36,6 +36,9 @@ from service.application.adapter import existing_map
 from service.contract.errors import Conflict
 from service.contract.schemas import RoundRequest, stored_request
 from service.explanations import letters as ex
+from service.explanations.legal import POLICY_DOCS
+from service.explanations.meta import STATUT_PROPOSITION, RoundMeta
+from service.explanations.wording import nom_commune, nom_departement
 
 #: Columns of a département sheet (and of the national CSV), in order.
 DECISION_COLUMNS = (
@@ -114,7 +117,7 @@ class RoundPack:
 
     result: Mapping[str, Any]
     request: RoundRequest
-    meta: ex.RoundMeta | None
+    meta: RoundMeta | None
     existing: Mapping[str, int] | None
     programme: Mapping[str, Any] | None = None
 
@@ -139,7 +142,7 @@ def load_round(db: Any, round_id: int) -> RoundPack:
     return RoundPack(
         result=view["resultat"],
         request=request,
-        meta=ex.RoundMeta.from_round_view(view),
+        meta=RoundMeta.from_round_view(view),
         existing=existing_map(request, snapshot.get("extraExisting")),
         programme=view.get("programme"),
     )
@@ -198,7 +201,7 @@ def decision_rows(pack: RoundPack) -> list[dict[str, Any]]:
                 "structure": s.nom,
                 "type": s.type,
                 "code commune": code,
-                "commune": ex.nom_commune(code),
+                "commune": nom_commune(code),
                 "département": _decision_departement(d, s),
                 "demandés (total)": s.nombreConseillersSouhaites,
                 "déjà attribués": s.already_granted,
@@ -271,7 +274,7 @@ def summary_rows(
         out.append(
             {
                 "département": code,
-                "nom": ex.nom_departement(code),
+                "nom": nom_departement(code),
                 "structures candidates": len(rs),
                 "structures retenues": sum(1 for r in rs if int(r["attribués ce tour"]) > 0),
                 figures.FIGURES["demandeRestante"].libelle: sum(
@@ -315,7 +318,7 @@ def round_rows(pack: RoundPack) -> list[tuple[str, Any]]:
     rows: list[tuple[str, Any]] = [
         ("tour n°", None if m is None else m.round_id),
         ("mois", pack.request.mois if m is None else m.mois),
-        ("statut", ex.STATUT_PROPOSITION if m is None else m.statut),
+        ("statut", STATUT_PROPOSITION if m is None else m.statut),
         ("préparé par", None if m is None else m.auteur),
         ("préparé le", None if m is None else m.cree_le),
         ("validé par", None if m is None else m.valide_par),
@@ -344,7 +347,7 @@ def round_rows(pack: RoundPack) -> list[tuple[str, Any]]:
         ("verrous du comité", 0 if m is None else len(m.verrous)),
     ]
     for name, value in (report.get("policy") or {}).items():
-        label = ex.POLICY_DOCS.get(name, (name, ""))[0]
+        label = POLICY_DOCS.get(name, (name, ""))[0]
         if isinstance(value, list):
             value = ", ".join(str(v) for v in value)
         rows.append((f"politique : {label} ({name})", value))
@@ -356,7 +359,7 @@ def round_rows(pack: RoundPack) -> list[tuple[str, Any]]:
 
 def sheet_name(code: str, taken: Iterable[str] = ()) -> str:
     """A valid, unique Excel sheet name for a département (31 characters at most)."""
-    base = _SHEET_FORBIDDEN.sub(" ", f"{code} {ex.nom_departement(code)}")[:31].strip()
+    base = _SHEET_FORBIDDEN.sub(" ", f"{code} {nom_departement(code)}")[:31].strip()
     name, n = base, 2
     taken = set(taken)
     while name in taken:
@@ -509,7 +512,7 @@ def write_maps(
                 by_commune.get(code, {}),
                 label,
                 departement=code,
-                title=f"{label} — {ex.nom_departement(code)} ({code})",
+                title=f"{label} — {nom_departement(code)} ({code})",
             )
         )
         paths.append(

@@ -4,7 +4,7 @@ Every surface — ``allocator programme`` and ``demo``, ``allocator round list |
 ``GET /v1/programme`` and ``GET /v1/rounds``, the agency pages, the committee pack (Excel, CSV,
 JSON) — takes its numbers from the functions below, names them with :data:`FIGURES` and writes
 them with :func:`nombre` (the letters' own French formatting,
-:func:`service.explanations.letters.nombre`).
+:func:`service.explanations.wording.nombre`).
 
 National figures, and how they relate (each post counts once)::
 
@@ -24,8 +24,9 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from service.contract.figures import FIGURES as FIGURES
-from service.explanations.letters import _euros, pluriel
-from service.explanations.letters import nombre as nombre
+from service.explanations import wording
+from service.explanations.wording import nombre as nombre
+from service.explanations.wording import pluriel
 
 # The store's figures import SQLAlchemy and the models when called, not with this module: the
 # labels and the formatting stay light for ``allocator allocate`` (no database on that path).
@@ -43,7 +44,7 @@ _RENDU = "RENDU"
 
 def euros(value: float | None) -> str:
     """An amount in euros, the French way (``6 400 000 €``; cents when there are some)."""
-    return _euros(value)
+    return wording.euros(value)
 
 
 def decimal_exact(value: float) -> str:
@@ -170,7 +171,7 @@ def programme_figures(session: Session) -> ProgrammeFigures:
 
 def compte(n: int, key: str) -> str:
     """``n`` and the label of figure ``key`` agreed in number by the one rule
-    :func:`service.explanations.letters.pluriel`: « 2 postes non localisés », « 1 poste rendu au
+    :func:`service.explanations.wording.pluriel`: « 2 postes non localisés », « 1 poste rendu au
     vivier »."""
     label = FIGURES[key].libelle
     return pluriel(n, " ".join(w.removesuffix("s") for w in label.split(" ")), label)

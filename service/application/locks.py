@@ -17,7 +17,7 @@ from allocator import Applicant
 from allocator.model import eligibility_motifs, request_bound, structure_cap_bound
 from service.application import adapter
 from service.contract.schemas import FieldError, InvalidRequest, RoundRequest
-from service.explanations.letters import MOTIF_LIBELLES
+from service.explanations.legal import MOTIF_LIBELLES
 
 
 def proposal_moves(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[dict[str, Any]]:

@@ -56,7 +56,7 @@ Block = tuple[Any, ...]
 
 def valeur(value: Any) -> str:
     """A default value as shown in the notice (French decimals, enum values, ``aucun``)."""
-    from service.explanations.letters import nombre
+    from service.explanations.wording import nombre
 
     if value is None:
         return "aucun"
@@ -102,7 +102,7 @@ def _policy_keys() -> dict[str, str]:
 def policy_rows() -> list[list[str]]:
     """One row per :class:`allocator.RoundPolicy` field: name, request key, label, default, text."""
     from allocator import RoundPolicy
-    from service.explanations.letters import POLICY_DOCS
+    from service.explanations.legal import POLICY_DOCS
 
     keys = _policy_keys()
     rows = []
@@ -150,10 +150,10 @@ def blocks() -> list[Block]:
 
 def _introduction() -> list[Block]:
     """The title and what the notice is (with the code's version)."""
-    from service.explanations import letters as ex
+    from service.explanations.legal import NOTICE_TITRE
 
     return [
-        ("h", 1, ex.NOTICE_TITRE),
+        ("h", 1, NOTICE_TITRE),
         (
             "p",
             "Ce document décrit les règles du traitement algorithmique qui prépare les "
@@ -168,16 +168,16 @@ def _introduction() -> list[Block]:
 
 def _purpose() -> list[Block]:
     """1. Purpose of the processing and its part in the decision."""
-    from service.explanations import letters as ex
+    from service.explanations.legal import DECIDEUR, FINALITE
 
     return [
         ("h", 2, "1. Finalité et rôle dans la décision"),
         (
             "ul",
             [
-                f"Finalité : {ex.FINALITE}.",
+                f"Finalité : {FINALITE}.",
                 "Aide à la décision : l'algorithme calcule une proposition (nombre de postes par "
-                f"structure et justification) ; {ex.DECIDEUR} l'examine, peut fixer le nombre "
+                f"structure et justification) ; {DECIDEUR} l'examine, peut fixer le nombre "
                 "de postes d'une structure avec un motif écrit, puis décide. Aucune décision "
                 "n'est prise automatiquement.",
                 "Chaque structure reçoit l'explication de sa décision. Elle s'ouvre sur un "
@@ -194,23 +194,20 @@ def _purpose() -> list[Block]:
 
 def _data() -> list[Block]:
     """2. Data processed and their sources."""
-    from service.explanations import letters as ex
+    from service.explanations.legal import SOURCES, SOURCES_INTERNES
 
     return [
         ("h", 2, "2. Données traitées et leurs sources"),
         (
             "table",
             ["source", "données", "version", "millésime", "licence"],
-            [
-                [s.id, s.libelle, f"`{s.version}`", s.millesime, s.licence]
-                for s in ex.SOURCES.values()
-            ],
+            [[s.id, s.libelle, f"`{s.version}`", s.millesime, s.licence] for s in SOURCES.values()],
         ),
         (
             "p",
             "Données propres à chaque candidature (codes utilisés dans les explications) :",
         ),
-        ("ul", [f"`{code}` : {text}" for code, text in ex.SOURCES_INTERNES.items()]),
+        ("ul", [f"`{code}` : {text}" for code, text in SOURCES_INTERNES.items()]),
         (
             "p",
             "Aucune donnée personnelle n'est traitée : les champs de contact transmis par le "
@@ -322,7 +319,7 @@ def _priority() -> list[Block]:
 def _allocation() -> list[Block]:
     """3.4. Allocation and tie-breaking."""
     from allocator.model import SCALE
-    from service.explanations import letters as ex
+    from service.explanations.legal import DEPARTAGE
 
     return [
         ("h", 3, "3.4. Attribution et départage"),
@@ -332,7 +329,7 @@ def _allocation() -> list[Block]:
                 "Les postes sont attribués un par un, à chaque fois au poste de plus forte "
                 "priorité, jusqu'à épuisement du quota du tour, de l'enveloppe nationale restante "
                 "ou du budget. Le seuil du tour est la priorité du dernier poste attribué.",
-                f"{ex.DEPARTAGE} Les calculs sont faits en nombres entiers (valeurs × "
+                f"{DEPARTAGE} Les calculs sont faits en nombres entiers (valeurs × "
                 f"{valeur(SCALE)}) : aucune égalité ne dépend d'arrondis de la machine.",
                 "Un verrou du comité fixe le nombre de postes d'une structure pour le tour ; les "
                 "autres postes sont recalculés autour de lui. Seul le comité en pose un, avec un "
@@ -389,7 +386,7 @@ def _parameters() -> list[Block]:
     from allocator import SolverConfig
     from geodata.access import AccessParams
     from geodata.need import NeedParams
-    from service.explanations import letters as ex
+    from service.explanations.legal import SOLVER_DOCS
 
     return [
         ("h", 2, "4. Paramètres d'un tour et valeurs par défaut"),
@@ -407,7 +404,7 @@ def _parameters() -> list[Block]:
         (
             "table",
             ["paramètre", "rôle", "valeur par défaut"],
-            _simple_rows(SolverConfig, ex.SOLVER_DOCS),
+            _simple_rows(SolverConfig, SOLVER_DOCS),
         ),
         ("h", 2, "6. Paramètres territoriaux"),
         (
@@ -421,14 +418,14 @@ def _parameters() -> list[Block]:
 def _motifs() -> list[Block]:
     """7. Motif codes of the decisions with their French wording."""
     from allocator import motifs
-    from service.explanations import letters as ex
+    from service.explanations.legal import MOTIF_LIBELLES
 
     return [
         ("h", 2, "7. Motifs des décisions"),
         (
             "table",
             ["code", "signification"],
-            [[f"`{m}`", ex.MOTIF_LIBELLES.get(m, UNDOCUMENTED)] for m in motifs.ALL_MOTIFS],
+            [[f"`{m}`", MOTIF_LIBELLES.get(m, UNDOCUMENTED)] for m in motifs.ALL_MOTIFS],
         ),
     ]
 
@@ -476,7 +473,12 @@ def _guarantees() -> list[Block]:
 
 def _rights() -> list[Block]:
     """9. Rights and remedies, and the legal references."""
-    from service.explanations import letters as ex
+    from service.explanations.legal import (
+        CONTACT_ANCT,
+        CONTACT_CADA,
+        REFERENCES_LEGALES,
+        VOIES_DE_RECOURS,
+    )
 
     return [
         ("h", 2, "9. Droits et recours"),
@@ -485,15 +487,15 @@ def _rights() -> list[Block]:
             [
                 "Toute structure peut obtenir la communication des règles de ce traitement et "
                 "de leurs principales caractéristiques de mise en œuvre à son égard (articles "
-                f"L311-3-1 et R311-3-1-2) en écrivant à : {ex.CONTACT_ANCT}.",
+                f"L311-3-1 et R311-3-1-2) en écrivant à : {CONTACT_ANCT}.",
                 "En cas de refus ou d'absence de réponse dans un délai d'un mois, elle peut "
-                f"saisir dans les deux mois la {ex.CONTACT_CADA}.",
-                *ex.VOIES_DE_RECOURS,
+                f"saisir dans les deux mois la {CONTACT_CADA}.",
+                *VOIES_DE_RECOURS,
             ],
         ),
         (
             "p",
-            f"Références : {' ; '.join(ex.REFERENCES_LEGALES)}. Détail des fichiers de données, "
+            f"Références : {' ; '.join(REFERENCES_LEGALES)}. Détail des fichiers de données, "
             "de leurs versions et de leurs empreintes : DATA.md du dépôt.",
         ),
     ]
@@ -542,7 +544,7 @@ def _inline(text: str) -> str:
 
 
 def to_html(items: Iterable[Block]) -> str:
-    from service.explanations.letters import page_html
+    from service.explanations.render import page_html
 
     out: list[str] = []
     title = "Notice publique"

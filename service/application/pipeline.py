@@ -342,13 +342,14 @@ def encoded_round(
         When the child fails (its traceback is printed on stderr); nothing is yielded then.
     """
     from service.explanations import letters as explication
+    from service.explanations.levels import CLE_NIVEAU, NIVEAU_COMPACT
 
     outline = solved.outline
     n = len(outline["decisions"])
     explain = explication.round_explainer(outline, solved.request, niveau=niveau)
     outer = {**outline, "decisions": _DECISIONS_SLOT}
-    if niveau == explication.NIVEAU_COMPACT:  # as explication.attach says it
-        outer[explication.CLE_NIVEAU] = niveau
+    if niveau == NIVEAU_COMPACT:  # as explication.attach says it
+        outer[CLE_NIVEAU] = niveau
     shell = dumps_bytes(outer)
     slot = orjson.dumps(_DECISIONS_SLOT)
     if shell.count(slot) != 1:  # pragma: no cover - the slot cannot occur elsewhere

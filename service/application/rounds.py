@@ -44,6 +44,8 @@ from service.contract.schemas import (
     stored_request,
 )
 from service.explanations import letters as explication
+from service.explanations.levels import niveau_explication
+from service.explanations.wording import pluriel
 from service.store import repository as store
 from service.store.db import Database
 from service.store.models import (
@@ -91,8 +93,8 @@ def allocate(db: Database, request: RoundRequest, niveau: str = "complete") -> d
     """Stateless round (``POST /v1/allocate``) against the store's existing advisors
     (:func:`with_store_existing`). ``niveau``: the level of the decisions' explanations
     (``complete``, or ``compacte``: the opening paragraph and the numbers,
-    :func:`service.explanations.letters.compacte`)."""
-    explication.niveau_explication(niveau)
+    :func:`service.explanations.levels.compacte`)."""
+    niveau_explication(niveau)
     request, extra, consumed = with_store_existing(db, request)
     return solve(request, extra_existing=extra, programme_consumed=consumed, niveau=niveau)
 
@@ -539,7 +541,7 @@ def _refuse_stale(s: Session, row: Round, ids: list[int], round_id: int) -> None
     stale = [i for i in ids if current.get(i) != row.snapshot["structures"].get(str(i))]
     if stale:
         shown = ", ".join(str(i) for i in stale[:20])
-        changed = explication.pluriel(len(stale), "structure a changé", "structures ont changé")
+        changed = pluriel(len(stale), "structure a changé", "structures ont changé")
         raise Conflict(
             f"Le brouillon n° {round_id} est périmé : {changed} depuis (idPG {shown}) ; "
             "préparez un nouveau tour."

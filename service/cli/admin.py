@@ -73,7 +73,7 @@ def _print_round(
         + (f" (validé le {view['valideLe']} par {view['validePar']})" if view["valideLe"] else "")
     )
     from service.application import figures
-    from service.explanations.letters import pluriel
+    from service.explanations.wording import pluriel
 
     n = figures.nombre
     result = view["resultat"]
@@ -248,7 +248,7 @@ def db_purge() -> None:
 
     with common.database().write() as s:
         keys, sessions = store.purge_expired(s, utcnow())
-    from service.explanations.letters import pluriel
+    from service.explanations.wording import pluriel
 
     click.echo(
         "purgé : "

@@ -25,8 +25,8 @@ def _short(text: str | None, width: int) -> str:
 
 
 def _plural(n: int, word: str, plural: str | None = None) -> str:
-    """``n`` and ``word`` agreed by the one rule, :func:`service.explanations.letters.pluriel`."""
-    from service.explanations.letters import pluriel
+    """``n`` and ``word`` agreed by the one rule, :func:`service.explanations.wording.pluriel`."""
+    from service.explanations.wording import pluriel
 
     return pluriel(n, word, plural)
 

@@ -285,7 +285,7 @@ def cache_info() -> None:
         click.echo(_CACHE_OFF)
         return
     from service.application.figures import nombre
-    from service.explanations.letters import pluriel
+    from service.explanations.wording import pluriel
 
     click.echo(f"{where} : {pluriel(len(files), 'fichier')}")
 
@@ -299,7 +299,7 @@ def cache_clear() -> None:
     _, files = _cache_files()
     for f in files:
         f.unlink(missing_ok=True)
-    from service.explanations.letters import pluriel
+    from service.explanations.wording import pluriel
 
     click.echo(pluriel(len(files), "fichier supprimé", "fichiers supprimés"))
 

@@ -61,7 +61,7 @@ def _event_types() -> tuple[str, ...]:
 def round_import(avant: str | None) -> None:
     """Import the bundled 2021 committees as committed history (idempotent)."""
     from service.application import figures, history
-    from service.explanations import letters as explication
+    from service.explanations.wording import pluriel
 
     if avant is not None:
         _history_cutoff(avant)
@@ -71,14 +71,11 @@ def round_import(avant: str | None) -> None:
         return
     for t in summary["tours"]:
         click.echo(
-            f"tour n° {t['id']} : {t['numero']} du {t['date']}, "
-            f"{explication.pluriel(t['postes'], 'poste')}"
+            f"tour n° {t['id']} : {t['numero']} du {t['date']}, {pluriel(t['postes'], 'poste')}"
         )
     p = summary["programme"]
     n, consumed = figures.nombre, figures.FIGURES["consommes"].libelle
-    imported = explication.pluriel(
-        summary["structures"], "structure importée", "structures importées"
-    )
+    imported = pluriel(summary["structures"], "structure importée", "structures importées")
     click.echo(f"{imported} ; {consumed} : {n(p['consomme'])} sur {n(p['enveloppe'])}")
 
 
@@ -110,7 +107,7 @@ def round_replay(round_id: int | None, all_rounds: bool, as_json: bool) -> None:
             click.echo(replay.certificate_text(c))
     bad = [c["roundId"] for c in certs if not c["identique"]]
     if bad:
-        from service.explanations.letters import pluriel
+        from service.explanations.wording import pluriel
 
         which = ", ".join(str(n) for n in bad)
         click.echo(f"rejeu DIFFÉRENT : {pluriel(len(bad), 'tour')} (n° {which})", err=True)
@@ -131,7 +128,7 @@ def programme(ctx: click.Context, duree: int | None, as_json: bool) -> None:
         return
     from service.application import cycle, figures
     from service.contract.documents import ProgrammeQuery, parse_model
-    from service.explanations import letters as explication
+    from service.explanations.wording import pluriel
 
     if duree is not None:  # the API's bounds (GET /v1/programme?duree=), with or without posts
         parse_model(ProgrammeQuery, {"duree": duree})
@@ -158,7 +155,7 @@ def programme(ctx: click.Context, duree: int | None, as_json: bool) -> None:
     deps = sorted(state["departements"], key=lambda d: d["ecart"])
     click.echo("départements les plus en deçà de leur part équitable (postes actifs) :")
     for d in deps[:10]:
-        active = explication.pluriel(d["postes"], "poste")
+        active = pluriel(d["postes"], "poste")
         click.echo(
             f"  {d['departement']} {d['nom']} : {active} / part "
             f"{n(d['partEquitable'])} (écart {'+' if d['ecart'] > 0 else ''}{n(d['ecart'])})"
@@ -246,13 +243,13 @@ def postes_demande(id_pg: int, type_: str, nombre: int, motif: str) -> None:
 def postes_echeances(date_: str | None, appliquer: bool) -> None:
     """Overdue deadlines (selection, contract, recruitment, vacancy) at DATE."""
     from service.application import figures, posts
-    from service.explanations import letters as explication
+    from service.explanations.wording import pluriel
 
     database = common.database()
     when = _date(date_)
     if appliquer:
         out = posts.apply_deadlines(database, when, common.author())
-        p, n, pl = out["programme"], figures.nombre, explication.pluriel
+        p, n, pl = out["programme"], figures.nombre, pluriel
         flagged, returned = len(out["signalesPourReexamen"]), len(out["rendusAuVivier"])
         click.echo(
             f"{pl(flagged, 'poste signalé', 'postes signalés')} pour réexamen, "

@@ -66,7 +66,7 @@ def _fmt(value: float | None, digits: int = 4) -> str:
 def comparison_summary(report: dict[str, Any]) -> str:
     """A short French summary of a comparison report (stderr of the CLI)."""
     from service.application.figures import euros
-    from service.explanations.letters import pluriel
+    from service.explanations.wording import pluriel
 
     b = report["base"]
     lines = [
@@ -96,7 +96,7 @@ def comparison_summary(report: dict[str, Any]) -> str:
 
 def robustness_summary(report: dict[str, Any]) -> str:
     from service.application.figures import nombre, pourcentage
-    from service.explanations.letters import pluriel
+    from service.explanations.wording import pluriel
 
     r = report["resume"]
     p = report["parametres"]
@@ -187,7 +187,7 @@ def _comparison(
     """The comparison of the file's scenarios, or of a demo round with the standard variants."""
     from service.analysis import scenarios
     from service.contract.schemas import parse_round_request
-    from service.explanations.letters import pluriel
+    from service.explanations.wording import pluriel
 
     if scenarios_file is not None:
         doc = scenarios.parse_scenarios(read_json(scenarios_file), max_structures())
@@ -266,7 +266,7 @@ def robustesse(
     """
     from service.analysis import robustness as rb
     from service.contract.schemas import parse_round_request
-    from service.explanations.letters import pluriel
+    from service.explanations.wording import pluriel
 
     _check_scheduler(scheduler)
     demo = _source(request_file, demo, "REQUEST_FILE")

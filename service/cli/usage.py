@@ -61,12 +61,12 @@ class CliConfigInvalid(click.ClickException):
 
 def public_url() -> str:
     """The public address the letters cite, read and checked by the one rule
-    (:func:`service.explanations.letters.public_url`, as the app factory does at start): a wrong
+    (:func:`service.explanations.legal.public_url`, as the app factory does at start): a wrong
     ``ALLOCATOR_PUBLIC_URL`` is :class:`CliConfigInvalid` (one French line, exit 2)."""
-    from service.explanations import letters as explication
+    from service.explanations.legal import public_url
 
     try:
-        return explication.public_url()
+        return public_url()
     except ValueError as exc:
         raise CliConfigInvalid(str(exc)) from None
 

@@ -48,3 +48,14 @@ SERVER_FIELDS = (
     "creeLe",
     "modifieLe",
 )
+
+#: French names of the structure types (``type`` of a structure), in the letters and the pages.
+TYPES_STRUCTURE = {
+    "COMMUNE": "Commune",
+    "EPCI": "EPCI",
+    "DEPARTEMENT": "Département",
+    "REGION": "Région",
+    "COLLECTIVITE": "Collectivité",
+    "GIP": "GIP",
+    "PRIVATE": "Structure privée",
+}

@@ -56,7 +56,7 @@ from service.contract.responses import (
     TerritoireOut,
 )
 from service.contract.schemas import STORABLE_TEXT_PATTERN, STORABLE_TEXT_RULE, RoundRequest
-from service.explanations.letters import NIVEAU_COMPLET, NIVEAUX
+from service.explanations.levels import NIVEAU_COMPLET, NIVEAUX
 from service.http.rounds import DemandeBody, EventBody, MonthlyRoundBody
 
 REF = "#/components/schemas/{model}"

@@ -17,7 +17,7 @@ from service.contract.documents import (
     parse_model,
 )
 from service.contract.schemas import FieldError, InvalidRequest, parse_round_request
-from service.explanations import letters as explication
+from service.explanations.levels import NIVEAU_COMPACT, NIVEAU_COMPLET, NIVEAUX
 from service.http.web import (
     db,
     idempotent,
@@ -37,19 +37,19 @@ ID = "int"
 
 def _niveau_explication() -> str:
     """``?explication=`` of ``POST /v1/allocate``: the level of the decisions' explanations
-    (:data:`service.explanations.letters.NIVEAUX`, ``complete`` when absent); anything else is a 422
+    (:data:`service.explanations.levels.NIVEAUX`, ``complete`` when absent); anything else is a 422
     naming the parameter."""
     values = flask_request.args.getlist("explication")
     if not values:
-        return explication.NIVEAU_COMPLET
-    if len(values) > 1 or values[0] not in explication.NIVEAUX:
+        return NIVEAU_COMPLET
+    if len(values) > 1 or values[0] not in NIVEAUX:
         raise InvalidRequest(
             [
                 FieldError(
                     "explication",
                     f"valeur non reconnue {', '.join(repr(v) for v in values)} ; valeurs "
-                    f"possibles : {explication.NIVEAU_COMPLET} (par défaut), "
-                    f"{explication.NIVEAU_COMPACT}",
+                    f"possibles : {NIVEAU_COMPLET} (par défaut), "
+                    f"{NIVEAU_COMPACT}",
                 )
             ]
         )

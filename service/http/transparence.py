@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from service.application import notice
 from service.contract.errors import NotFound, ServiceError
 from service.contract.schemas import FieldError
-from service.explanations import letters as explication
+from service.explanations.render import render_html
 from service.http.web import db, json_response, requires, route_id
 from service.store import repository as store
 
@@ -60,7 +60,7 @@ def get_explication(id_pg: int) -> Response:
     with db().read() as s:
         entry = store_explication(s, id_pg)
     if fmt == "html":
-        return Response(explication.render_html(entry), mimetype="text/html")
+        return Response(render_html(entry), mimetype="text/html")
     return json_response(entry)
 
 

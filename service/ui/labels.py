@@ -4,16 +4,6 @@ from __future__ import annotations
 
 STATUTS_TOUR = {"draft": "Brouillon", "committed": "Validé"}
 
-TYPES = {
-    "COMMUNE": "Commune",
-    "EPCI": "EPCI",
-    "DEPARTEMENT": "Département",
-    "REGION": "Région",
-    "COLLECTIVITE": "Collectivité",
-    "GIP": "GIP",
-    "PRIVATE": "Structure privée",
-}
-
 STATUTS_RESULTAT = {
     "OPTIMAL": "optimal",
     "FEASIBLE": "réalisable (écart d'optimalité indiqué)",
@@ -23,9 +13,9 @@ STATUTS_RESULTAT = {
 
 def motif(code: str) -> str:
     """French label of a motif code: the wording of
-    :data:`service.explanations.letters.MOTIF_LIBELLES`
+    :data:`service.explanations.legal.MOTIF_LIBELLES`
     (the one used in the legal explanations), capitalised; the code itself when unknown."""
-    from service.explanations.letters import MOTIF_LIBELLES
+    from service.explanations.legal import MOTIF_LIBELLES
 
     text = MOTIF_LIBELLES.get(code)
     return text[:1].upper() + text[1:] if text else code

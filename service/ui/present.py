@@ -15,6 +15,7 @@ from typing import Any
 
 from service.application import figures, territoires
 from service.contract.schemas import RoundRequest
+from service.contract.vocabulary import TYPES_STRUCTURE
 from service.ui import labels
 
 #: Columns the table can be sorted by: key -> French header.
@@ -77,7 +78,7 @@ class Row:
 
     @property
     def type_label(self) -> str:
-        return labels.TYPES.get(self.type, self.type)
+        return TYPES_STRUCTURE.get(self.type, self.type)
 
     @property
     def motifs_labels(self) -> list[tuple[str, str]]:
@@ -161,7 +162,7 @@ class Filters:
         tri = args.get("tri", "idpg")
         return cls(
             departement=args.get("departement", "")[:3],
-            type=args.get("type", "") if args.get("type", "") in labels.TYPES else "",
+            type=args.get("type", "") if args.get("type", "") in TYPES_STRUCTURE else "",
             selection=args.get("selection", "") if args.get("selection") in SELECTIONS else "",
             q=args.get("q", "").strip()[:100],
             tri=tri if tri in SORTS else "idpg",
@@ -269,7 +270,7 @@ def contrefactuel(counterfactual: Mapping[str, Any] | None) -> str | None:
     (``nested``; results computed before the engine said it are read as nested); otherwise it
     is the score a re-run verified, said not to be a threshold.
     """
-    from service.explanations.letters import nombre
+    from service.explanations.wording import nombre
 
     score = (counterfactual or {}).get("min_quality")
     if score is None:
@@ -293,9 +294,9 @@ def explanation_html(explication: Mapping[str, Any]) -> str | None:
 
     Its title is dropped (the page has its own) and headings are shifted one level down so that
     they nest under the page's section; the HTML is escaped by
-    :func:`service.explanations.letters.markdown_html`. ``None`` when the decision has no text.
+    :func:`service.explanations.render.markdown_html`. ``None`` when the decision has no text.
     """
-    from service.explanations.letters import markdown_html
+    from service.explanations.render import markdown_html
 
     texte = explication.get("texte")
     if not texte:

@@ -37,7 +37,8 @@ from service.application import figures, rounds
 from service.contract.documents import MAX_ID, RoundDraftBody, RoundOverrideBody, parse_model
 from service.contract.errors import ServiceError
 from service.contract.schemas import FieldError, InvalidRequest, RoundRequest
-from service.explanations import letters as explication
+from service.contract.vocabulary import TYPES_STRUCTURE
+from service.explanations.wording import mois_en_clair, pluriel
 from service.http.web import db
 from service.store import repository as store
 from service.ui import auth, carte, labels, present
@@ -122,6 +123,7 @@ def _context() -> dict[str, Any]:
         "principal": auth.current_principal(),
         "can_act": auth.can_act(),
         "labels": labels,
+        "types_structure": TYPES_STRUCTURE,
         "figures": figures.FIGURES,
     }
 
@@ -135,8 +137,8 @@ bp.add_app_template_filter(figures.compte, "compte")
 # Months and agreement as the letters write them (:mod:`service.explanations.letters`): « juin 2021
 # »,
 # « 1 poste », « 3 postes » — never « poste(s) ».
-bp.add_app_template_filter(explication.mois_en_clair, "mois_fr")
-bp.add_app_template_filter(explication.pluriel, "pluriel")
+bp.add_app_template_filter(mois_en_clair, "mois_fr")
+bp.add_app_template_filter(pluriel, "pluriel")
 
 
 @bp.app_template_filter("date_fr")
@@ -335,9 +337,7 @@ def nouveau_tour() -> ResponseReturnValue:
         return redirect(url_for("ui.tours"))
     flash(
         f"Tour n° {view['id']} préparé : "
-        + explication.pluriel(
-            view["resultat"]["totaux"]["attribues"], "poste proposé", "postes proposés"
-        )
+        + pluriel(view["resultat"]["totaux"]["attribues"], "poste proposé", "postes proposés")
         + ".",
         "succes",
     )
@@ -458,8 +458,7 @@ def verrou(round_id: int) -> ResponseReturnValue:
             return redirect(url_for("ui.structure", round_id=round_id, id_pg=id_pg))
         return redirect(url_for("ui.tour", round_id=round_id, _anchor="actions"))
     flash(
-        f"Structure {id_pg} fixée à {explication.pluriel(body.nombre, 'poste')} ; "
-        "proposition recalculée.",
+        f"Structure {id_pg} fixée à {pluriel(body.nombre, 'poste')} ; proposition recalculée.",
         "succes",
     )
     return redirect(url_for("ui.tour", round_id=round_id, _anchor="mouvements"))

@@ -148,7 +148,7 @@ def fake_solve(
         **({"conflits": ["verrous > quota"]} if status == "INFEASIBLE" else {}),
     }
     if niveau == "compacte":
-        from service.explanations.letters import compact_result
+        from service.explanations.levels import compact_result
 
         compact_result(result)
     return result

@@ -22,7 +22,8 @@ from service import create_app
 from service.application import pipeline
 from service.cli.main import main
 from service.contract.schemas import parse_round_request
-from service.explanations import letters as ex
+from service.explanations.legal import PUBLIC_URL_ENV
+from service.explanations.levels import CLE_NIVEAU, COMPACT_KEYS, NIVEAUX, compact_result
 from tests.service.conftest import make_tokens, small_request
 from tests.service.test_app import assert_problem
 from tests.service.test_explication import demo_payload
@@ -54,9 +55,9 @@ def test_allocate_compact_level_is_the_full_levels_paragraph_and_numbers(
         assert resp.status_code == 200, resp.get_json()
     assert _without_seconds(default.get_json()) == _without_seconds(full.get_json())
     full_r, compact_r = full.get_json(), compact.get_json()
-    assert ex.CLE_NIVEAU not in full_r and compact_r[ex.CLE_NIVEAU] == "compacte"
+    assert CLE_NIVEAU not in full_r and compact_r[CLE_NIVEAU] == "compacte"
     assert len(compact.data) * 5 < len(full.data)
-    rest = ("decisions", "solveur", ex.CLE_NIVEAU)
+    rest = ("decisions", "solveur", CLE_NIVEAU)
     assert {k: v for k, v in compact_r.items() if k not in rest} == {
         k: v for k, v in full_r.items() if k not in rest
     }
@@ -66,7 +67,7 @@ def test_allocate_compact_level_is_the_full_levels_paragraph_and_numbers(
         }
         e = c["explication"]
         assert e == {
-            **{k: f["explication"][k] for k in ex.COMPACT_KEYS},
+            **{k: f["explication"][k] for k in COMPACT_KEYS},
             "explicationComplete": f"/v1/structures/{c['idPG']}/explication",
         }
         assert "texte" not in e and e["essentiel"].startswith("Vous avez demandé")
@@ -94,7 +95,7 @@ def test_idempotency_key_reused_with_another_explanation_level_is_refused(
     headers = {**sqlite_tokens["portail"], "Idempotency-Key": "tour-compact-1"}
     body = small_request()
     first = sqlite_client.post("/v1/allocate?explication=compacte", json=body, headers=headers)
-    assert first.status_code == 200 and first.get_json()[ex.CLE_NIVEAU] == "compacte"
+    assert first.status_code == 200 and first.get_json()[CLE_NIVEAU] == "compacte"
     again = sqlite_client.post("/v1/allocate?explication=compacte", json=body, headers=headers)
     assert again.headers.get("Idempotency-Replayed") == "true" and again.data == first.data
     other = sqlite_client.post("/v1/allocate", json=body, headers=headers)
@@ -115,7 +116,7 @@ def test_cli_and_encoder_give_the_compact_level(
     payload = demo_payload(n=20, quota=8)
     request = parse_round_request(payload)
     solved = pipeline.solve_round(request)
-    expected = pipeline.dumps_bytes(ex.compact_result(solved.contract()))
+    expected = pipeline.dumps_bytes(compact_result(solved.contract()))
     assert pipeline.dumps_bytes(solved.contract(niveau="compacte")) == expected
     assert pipeline.encode_round(solved, processes=1, niveau="compacte") == expected
     if hasattr(os, "fork"):
@@ -129,14 +130,14 @@ def test_cli_and_encoder_give_the_compact_level(
     assert _without_seconds(printed) == _without_seconds(json.loads(expected))
     # the command's choices are the levels of the explanation
     option = next(p for p in main.commands["allocate"].params if p.name == "niveau")
-    assert tuple(option.type.choices) == ex.NIVEAUX  # type: ignore[attr-defined]
+    assert tuple(option.type.choices) == NIVEAUX  # type: ignore[attr-defined]
 
 
 @pytest.mark.parametrize("bad", ["conseillers.gouv.fr", "https://conseillers.gouv.fr/?a=1"])
 def test_cli_refuses_a_public_url_the_letters_could_not_cite(
     bad: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    monkeypatch.setenv(ex.PUBLIC_URL_ENV, bad)
+    monkeypatch.setenv(PUBLIC_URL_ENV, bad)
     request_file = tmp_path / "r.json"
     request_file.write_text(json.dumps(demo_payload(n=6, quota=1)), encoding="utf-8")
     out = CliRunner().invoke(main, ["allocate", str(request_file)])

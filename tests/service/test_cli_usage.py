@@ -357,10 +357,10 @@ def test_a_wrong_public_url_met_by_any_other_command_is_one_french_line(
     """A command that writes letters without saying so still ends in the French line (the
     root group checks the address when a ValueError escapes a command)."""
     from service.application import notice
-    from service.explanations import letters as explication
+    from service.explanations.legal import public_url
 
     monkeypatch.setenv("ALLOCATOR_PUBLIC_URL", "conseillers.gouv.fr")
-    monkeypatch.setattr(notice, "render", lambda fmt: explication.public_url())
+    monkeypatch.setattr(notice, "render", lambda fmt: public_url())
     result = CliRunner().invoke(main, ["notice"])
     assert result.exit_code == 2 and "Traceback" not in result.output, result.output
     assert result.output.startswith("configuration invalide : ALLOCATOR_PUBLIC_URL doit être")

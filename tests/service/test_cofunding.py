@@ -14,7 +14,7 @@ from service.analysis import simulate
 from service.application import cycle, export, pipeline
 from service.cli.main import main
 from service.contract.schemas import InvalidRequest, parse_round_request
-from service.explanations import letters as ex
+from service.explanations.wording import NBSP, nombre
 from tests.service.conftest import make_tokens
 from tests.service.test_explication import demo_payload
 
@@ -220,8 +220,8 @@ def test_explanation_shows_state_cost_and_cofunding(results: dict[str, Any]) -> 
     assert par["coutEtatCeTourEur"] == 30_000.0 * n
     assert par["cofinancementCeTourEur"] == 20_000.0 * n
     text = e["texte"]
-    assert f"cofinancement déclaré par votre structure : 20{ex.NBSP}000 €" in text
-    assert f"coût pour l'État : 30{ex.NBSP}000 € par poste" in text
+    assert f"cofinancement déclaré par votre structure : 20{NBSP}000 €" in text
+    assert f"coût pour l'État : 30{NBSP}000 € par poste" in text
     assert "Règle du cofinancement « neutre »" in text
     part = result["decisions"][4]["explication"]
     assert "50,0 % du coût standard" in part["texte"]
@@ -235,7 +235,7 @@ def test_prioritaire_explanation_states_the_factor(results: dict[str, Any]) -> N
     factor = e["details"]["cofunding_factor"]
     assert factor == pytest.approx(50_000 / 30_000)
     assert "Règle du cofinancement « prioritaire »" in e["texte"]
-    assert f"facteur cofinancement {ex.nombre(factor, 3)}" in e["texte"]
+    assert f"facteur cofinancement {nombre(factor, 3)}" in e["texte"]
     step = e["operations"]["etapes"][1]
     assert step["composanteAcces"][0] == pytest.approx(
         result["rapport"]["policy"]["weight_access"]

@@ -20,6 +20,19 @@ from allocator import ALL_MOTIFS, motifs
 from service.application.pipeline import dumps, run_round
 from service.contract.schemas import RoundRequest, parse_round_request
 from service.explanations import letters as ex
+from service.explanations.legal import (
+    CONTACT_ANCT,
+    DEPARTAGE,
+    MOTIF_LIBELLES,
+    REFERENCES_LEGALES,
+    SOURCES,
+    SOURCES_INTERNES,
+    TRIBUNAL_ADMINISTRATIF,
+)
+from service.explanations.levels import ENGINE_KEYS, PART_KEYS
+from service.explanations.meta import STATUT_PROPOSITION, STATUT_VALIDE, RoundMeta
+from service.explanations.render import markdown_html, render_html
+from service.explanations.wording import nombre
 
 ROOT = Path(__file__).resolve().parents[2]
 HARD = {motifs.TYPE_NON_ELIGIBLE, motifs.AVIS_PREFET_NEGATIF, motifs.SCORE_INSUFFISANT}
@@ -64,14 +77,14 @@ def real_pipeline_module() -> None:
 def check_decision(d: dict[str, Any], s: Any, result: dict[str, Any], request: Any) -> None:
     """The five parts, the mention and the text agree with the decision and the round."""
     e = d["explication"]
-    for key in (*ex.ENGINE_KEYS, *ex.PART_KEYS):
+    for key in (*ENGINE_KEYS, *PART_KEYS):
         assert key in e, key
     granted = d["nombreConseillersAttribues"]
     found = set(d["motifs"])
     report = result["rapport"]
     det = e["details"]
     # 1. mention
-    assert e["mention"]["references"] == list(ex.REFERENCES_LEGALES)
+    assert e["mention"]["references"] == list(REFERENCES_LEGALES)
     assert "CADA" in e["mention"]["recours"]
     # 2. contribution
     c = e["contribution"]
@@ -87,13 +100,13 @@ def check_decision(d: dict[str, Any], s: Any, result: dict[str, Any], request: A
     assert don["avisPrefet"]["valeur"] == (s.prefet[-1].avisPrefet if s.prefet else None)
     assert don["communeSiege"]["code"] == e["territoire"]["codeCommune"]
     assert don["indiceFragilite"]["valeur"] == e["territoire"]["indicateurs"]["score_global"]
-    assert don["indiceFragilite"]["millesime"] == ex.SOURCES["S3"].millesime
+    assert don["indiceFragilite"]["millesime"] == SOURCES["S3"].millesime
     assert don["conseillersExistants"]["departement"] == det["departement"]["existing"]
     for item in don.values():
         if isinstance(item, dict):
             assert item["sources"], item
             for code in item["sources"]:
-                assert code in ex.SOURCES or code in ex.SOURCES_INTERNES
+                assert code in SOURCES or code in SOURCES_INTERNES
     # 4. parameters
     par = e["parametres"]
     assert par["quota"] == request.quota == result["totaux"]["quota"]
@@ -128,15 +141,15 @@ def check_decision(d: dict[str, Any], s: Any, result: dict[str, Any], request: A
     for part in ("mention", "contribution", "donnees", "parametres", "operations"):
         assert e[part]["titre"] in text
     assert f"Résultat : {granted} poste" in text
-    assert f"total {ex.nombre(d['nombreConseillersCoselec'])} sur" in text
+    assert f"total {nombre(d['nombreConseillersCoselec'])} sur" in text
     for m in found:
-        assert ex.MOTIF_LIBELLES[m] in text
+        assert MOTIF_LIBELLES[m] in text
     for r in e["rangs"]:
         assert f"rang national {r}" in text
     if e["seuil"] is not None:
-        assert ex.nombre(e["seuil"], 1) in text
+        assert nombre(e["seuil"], 1) in text
     if cf["noteMinimale"] is not None:
-        assert ex.nombre(cf["noteMinimale"], 2) in text
+        assert nombre(cf["noteMinimale"], 2) in text
     assert e["resume"].startswith(f"{granted} poste")
 
 
@@ -148,7 +161,7 @@ def test_every_decision_explained(round_pair: tuple[RoundRequest, dict[str, Any]
     for d in result["decisions"]:
         check_decision(d, by_id[d["idPG"]], result, request)
         seen.update(d["motifs"])
-        assert d["explication"]["contribution"]["statut"] == ex.STATUT_PROPOSITION
+        assert d["explication"]["contribution"]["statut"] == STATUT_PROPOSITION
     # the round exercises refusals of several kinds
     assert {motifs.TYPE_NON_ELIGIBLE, motifs.AVIS_PREFET_NEGATIF, motifs.ACCORDE} <= seen
     assert result["sources"]["conseillersExistants"]["origine"] == "requete"
@@ -208,10 +221,10 @@ def test_committed_meta_and_override(round_pair: tuple[RoundRequest, dict[str, A
     request, result = round_pair
     d = next(x for x in result["decisions"] if x["nombreConseillersAttribues"] == 0)
     locked = {**d, "nombreConseillersAttribues": 1, "motifs": ["ACCORDE", "VERROUILLE"]}
-    meta = ex.RoundMeta(
+    meta = RoundMeta(
         round_id=7,
         mois="2021-07",
-        statut=ex.STATUT_VALIDE,
+        statut=STATUT_VALIDE,
         auteur="agence:a",
         cree_le="2021-07-01T09:00:00Z",
         valide_par="agence:b",
@@ -234,9 +247,9 @@ def test_committed_meta_and_override(round_pair: tuple[RoundRequest, dict[str, A
 
 
 def test_vocabulary_is_complete() -> None:
-    assert set(ex.MOTIF_LIBELLES) == set(ALL_MOTIFS)
+    assert set(MOTIF_LIBELLES) == set(ALL_MOTIFS)
     data_md = (ROOT / "DATA.md").read_text(encoding="utf-8")
-    for s in ex.SOURCES.values():
+    for s in SOURCES.values():
         assert f"| {s.id} |" in data_md and s.version.split("@")[-1] in data_md, s.id
 
 
@@ -246,7 +259,7 @@ def test_html_is_escaped() -> None:
         "nom": "<script>alert(1)</script>",
         "explication": {"texte": "# Titre\n\n## 1. A\n\n- <b>x</b>\n", "resume": "r <i>"},
     }
-    page = ex.render_html(entry)
+    page = render_html(entry)
     assert "<script>" not in page and "&lt;script&gt;" in page
     assert "<li>&lt;b&gt;x&lt;/b&gt;</li>" in page and "r &lt;i&gt;" in page
 
@@ -320,7 +333,7 @@ def test_pipeline_tie_goes_to_the_earliest_filing_instant(
     result = run_round(parse_round_request(_tied_pair(created_5, created_9)))
     assert {d["idPG"]: d["nombreConseillersAttribues"] for d in result["decisions"]} == {5: 0, 9: 1}
     letter = next(d for d in result["decisions"] if d["idPG"] == 5)["explication"]["texte"]
-    assert ex.DEPARTAGE in letter
+    assert DEPARTAGE in letter
 
 
 def test_contrainte_liante_names_the_departement_caps(real_pipeline_module: None) -> None:
@@ -444,15 +457,15 @@ def test_letter_gives_voies_et_delais_de_recours(
     for d in result["decisions"]:
         e = d["explication"]
         mention = e["texte"].split("## 2.")[0]
-        assert "recours gracieux" in mention and ex.CONTACT_ANCT in mention
+        assert "recours gracieux" in mention and CONTACT_ANCT in mention
         assert "recours contentieux devant le tribunal administratif de Paris" in mention
         assert "dans un délai de deux mois à compter de sa notification" in mention
         assert "www.telerecours.fr" in mention and "CADA" in mention
         voies = e["mention"]["voiesDeRecours"]
         assert voies["delaiMois"] == 2
-        assert voies["gracieux"] == ex.CONTACT_ANCT
-        assert voies["contentieux"] == ex.TRIBUNAL_ADMINISTRATIF
-    assert any("R421-1" in r for r in ex.REFERENCES_LEGALES)
+        assert voies["gracieux"] == CONTACT_ANCT
+        assert voies["contentieux"] == TRIBUNAL_ADMINISTRATIF
+    assert any("R421-1" in r for r in REFERENCES_LEGALES)
 
 
 def test_nom_cannot_inject_markdown_structure(
@@ -471,10 +484,10 @@ def test_nom_cannot_inject_markdown_structure(
             update={"nom": text, "prefet": [avis(avisPrefet="POSITIF", commentairePrefet=text)]}
         )
 
-    def meta(text: str) -> ex.RoundMeta:
-        return ex.RoundMeta(
+    def meta(text: str) -> RoundMeta:
+        return RoundMeta(
             round_id=3,
-            statut=ex.STATUT_VALIDE,
+            statut=STATUT_VALIDE,
             valide_par=text,
             verrous={d["idPG"]: {"nombre": 0, "motif": text, "auteur": text}},
         )
@@ -495,6 +508,6 @@ def test_nom_cannot_inject_markdown_structure(
         )["texte"]
         assert shape(text) == shape(plain)
         assert "Mairie ## 7. Décision annulée - Vous obtenez 10 postes # Titre - item" in text
-        page = ex.markdown_html(text)
+        page = markdown_html(text)
         assert page.count("<h1>") == 1
         assert "<li>Vous obtenez 10 postes" not in page and "<h2>7." not in page

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from service import create_app
-from service.explanations import letters as ex
+from service.explanations.wording import date_en_clair
 from tests.service.conftest import make_tokens, structure_doc
 from tests.service.test_app import assert_problem
 from tests.service.test_explication import check_decision, demo_payload
@@ -82,7 +82,7 @@ def test_committed_explanations_name_the_committee(committed: dict[str, Any]) ->
         assert c["tour"]["id"] == view["id"]
         assert e["donnees"]["conseillersExistants"]["etatAu"] == view["creeLe"]
         # who decided, in words; the recorded author stays in the data, never in the letter
-        quand = ex.date_en_clair(view["valideLe"])
+        quand = date_en_clair(view["valideLe"])
         assert f"Décision prise par le comité de sélection de l'ANCT le {quand}" in e["texte"]
         assert view["validePar"] not in e["texte"]
         check_decision({**d, "explication": e}, by_id[d["idPG"]], result, request)

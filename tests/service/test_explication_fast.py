@@ -24,13 +24,15 @@ from hypothesis import strategies as st
 
 from service.contract.schemas import RoundRequest, parse_round_request
 from service.explanations import letters as ex
+from service.explanations.meta import STATUT_BROUILLON, STATUT_VALIDE, RoundMeta
+from service.explanations.wording import nombre, nombres_1, par_poste, postes
 from tests.service.test_explication import demo_payload
 
 NBSP = "\u202f"
 
 
 def nombre_reference(value: Any, decimales: int = 0) -> str:
-    """:func:`service.explanations.letters.nombre` as it was written before its fast paths."""
+    """:func:`service.explanations.wording.nombre` as it was written before its fast paths."""
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return "—"
     if isinstance(value, bool):
@@ -73,13 +75,13 @@ NUMBERS = st.one_of(
 @example(value=True, decimales=0)
 @example(value=2**53 + 1, decimales=0)
 def test_nombre_matches_the_reference(value: Any, decimales: int) -> None:
-    same_outcome(nombre_reference, ex.nombre, value, decimales)
+    same_outcome(nombre_reference, nombre, value, decimales)
 
 
 @settings(max_examples=300, deadline=None, database=None)
 @given(value=NUMBERS, decimales=st.sampled_from([-1, 10, 12, True, False, 1.0]))
 def test_nombre_odd_decimals_match_the_reference(value: Any, decimales: Any) -> None:
-    same_outcome(nombre_reference, ex.nombre, value, decimales)
+    same_outcome(nombre_reference, nombre, value, decimales)
 
 
 def test_nombre_other_numeric_types_match_the_reference() -> None:
@@ -89,7 +91,7 @@ def test_nombre_other_numeric_types_match_the_reference() -> None:
 
     for value in (np.float64(1234.56), np.int64(-98765), Decimal("1234.5"), Fraction(7, 3)):
         for decimales in (0, 1, 2):
-            same_outcome(nombre_reference, ex.nombre, value, decimales)
+            same_outcome(nombre_reference, nombre, value, decimales)
 
 
 LISTS = st.lists(
@@ -111,15 +113,15 @@ LISTS = st.lists(
 @example(values=[999.95, 1.0])
 @example(values=[-0.0])
 def test_number_lists_match_nombre(values: list[Any]) -> None:
-    assert ex._nombres_1(values) == [nombre_reference(v, 1) for v in values]
-    assert ex._par_poste(values) == ", ".join(
+    assert nombres_1(values) == [nombre_reference(v, 1) for v in values]
+    assert par_poste(values) == ", ".join(
         f"poste {k} : {nombre_reference(v, 1)}" for k, v in enumerate(values, 1)
     )
 
 
 @given(n=st.integers(-5, 1500))
 def test_postes(n: int) -> None:
-    assert ex._postes(n) == f"{nombre_reference(n)} poste" + ("s" if abs(n) > 1 else "")
+    assert postes(n) == f"{nombre_reference(n)} poste" + ("s" if abs(n) > 1 else "")
 
 
 # -- whole explanations: the per-round wording is independent of what was explained before ----
@@ -173,13 +175,13 @@ def rounds() -> list[tuple[RoundRequest, dict[str, Any]]]:
     return out
 
 
-def metas(result: Mapping[str, Any]) -> Iterator[ex.RoundMeta | None]:
+def metas(result: Mapping[str, Any]) -> Iterator[RoundMeta | None]:
     ids = [int(d["idPG"]) for d in result["decisions"]]
     yield None
-    yield ex.RoundMeta(round_id=4, mois="2021-06", statut=ex.STATUT_BROUILLON, auteur="a")
-    yield ex.RoundMeta(
+    yield RoundMeta(round_id=4, mois="2021-06", statut=STATUT_BROUILLON, auteur="a")
+    yield RoundMeta(
         round_id=5,
-        statut=ex.STATUT_VALIDE,
+        statut=STATUT_VALIDE,
         cree_le="2021-06-01T09:00:00Z",
         valide_par="b",
         valide_le="2021-06-20T09:00:00Z",

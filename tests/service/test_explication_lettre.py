@@ -27,6 +27,20 @@ from service import create_app
 from service.application import notice, pipeline
 from service.contract.schemas import RoundRequest, parse_round_request
 from service.explanations import letters as ex
+from service.explanations.essentiel import ESSENTIEL_MOTS_MAX, paragraphe_essentiel
+from service.explanations.legal import (
+    DECIDEUR,
+    DEFAULT_PUBLIC_URL,
+    NOTICE_TITRE,
+    PUBLIC_URL_ENV,
+    SOURCES,
+    SOURCES_INTERNES,
+    public_url,
+)
+from service.explanations.meta import STATUT_BROUILLON, STATUT_PROPOSITION, STATUT_VALIDE, RoundMeta
+from service.explanations.render import render_html
+from service.explanations.tour import Tour
+from service.explanations.wording import auteur_en_clair, date_en_clair, nombre, pluriel, une_ligne
 from tests.service.test_explication import CODES, _knapsack_payload, demo_payload
 
 #: The fragments by which each reason of the opening paragraph is recognised.
@@ -74,9 +88,7 @@ def extrait(text: str, mots: int = 15) -> str:
 # -- the opening paragraph ------------------------------------------------------------------------
 
 
-def check_opening(
-    d: dict[str, Any], e: dict[str, Any], s: Any, meta: ex.RoundMeta | None
-) -> set[str]:
+def check_opening(d: dict[str, Any], e: dict[str, Any], s: Any, meta: RoundMeta | None) -> set[str]:
     """The opening paragraph of one decision's letter says what the decision's data say.
 
     Returns the motif codes it gives as reasons.
@@ -87,16 +99,16 @@ def check_opening(
     total = d["nombreConseillersCoselec"]
     souhaites = s.nombreConseillersSouhaites
     already = s.already_granted
-    valide = meta is not None and meta.statut == ex.STATUT_VALIDE
+    valide = meta is not None and meta.statut == STATUT_VALIDE
     locked = motifs.VERROUILLE in found or (meta is not None and d["idPG"] in meta.verrous)
     # short, plain, first
-    assert len(para.split()) <= ex.ESSENTIEL_MOTS_MAX, (len(para.split()), para)
-    assert para == ex.une_ligne(para) and not para.startswith(("#", "-"))
+    assert len(para.split()) <= ESSENTIEL_MOTS_MAX, (len(para.split()), para)
+    assert para == une_ligne(para) and not para.startswith(("#", "-"))
     head, first, rest = e["texte"].split("\n\n", 2)
     assert head.startswith("# Explication de la décision") and first == para
     assert rest.startswith("## 1. ")
     # what was asked, what is granted, who decided
-    assert para.startswith(f"Vous avez demandé {ex.pluriel(souhaites, 'poste')} de conseiller")
+    assert para.startswith(f"Vous avez demandé {pluriel(souhaites, 'poste')} de conseiller")
     lock = meta.verrous.get(d["idPG"]) if meta is not None else None
     plain = para  # without the committee's reason (free text) that it quotes
     if lock and lock.get("motif"):
@@ -104,26 +116,26 @@ def check_opening(
         assert quoted in para
         plain = para.replace(quoted, "", 1)
     if already:
-        assert f", dont {ex.pluriel(already, 'déjà obtenu', 'déjà obtenus')}." in plain
-        assert f" {ex.nombre(total)} sur {ex.nombre(souhaites)}." in plain
+        assert f", dont {pluriel(already, 'déjà obtenu', 'déjà obtenus')}." in plain
+        assert f" {nombre(total)} sur {nombre(souhaites)}." in plain
     if locked:
-        assert f"fixé à {ex.pluriel(granted, 'poste')}" in plain
+        assert f"fixé à {pluriel(granted, 'poste')}" in plain
     elif valide:
         assert (
-            f"vous attribue {ex.pluriel(granted, 'poste')} dans ce tour" in plain
+            f"vous attribue {pluriel(granted, 'poste')} dans ce tour" in plain
             if granted
             else "ne vous attribue pas de poste dans ce tour" in plain
         )
     else:
         assert (
-            f"propose de vous attribuer {ex.pluriel(granted, 'poste')} dans ce tour" in plain
+            f"propose de vous attribuer {pluriel(granted, 'poste')} dans ce tour" in plain
             if granted
             else "ne propose pas de poste pour vous dans ce tour" in plain
         )
     if valide:
         assert meta is not None
         assert "comité de sélection de l'ANCT" in plain
-        assert f"(décision du {ex.date_en_clair(meta.valide_le)})" in plain
+        assert f"(décision du {date_en_clair(meta.valide_le)})" in plain
         assert plain.endswith(RECOURS)
     else:
         assert plain.endswith(PAS_ENCORE) and "Ce n'est pas encore une décision" in plain
@@ -135,11 +147,11 @@ def check_opening(
     if motifs.VERROUILLE in found:
         assert given_ == {motifs.VERROUILLE}
     # with the decision's numbers
-    allowed = {ex.nombre(x) for x in (souhaites, already, granted, total, 100) if x is not None}
+    allowed = {nombre(x) for x in (souhaites, already, granted, total, 100) if x is not None}
     if meta is not None and meta.valide_le:
         allowed |= {str(int(meta.valide_le[8:10])), meta.valide_le[:4]}
     if lock and lock.get("proposition") is not None:
-        allowed.add(ex.nombre(int(lock["proposition"])))
+        allowed.add(nombre(int(lock["proposition"])))
     regles = e["parametres"]["regles"]
     if motifs.SCORE_INSUFFISANT in given_:
         note = e["donnees"]["noteProjet"]["valeur"]
@@ -147,12 +159,12 @@ def check_opening(
         assert f"({fr(note)}/100) est sous la note minimale du tour ({fr(minimum)}/100)" in plain
         allowed |= {fr(note), fr(minimum)}
     if motifs.QUOTA_EPUISE in given_ and (e["parametres"]["quota"] or 0) > 1:
-        assert f"les {ex.pluriel(e['parametres']['quota'], 'poste')} de ce tour" in plain
-        allowed.add(ex.nombre(e["parametres"]["quota"]))
+        assert f"les {pluriel(e['parametres']['quota'], 'poste')} de ce tour" in plain
+        allowed.add(nombre(e["parametres"]["quota"]))
     if motifs.PLAFOND_STRUCTURE in given_:
         cap = regles["PLAFOND_STRUCTURE"]["valeur"]
-        assert f"plus de {ex.pluriel(cap, 'poste')} en tout" in plain
-        allowed.add(ex.nombre(cap))
+        assert f"plus de {pluriel(cap, 'poste')} en tout" in plain
+        allowed.add(nombre(cap))
     # what the applicant can do next: only what is true of the decision
     cf = e["contrefactuel"]
     if "aurait valu un poste de plus" in plain:
@@ -241,7 +253,7 @@ def varied_rounds(draw: st.DrawFn) -> dict[str, Any]:
 
 def metas(
     result: dict[str, Any], motif: str = "zone blanche", auteur: str = "cli:root"
-) -> Iterator[ex.RoundMeta | None]:
+) -> Iterator[RoundMeta | None]:
     """A stateless proposal, a draft, and the committed round (its locks with their reasons)."""
     verrous = {
         d["idPG"]: {
@@ -255,11 +267,11 @@ def metas(
         if motifs.VERROUILLE in d["motifs"]
     }
     yield None
-    yield ex.RoundMeta(round_id=4, mois="2021-06", statut=ex.STATUT_BROUILLON, auteur=auteur)
-    yield ex.RoundMeta(
+    yield RoundMeta(round_id=4, mois="2021-06", statut=STATUT_BROUILLON, auteur=auteur)
+    yield RoundMeta(
         round_id=4,
         mois="2021-06",
-        statut=ex.STATUT_VALIDE,
+        statut=STATUT_VALIDE,
         auteur=auteur,
         cree_le="2021-06-01T09:00:00Z",
         valide_par=auteur,
@@ -270,7 +282,7 @@ def metas(
 
 def explained(
     request: RoundRequest, result: dict[str, Any], **kw: Any
-) -> Iterator[tuple[dict[str, Any], dict[str, Any], Any, ex.RoundMeta | None]]:
+) -> Iterator[tuple[dict[str, Any], dict[str, Any], Any, RoundMeta | None]]:
     by_id = {s.idPG: s for s in request.structures}
     for meta in metas(result, **kw):
         letters = ex.explain_round(result, request, meta)
@@ -335,7 +347,7 @@ def rounds() -> list[tuple[RoundRequest, dict[str, Any]]]:
     note=st.one_of(st.none(), st.floats(0, 100)),
     score=st.one_of(st.none(), st.floats(0, 100)),
     nested=st.booleans(),
-    statut=st.sampled_from([ex.STATUT_PROPOSITION, ex.STATUT_BROUILLON, ex.STATUT_VALIDE]),
+    statut=st.sampled_from([STATUT_PROPOSITION, STATUT_BROUILLON, STATUT_VALIDE]),
     reason=st.one_of(st.none(), st.text(max_size=2000)),
     kind=st.sampled_from(["COMMUNE", "PRIVATE", "GIP", "type inconnu de la structure"]),
 )
@@ -355,10 +367,10 @@ def test_opening_paragraph_is_short_whatever_the_motifs_and_numbers(
     _, result = rounds[4]  # a knapsack round: a budget, caps and every number known
     granted, total, asked, already = numbers
     lock = None if reason is None else {"nombre": granted, "motif": reason, "proposition": asked}
-    meta = ex.RoundMeta(round_id=3, statut=statut, valide_le=VALIDE_LE, auteur="cli:root")
-    tour = ex._Tour(result, None if statut == ex.STATUT_PROPOSITION else meta)
+    meta = RoundMeta(round_id=3, statut=statut, valide_le=VALIDE_LE, auteur="cli:root")
+    tour = Tour(result, None if statut == STATUT_PROPOSITION else meta)
     c = tour.calcul(1_000_000)
-    para = ex._essentiel(
+    para = paragraphe_essentiel(
         tour,
         c,
         found,
@@ -373,8 +385,8 @@ def test_opening_paragraph_is_short_whatever_the_motifs_and_numbers(
         nested=nested,
     )
     target(float(len(para.split())))  # search for the longest paragraph
-    assert len(para.split()) <= ex.ESSENTIEL_MOTS_MAX, (len(para.split()), para)
-    assert para == ex.une_ligne(para)
+    assert len(para.split()) <= ESSENTIEL_MOTS_MAX, (len(para.split()), para)
+    assert para == une_ligne(para)
 
 
 def test_opening_paragraph_gives_every_kind_of_reason(
@@ -402,9 +414,9 @@ def test_opening_paragraph_of_a_committed_partial_grant(
     meta = list(metas(result))[-1]
     e = ex.explain_decision(d, s, result, meta)
     assert e["essentiel"] == (
-        f"Vous avez demandé {ex.pluriel(s.nombreConseillersSouhaites, 'poste')} de conseiller "
+        f"Vous avez demandé {pluriel(s.nombreConseillersSouhaites, 'poste')} de conseiller "
         "numérique. Le comité de sélection de l'ANCT vous attribue "
-        f"{ex.pluriel(d['nombreConseillersAttribues'], 'poste')} dans ce tour (décision du 20 "
+        f"{pluriel(d['nombreConseillersAttribues'], 'poste')} dans ce tour (décision du 20 "
         "juin 2021). Raisons : les 25 postes de ce tour ont tous été attribués ; votre poste "
         "suivant était moins prioritaire que le dernier attribué (besoin du territoire, "
         "conseillers déjà présents, note du projet). Vous pouvez "
@@ -427,7 +439,7 @@ def test_a_long_committee_reason_is_cut_in_the_opening_paragraph_only(
     by_id = {s.idPG: s for s in request.structures}
     for d, e, _, meta in explained(request, result, motif=reason):
         if meta is not None and d["idPG"] in meta.verrous:
-            assert len(e["essentiel"].split()) <= ex.ESSENTIEL_MOTS_MAX
+            assert len(e["essentiel"].split()) <= ESSENTIEL_MOTS_MAX
             assert "« mot0 mot1" in e["essentiel"] and "mot15" not in e["essentiel"]
             assert reason in e["texte"].split("## 2.")[1]  # quoted whole in part 2
             check_opening(d, e, by_id[d["idPG"]], meta)
@@ -438,12 +450,12 @@ def test_html_page_opens_with_the_paragraph_not_a_second_summary(
 ) -> None:
     _, result = rounds[0]
     d = result["decisions"][0]
-    page = ex.render_html({"idPG": d["idPG"], "nom": "Mairie", "explication": d["explication"]})
+    page = render_html({"idPG": d["idPG"], "nom": "Mairie", "explication": d["explication"]})
     body = page.split("<body>")[1]
     assert body.index("<h1>") < body.index("<p>Vous avez demandé") < body.index("<h2>")
     assert 'class="resume"' not in page
     older = {k: v for k, v in d["explication"].items() if k != "essentiel"}
-    assert 'class="resume"' in ex.render_html({"idPG": d["idPG"], "explication": older})
+    assert 'class="resume"' in render_html({"idPG": d["idPG"], "explication": older})
 
 
 # -- numbers and words agree ----------------------------------------------------------------------
@@ -473,9 +485,9 @@ def check_agreement(text: str) -> None:
     decimales=st.integers(0, 3),
 )
 def test_pluriel_agrees_with_the_number_as_printed(value: float, decimales: int) -> None:
-    text = ex.pluriel(value, "poste attribué", "postes attribués", decimales)
+    text = pluriel(value, "poste attribué", "postes attribués", decimales)
     number, _, words = text.partition(" poste")
-    assert number == ex.nombre(value, decimales)
+    assert number == nombre(value, decimales)
     assert words.startswith("s attribués") is (abs(valeur(number)) >= 2)
     check_agreement(text)
 
@@ -521,10 +533,10 @@ def test_letter_never_names_a_technical_id_as_who_decided(
     request, result = rounds[1]
     by_id = {s.idPG: s for s in request.structures}
     d = next(x for x in result["decisions"] if motifs.VERROUILLE in x["motifs"])
-    meta = ex.RoundMeta(
+    meta = RoundMeta(
         round_id=9,
         mois="2021-06",
-        statut=ex.STATUT_VALIDE,
+        statut=STATUT_VALIDE,
         auteur="cli:root",
         cree_le="2021-06-01T09:00:00Z",
         valide_par="agence:7",
@@ -550,7 +562,7 @@ def test_letter_never_names_a_technical_id_as_who_decided(
     # the recorded ids stay in the data, for the audit
     assert e["contribution"]["validePar"] == "agence:7"
     assert e["contribution"]["preparePar"] == "cli:root"
-    assert e["contribution"]["decideur"] == ex.DECIDEUR
+    assert e["contribution"]["decideur"] == DECIDEUR
 
 
 @pytest.mark.parametrize(
@@ -569,7 +581,7 @@ def test_letter_never_names_a_technical_id_as_who_decided(
     ],
 )
 def test_recorded_authors_in_words(recorded: str | None, words: str | None) -> None:
-    assert ex.auteur_en_clair(recorded) == words
+    assert auteur_en_clair(recorded) == words
 
 
 @pytest.mark.parametrize(
@@ -582,7 +594,7 @@ def test_recorded_authors_in_words(recorded: str | None, words: str | None) -> N
     ],
 )
 def test_dates_in_words(iso: str, words: str) -> None:
-    assert ex.date_en_clair(iso) == words
+    assert date_en_clair(iso) == words
 
 
 # -- the notice, cited by its title and public address ---------------------------------------------
@@ -592,21 +604,20 @@ def test_letter_cites_the_notice_by_title_and_public_address(
     rounds: list[tuple[RoundRequest, dict[str, Any]]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     request, result = rounds[0]
-    monkeypatch.delenv(ex.PUBLIC_URL_ENV, raising=False)
+    monkeypatch.delenv(PUBLIC_URL_ENV, raising=False)
     for _, e, _, _ in explained(request, result):
         assert (
-            f"« {ex.NOTICE_TITRE} », publiée à l'adresse {ex.DEFAULT_PUBLIC_URL}/v1/notice"
-            in e["texte"]
+            f"« {NOTICE_TITRE} », publiée à l'adresse {DEFAULT_PUBLIC_URL}/v1/notice" in e["texte"]
         )
         assert "GET /v1/notice" not in e["texte"] and "(notice," not in e["texte"]
-    monkeypatch.setenv(ex.PUBLIC_URL_ENV, "https://conseillers.exemple.gouv.fr/")
+    monkeypatch.setenv(PUBLIC_URL_ENV, "https://conseillers.exemple.gouv.fr/")
     letters = ex.explain_round(result, request)
     for text in (x["texte"] for x in letters.values()):
         assert (
             "« Notice publique de l'algorithme d'attribution des conseillers numériques », "
             "publiée à l'adresse https://conseillers.exemple.gouv.fr/v1/notice." in text
         )
-    assert notice.render("md").startswith(f"# {ex.NOTICE_TITRE}\n")
+    assert notice.render("md").startswith(f"# {NOTICE_TITRE}\n")
 
 
 @pytest.mark.parametrize(
@@ -625,11 +636,11 @@ def test_letter_cites_the_notice_by_title_and_public_address(
 def test_a_public_url_the_letters_could_not_cite_is_refused(
     bad: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    monkeypatch.setenv(ex.PUBLIC_URL_ENV, bad)
-    with pytest.raises(ValueError, match=ex.PUBLIC_URL_ENV):
-        ex.public_url()
+    monkeypatch.setenv(PUBLIC_URL_ENV, bad)
+    with pytest.raises(ValueError, match=PUBLIC_URL_ENV):
+        public_url()
     monkeypatch.setenv("ALLOCATOR_INSTANCE_PATH", str(tmp_path))
-    with pytest.raises(RuntimeError, match=ex.PUBLIC_URL_ENV):
+    with pytest.raises(RuntimeError, match=PUBLIC_URL_ENV):
         create_app({"DATABASE_URL": f"sqlite:///{tmp_path / 's.sqlite3'}"})
 
 
@@ -644,11 +655,11 @@ def check_sources(e: dict[str, Any]) -> None:
     numbering = {x["numero"]: x["source"] for x in e["donnees"]["sourcesCitees"]}
     assert list(numbering) == [f"S{n}" for n in first]
     for m in re.finditer(r"\b(S\d+) : ", texte):
-        assert texte[m.end() :].startswith(ex.SOURCES[numbering[m.group(1)]].court), m.group(0)
+        assert texte[m.end() :].startswith(SOURCES[numbering[m.group(1)]].court), m.group(0)
     for item in e["donnees"].values():
         if isinstance(item, dict):  # the data keep the ids of DATA.md
             for code in item["sources"]:
-                assert code in ex.SOURCES or code in ex.SOURCES_INTERNES
+                assert code in SOURCES or code in SOURCES_INTERNES
 
 
 def test_letter_sources_are_numbered_without_gaps(

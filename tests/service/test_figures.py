@@ -340,11 +340,11 @@ def test_page_and_command_line_share_the_french_number_formatting(
 ) -> None:
     """One formatting: the page's filters are :mod:`service.application.figures`' functions (the
     letters'
-    :func:`service.explanations.letters.nombre`), not a twin."""
-    from service.explanations import letters as explication
+    :func:`service.explanations.wording.nombre`), not a twin."""
+    from service.explanations.wording import nombre
 
     filters = figures_store["app"].jinja_env.filters
-    assert filters["nombre"] is figures.nombre is explication.nombre
+    assert filters["nombre"] is figures.nombre is nombre
     assert filters["pct"] is figures.pourcentage and filters["euros"] is figures.euros
     assert figures.euros(6_400_000) == f"6{NNBSP}400{NNBSP}000 €"
     assert figures.pourcentage(0.268) == f"26,8{NNBSP}%"

@@ -13,7 +13,7 @@ import allocator
 from allocator import ALL_MOTIFS, RoundPolicy, SolverConfig
 from geodata import AccessParams, NeedParams
 from service.application import notice
-from service.explanations.letters import POLICY_DOCS, SOLVER_DOCS
+from service.explanations.legal import POLICY_DOCS, SOLVER_DOCS
 
 
 def _defaults(cls: type) -> dict[str, Any]:
@@ -115,9 +115,9 @@ def test_notice_says_a_missing_created_at_ranks_last() -> None:
 
 
 def test_notice_gives_voies_et_delais_de_recours() -> None:
-    from service.explanations import letters as ex
+    from service.explanations.legal import VOIES_DE_RECOURS
 
     section = notice.render("md").split("## 9.")[1]
-    for line in ex.VOIES_DE_RECOURS:
+    for line in VOIES_DE_RECOURS:
         assert line in section
     assert "tribunal administratif" in section and "recours gracieux" in section

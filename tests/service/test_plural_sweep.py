@@ -12,7 +12,7 @@ Three sweeps, each over everything it can reach rather than one example:
 
 Every README command (real engine, national demo) is swept as well, in
 ``tests/test_readme_commands.py``. The one rule of agreement is
-:func:`service.explanations.letters.pluriel` (``pluriel`` filter in the templates).
+:func:`service.explanations.wording.pluriel` (``pluriel`` filter in the templates).
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from hypothesis import strategies as st
 
 from service.application import figures
 from service.cli.main import main
-from service.explanations import letters as explication
+from service.explanations.wording import est_pluriel, nombre
 from service.store.db import Database
 from tests.service.conftest import make_tokens, structure_doc
 
@@ -101,8 +101,8 @@ def test_the_sweep_sees_a_parenthesised_plural(tmp_path: Path) -> None:
 def test_figure_labels_agree_by_the_one_rule(n: int, key: str) -> None:
     label = figures.FIGURES[key].libelle
     text = figures.compte(n, key)
-    assert text.startswith(explication.nombre(n) + " ")
-    assert text.endswith(label) == (explication.est_pluriel(n) or label == text.split(" ", 1)[1])
+    assert text.startswith(nombre(n) + " ")
+    assert text.endswith(label) == (est_pluriel(n) or label == text.split(" ", 1)[1])
     assert "(s)" not in text
 
 
