@@ -23,18 +23,16 @@ aware UTC datetime; default :func:`service.store.models.utcnow`) so that tests f
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
 
 from flask import Blueprint, Response, request
-from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from service.application import cycle, demandes, history, monthly, posts, replay
 from service.contract.documents import (
-    MAX_POSTS,
+    DemandeBody,
     EcheancesQuery,
-    Mois,
+    EventBody,
+    MonthlyRoundBody,
     ProgrammeQuery,
-    UtcDateTime,
     parse_model,
     parse_query,
 )
@@ -50,7 +48,6 @@ from service.contract.responses import (
     ProgrammeOut,
     ReplayOut,
 )
-from service.contract.schemas import PolitiqueIn
 from service.http.operations import CONFLICT, ID_PG, NUMERO, ROUND_ID, operation, reply
 from service.http.web import (
     clock,
@@ -69,32 +66,6 @@ bp = Blueprint("v1_cycle", __name__, url_prefix="/v1")
 def now() -> datetime:
     """The application's clock (``CLOCK`` in the config, tests freeze it): :func:`web.clock`."""
     return clock()
-
-
-class MonthlyRoundBody(BaseModel):
-    """``POST /v1/rounds/mensuel``: the round of ``mois`` on the monthly cadence."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
-
-    mois: Mois
-    quota: Annotated[StrictInt, Field(ge=0, le=MAX_POSTS)] | None = None
-    politique: PolitiqueIn | None = None
-
-
-class EventBody(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    type: Literal[posts.EVENT_TYPES]  # type: ignore[valid-type]
-    date: UtcDateTime | None = None
-    commentaire: Annotated[str, Field(max_length=2000)] | None = None
-
-
-class DemandeBody(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    type: Literal["AJOUT", "RESTITUTION"]
-    nombre: Annotated[StrictInt, Field(ge=1, le=1000)]
-    motif: Annotated[str, Field(max_length=2000)] = ""
 
 
 def _date_arg() -> datetime:
