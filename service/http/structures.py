@@ -70,9 +70,12 @@ EXPLICATION = Param(
     "requête avec explication=complete (même résultat, hors durée de calcul). Toute autre "
     "valeur : 422 nommant le paramètre.",
 )
-#: Every form of a territory code (``service.application.territoires.CODE_RE``, any level).
+#: Every form of a territory code (``service.application.territoires.CODE_RE``, any level), in
+#: a fixed order (shortest first, then by text: the same document from every process).
 TERRITORY_CODE_PATTERN = (
-    "^(" + "|".join(sorted({p.pattern for p in territoires.CODE_RE.values()}, key=len)) + ")$"
+    "^("
+    + "|".join(sorted({p.pattern for p in territoires.CODE_RE.values()}, key=lambda p: (len(p), p)))
+    + ")$"
 )
 NIVEAU = path_param(
     "niveau", "niveau", {"type": "string", "enum": ["departement", "epci", "commune"]}, None
