@@ -2,7 +2,9 @@
 
 - every route of the app's ``url_map`` (except static files, the agency's HTML pages under
   ``/agence`` and the ``/docs`` page) is a documented operation, and every documented operation
-  is a route;
+  is a route: a view routed without ``operation(...)`` (:mod:`service.http.operations`) fails;
+- the body model a view declares is the one it validates with (an empty object is refused
+  naming exactly that model's required fields);
 - the declared security matches the view (``requires(...)`` roles, or public), and is enforced;
 - request bodies are ``$ref`` to the very pydantic models the views validate with, and the views
   reject a non-object body with a 422 problem;
@@ -175,6 +177,26 @@ def test_views_validate_their_documented_body(
             )
             assert response.status_code == 422, (method, path, response.json)
             assert response.json["errors"][0]["champ"] == "(corps)", (method, path)
+
+
+def test_views_validate_with_their_declared_model(
+    sqlite_app: Flask, sqlite_client: Any, sqlite_tokens: dict[str, dict[str, str]]
+) -> None:
+    """An empty object is refused naming exactly the required fields of the body model the view
+    declares (but those the path gives): the declaration is the model the view validates with."""
+    checked = []
+    for path, method, op in openapi.documented_routes(sqlite_app):
+        if op.body is None or not op.body_required:
+            continue
+        response = sqlite_client.open(
+            _example_path(path), method=method.upper(), json={}, headers=sqlite_tokens["admin"]
+        )
+        required = {name for name, f in op.body.model_fields.items() if f.is_required()}
+        required -= {p.name for p in op.params if p.location == "path"}
+        assert response.status_code == 422, (method, path, response.json)
+        assert {e["champ"] for e in response.json["errors"]} == required, (method, path)
+        checked.append(op.body.__name__)
+    assert "RoundRequest" in checked and "ScenariosIn" in checked and "EventBody" in checked
 
 
 def test_query_parameters_come_from_the_view_models(spec: dict[str, Any]) -> None:
