@@ -62,7 +62,7 @@ BEYOND_THE_SCHEMA: list[tuple[str, str, str]] = [
     ("idPG", "différent de celui du chemin", "two parameters: the body's idPG is the path's"),
     ("code", "attendu ; reçu", "two parameters: the code's form depends on the niveau"),
     ("variantes", "en double", "unique names across array items"),
-    (r"\(corps\)|structures", "en double", "unique idPG across array items"),
+    (r"\(corps\)|structures|requete", "en double", "unique idPG across array items"),
     ("siret", "clé de contrôle", "SIRET key (Luhn): not a pattern"),
     ("codeCommune|communesDesservies|code", "inconnu", "reference data: the COG"),
     ("codeCommune|communesDesservies", "hors programme", "reference data: overseas collectivities"),
