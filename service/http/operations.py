@@ -25,7 +25,7 @@ these records; a route without one is absent from the document, which
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
@@ -128,7 +128,7 @@ class Operation:
     params: tuple[Param, ...] = ()
     query: type[BaseModel] | None = None
     empty_as_absent: tuple[str, ...] = ()
-    errors: tuple[str, ...] = field(default=())
+    errors: tuple[str, ...] = ()
 
 
 def operation(
