@@ -140,12 +140,20 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     RuntimeError
         In production (``ENV == "production"``) without a secret key.
     """
-    from service import ui
-    from service.http import meta, problems
-    from service.http import structures as api
-    from service.http.web import check_request_text
-    from service.store.db import Database, default_sqlite_url
+    app = _configured_app(test_config)
+    production = app.config["ENV"] == "production"
+    _check_settings(app, production)
+    _trust_proxies(app)
+    _open_database(app, production)
+    logging.getLogger("service").setLevel(app.config["LOG_LEVEL"])
+    register_routes(app)
+    _install_hooks(app)
+    return app
 
+
+def _configured_app(test_config: dict[str, Any] | None) -> Flask:
+    """The bare app with its configuration layers (:data:`DEFAULTS`, instance file, environment,
+    ``test_config``)."""
     instance_path = os.environ.get("ALLOCATOR_INSTANCE_PATH") or os.path.join(
         os.getcwd(), "instance"
     )
@@ -157,8 +165,12 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.config.from_prefixed_env("ALLOCATOR")
     if test_config is not None:
         app.config.from_mapping(test_config)
+    return app
 
-    production = app.config["ENV"] == "production"
+
+def _check_settings(app: Flask, production: bool) -> None:
+    """Refuse to start on a missing or development secret in production, a setting that is not a
+    whole number, an unusable public address or structure limit."""
     if not app.config.get("SECRET_KEY"):
         if production:
             raise RuntimeError(
@@ -170,11 +182,6 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     _check_whole_settings(app.config)
     _check_public_url(production)
-    if app.config["PROXY_FIX"]:
-        from werkzeug.middleware.proxy_fix import ProxyFix
-
-        hops = app.config["PROXY_FIX"]
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
     for name, default in (
         ("MAX_STRUCTURES", DEFAULT_MAX_STRUCTURES),
         ("MAX_SCENARIO_STRUCTURES", DEFAULT_MAX_SCENARIO_STRUCTURES),
@@ -183,6 +190,21 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
             app.config[name] = limit_setting(app.config.get(name), default)
         except ValueError as exc:
             raise RuntimeError(f"ALLOCATOR_{name} : {exc}") from None
+
+
+def _trust_proxies(app: Flask) -> None:
+    """Behind ``PROXY_FIX`` reverse proxies: trust their ``X-Forwarded-For``/``-Proto``."""
+    if app.config["PROXY_FIX"]:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        hops = app.config["PROXY_FIX"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
+
+
+def _open_database(app: Flask, production: bool) -> None:
+    """The app's :class:`~service.store.db.Database` (``app.extensions["allocator.db"]``),
+    upgraded when ``AUTO_MIGRATE`` says so (default: an embedded SQLite outside production)."""
+    from service.store.db import Database, default_sqlite_url
 
     url = app.config.get("DATABASE_URL") or default_sqlite_url(app.instance_path)
     app.config["DATABASE_URL"] = url = _normalise_url(str(url))
@@ -194,22 +216,32 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     if auto:
         database.upgrade()
 
-    logging.getLogger("service").setLevel(app.config["LOG_LEVEL"])
-    problems.register(app)
-    app.register_blueprint(meta.bp)
-    app.register_blueprint(api.bp)
+
+def register_routes(app: Flask) -> None:
+    """The error handler, the API's blueprints (each view declares its OpenAPI operation:
+    :mod:`service.http.operations`) and the agency's pages."""
+    from service import ui
+    from service.http import meta, problems
+    from service.http import rounds as api_cycle
+    from service.http import scenarios as api_scenarios  # scenario comparison (issue 7)
+    from service.http import structures as api
     from service.http import (
         transparence as api_transparence,
     )  # explanations and public notice (issue 6)
 
+    problems.register(app)
+    app.register_blueprint(meta.bp)
+    app.register_blueprint(api.bp)
     app.register_blueprint(api_transparence.bp)
-    from service.http import rounds as api_cycle
-
     app.register_blueprint(api_cycle.bp)
-    from service.http import scenarios as api_scenarios  # scenario comparison (issue 7)
-
     app.register_blueprint(api_scenarios.bp)
     ui.init_app(app)
+
+
+def _install_hooks(app: Flask) -> None:
+    """Per request: the timer, the storable-text rule on parameters and forms, the access log
+    line and the anti-framing headers."""
+    from service.http.web import check_request_text
 
     @app.before_request
     def _start_timer() -> None:
@@ -225,5 +257,3 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         return response
 
     app.after_request(forbid_framing)
-
-    return app

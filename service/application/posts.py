@@ -54,6 +54,7 @@ from sqlalchemy.orm import Session
 from allocator.programme import CONTRACT_DAYS, REASSESS_MONTHS, SELECTION_DAYS, VACANT_MONTHS
 from service.contract.errors import Conflict, NotFound
 from service.contract.schemas import FieldError, InvalidRequest
+from service.contract.vocabulary import EVENT_TYPES
 from service.store import repository as store
 from service.store.db import Database
 from service.store.models import (
@@ -75,7 +76,7 @@ TRANSITIONS: dict[str, tuple[tuple[str, ...], str]] = {
     "PRISE_DE_POSTE": (("EN_FORMATION",), "EN_POSTE"),
     "FIN_DE_CONTRAT": (FILLED, "TERMINE"),
 }
-EVENT_TYPES = tuple(TRANSITIONS)
+assert tuple(TRANSITIONS) == EVENT_TYPES
 
 MOTIF_RESTITUTION = "RESTITUTION"
 MOTIF_VACANCE = "VACANCE_PLUS_DE_6_MOIS"

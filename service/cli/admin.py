@@ -291,9 +291,8 @@ def round_draft(mois: str, quota: int | None, politique: str | None, as_json: bo
     service.application.cycle).
     """
     from service.application import monthly
-    from service.contract.documents import parse_model
+    from service.contract.documents import MonthlyRoundBody, parse_model
     from service.contract.schemas import FieldError, InvalidRequest, json_error
-    from service.http.rounds import MonthlyRoundBody
 
     payload: dict[str, Any] = {"mois": mois, "quota": quota}
     if politique is not None:

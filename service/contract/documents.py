@@ -36,7 +36,7 @@ from service.contract.schemas import (
     StructureIn,
     parse_model,
 )
-from service.contract.vocabulary import SERVER_FIELDS, STATUTS_PORTAIL, StatutName
+from service.contract.vocabulary import EVENT_TYPES, SERVER_FIELDS, STATUTS_PORTAIL, StatutName
 
 # re-exported from service.contract.schemas and service.contract.vocabulary
 __all__ = ["MAX_ID", "MAX_POSTS", "SERVER_FIELDS", "STATUTS_PORTAIL", "Mois", "Posts", "StatutName"]
@@ -145,6 +145,35 @@ class RoundDraftBody(BaseModel):
     mois: Mois
     quota: Annotated[StrictInt, Field(ge=0, le=MAX_POSTS)]
     politique: PolitiqueIn | None = None
+
+
+class MonthlyRoundBody(BaseModel):
+    """``POST /v1/rounds/mensuel``: the round of ``mois`` on the monthly cadence."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    mois: Mois
+    quota: Annotated[StrictInt, Field(ge=0, le=MAX_POSTS)] | None = None
+    politique: PolitiqueIn | None = None
+
+
+# -- posts ------------------------------------------------------------------------------------
+
+
+class EventBody(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    type: Literal[EVENT_TYPES]  # type: ignore[valid-type]
+    date: UtcDateTime | None = None
+    commentaire: Annotated[str, Field(max_length=2000)] | None = None
+
+
+class DemandeBody(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    type: Literal["AJOUT", "RESTITUTION"]
+    nombre: Annotated[StrictInt, Field(ge=1, le=1000)]
+    motif: Annotated[str, Field(max_length=2000)] = ""
 
 
 #: A motif of 3 to 1,000 characters, not only blanks (``str.strip``), without NUL.

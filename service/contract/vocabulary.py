@@ -35,6 +35,18 @@ assert set(StatutName.__args__) == set(STATUTS)  # type: ignore[attr-defined]
 #: others follow committee decisions.
 STATUTS_PORTAIL = ("CREEE", "ANNULEE", "ABANDON", "DOUBLON")
 
+#: Events of a post's life the portal reports (``POST .../postes/{numero}/evenements``), in the
+#: order of :data:`service.application.posts.TRANSITIONS`, which gives each its effect.
+EVENT_TYPES = (
+    "CANDIDAT_PRESENTE",
+    "CANDIDAT_SELECTIONNE",
+    "CANDIDAT_REFUSE",
+    "CONTRAT_SIGNE",
+    "ENTREE_EN_FORMATION",
+    "PRISE_DE_POSTE",
+    "FIN_DE_CONTRAT",
+)
+
 #: Fields of a structure document that the service alone decides: a lock (``verrou``: only a
 #: committee override of a round sets one), the coselec history (committed rounds and the admin
 #: history import write it) and the store's own view fields. A document carrying one is refused

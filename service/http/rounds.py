@@ -23,22 +23,32 @@ aware UTC datetime; default :func:`service.store.models.utcnow`) so that tests f
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
 
 from flask import Blueprint, Response, request
-from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from service.application import cycle, demandes, history, monthly, posts, replay
 from service.contract.documents import (
-    MAX_POSTS,
+    DemandeBody,
     EcheancesQuery,
-    Mois,
+    EventBody,
+    MonthlyRoundBody,
     ProgrammeQuery,
-    UtcDateTime,
     parse_model,
     parse_query,
 )
-from service.contract.schemas import PolitiqueIn
+from service.contract.responses import (
+    DemandeOut,
+    EcheancesAppliedOut,
+    EcheancesOut,
+    ImportHistoriqueOut,
+    MonthlyRoundOut,
+    PosteDetailOut,
+    PosteOut,
+    PostesOut,
+    ProgrammeOut,
+    ReplayOut,
+)
+from service.http.operations import CONFLICT, ID_PG, NUMERO, ROUND_ID, operation, reply
 from service.http.web import (
     clock,
     db,
@@ -58,32 +68,6 @@ def now() -> datetime:
     return clock()
 
 
-class MonthlyRoundBody(BaseModel):
-    """``POST /v1/rounds/mensuel``: the round of ``mois`` on the monthly cadence."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
-
-    mois: Mois
-    quota: Annotated[StrictInt, Field(ge=0, le=MAX_POSTS)] | None = None
-    politique: PolitiqueIn | None = None
-
-
-class EventBody(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    type: Literal[posts.EVENT_TYPES]  # type: ignore[valid-type]
-    date: UtcDateTime | None = None
-    commentaire: Annotated[str, Field(max_length=2000)] | None = None
-
-
-class DemandeBody(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    type: Literal["AJOUT", "RESTITUTION"]
-    nombre: Annotated[StrictInt, Field(ge=1, le=1000)]
-    motif: Annotated[str, Field(max_length=2000)] = ""
-
-
 def _date_arg() -> datetime:
     args = request.args.copy()
     if not args.get("date"):  # absent or empty: now
@@ -92,6 +76,11 @@ def _date_arg() -> datetime:
 
 
 @bp.post("/rounds/mensuel")
+@operation(
+    "Préparer le tour du mois (cadence mensuelle, quota par défaut)",
+    {"201": reply(MonthlyRoundOut, "brouillon créé"), **CONFLICT},
+    body=MonthlyRoundBody,
+)
 @requires("agence")
 @idempotent
 def post_monthly_round() -> Response:
@@ -103,6 +92,14 @@ def post_monthly_round() -> Response:
 
 
 @bp.post("/rounds/import-historique")
+@operation(
+    "Importer les comités 2021 (fichier embarqué) comme historique validé",
+    {
+        "200": reply(ImportHistoriqueOut, "historique déjà importé"),
+        "201": reply(ImportHistoriqueOut, "historique importé"),
+        **CONFLICT,
+    },
+)
 @requires("agence")
 def post_import_history() -> Response:
     summary = history.import_history(db(), author=principal().name)
@@ -110,6 +107,11 @@ def post_import_history() -> Response:
 
 
 @bp.get("/rounds/<int:round_id>/rejeu")
+@operation(
+    "Rejouer un tour depuis son instantané : certificat de reproductibilité",
+    {"200": reply(ReplayOut, "certificat")},
+    params=[ROUND_ID],
+)
 @requires("agence", "analyste")
 def get_replay(round_id: int) -> Response:
     route_id(round_id, "tour")
@@ -117,6 +119,12 @@ def get_replay(round_id: int) -> Response:
 
 
 @bp.get("/programme")
+@operation(
+    "État du programme : enveloppe, postes par état, coûts par tour et département",
+    {"200": reply(ProgrammeOut, "état du programme")},
+    query=ProgrammeQuery,
+    errors=("422",),
+)
 @requires("portail", "agence", "analyste")
 def get_programme() -> Response:
     duree = parse_query(ProgrammeQuery, request.args).duree
@@ -124,6 +132,11 @@ def get_programme() -> Response:
 
 
 @bp.get("/structures/<int:id_pg>/postes")
+@operation(
+    "Postes de la structure (état, échéances) et ses demandes",
+    {"200": reply(PostesOut, "postes et demandes")},
+    params=[ID_PG],
+)
 @requires("portail", "agence", "analyste")
 def get_posts(id_pg: int) -> Response:
     route_id(id_pg, "structure")
@@ -131,6 +144,11 @@ def get_posts(id_pg: int) -> Response:
 
 
 @bp.get("/structures/<int:id_pg>/postes/<int:numero>")
+@operation(
+    "Un poste de la structure et son historique d'événements",
+    {"200": reply(PosteDetailOut, "poste")},
+    params=[ID_PG, NUMERO],
+)
 @requires("portail", "agence", "analyste")
 def get_post(id_pg: int, numero: int) -> Response:
     route_id(id_pg, "structure")
@@ -139,6 +157,12 @@ def get_post(id_pg: int, numero: int) -> Response:
 
 
 @bp.post("/structures/<int:id_pg>/postes/<int:numero>/evenements")
+@operation(
+    "Signaler un événement du poste (candidat présenté, contrat signé, fin...)",
+    {"201": reply(PosteOut, "événement appliqué"), **CONFLICT},
+    body=EventBody,
+    params=[ID_PG, NUMERO],
+)
 @requires("portail")
 @idempotent
 def post_event(id_pg: int, numero: int) -> Response:
@@ -159,6 +183,12 @@ def post_event(id_pg: int, numero: int) -> Response:
 
 
 @bp.post("/structures/<int:id_pg>/demandes")
+@operation(
+    "Demander des postes supplémentaires (AJOUT) ou en rendre (RESTITUTION)",
+    {"201": reply(DemandeOut, "demande enregistrée"), **CONFLICT},
+    body=DemandeBody,
+    params=[ID_PG],
+)
 @requires("portail")
 @idempotent
 def post_demande(id_pg: int) -> Response:
@@ -177,12 +207,23 @@ def post_demande(id_pg: int) -> Response:
 
 
 @bp.get("/postes/echeances")
+@operation(
+    "Échéances dépassées des postes à une date",
+    {"200": reply(EcheancesOut, "alertes")},
+    query=EcheancesQuery,
+    empty_as_absent=("date",),
+    errors=("422",),
+)
 @requires("agence", "analyste")
 def get_deadlines() -> Response:
     return json_response(posts.deadlines(db(), _date_arg()))
 
 
 @bp.post("/postes/echeances")
+@operation(
+    "Appliquer les échéances : signaler les réexamens, rendre les postes vacants",
+    {"200": reply(EcheancesAppliedOut, "échéances appliquées")},
+)
 @requires("agence")
 def post_deadlines() -> Response:
     return json_response(posts.apply_deadlines(db(), now(), principal().name))

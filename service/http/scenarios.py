@@ -14,12 +14,19 @@ from flask import Blueprint, Response, current_app
 
 from service.analysis import scenarios
 from service.application import rounds
+from service.contract.responses import ScenariosOut
+from service.http.operations import operation, reply
 from service.http.web import db, json_body, json_response, max_structures, requires
 
 bp = Blueprint("v1_scenarios", __name__, url_prefix="/v1")
 
 
 @bp.post("/scenarios")
+@operation(
+    "Comparer un tour de base et des variantes de politique (sans écriture)",
+    {"200": reply(ScenariosOut, "comparaison")},
+    body=scenarios.ScenariosIn,
+)
 @requires("analyste", "agence")
 def post_scenarios() -> Response:
     """Body: ``{"requete": <round request>, "variantes": [{"nom", "politique", "quota"}],

@@ -16,8 +16,24 @@ from service.contract.documents import (
     StructureDocument,
     parse_model,
 )
-from service.contract.schemas import FieldError, InvalidRequest, parse_round_request
+from service.contract.responses import RoundList, RoundOut, RoundResult, StructureOut, TerritoireOut
+from service.contract.schemas import (
+    FieldError,
+    InvalidRequest,
+    RoundRequest,
+    parse_round_request,
+)
 from service.explanations.levels import NIVEAU_COMPACT, NIVEAU_COMPLET, NIVEAUX
+from service.http.operations import (
+    CONFLICT,
+    ID_PG,
+    ROUND_ID,
+    Param,
+    operation,
+    path_param,
+    problem_reply,
+    reply,
+)
 from service.http.web import (
     db,
     idempotent,
@@ -33,6 +49,44 @@ from service.store import repository as store
 bp = Blueprint("v1", __name__, url_prefix="/v1")
 
 ID = "int"
+#: Who may read: every role (and ``admin``).
+READERS = ("portail", "agence", "analyste")
+
+#: ``POST /v1/allocate?explication=``: the level of the decisions' explanations.
+EXPLICATION = Param(
+    "explication",
+    "query",
+    {"type": "string", "enum": list(NIVEAUX), "default": NIVEAU_COMPLET},
+    "niveau des explications des décisions. « complete » (par défaut, comme avant ce "
+    "paramètre) : la lettre entière de chaque décision (texte, mention, contribution, "
+    "données, paramètres, opérations, contrefactuel, essentiel, résumé, et les valeurs du "
+    "moteur). « compacte » : pour chaque décision, le paragraphe d'ouverture de la lettre "
+    "(essentiel), le résumé d'une ligne, les priorités, rangs et seuil du moteur et le "
+    "contrefactuel, aux mêmes valeurs qu'au niveau complet, et explicationComplete, le "
+    "chemin où GET /v1/structures/{idPG}/explication sert la lettre de la dernière décision "
+    "validée de la structure (404 tant qu'aucun tour la concernant n'est validé) ; le "
+    "résultat porte alors niveauExplication = « compacte ». Un tour sans état n'est pas "
+    "enregistré : la lettre entière de cette proposition s'obtient en renvoyant la même "
+    "requête avec explication=complete (même résultat, hors durée de calcul). Toute autre "
+    "valeur : 422 nommant le paramètre.",
+)
+#: Every form of a territory code (``service.application.territoires.CODE_RE``, any level), in
+#: a fixed order (shortest first, then by text: the same document from every process).
+TERRITORY_CODE_PATTERN = (
+    "^("
+    + "|".join(sorted({p.pattern for p in territoires.CODE_RE.values()}, key=lambda p: (len(p), p)))
+    + ")$"
+)
+NIVEAU = path_param(
+    "niveau", "niveau", {"type": "string", "enum": ["departement", "epci", "commune"]}, None
+)
+CODE = path_param(
+    "code",
+    "code",
+    {"type": "string", "pattern": TERRITORY_CODE_PATTERN},
+    "code du département, SIREN de l'EPCI ou code commune "
+    "(la forme dépend du niveau : 422 nommant « code » sinon)",
+)
 
 
 def _niveau_explication() -> str:
@@ -57,7 +111,13 @@ def _niveau_explication() -> str:
 
 
 @bp.post("/allocate")
-@requires("portail", "agence", "analyste")
+@operation(
+    "Tour sans état : requête de tour → résultat (docs/CONTRACT.md)",
+    {"200": reply(RoundResult, "résultat du tour")},
+    body=RoundRequest,
+    params=[EXPLICATION],
+)
+@requires(*READERS)
 @idempotent
 def allocate() -> Response:
     """Stateless round: contract request → contract result (explanations at the level asked)."""
@@ -67,6 +127,17 @@ def allocate() -> Response:
 
 
 @bp.put(f"/structures/<{ID}:id_pg>")
+@operation(
+    "Créer ou mettre à jour une candidature (idempotent) ; verrou, coselec, statut "
+    "de comité et champs de la vue refusés (422 nommant le champ)",
+    {
+        "200": reply(StructureOut, "structure mise à jour"),
+        "201": reply(StructureOut, "structure créée"),
+        **CONFLICT,
+    },
+    body=StructureDocument,
+    params=[ID_PG],
+)
 @requires("portail")
 def put_structure(id_pg: int) -> Response:
     """Create or update an application (idempotent); never a lock, a committee status or
@@ -91,6 +162,15 @@ def put_structure(id_pg: int) -> Response:
 
 
 @bp.post("/structures/import-historique")
+@operation(
+    "Importer une structure avec son historique de décisions antérieur au service "
+    "(migration ; statut et coselec admis, jamais de verrou)",
+    {
+        "201": reply(StructureOut, "structure et historique importés"),
+        "409": problem_reply("idPG ou SIRET déjà présent, ou enveloppe insuffisante"),
+    },
+    body=StructureDocument,
+)
 @requires()
 @idempotent
 def import_structure() -> Response:
@@ -102,7 +182,12 @@ def import_structure() -> Response:
 
 
 @bp.get(f"/structures/<{ID}:id_pg>")
-@requires("portail", "agence", "analyste")
+@operation(
+    "Lire une candidature : statut, dotation, historique, explication",
+    {"200": reply(StructureOut, "structure")},
+    params=[ID_PG],
+)
+@requires(*READERS)
 def get_structure(id_pg: int) -> Response:
     route_id(id_pg, "structure")
     with db().read() as s:
@@ -110,6 +195,12 @@ def get_structure(id_pg: int) -> Response:
 
 
 @bp.post(f"/structures/<{ID}:id_pg>/avis-prefet")
+@operation(
+    "Enregistrer l'avis du préfet",
+    {"201": reply(StructureOut, "avis enregistré")},
+    body=AvisPrefetBody,
+    params=[ID_PG],
+)
 @requires("portail", "agence")
 @idempotent
 def post_avis_prefet(id_pg: int) -> Response:
@@ -121,6 +212,11 @@ def post_avis_prefet(id_pg: int) -> Response:
 
 
 @bp.post("/rounds")
+@operation(
+    "Préparer un tour (brouillon) sur les structures en attente",
+    {"201": reply(RoundOut, "brouillon créé"), **CONFLICT},
+    body=RoundDraftBody,
+)
 @requires("agence")
 @idempotent
 def post_round() -> Response:
@@ -132,12 +228,14 @@ def post_round() -> Response:
 
 
 @bp.get("/rounds")
+@operation("Lister les tours", {"200": reply(RoundList, "tours")})
 @requires("agence", "analyste")
 def list_rounds() -> Response:
     return json_response({"rounds": rounds.list_rounds(db())})
 
 
 @bp.get(f"/rounds/<{ID}:round_id>")
+@operation("Lire un tour", {"200": reply(RoundOut, "tour")}, params=[ROUND_ID])
 @requires("agence", "analyste")
 def get_round(round_id: int) -> Response:
     route_id(round_id, "tour")
@@ -145,6 +243,13 @@ def get_round(round_id: int) -> Response:
 
 
 @bp.patch(f"/rounds/<{ID}:round_id>")
+@operation(
+    "Arbitrer une structure : poser un verrou dans ses bornes ({idPG, nombre, "
+    "motif}) ou le lever ({idPG, lever: true, motif}), puis recalculer",
+    {"200": reply(RoundOut, "tour recalculé"), **CONFLICT},
+    body=RoundOverrideBody,
+    params=[ROUND_ID],
+)
 @requires("agence")
 def patch_round(round_id: int) -> Response:
     route_id(round_id, "tour")
@@ -162,6 +267,13 @@ def patch_round(round_id: int) -> Response:
 
 
 @bp.post(f"/rounds/<{ID}:round_id>/commit")
+@operation(
+    "Valider un tour (une transaction ; immuable ensuite)",
+    {"200": reply(RoundOut, "tour validé"), **CONFLICT},
+    body=RoundCommitBody,
+    body_required=False,
+    params=[ROUND_ID],
+)
 @requires("agence")
 @idempotent
 def commit_round(round_id: int) -> Response:
@@ -171,6 +283,12 @@ def commit_round(round_id: int) -> Response:
 
 
 @bp.get("/territoires/<any(departement, epci, commune):niveau>/<code>")
-@requires("portail", "agence", "analyste")
+@operation(
+    "Diagnostic d'un territoire : besoin, couverture, accessibilité, dotations",
+    {"200": reply(TerritoireOut, "diagnostic")},
+    params=[NIVEAU, CODE],
+    errors=("422", "503"),
+)
+@requires(*READERS)
 def get_territoire(niveau: str, code: str) -> Response:
     return json_response(territoires.diagnostic(db(), niveau, code))

@@ -20,8 +20,10 @@ from sqlalchemy.orm import Session
 
 from service.application import notice
 from service.contract.errors import NotFound, ServiceError
+from service.contract.responses import ExplicationOut
 from service.contract.schemas import FieldError
 from service.explanations.render import render_html
+from service.http.operations import ID_PG, format_param, operation, text_reply
 from service.http.web import db, json_response, requires, route_id
 from service.store import repository as store
 
@@ -51,11 +53,27 @@ def _format(allowed: dict[str, str], default: str) -> str:
     return by_mime[best]
 
 
+EXPLICATION_FORMATS = {"json": "application/json", "html": "text/html"}
+NOTICE_FORMATS = {"md": "text/markdown", "html": "text/html"}
+
+
 @bp.get("/structures/<int:id_pg>/explication")
+@operation(
+    "Explication de la dernière décision validée de la structure (JSON ou HTML)",
+    {
+        "200": text_reply(
+            "décision, motifs et explication enregistrés à la validation du tour",
+            "text/html",
+            model=ExplicationOut,
+        )
+    },
+    params=[ID_PG, format_param(EXPLICATION_FORMATS, "json")],
+    errors=("406",),
+)
 @requires("portail", "agence", "analyste")
 def get_explication(id_pg: int) -> Response:
     """The committed explanation of the structure's latest decision (JSON or HTML)."""
-    fmt = _format({"json": "application/json", "html": "text/html"}, "json")
+    fmt = _format(EXPLICATION_FORMATS, "json")
     route_id(id_pg, "structure")
     with db().read() as s:
         entry = store_explication(s, id_pg)
@@ -88,8 +106,14 @@ def store_explication(session: Session, id_pg: int) -> dict[str, object]:
 
 
 @bp.get("/notice")
+@operation(
+    "Notice publique de l'algorithme (Markdown ou HTML)",
+    {"200": text_reply("notice", "text/markdown", "text/html")},
+    params=[format_param(NOTICE_FORMATS, "md")],
+    errors=("406",),
+)
 def get_notice() -> Response:
     """The public notice of the algorithm (Markdown or HTML; no token: a public document)."""
-    fmt = _format({"md": "text/markdown", "html": "text/html"}, "md")
+    fmt = _format(NOTICE_FORMATS, "md")
     mimetype = "text/markdown" if fmt == "md" else "text/html"
     return Response(notice.render(fmt), mimetype=mimetype)

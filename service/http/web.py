@@ -298,6 +298,7 @@ def idempotent(view: F) -> F:
                 store.release_idempotency_key(s, held)
         return resp
 
+    wrapper.idempotent = True  # type: ignore[attr-defined]
     return wrapper  # type: ignore[return-value]
 
 

@@ -247,8 +247,8 @@ def test_storable_text_rule_flags_exactly_the_documents_with_nul(doc: Any) -> No
     assert all(bool(pattern.match(s)) == ("\x00" not in s) for s in strings)
 
 
-def test_openapi_states_the_storable_text_rule_on_every_free_string() -> None:
-    spec = build_spec()
+def test_openapi_states_the_storable_text_rule_on_every_free_string(sqlite_app: Any) -> None:
+    spec = build_spec(sqlite_app)
     free = []
 
     def walk(node: Any, where: str) -> None:

@@ -2,7 +2,9 @@
 
 - every route of the app's ``url_map`` (except static files, the agency's HTML pages under
   ``/agence`` and the ``/docs`` page) is a documented operation, and every documented operation
-  is a route;
+  is a route: a view routed without ``operation(...)`` (:mod:`service.http.operations`) fails;
+- the body model a view declares is the one it validates with (an empty object is refused
+  naming exactly that model's required fields);
 - the declared security matches the view (``requires(...)`` roles, or public), and is enforced;
 - request bodies are ``$ref`` to the very pydantic models the views validate with, and the views
   reject a non-object body with a 422 problem;
@@ -142,8 +144,8 @@ def test_error_responses_are_problems(spec: dict[str, Any]) -> None:
             assert any(c.startswith("2") for c in codes), label
 
 
-def test_request_bodies_are_the_validation_models(spec: dict[str, Any]) -> None:
-    models = {m.__name__: m for m in openapi.INPUT_MODELS}
+def test_request_bodies_are_the_validation_models(sqlite_app: Flask, spec: dict[str, Any]) -> None:
+    models = {m.__name__: m for m in openapi.input_models(sqlite_app)}
     schemas = spec["components"]["schemas"]
     used = set()
     for path, item in spec["paths"].items():
@@ -177,9 +179,29 @@ def test_views_validate_their_documented_body(
             assert response.json["errors"][0]["champ"] == "(corps)", (method, path)
 
 
+def test_views_validate_with_their_declared_model(
+    sqlite_app: Flask, sqlite_client: Any, sqlite_tokens: dict[str, dict[str, str]]
+) -> None:
+    """An empty object is refused naming exactly the required fields of the body model the view
+    declares (but those the path gives): the declaration is the model the view validates with."""
+    checked = []
+    for path, method, op in openapi.documented_routes(sqlite_app):
+        if op.body is None or not op.body_required:
+            continue
+        response = sqlite_client.open(
+            _example_path(path), method=method.upper(), json={}, headers=sqlite_tokens["admin"]
+        )
+        required = {name for name, f in op.body.model_fields.items() if f.is_required()}
+        required -= {p.name for p in op.params if p.location == "path"}
+        assert response.status_code == 422, (method, path, response.json)
+        assert {e["champ"] for e in response.json["errors"]} == required, (method, path)
+        checked.append(op.body.__name__)
+    assert "RoundRequest" in checked and "ScenariosIn" in checked and "EventBody" in checked
+
+
 def test_query_parameters_come_from_the_view_models(spec: dict[str, Any]) -> None:
     programme = spec["paths"]["/v1/programme"]["get"]["parameters"]
-    assert programme == openapi._query(api_schemas.ProgrammeQuery)
+    assert programme == openapi.query_parameters(api_schemas.ProgrammeQuery)
     assert programme[0]["schema"] == {
         "type": "integer",
         "minimum": 1,
@@ -245,3 +267,39 @@ def test_empty_date_means_now(sqlite_client: Any, sqlite_tokens: dict[str, dict[
     response = sqlite_client.get("/v1/postes/echeances?date=", headers=sqlite_tokens["agence"])
     assert response.status_code == 200
     assert response.json["alertes"] == []
+
+
+def _undocumented(app: Flask) -> list[tuple[str, str]]:
+    """The routes of ``app`` the document misses (what the first test refuses)."""
+    documented = _operations(openapi.build_spec(app))
+    return sorted(set(_routes(app)) - set(documented))
+
+
+def test_a_route_without_a_declaration_is_caught(sqlite_url: str) -> None:
+    """A view routed without ``operation(...)`` is absent from the document: the coverage test
+    above names it (and a declared path parameter is required for every route argument)."""
+    from service import create_app
+    from service.http.operations import operation
+    from service.http.web import requires
+
+    app = create_app({"DATABASE_URL": sqlite_url, "TESTING": True})
+    assert _undocumented(app) == []
+
+    @app.get("/v1/sans-declaration/<int:n>")
+    @requires("agence")
+    def undeclared(n: int) -> str:
+        return str(n)
+
+    assert _undocumented(app) == [("/v1/sans-declaration/{}", "get")]
+
+    other = create_app({"DATABASE_URL": sqlite_url, "TESTING": True})
+
+    @other.get("/v1/parametre-non-declare/<int:n>")
+    @operation("Sans paramètre de chemin déclaré", {})
+    def undeclared_param(n: int) -> str:
+        return str(n)
+
+    with pytest.raises(LookupError, match="« n » non déclaré"):
+        openapi.build_spec(other)
+    app.extensions["allocator.db"].dispose()
+    other.extensions["allocator.db"].dispose()

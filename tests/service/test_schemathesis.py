@@ -62,7 +62,7 @@ BEYOND_THE_SCHEMA: list[tuple[str, str, str]] = [
     ("idPG", "différent de celui du chemin", "two parameters: the body's idPG is the path's"),
     ("code", "attendu ; reçu", "two parameters: the code's form depends on the niveau"),
     ("variantes", "en double", "unique names across array items"),
-    (r"\(corps\)|structures", "en double", "unique idPG across array items"),
+    (r"\(corps\)|structures|requete", "en double", "unique idPG across array items"),
     ("siret", "clé de contrôle", "SIRET key (Luhn): not a pattern"),
     ("codeCommune|communesDesservies|code", "inconnu", "reference data: the COG"),
     ("codeCommune|communesDesservies", "hors programme", "reference data: overseas collectivities"),
@@ -135,7 +135,9 @@ class _Router:
 
 
 ROUTER = _Router()
-schema = schemathesis.openapi.from_dict(json.loads(json.dumps(build_spec())), config=CONFIG)
+#: The document of the routes (an app without a store: only its ``url_map`` is read).
+SPEC = build_spec(create_app({"DATABASE_URL": "sqlite://", "AUTO_MIGRATE": False, "TESTING": True}))
+schema = schemathesis.openapi.from_dict(json.loads(json.dumps(SPEC)), config=CONFIG)
 schema.app = ROUTER
 
 
