@@ -30,6 +30,7 @@ from bench_allocate_cli import national_request  # noqa: E402
 
 from service import create_app  # noqa: E402
 from service.analysis import scenarios  # noqa: E402
+from service.contract import documents  # noqa: E402
 from service.contract.schemas import DEFAULT_MAX_SCENARIO_STRUCTURES, DEFAULT_MAX_STRUCTURES  # noqa: E402
 from tests.service.conftest import make_tokens  # noqa: E402
 
@@ -61,7 +62,7 @@ def main() -> None:
     if args.skip_scenarios:
         return
     variants = [{"nom": f"v{j}", "politique": {"poidsAcces": 1 + j / 10}} for j in range(20)]
-    doc = scenarios.parse_scenarios(
+    doc = documents.parse_scenarios(
         {"requete": national_request(DEFAULT_MAX_STRUCTURES), "variantes": variants}
     )
     planned = scenarios.planned_resolutions(doc)

@@ -8,7 +8,8 @@ and re-runs only the engine for every variant (:func:`service.application.pipeli
 The CLI (``allocator scenario compare``), the HTTP API (``POST /v1/scenarios``) and the
 notebooks call :func:`compare` / :func:`compare_payload`; nothing is computed twice.
 
-Modules: this one holds the scenarios document (:class:`ScenariosIn`, its limits), the variants
+Modules: this one holds the scenarios document's limits (the document itself,
+:class:`service.contract.documents.ScenariosIn`, is in the contract), the variants
 and the comparison; the runs are :mod:`service.analysis.runs`, the blocks of differences
 :mod:`service.analysis.differences`, the tables :mod:`service.analysis.tables` and the maps
 :mod:`service.analysis.maps`.
@@ -41,9 +42,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Annotated, Any
-
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, WithJsonSchema
+from typing import Any
 
 from allocator import SolverConfig
 from service.analysis.differences import (
@@ -57,21 +56,13 @@ from service.analysis.differences import (
 from service.analysis.runs import ScenarioRun, ScenarioRunner, effective_politique
 from service.application.adapter import policy_from_request
 from service.application.pipeline import PreparedRound, prepare_round
+from service.contract.documents import MAX_VARIANTS, ScenariosIn, parse_scenarios
 from service.contract.schemas import (
     DEFAULT_MAX_SCENARIO_STRUCTURES,
-    DEFAULT_MAX_STRUCTURES,
     FieldError,
     InvalidRequest,
-    PolitiqueIn,
-    Posts,
     RoundRequest,
-    check_structure_count,
-    parse_model,
 )
-
-#: Most variants one comparison may hold (HTTP and CLI alike): 20 national variants with their
-#: causes and fairness prices stay under a minute on 2 cores.
-MAX_VARIANTS = 20
 
 METHODE = (
     "Chaque variante est résolue sur les mêmes candidatures et les mêmes données territoriales "
@@ -97,50 +88,6 @@ class Variant:
     nom: str
     politique: Mapping[str, Any] = field(default_factory=dict)
     quota: int | None = None
-
-
-class _VariantIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
-
-    # "base" names the baseline (refused, as duplicates are: :func:`parse_scenarios`).
-    nom: Annotated[
-        str,
-        Field(min_length=1, max_length=80),
-        WithJsonSchema(
-            {"type": "string", "minLength": 1, "maxLength": 80, "pattern": "^[^\\u0000]*$"}
-            | {"not": {"const": "base"}}
-        ),
-    ]
-    politique: PolitiqueIn | None = None
-    quota: Posts | None = None
-
-
-class ScenariosIn(BaseModel):
-    """Body of ``POST /v1/scenarios`` and file of ``allocator scenario compare``."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
-
-    requete: RoundRequest
-    variantes: Annotated[list[_VariantIn], Field(min_length=1, max_length=MAX_VARIANTS)]
-    prixEquite: StrictBool = True
-    causes: StrictBool = True
-
-
-def parse_scenarios(payload: Any, max_structures: int = DEFAULT_MAX_STRUCTURES) -> ScenariosIn:
-    """Validate a scenarios document; raise :class:`InvalidRequest` naming every bad field.
-
-    The request holds at most ``max_structures`` structures and :data:`MAX_VARIANTS` variants.
-    """
-    if isinstance(payload, dict):
-        check_structure_count(payload.get("requete"), max_structures, "requete.structures")
-    doc: ScenariosIn = parse_model(ScenariosIn, payload)
-    names = [v.nom for v in doc.variantes]
-    dup = sorted({n for n in names if names.count(n) > 1 or n == "base"})
-    if dup:
-        raise InvalidRequest(
-            [FieldError("variantes", f"noms de variantes en double ou réservés : {dup}")]
-        )
-    return doc
 
 
 def planned_resolutions(doc: ScenariosIn) -> int:

@@ -186,11 +186,12 @@ def _comparison(
 ) -> Any:
     """The comparison of the file's scenarios, or of a demo round with the standard variants."""
     from service.analysis import scenarios
+    from service.contract.documents import parse_scenarios
     from service.contract.schemas import parse_round_request
     from service.explanations.wording import pluriel
 
     if scenarios_file is not None:
-        doc = scenarios.parse_scenarios(read_json(scenarios_file), max_structures())
+        doc = parse_scenarios(read_json(scenarios_file), max_structures())
         request, variants = doc.requete, scenarios.variants_of(doc)
         prices, causes = doc.prixEquite, doc.causes
     else:

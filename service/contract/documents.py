@@ -16,6 +16,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    StrictBool,
     StrictInt,
     ValidationInfo,
     WithJsonSchema,
@@ -25,15 +26,20 @@ from pydantic import (
 
 from allocator.programme import MAX_CONVENTION_MONTHS
 from service.contract.schemas import (
+    DEFAULT_MAX_STRUCTURES,
     MAX_ID,
     MAX_POSTS,
     AvisPrefetIn,
     CoselecIn,
+    FieldError,
+    InvalidRequest,
     IsoDateTime,
     Mois,
     PolitiqueIn,
     Posts,
+    RoundRequest,
     StructureIn,
+    check_structure_count,
     parse_model,
 )
 from service.contract.vocabulary import EVENT_TYPES, SERVER_FIELDS, STATUTS_PORTAIL, StatutName
@@ -298,3 +304,55 @@ class EcheancesQuery(_Query):
 def parse_query(model: type[BaseModel], args: Any) -> Any:
     """Validate a query string (a ``MultiDict``, first value of each key) against ``model``."""
     return parse_model(model, args.to_dict())
+
+
+# -- scenario comparison (POST /v1/scenarios, allocator scenario compare) -----------------------
+#: Most variants one comparison may hold (HTTP and CLI alike): 20 national variants with their
+#: causes and fairness prices stay under a minute on 2 cores.
+MAX_VARIANTS = 20
+
+
+# One variant of a scenarios document: its name, policy overrides and quota (no docstring: it
+# would become the OpenAPI component's description; the class name is the component's name).
+class _VariantIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    # "base" names the baseline (refused, as duplicates are: :func:`parse_scenarios`).
+    nom: Annotated[
+        str,
+        Field(min_length=1, max_length=80),
+        WithJsonSchema(
+            {"type": "string", "minLength": 1, "maxLength": 80, "pattern": "^[^\\u0000]*$"}
+            | {"not": {"const": "base"}}
+        ),
+    ]
+    politique: PolitiqueIn | None = None
+    quota: Posts | None = None
+
+
+class ScenariosIn(BaseModel):
+    """Body of ``POST /v1/scenarios`` and file of ``allocator scenario compare``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    requete: RoundRequest
+    variantes: Annotated[list[_VariantIn], Field(min_length=1, max_length=MAX_VARIANTS)]
+    prixEquite: StrictBool = True
+    causes: StrictBool = True
+
+
+def parse_scenarios(payload: Any, max_structures: int = DEFAULT_MAX_STRUCTURES) -> ScenariosIn:
+    """Validate a scenarios document; raise :class:`InvalidRequest` naming every bad field.
+
+    The request holds at most ``max_structures`` structures and :data:`MAX_VARIANTS` variants.
+    """
+    if isinstance(payload, dict):
+        check_structure_count(payload.get("requete"), max_structures, "requete.structures")
+    doc: ScenariosIn = parse_model(ScenariosIn, payload)
+    names = [v.nom for v in doc.variantes]
+    dup = sorted({n for n in names if names.count(n) > 1 or n == "base"})
+    if dup:
+        raise InvalidRequest(
+            [FieldError("variantes", f"noms de variantes en double ou réservés : {dup}")]
+        )
+    return doc

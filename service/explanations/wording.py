@@ -167,12 +167,6 @@ def nom_departement(code: str | None) -> str:
     return noms_de_lieux()[1].get(code or "", code or "—")
 
 
-def nom_epci(siren: str | None) -> str | None:
-    if not siren:
-        return None
-    return noms_de_lieux()[2].get(siren, siren)
-
-
 def une_ligne(value: object) -> str:
     """``value`` as text on one line: every line break (``str.splitlines``'s, as the Markdown
     reader of :func:`markdown_html` splits) becomes a space, so that a free text written into

@@ -14,6 +14,7 @@ from flask import Blueprint, Response, current_app
 
 from service.analysis import scenarios
 from service.application import rounds
+from service.contract.documents import ScenariosIn, parse_scenarios
 from service.contract.responses import ScenariosOut
 from service.http.operations import operation, reply
 from service.http.web import db, json_body, json_response, max_structures, requires
@@ -25,13 +26,13 @@ bp = Blueprint("v1_scenarios", __name__, url_prefix="/v1")
 @operation(
     "Comparer un tour de base et des variantes de politique (sans écriture)",
     {"200": reply(ScenariosOut, "comparaison")},
-    body=scenarios.ScenariosIn,
+    body=ScenariosIn,
 )
 @requires("analyste", "agence")
 def post_scenarios() -> Response:
     """Body: ``{"requete": <round request>, "variantes": [{"nom", "politique", "quota"}],
     "prixEquite": true, "causes": true}``; answer: the comparison report."""
-    doc = scenarios.parse_scenarios(json_body(), max_structures())  # 4xx before the store
+    doc = parse_scenarios(json_body(), max_structures())  # 4xx before the store
     scenarios.check_batch_size(doc, current_app.config["MAX_SCENARIO_STRUCTURES"])
     requete, extra, consumed = rounds.with_store_existing(db(), doc.requete)
     doc = doc.model_copy(update={"requete": requete})

@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 from service import create_app
 from service.analysis import scenarios
 from service.cli.main import main
+from service.contract import documents
 from service.contract.schemas import (
     DATE_MAX,
     DATE_MIN,
@@ -393,7 +394,7 @@ def test_too_many_structures_in_a_scenario_batch_is_422(limited: Any) -> None:
     many = {"requete": small_request(), "variantes": [{"nom": f"v{i}"} for i in range(21)]}
     problem = assert_problem(_post(client, tokens, many, "/v1/scenarios"), 422)
     assert [e["champ"] for e in problem["errors"]] == ["variantes"]
-    assert problem["errors"][0]["message"] == f"au plus {scenarios.MAX_VARIANTS} éléments"
+    assert problem["errors"][0]["message"] == f"au plus {documents.MAX_VARIANTS} éléments"
 
 
 def test_default_structure_limit_and_bad_setting(tmp_path: Path) -> None:
@@ -509,7 +510,7 @@ def test_a_comparison_never_solves_more_than_planned(
         "prixEquite": prices,
         "causes": causes,
     }
-    parsed = scenarios.parse_scenarios(doc)
+    parsed = documents.parse_scenarios(doc)
     report = scenarios.compare_document(parsed)
     assert report["resolutions"] <= scenarios.planned_resolutions(parsed)
 

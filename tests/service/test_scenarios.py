@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from service.analysis import metrics, rounds, runs, scenarios, tables
 from service.application import pipeline
 from service.application.history import demo_request
+from service.contract import documents
 from service.contract.schemas import InvalidRequest, parse_round_request
 
 ALL_TYPES = ["COMMUNE", "EPCI", "DEPARTEMENT", "REGION", "COLLECTIVITE", "GIP", "PRIVATE"]
@@ -213,7 +214,7 @@ def test_invalid_variants_name_the_field(prepared: pipeline.PreparedRound) -> No
         scenarios.compare_prepared(prepared, [scenarios.Variant("x"), scenarios.Variant("x")])
     with pytest.raises(InvalidRequest):
         scenarios.compare_prepared(prepared, [scenarios.Variant("base")])
-    too_many = [scenarios.Variant(f"v{i}") for i in range(scenarios.MAX_VARIANTS + 1)]
+    too_many = [scenarios.Variant(f"v{i}") for i in range(documents.MAX_VARIANTS + 1)]
     with pytest.raises(InvalidRequest):
         scenarios.compare_prepared(prepared, too_many)
 
@@ -221,24 +222,24 @@ def test_invalid_variants_name_the_field(prepared: pipeline.PreparedRound) -> No
 def test_parse_scenarios_errors() -> None:
     payload = {"requete": slice_request(5, 2), "variantes": [{"nom": "a", "quota": -1}]}
     with pytest.raises(InvalidRequest) as exc:
-        scenarios.parse_scenarios(payload)
+        documents.parse_scenarios(payload)
     assert [e.champ for e in exc.value.errors] == ["variantes[0].quota"]
     with pytest.raises(InvalidRequest) as exc:
-        scenarios.parse_scenarios({"requete": slice_request(5, 2), "variantes": []})
+        documents.parse_scenarios({"requete": slice_request(5, 2), "variantes": []})
     assert exc.value.errors[0].champ == "variantes"
     bad = slice_request(5, 2)
     bad["structures"][0]["codeCommune"] = "1"
     with pytest.raises(InvalidRequest) as exc:
-        scenarios.parse_scenarios({"requete": bad, "variantes": [{"nom": "a"}]})
+        documents.parse_scenarios({"requete": bad, "variantes": [{"nom": "a"}]})
     assert exc.value.errors[0].champ == "requete.structures[0].codeCommune"
     with pytest.raises(InvalidRequest):
-        scenarios.parse_scenarios([])
+        documents.parse_scenarios([])
 
 
 def test_standard_variants_are_valid(prepared: pipeline.PreparedRound) -> None:
     variants = scenarios.standard_variants(prepared.request)
     names = [v.nom for v in variants]
-    assert len(set(names)) == len(names) <= scenarios.MAX_VARIANTS
+    assert len(set(names)) == len(names) <= documents.MAX_VARIANTS
     runner = runs.ScenarioRunner(prepared)
     for v in variants:
         runner.policy(v.politique)  # validates
