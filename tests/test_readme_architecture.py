@@ -85,3 +85,18 @@ def test_every_rule_home_exists() -> None:
             else:
                 assert module is not None, f"{rule}: bare name {name} before any module"
                 resolve(f"{module}.{name}")
+
+
+def test_the_layout_names_every_service_module() -> None:
+    start = README.index("- Layout of `service/`")
+    end = README.find("\n## ", start)
+    named = set(re.findall(r"`([\w./]+)`", README[start : None if end < 0 else end]))
+    missing = [
+        str(p.relative_to(ROOT))
+        for p in sorted((ROOT / "service").rglob("*.py"))
+        if p.name != "__init__.py"
+        and "versions" not in p.parts
+        and p.stem not in named
+        and p.name not in named
+    ]
+    assert missing == [], f"modules the README's layout does not name: {missing}"
