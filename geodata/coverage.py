@@ -90,7 +90,9 @@ def existing_from_structures(structures: pd.DataFrame) -> ExistingAdvisors:
 def bundled_existing() -> ExistingAdvisors:
     """The 2021 first-wave state (2,138 advisors; 9 of them in 7 structures without code)."""
     return existing_from_structures(
-        layers._structures_2021(layers.DATA_DIR / "conseillers_numeriques_structures_2021.csv")
+        layers.shared_structures_2021(
+            layers.DATA_DIR / "conseillers_numeriques_structures_2021.csv"
+        )
     )
 
 
@@ -134,7 +136,7 @@ def existing_from_mapping(
         source,
         stacklevel=stacklevel + 1,
     )
-    communes = layers._communes(layers.DATA_DIR / "communes_2026.parquet")
+    communes = layers.shared_communes(layers.DATA_DIR / "communes_2026.parquet")
     com = set(communes.loc[communes["zone"] == "com", "code_insee"])
     outside = [c for c in codes if c in com]
     if outside:

@@ -161,7 +161,7 @@ def _decode_codes(arrays: dict[str, np.ndarray]) -> tuple[frozenset[str], dict[s
 
 
 @cache
-def _codes() -> tuple[frozenset[str], dict[str, str]]:
+def shared_codes() -> tuple[frozenset[str], dict[str, str]]:
     """The referential of codes, from the disk cache when present (no pandas needed then)."""
     return disk_cache.cached_arrays("codes", None, DATA_DIR, _build_codes, _decode_codes)
 
@@ -169,7 +169,7 @@ def _codes() -> tuple[frozenset[str], dict[str, str]]:
 @cache
 def code_history_map() -> dict[str, str]:
     """``{code_ancien: code_insee_2026}`` from the bundled history (old codes only)."""
-    return _codes()[1]
+    return shared_codes()[1]
 
 
 COMMUNE_COLUMNS = (
@@ -205,7 +205,7 @@ def _communes_raw(path: Path) -> pd.DataFrame:
 @cache
 def known_codes() -> frozenset[str]:
     """The COG 2026 codes INSEE (métropole, DROM and COM)."""
-    return _codes()[0]
+    return shared_codes()[0]
 
 
 def _rekey(df: pd.DataFrame, column: str, source: str) -> pd.DataFrame:
@@ -215,8 +215,10 @@ def _rekey(df: pd.DataFrame, column: str, source: str) -> pd.DataFrame:
     return df.assign(**{column: codes})
 
 
+# The ``shared_*`` readers return the one frame the process caches (read-only: modules of the
+# package read it in place); the public ``load_*`` functions return copies a caller may change.
 @cache
-def _communes(path: Path) -> pd.DataFrame:
+def shared_communes(path: Path) -> pd.DataFrame:
     if path == DATA_DIR / "communes_2026.parquet":
         return disk_cache.cached_frame("communes", None, DATA_DIR, lambda: _build_communes(path))
     return _build_communes(path)
@@ -233,7 +235,7 @@ def _build_communes(path: Path) -> pd.DataFrame:
     # has one, else the mean centroid of the communes sharing a postal code (same canton).
     missing = np.isnan(lon) & programme
     if missing.any():
-        comp = _comparateur(DATA_DIR / "insee_comparateur_communes_2024.csv")
+        comp = shared_comparateur(DATA_DIR / "insee_comparateur_communes_2024.csv")
         comp = comp.dropna(subset=["lat", "lng"]).drop_duplicates("code_insee_2026")
         comp_pos = {c: k for k, c in enumerate(comp["code_insee_2026"].tolist())}
         comp_lng, comp_lat = comp["lng"].to_numpy(float), comp["lat"].to_numpy(float)
@@ -280,7 +282,7 @@ def load_communes(path: str | Path | None = None) -> pd.DataFrame:
     ``position_source`` (``centroide``, ``comparateur`` or ``code_postal`` for the 7 re-created
     communes without polygon, ``aucune_com`` for the COM). ``population`` is int (0 when null).
     """
-    return _communes(_path(path, "communes_2026.parquet")).copy()
+    return shared_communes(_path(path, "communes_2026.parquet")).copy()
 
 
 def _contours(path: Path, required: tuple[str, ...], key: str) -> gpd.GeoDataFrame:
@@ -293,24 +295,24 @@ def _contours(path: Path, required: tuple[str, ...], key: str) -> gpd.GeoDataFra
 
 
 @cache
-def _commune_contours(path: Path) -> gpd.GeoDataFrame:
+def shared_commune_contours(path: Path) -> gpd.GeoDataFrame:
     gdf = _contours(path, ("code_insee", "departement", "region", "epci_siren"), "code_insee")
     return _rekey(gdf, "code_insee", path.name)
 
 
 def load_commune_contours(path: str | Path | None = None) -> gpd.GeoDataFrame:
     """Simplified commune polygons (EPSG:4326, ≈200 m), métropole + DROM; no COM."""
-    return _commune_contours(_path(path, "communes_2026_contours_simplifies.parquet")).copy()
+    return shared_commune_contours(_path(path, "communes_2026_contours_simplifies.parquet")).copy()
 
 
 @cache
-def _departement_contours(path: Path) -> gpd.GeoDataFrame:
+def shared_departement_contours(path: Path) -> gpd.GeoDataFrame:
     return _contours(path, ("code", "nom"), "code")
 
 
 def load_departement_contours(path: str | Path | None = None) -> gpd.GeoDataFrame:
     """101 département polygons (EPSG:4326)."""
-    return _departement_contours(_path(path, "departements_contours.parquet")).copy()
+    return shared_departement_contours(_path(path, "departements_contours.parquet")).copy()
 
 
 @cache
@@ -385,18 +387,18 @@ FRAGILITE_SCORES = (
 
 
 @cache
-def _fragilite(path: Path) -> pd.DataFrame:
+def shared_fragilite(path: Path) -> pd.DataFrame:
     df = _read_csv(path, ["code_insee"], ["code_insee", *FRAGILITE_SCORES])
     return _rekey(df, "code_insee", path.name)
 
 
 def load_fragilite(path: str | Path | None = None) -> pd.DataFrame:
     """MedNum fragility index per commune (région-normalised, 100 = région average)."""
-    return _fragilite(_path(path, "fragilite_numerique_communes_2026.csv")).copy()
+    return shared_fragilite(_path(path, "fragilite_numerique_communes_2026.csv")).copy()
 
 
 @cache
-def _comparateur(path: Path) -> pd.DataFrame:
+def shared_comparateur(path: Path) -> pd.DataFrame:
     df = _read_csv(
         path,
         ["code_insee_2024", "code_insee_2026"],
@@ -414,11 +416,11 @@ def _comparateur(path: Path) -> pd.DataFrame:
 
 def load_comparateur(path: str | Path | None = None) -> pd.DataFrame:
     """INSEE comparateur de territoires 2024 (unemployment 15-64, populations, lat/lng)."""
-    return _comparateur(_path(path, "insee_comparateur_communes_2024.csv")).copy()
+    return shared_comparateur(_path(path, "insee_comparateur_communes_2024.csv")).copy()
 
 
 @cache
-def _zrr(path: Path) -> pd.DataFrame:
+def shared_zrr(path: Path) -> pd.DataFrame:
     df = _read_csv(path, ["code_insee"], ["code_insee", "zrr"])
     bad = ~df["zrr"].isin(["oui", "non", "partiel"])
     if bad.any():
@@ -428,11 +430,11 @@ def _zrr(path: Path) -> pd.DataFrame:
 
 def load_zrr(path: str | Path | None = None) -> pd.DataFrame:
     """ZRR flag per commune (``oui``/``non``/``partiel``; historical: FRR since 2024-07-01)."""
-    return _zrr(_path(path, "zrr_communes_2026.csv")).copy()
+    return shared_zrr(_path(path, "zrr_communes_2026.csv")).copy()
 
 
 @cache
-def _france_services(path: Path) -> pd.DataFrame:
+def shared_france_services(path: Path) -> pd.DataFrame:
     df = _read_csv(
         path,
         ["insee_com", "code_insee_2026", "insee_dep", "code_postal"],
@@ -443,11 +445,11 @@ def _france_services(path: Path) -> pd.DataFrame:
 
 def load_france_services(path: str | Path | None = None) -> pd.DataFrame:
     """France Services sites on 2024-08-01 (2,845 sites, keyed by ``code_insee_2026``)."""
-    return _france_services(_path(path, "france_services_2024-08-01.csv")).copy()
+    return shared_france_services(_path(path, "france_services_2024-08-01.csv")).copy()
 
 
 @cache
-def _structures_2021(path: Path) -> pd.DataFrame:
+def shared_structures_2021(path: Path) -> pd.DataFrame:
     df = _read_csv(
         path,
         ["code_insee_source", "code_insee_2026", "insee_dep", "insee_reg", "code_postal", "siret"],
@@ -474,7 +476,7 @@ def _structures_2021(path: Path) -> pd.DataFrame:
 
 def load_structures_2021(path: str | Path | None = None) -> pd.DataFrame:
     """The 1,450 host structures (2,138 posts) validated by the 2021 comités de sélection."""
-    return _structures_2021(_path(path, "conseillers_numeriques_structures_2021.csv")).copy()
+    return shared_structures_2021(_path(path, "conseillers_numeriques_structures_2021.csv")).copy()
 
 
 @dataclass(frozen=True)

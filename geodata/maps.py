@@ -380,7 +380,7 @@ def map_departement_values(
     """
     series = _as_series(values)
     contours = check_geodataframe(
-        layers._departement_contours(layers.DATA_DIR / "departements_contours.parquet"),
+        layers.shared_departement_contours(layers.DATA_DIR / "departements_contours.parquet"),
         "departements_contours",
         crs=layers.SOURCE_CRS,
     ).assign(_key=lambda d: d["code"])
@@ -425,7 +425,7 @@ def map_commune_values(
     drawn in the département's local projection (Lambert-93 for the métropole).
     """
     series = _as_series(values)
-    contours = layers._commune_contours(
+    contours = layers.shared_commune_contours(
         layers.DATA_DIR / "communes_2026_contours_simplifies.parquet"
     )
     check_geodataframe(contours, "commune_contours", crs=layers.SOURCE_CRS)

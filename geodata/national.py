@@ -44,11 +44,11 @@ def _commune_table(params: NeedParams) -> pd.DataFrame:
 
 
 def _build_commune_table(params: NeedParams) -> pd.DataFrame:
-    communes = layers._communes(layers.DATA_DIR / "communes_2026.parquet")
-    frag = layers._fragilite(layers.DATA_DIR / "fragilite_numerique_communes_2026.csv")
-    comp = layers._comparateur(layers.DATA_DIR / "insee_comparateur_communes_2024.csv")
-    zrr = layers._zrr(layers.DATA_DIR / "zrr_communes_2026.csv")
-    fs = layers._france_services(layers.DATA_DIR / "france_services_2024-08-01.csv")
+    communes = layers.shared_communes(layers.DATA_DIR / "communes_2026.parquet")
+    frag = layers.shared_fragilite(layers.DATA_DIR / "fragilite_numerique_communes_2026.csv")
+    comp = layers.shared_comparateur(layers.DATA_DIR / "insee_comparateur_communes_2024.csv")
+    zrr = layers.shared_zrr(layers.DATA_DIR / "zrr_communes_2026.csv")
+    fs = layers.shared_france_services(layers.DATA_DIR / "france_services_2024-08-01.csv")
 
     # The comparateur has one row per COG 2024 commune (and the arrondissements of Paris, Lyon,
     # Marseille instead of the commune): summing per COG 2026 code merges both cases.

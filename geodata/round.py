@@ -326,11 +326,11 @@ def prepare_cache() -> list[str]:
         catchment_query,
         codes_of,
     )
-    for memo in (*memos, layers._codes, layers.reference_names):
+    for memo in (*memos, layers.shared_codes, layers.reference_names):
         memo.cache_clear()
     round_context()
     round_state(None, AccessParams())
     default_catchments()
     layers.reference_names()
-    layers._codes()
+    layers.shared_codes()
     return ["context", "state", "catchments", "names", "codes"]

@@ -73,7 +73,7 @@ DEV_SECRET = "dev-secret-not-for-production"
 log = logging.getLogger("service")
 
 
-def _normalise_url(url: str) -> str:
+def normalise_url(url: str) -> str:
     for prefix in ("postgres://", "postgresql://"):
         if url.startswith(prefix):
             return "postgresql+psycopg://" + url[len(prefix) :]
@@ -207,7 +207,7 @@ def _open_database(app: Flask, production: bool) -> None:
     from service.store.db import Database, default_sqlite_url
 
     url = app.config.get("DATABASE_URL") or default_sqlite_url(app.instance_path)
-    app.config["DATABASE_URL"] = url = _normalise_url(str(url))
+    app.config["DATABASE_URL"] = url = normalise_url(str(url))
     database = Database(url)
     app.extensions["allocator.db"] = database
     auto = app.config.get("AUTO_MIGRATE")

@@ -67,13 +67,13 @@ def database(*, upgrade_embedded: bool = True) -> Any:
     """The store named by ``ALLOCATOR_DATABASE_URL`` (default: the SQLite file
     ``instance/allocator.sqlite3`` under the current directory, upgraded automatically outside
     production; any other store needs ``allocator db upgrade`` first)."""
-    from service.app import _normalise_url
+    from service.app import normalise_url
     from service.store.db import Database, default_sqlite_url
 
     url = os.environ.get("ALLOCATOR_DATABASE_URL") or default_sqlite_url(
         os.environ.get("ALLOCATOR_INSTANCE_PATH") or os.path.join(os.getcwd(), "instance")
     )
-    store = Database(_normalise_url(url))
+    store = Database(normalise_url(url))
     production = os.environ.get("ALLOCATOR_ENV") == "production"
     if upgrade_embedded and store.is_sqlite and not production:
         store.upgrade()

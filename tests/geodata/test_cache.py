@@ -38,10 +38,10 @@ HEAVY = (*GEOMETRY, "pandas", "pyarrow", "scipy")
 def clear_memory() -> None:
     """Forget every per-process memo of derived data (what a fresh process would not have)."""
     for fn in (
-        layers._codes,
+        layers.shared_codes,
         layers.known_codes,
         layers.code_history_map,
-        layers._communes,
+        layers.shared_communes,
         layers.reference_names,
         national._commune_table,
         national._programme_table,
