@@ -408,7 +408,7 @@ def result_to_contract(
 
     ``explain=False`` leaves each decision's ``explication`` with the engine's part only
     (:func:`engine_explication`, no legal explanation); ``niveau`` is the level of the legal
-    explanation (:data:`service.explanations.letters.NIVEAUX`: ``complete``, or ``compacte``: the
+    explanation (:data:`service.explanations.levels.NIVEAUX`: ``complete``, or ``compacte``: the
     opening paragraph and the numbers).
     """
     out = contract_outline(request, round_input, result, geo)

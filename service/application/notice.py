@@ -7,12 +7,12 @@ objects the engine actually runs with, so it cannot drift from the code:
 
 - every field of :class:`allocator.RoundPolicy` with its default and the request key that sets
   it (``service.application.adapter.POLICY_FIELDS``), worded by
-  :data:`service.explanations.letters.POLICY_DOCS`;
+  :data:`service.explanations.legal.POLICY_DOCS`;
 - every field of :class:`allocator.SolverConfig`, :class:`geodata.AccessParams` and
   :class:`geodata.NeedParams` with its default;
 - the model's constants (quality floor, default score, cost per post, capacity of an advisor);
 - the motif codes of :mod:`allocator.motifs` with their French wording;
-- the data sources of ``DATA.md`` (:data:`service.explanations.letters.SOURCES`).
+- the data sources of ``DATA.md`` (:data:`service.explanations.legal.SOURCES`).
 
 A field without a French description is rendered with :data:`UNDOCUMENTED` (and the tests fail).
 The notice is a list of blocks rendered to Markdown or HTML (:func:`render`), so both formats say
