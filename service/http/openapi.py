@@ -219,6 +219,42 @@ def build_spec(app: Flask) -> dict[str, Any]:
     return cached
 
 
+#: The document's reading order: the stateless round, the structures and their posts, the
+#: rounds, the programme, scenarios, territories, the notice, then the service itself. A route
+#: not listed comes last, in route order (``tests/service/test_openapi_coverage.py`` requires
+#: every documented path to be listed).
+PATH_ORDER = (
+    "/v1/allocate",
+    "/v1/structures/import-historique",
+    "/v1/structures/{idPG}",
+    "/v1/structures/{idPG}/avis-prefet",
+    "/v1/structures/{idPG}/explication",
+    "/v1/structures/{idPG}/postes",
+    "/v1/structures/{idPG}/postes/{numero}",
+    "/v1/structures/{idPG}/postes/{numero}/evenements",
+    "/v1/structures/{idPG}/demandes",
+    "/v1/rounds",
+    "/v1/rounds/mensuel",
+    "/v1/rounds/import-historique",
+    "/v1/rounds/{id}",
+    "/v1/rounds/{id}/commit",
+    "/v1/rounds/{id}/rejeu",
+    "/v1/programme",
+    "/v1/postes/echeances",
+    "/v1/scenarios",
+    "/v1/territoires/{niveau}/{code}",
+    "/v1/notice",
+    "/health",
+    "/ready",
+    "/openapi.json",
+)
+
+
+def _reading_order(paths: dict[str, Any]) -> dict[str, Any]:
+    rank = {path: i for i, path in enumerate(PATH_ORDER)}
+    return dict(sorted(paths.items(), key=lambda item: rank.get(item[0], len(rank))))
+
+
 def _build_spec(app: Flask) -> dict[str, Any]:
     _, defs = models_json_schema(
         [(m, "validation") for m in input_models(app)]
@@ -228,6 +264,7 @@ def _build_spec(app: Flask) -> dict[str, Any]:
     paths: dict[str, Any] = {}
     for path, method, op in documented_routes(app):
         paths.setdefault(path, {})[method] = document_operation(op)
+    paths = _reading_order(paths)
     schemas = defs["$defs"]
     _state_storable_text(schemas, paths)
     return {

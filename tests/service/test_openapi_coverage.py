@@ -84,6 +84,13 @@ def test_every_route_is_documented_and_every_operation_exists(
     assert ("/v1/notice", "get") in documented
 
 
+def test_paths_follow_the_reading_order(spec: dict[str, Any]) -> None:
+    """Every documented path has its place in ``openapi.PATH_ORDER``, and the document (and
+    the ``/docs`` page) lists them in that order, whatever the order the routes are registered."""
+    assert list(spec["paths"]) == [p for p in openapi.PATH_ORDER if p in spec["paths"]]
+    assert set(spec["paths"]) == set(openapi.PATH_ORDER)
+
+
 def test_path_parameters_are_declared(spec: dict[str, Any]) -> None:
     for path, item in spec["paths"].items():
         names = re.findall(r"\{([^}]+)\}", path)
