@@ -80,14 +80,18 @@ def cost_zone(departement: str) -> str:
     return COST_ZONES.get(departement, "metro")
 
 
+def opinion_spelling(avis: str | None) -> str | None:
+    """An opinion (the préfet's or the committee's) as it is stored and shown: the portal's
+    ``NEGATIF`` is ``NÉGATIF``; any other value as it is."""
+    return "NÉGATIF" if avis == "NEGATIF" else avis
+
+
 def prefet_opinion(avis: str | None) -> str | None:
-    """The préfet's opinion as the engine spells it: ``POSITIF``, ``NÉGATIF`` (also written
-    ``NEGATIF`` by the portal) or ``None`` (no opinion, or any other value)."""
-    if avis == "POSITIF":
-        return "POSITIF"
-    if avis in ("NÉGATIF", "NEGATIF"):
-        return "NÉGATIF"
-    return None
+    """The préfet's opinion as the engine reads it: ``POSITIF``, ``NÉGATIF`` (also written
+    ``NEGATIF`` by the portal, :func:`opinion_spelling`) or ``None`` (no opinion, or any other
+    value)."""
+    spelled = opinion_spelling(avis)
+    return spelled if spelled in ("POSITIF", "NÉGATIF") else None
 
 
 def post_costs(

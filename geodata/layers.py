@@ -522,14 +522,13 @@ def reference_names() -> ReferenceNames:
 
     The same dicts as ``dict(zip(load_communes()["code_insee"], load_communes()["nom"]))``,
     ``dict(zip(load_departements()["code"], load_departements()["nom"]))`` and
-    ``dict(zip(load_epci()["epci_siren"], load_epci()["nom"]))``, without pandas when the
+    ``dict(zip(load_epcis()["epci_siren"], load_epcis()["nom"]))``, without pandas when the
     disk cache is warm (for labels in explanations). Shared: treat as read-only.
     """
     return disk_cache.cached_arrays("names", None, DATA_DIR, _build_names, _decode_names)
 
 
 #: Singular alias of :func:`load_epcis`.
-load_epci = load_epcis
 
 
 def load_all() -> dict[str, pd.DataFrame]:

@@ -36,6 +36,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from allocator import programme
 from service.analysis import robustness as rb
 from service.analysis import rounds, simulate
 from service.application.history import demo_request
@@ -112,7 +113,7 @@ flagged.groupby("departement").size().sort_values(ascending=False).head(10).rena
 # %%
 assert list(sim.months) == [f"2021-{m:02d}" for m in range(3, 13)] + ["2022-01", "2022-02"]
 assert set(final.index) == set(simulate.POLICIES)
-assert (final["cumul"] <= simulate.ENVELOPE).all(), "the national envelope is a hard limit"
+assert (final["cumul"] <= programme.NATIONAL_ENVELOPE).all(), "the national envelope is a hard limit"
 assert (sim.monthly["attribues"] <= sim.monthly["quota"]).all()
 assert (
     final.loc["moteur", "partHorsRepartitionBesoin"]

@@ -82,7 +82,6 @@ SYNTHETIC_PER_MONTH = 150
 SYNTHETIC_FROM = "2021-06"
 SYNTHETIC_ID_BASE = 1_000_000
 MAX_ROUNDS = 3
-ENVELOPE = programme.NATIONAL_ENVELOPE
 
 
 # -- applications -------------------------------------------------------------------------------
@@ -395,7 +394,7 @@ def simulate(
     seed: int = 2021,
     synthetic_per_month: int | None = None,
     applications: Sequence[dict[str, Any]] | None = None,
-    envelope: int = ENVELOPE,
+    envelope: int = programme.NATIONAL_ENVELOPE,
     budget_eur: float | None = None,
     politique: Mapping[str, Any] | None = None,
 ) -> Simulation:

@@ -165,7 +165,7 @@ def applicant_terms(s: StructureIn) -> dict[str, Any]:
 
     Identity, type, request, posts already granted (capped at the request), project score,
     submission time and préfet opinion: what the engine's request, structure-cap and eligibility
-    bounds read (:func:`service.application.rounds.lock_bound` states a lock's bound from them).
+    bounds read (:func:`service.application.locks.lock_bound` states a lock's bound from them).
     """
     avis, nombre = _avis(s)
     return {

@@ -50,7 +50,7 @@ def euros(value: float | None) -> str:
 def decimal_exact(value: float) -> str:
     """French notation of a number, exact and without digit grouping (``72.5`` → ``72,5``;
     never an exponent): the numbers of files read by software (CSV with ``;``, the portal's
-    export), which :func:`service.application.intake.parse_decimal` reads back."""
+    export), which :func:`service.application.portal_file.parse_decimal` reads back."""
     return format(Decimal(repr(float(value))), "f").replace(".", ",")
 
 

@@ -36,6 +36,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 import geodata
+from allocator import programme
 from geodata import layers
 from service.application import posts
 from service.application import structures as portal_rules
@@ -119,7 +120,7 @@ def portal_documents(structures: pd.DataFrame, seed: int = DEMO_SEED) -> list[di
     import numpy as np
     import pandas as pd
 
-    epci_sirens = frozenset(geodata.load_epci()["epci_siren"])
+    epci_sirens = frozenset(geodata.load_epcis()["epci_siren"])
     docs = []
     row: Any  # a named tuple of the bundled file's columns
     for row in structures.sort_values("id").itertuples(index=False):
@@ -501,7 +502,7 @@ def import_structure(db: Database, doc: StructureDocument, *, author: str) -> di
         portal_rules.create_structure(s, doc, author, now)
         granted = 0
         for c in doc.coselec:
-            avis = store.norm_avis(c.avisCoselec)
+            avis = programme.opinion_spelling(c.avisCoselec)
             added = c.nombreConseillersCoselec - granted if avis == "POSITIF" else 0
             s.add(
                 CoselecRow(

@@ -30,24 +30,16 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from allocator import programme
 from service.application import structures
-from service.application.portal_file import (  # noqa: F401  re-exported: the command's API
+from service.application.portal_file import (
     BY_NAME,
-    COLUMNS,
-    REQUIRED_COLUMNS,
     CellError,
-    ExportFileError,
     ExportTable,
     Line,
     column_of,
-    export_row,
-    format_decimal,
     line_document,
-    parse_boolean,
-    parse_decimal,
     parse_integer,
-    read_export,
-    write_export_csv,
 )
 from service.contract.documents import AvisPrefetBody, StructureDocument
 from service.contract.errors import ServiceError
@@ -181,7 +173,7 @@ def _comparable(view: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _opinion_key(avis: Any, nombre: Any, commentaire: Any) -> tuple[Any, ...]:
-    return ("NÉGATIF" if avis == "NEGATIF" else avis, nombre, commentaire)
+    return (programme.opinion_spelling(avis), nombre, commentaire)
 
 
 def _apply(session: Any, line: Line, doc: Any, auteur: str) -> LineOutcome:

@@ -18,6 +18,7 @@ from allocator.model import eligibility_motifs, request_bound, structure_cap_bou
 from service.application import adapter
 from service.contract.schemas import FieldError, InvalidRequest, RoundRequest
 from service.explanations.legal import MOTIF_LIBELLES
+from service.explanations.wording import pluriel
 
 
 def proposal_moves(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -48,11 +49,6 @@ class LockBound:
     raison: str
 
 
-def counted(n: int, word: str) -> str:
-    """``n`` and ``word`` agreed in number (French: plural from 2)."""
-    return f"{n} {word}" + ("s" if abs(n) > 1 else "")
-
-
 def lock_bound(request: RoundRequest, id_pg: int) -> LockBound:
     """The bound of a lock on structure ``id_pg`` of ``request``: ``0 ≤ nombre ≤ maximum``.
 
@@ -76,14 +72,14 @@ def lock_bound(request: RoundRequest, id_pg: int) -> LockBound:
     policy = adapter.policy_from_request(request)
     granted = terms["already_granted"]
     maximum = request_bound(applicant)
-    asked = counted(terms["requested"], "demandé")
-    raison = f"demande restante : {asked} − {counted(granted, 'déjà attribué')}"
+    asked = pluriel(terms["requested"], "demandé")
+    raison = f"demande restante : {asked} − {pluriel(granted, 'déjà attribué')}"
     cap = structure_cap_bound(applicant, policy)
     if cap is not None and cap < maximum:
         maximum = cap
         raison = (
             f"plafond par structure {policy.max_posts_per_structure} − "
-            f"{counted(granted, 'déjà attribué')}"
+            f"{pluriel(granted, 'déjà attribué')}"
         )
     motifs = eligibility_motifs(applicant, policy)
     if motifs:
@@ -102,8 +98,8 @@ def check_lock(request: RoundRequest, id_pg: int, nombre: int) -> LockBound:
             [
                 FieldError(
                     "nombre",
-                    f"verrou refusé pour la structure idPG {id_pg} : {counted(nombre, 'poste')}, "
-                    f"au plus {counted(bound.maximum, 'poste')} dans ce tour ({bound.raison})",
+                    f"verrou refusé pour la structure idPG {id_pg} : {pluriel(nombre, 'poste')}, "
+                    f"au plus {pluriel(bound.maximum, 'poste')} dans ce tour ({bound.raison})",
                 )
             ],
             detail="Verrou refusé : rien n'a été modifié.",

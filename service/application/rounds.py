@@ -7,11 +7,11 @@ transaction, so no solve ever runs inside one:
   :class:`~service.contract.schemas.RoundRequest`, solves, then stores the input snapshot and the
   result;
 - :func:`override_round` sets or lifts a committee lock: a lock outside its structure's bound
-  (:func:`lock_bound`) is refused before any solve, one the round's rules cannot honour with the
-  other locks (an INFEASIBLE re-solve) is refused after it, and nothing is written then;
-  otherwise it re-solves with the locks and writes only if the draft did not change meanwhile
-  (optimistic ``version`` check, 409 otherwise). Each arbitration (lock set or lifted, author,
-  date, motif) is kept in the round's history (``arbitrages``);
+  (:func:`service.application.locks.lock_bound`) is refused before any solve, one the round's
+  rules cannot honour with the other locks (an INFEASIBLE re-solve) is refused after it, and
+  nothing is written then; otherwise it re-solves with the locks and writes only if the draft
+  did not change meanwhile (optimistic ``version`` check, 409 otherwise). Each arbitration (lock
+  set or lifted, author, date, motif) is kept in the round's history (``arbitrages``);
 - :func:`commit_round` is ONE write transaction: round and programme rows locked, structures
   checked against the snapshot (a draft made stale by another commit or a portal update is
   refused), one coselec entry per structure appended, statuses moved, the national envelope
@@ -30,9 +30,7 @@ from sqlalchemy.orm import Session
 
 import geodata
 from service.application import cycle, pipeline, posts, replay
-from service.application.locks import check_lock, counted
-from service.application.locks import lock_bound as lock_bound
-from service.application.locks import proposal_moves as proposal_moves
+from service.application.locks import check_lock, proposal_moves
 from service.application.round_views import arbitrages, round_summary, round_view
 from service.contract.errors import Conflict, NotFound
 from service.contract.schemas import (
@@ -323,9 +321,10 @@ def override_round(
     with a reason, and re-solve.
 
     A lock replaces any earlier lock of the same structure and must lie within
-    :func:`lock_bound`; a lock the round's joint rules cannot honour (INFEASIBLE re-solve) is
-    refused too: nothing is written then. The re-solve uses the round's input snapshot (same
-    structures, same existing advisors) so the only change is the committee's. The arbitration
+    :func:`service.application.locks.lock_bound`; a lock the round's joint rules cannot honour
+    (INFEASIBLE re-solve) is refused too: nothing is written then. The re-solve uses the round's
+    input snapshot (same structures, same existing advisors) so the only change is the
+    committee's. The arbitration
     is appended to the round's history (:func:`arbitrages`).
     """
     if not motif or not motif.strip():
@@ -429,7 +428,7 @@ def _refuse_infeasible_lock(result: Mapping[str, Any], id_pg: int, nombre: int) 
         [
             FieldError(
                 "nombre",
-                f"verrou refusé pour la structure idPG {id_pg} : {counted(nombre, 'poste')}, "
+                f"verrou refusé pour la structure idPG {id_pg} : {pluriel(nombre, 'poste')}, "
                 f"nombre incompatible avec les règles du tour et les autres verrous "
                 f"({conflicts})",
             )

@@ -124,11 +124,11 @@ def structures_import(fichier: str, simulation: bool, output_format: str, encoda
     service.application.intake and the README. Exit 2 when any line is refused (nothing is
     written).
     """
-    from service.application import intake
+    from service.application import intake, portal_file
 
     try:
-        table = intake.read_export(fichier, encoding=encodage)
-    except intake.ExportFileError as exc:
+        table = portal_file.read_export(fichier, encoding=encodage)
+    except portal_file.ExportFileError as exc:
         click.echo(f"fichier refusé : {exc}", err=True)
         sys.exit(EXIT_INVALID)
     database = common.database()

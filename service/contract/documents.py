@@ -195,7 +195,7 @@ class RoundOverrideBody(BaseModel):
     """``PATCH /v1/rounds/{id}``: a committee arbitration of one structure, with its motif.
 
     ``{"idPG", "nombre", "motif"}`` locks the structure at ``nombre`` posts of this round (within
-    its bound: :func:`service.application.rounds.lock_bound`); ``{"idPG", "lever": true, "motif"}``
+    its bound: :func:`service.application.locks.lock_bound`); ``{"idPG", "lever": true, "motif"}``
     lifts its
     lock. Either way the round is re-solved and the arbitration kept in its history.
     """

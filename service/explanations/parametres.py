@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from allocator.programme import prefet_opinion
 from service.explanations.legal import TITRE_PARAMETRES
 from service.explanations.reading import Lecture
 from service.explanations.tour import Calcul, Profil
@@ -61,7 +62,7 @@ def parametres_texte(
     """Part 4 of ``texte`` (appended to ``buf``); returns what its values need: whether the
     préfet's penalty applies, whether the score floor binds, and the binding rule codes."""
     q, f_cof, note_1, prefets, avis = v.q, v.f_cof, v.note_1, v.prefets, v.avis
-    penalise = c.penaliser and bool(prefets) and avis in ("NÉGATIF", "NEGATIF")
+    penalise = c.penaliser and bool(prefets) and prefet_opinion(avis) == "NÉGATIF"
     buf.append(c.poids_ligne)
     buf.append(
         f"- Facteur qualité de votre projet : {nombre_memo(c.n3, q, 3)} (note {note_1}/100"

@@ -24,6 +24,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from allocator.programme import opinion_spelling
 from service.contract.errors import Conflict, NotFound
 from service.contract.vocabulary import SERVER_FIELDS
 
@@ -119,11 +120,6 @@ class PrefetValues:
     inserted_at: datetime | None = None
 
 
-def norm_avis(avis: str | None) -> str | None:
-    """The stored spelling of an opinion (``NEGATIF`` → ``NÉGATIF``)."""
-    return "NÉGATIF" if avis == "NEGATIF" else avis
-
-
 def siret_holder(session: Session, siret: str, id_pg: int) -> int | None:
     """The ``idPG`` of another structure holding ``siret``, if any."""
     return session.scalar(
@@ -156,7 +152,7 @@ def create_structure(
         session.add(
             AvisPrefetRow(
                 id_pg=values.id_pg,
-                avis=norm_avis(p.avis),
+                avis=opinion_spelling(p.avis),
                 nombre=p.nombre,
                 commentaire=p.commentaire,
                 inserted_at=p.inserted_at or now,
@@ -284,7 +280,7 @@ def record_avis_prefet(
     session.add(
         AvisPrefetRow(
             id_pg=id_pg,
-            avis=norm_avis(prefet.avis),
+            avis=opinion_spelling(prefet.avis),
             nombre=prefet.nombre,
             commentaire=prefet.commentaire,
             inserted_at=utcnow(),

@@ -33,7 +33,7 @@ from flask import (
 from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException
 
-from service.application import figures, rounds
+from service.application import figures, locks, rounds
 from service.contract.documents import MAX_ID, RoundDraftBody, RoundOverrideBody, parse_model
 from service.contract.errors import ServiceError
 from service.contract.schemas import FieldError, InvalidRequest, RoundRequest
@@ -420,7 +420,7 @@ def structure(round_id: int, id_pg: int) -> ResponseReturnValue:
         tour=view,
         row=row,
         doc=doc,
-        borne=rounds.lock_bound(request_, id_pg) if view["statut"] == "draft" else None,
+        borne=locks.lock_bound(request_, id_pg) if view["statut"] == "draft" else None,
         texte_html=present.explanation_html(explication),
         resume=explication.get("resume"),
         depot=present.depot(doc.createdAt),

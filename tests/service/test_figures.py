@@ -25,7 +25,7 @@ from openpyxl import load_workbook
 from sqlalchemy import func, select
 
 from service import create_app
-from service.application import cycle, demandes, export, figures, intake, posts, rounds
+from service.application import cycle, demandes, export, figures, portal_file, posts, rounds
 from service.application.history import import_history, import_structure
 from service.application.monthly import draft_monthly
 from service.application.structures import upsert_structure
@@ -320,7 +320,7 @@ def test_csv_export_uses_french_decimals_with_its_semicolon(
         for column in ("note du projet", "coût standard par poste (euros)"):
             value = r[column]
             assert "." not in value and "," in value, (column, value)
-            assert intake.parse_decimal(value) == float(value.replace(",", "."))
+            assert portal_file.parse_decimal(value) == float(value.replace(",", "."))
     by_id = {int(r["idPG"]): r for r in rows}
     assert by_id[9001]["coût standard par poste (euros)"] == "50000,0"
     assert by_id[9003]["coût standard par poste (euros)"] == "67500,0"  # 974

@@ -25,7 +25,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from service.application import intake
+from service.application import intake, portal_file
 from service.application.history import import_history, import_structure
 from service.cli.main import main
 from service.contract.documents import StructureDocument
@@ -79,7 +79,7 @@ def write_csv(path: Path, rows: list[Mapping[str, Any]], *, bom: bool = False) -
 
 def flat(id_pg: int, **changes: Any) -> dict[str, Any]:
     """An export line (text cells) for a valid application; ``changes`` override cells."""
-    row = intake.export_row(
+    row = portal_file.export_row(
         {k: v for k, v in structure_doc(id_pg).items() if k not in ("contact", "location")}
     )
     row = {k: v for k, v in row.items() if v != ""}
@@ -111,51 +111,51 @@ def import_json(path: Path, *extra: str) -> tuple[int, dict[str, Any]]:
 
 @given(st.floats(allow_nan=False, allow_infinity=False))
 def test_french_decimal_round_trip(x: float) -> None:
-    text = intake.format_decimal(x)
+    text = portal_file.format_decimal(x)
     assert "." not in text and "e" not in text.lower()
-    assert intake.parse_decimal(text) == x
+    assert portal_file.parse_decimal(text) == x
 
 
 @given(st.integers(0, 10**6), st.integers(0, 999))
 def test_decimal_with_a_point_is_refused(units: int, decimals: int) -> None:
     """``1.500`` means 1,500 in French notation and 1.5 in English: refused, never guessed."""
     with pytest.raises(ValueError, match="virgule décimale"):
-        intake.parse_decimal(f"{units}.{decimals}")
-    assert intake.parse_decimal(f"{units},{decimals}") == float(f"{units}.{decimals}")
+        portal_file.parse_decimal(f"{units}.{decimals}")
+    assert portal_file.parse_decimal(f"{units},{decimals}") == float(f"{units}.{decimals}")
 
 
 def test_decimal_thousands_separated_by_spaces() -> None:
-    assert intake.parse_decimal("12 500,50") == 12500.5
-    assert intake.parse_decimal("12\u202f500") == 12500.0
+    assert portal_file.parse_decimal("12 500,50") == 12500.5
+    assert portal_file.parse_decimal("12\u202f500") == 12500.0
     for bad in ("12 50", "1,2,3", "7e3", "NaN", "inf", "", "72,"):
         with pytest.raises(ValueError):
-            intake.parse_decimal(bad)
+            portal_file.parse_decimal(bad)
 
 
 @given(st.text(max_size=8))
 def test_booleans_are_strict(text: str) -> None:
     words = {"oui": True, "true": True, "1": True, "non": False, "false": False, "0": False}
     if text.casefold() in words:
-        assert intake.parse_boolean(text) is words[text.casefold()]
+        assert portal_file.parse_boolean(text) is words[text.casefold()]
     else:
         with pytest.raises(ValueError, match="oui, non, true, false, 1 ou 0"):
-            intake.parse_boolean(text)
+            portal_file.parse_boolean(text)
 
 
 @given(st.text(alphabet="0123456789٠١٢٣", min_size=1, max_size=6))
 def test_integers_are_ascii_digits_only(text: str) -> None:
     if text.isascii():
-        assert intake.parse_integer(text) == int(text)
+        assert portal_file.parse_integer(text) == int(text)
     else:
         with pytest.raises(ValueError, match="nombre entier attendu"):
-            intake.parse_integer(text)
+            portal_file.parse_integer(text)
 
 
 def test_column_mapping_covers_every_document_field() -> None:
     """A field added to the portal's document must get a column (or this test says which)."""
-    flat_names = {c.name for c in intake.COLUMNS if c.entry is None}
+    flat_names = {c.name for c in portal_file.COLUMNS if c.entry is None}
     assert flat_names | {"prefet", "coselec"} == set(StructureDocument.model_fields)
-    assert set(intake.REQUIRED_COLUMNS) == {
+    assert set(portal_file.REQUIRED_COLUMNS) == {
         name for name, f in StructureDocument.model_fields.items() if f.is_required()
     }
 
@@ -229,8 +229,8 @@ def documents(draw: Any, id_pg: int | None = None) -> dict[str, Any]:
 def test_flat_file_round_trip(docs: list[dict[str, Any]]) -> None:
     """Any portal document → export line → the same validated document (CSV with BOM)."""
     with tempfile.TemporaryDirectory() as folder:
-        path = intake.write_export_csv(docs, Path(folder) / "export.csv")
-        table = intake.read_export(path)
+        path = portal_file.write_export_csv(docs, Path(folder) / "export.csv")
+        table = portal_file.read_export(path)
     assert [line.numero for line in table.lines] == list(range(2, len(docs) + 2))
     for doc, line in zip(docs, table.lines, strict=True):
         assert intake.parse_line(line) == StructureDocument.model_validate(doc)
@@ -274,7 +274,7 @@ def test_workbook_typed_cells_give_the_csv_documents(tmp_path: Path) -> None:
     ws.append([None] * 10)  # an empty row is skipped
     ws.append([9, "EPCI", 1283, 1, None, None, None, None, None, None])  # lost leading zero
     wb.save(tmp_path / "export.xlsx")
-    table = intake.read_export(tmp_path / "export.xlsx")
+    table = portal_file.read_export(tmp_path / "export.xlsx")
     assert table.ignored_columns == ("emailContact",)
     assert [line.numero for line in table.lines] == [2, 3, 5]
     first, second = (intake.parse_line(line) for line in table.lines[:2])
@@ -461,7 +461,7 @@ def test_put_and_import_refuse_the_same_documents(
         )
         assert res.status_code == 422, (changes, res.get_json())
         put_errors = {
-            (intake.column_of(e["champ"])[0], e["message"]) for e in res.get_json()["errors"]
+            (portal_file.column_of(e["champ"])[0], e["message"]) for e in res.get_json()["errors"]
         }
         path = write_csv(tmp_path / f"bad{k}.csv", [flat(id_pg, **cells)])
         code, report = import_json(path)
@@ -636,7 +636,7 @@ def test_all_or_nothing_and_idempotent_properties(
         ]
         folder = tmp_path / f"run{k}"
         folder.mkdir()
-        good = intake.write_export_csv(docs, folder / "export.csv")
+        good = portal_file.write_export_csv(docs, folder / "export.csv")
         before = dump(db)
         with good.open(encoding="utf-8-sig") as f:
             rows = list(csv.DictReader(f, delimiter=";"))
@@ -771,11 +771,11 @@ def test_sample_export_is_built_from_the_bundled_data(tmp_path: Path) -> None:
     gives (``ALLOCATOR_UPDATE_EXAMPLES=1`` rewrites it)."""
     from service.application import history
 
-    fresh = intake.write_export_csv(history.export_documents(), tmp_path / "export.csv")
+    fresh = portal_file.write_export_csv(history.export_documents(), tmp_path / "export.csv")
     if os.environ.get("ALLOCATOR_UPDATE_EXAMPLES") == "1":
         history.SAMPLE_EXPORT.write_bytes(fresh.read_bytes())
     assert history.SAMPLE_EXPORT.read_bytes() == fresh.read_bytes()
-    table = intake.read_export(history.SAMPLE_EXPORT)
+    table = portal_file.read_export(history.SAMPLE_EXPORT)
     assert len(table.lines) == 190 and table.ignored_columns == ()
     assert all(
         line.cells["synthetique"] == "qualiteProjet,prefet,createdAt" for line in table.lines

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from service.application import rounds
+from service.application import locks, rounds
 from service.application.history import import_history
 from service.store import repository as store
 from service.ui import present
@@ -289,11 +289,11 @@ def test_proposal_moves() -> None:
             {"idPG": 2, "nombreConseillersAttribues": 1, "motifs": ["ACCORDE"]},
         ]
     }
-    assert rounds.proposal_moves(before, after) == [
+    assert locks.proposal_moves(before, after) == [
         {"idPG": 1, "avant": 2, "apres": 0, "motifs": ["VERROUILLE"]},
         {"idPG": 2, "avant": 0, "apres": 1, "motifs": ["ACCORDE"]},
     ]
-    assert rounds.proposal_moves(after, after) == []
+    assert locks.proposal_moves(after, after) == []
 
 
 def _row(i: int, dep: str, prop: int, score: float | None) -> present.Row:

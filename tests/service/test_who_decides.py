@@ -20,7 +20,7 @@ from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from service.application import cycle, rounds
+from service.application import cycle, locks, rounds
 from service.application.structures import upsert_structure
 from service.cli.main import main
 from service.contract.schemas import InvalidRequest, RoundRequest
@@ -563,7 +563,7 @@ def test_lock_bound_accepts_exactly_the_locks_the_engine_finds_consistent(
         adapter.policy_from_request(request),
     )
     assert accepted == (not consistency_conflicts(model))
-    assert rounds.lock_bound(request, 1).maximum >= 0
+    assert locks.lock_bound(request, 1).maximum >= 0
 
 
 def test_lock_bound_states_its_reason_in_french() -> None:
@@ -582,7 +582,7 @@ def test_lock_bound_states_its_reason_in_french() -> None:
             "politique": {"plafondParStructure": 2},
         }
     )
-    bound = rounds.lock_bound(request, 7)
+    bound = locks.lock_bound(request, 7)
     assert bound.maximum == 1
     assert "plafond par structure 2 − 1 déjà attribué" in bound.raison
     with pytest.raises(InvalidRequest) as info:
