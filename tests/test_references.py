@@ -4,9 +4,10 @@ a rename or a move cannot leave a stale pointer behind."""
 
 from __future__ import annotations
 
-import importlib
 import re
 from pathlib import Path
+
+from tests.test_readme_architecture import resolve
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCES = ["allocator", "geodata", "service", "benchmarks", "notebooks", "docs", "README.md"]
@@ -29,18 +30,11 @@ def references() -> dict[str, str]:
 
 
 def resolves(dotted: str) -> bool:
-    parts = dotted.split(".")
-    for cut in range(len(parts), 0, -1):
-        try:
-            obj: object = importlib.import_module(".".join(parts[:cut]))
-        except ModuleNotFoundError:
-            continue
-        for name in parts[cut:]:
-            if not hasattr(obj, name):
-                return False
-            obj = getattr(obj, name)
-        return True
-    return False
+    try:
+        resolve(dotted)
+    except (ModuleNotFoundError, AttributeError):
+        return False
+    return True
 
 
 def test_every_cited_name_exists() -> None:
