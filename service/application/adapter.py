@@ -93,15 +93,14 @@ def _avis(s: StructureIn) -> tuple[AvisPrefet | None, int | None]:
     return (None if avis is None else AvisPrefet(avis)), last.nombreConseillersPrefet
 
 
-def _state_cost(s: StructureIn, cost_zone: str) -> float:
-    return programme.post_costs(s.type, cost_zone, s.cofinancementEur, s.cofinancementPart)[1]
-
-
-def _standard_if_cofunded(s: StructureIn, cost_zone: str) -> float | None:
+def _costs(s: StructureIn, cost_zone: str) -> tuple[float, float | None]:
+    """The State's cost of one post of ``s`` (:func:`allocator.programme.post_costs`) and its
+    standard cost when co-funded, else ``None`` (inputs without co-funding keep their canonical
+    hash)."""
     standard, state = programme.post_costs(
         s.type, cost_zone, s.cofinancementEur, s.cofinancementPart
     )
-    return standard if state < standard else None
+    return state, (standard if state < standard else None)
 
 
 def request_geodata(request: RoundRequest, existing: dict[str, int] | None) -> geodata.RoundGeodata:
@@ -211,7 +210,7 @@ def build_round_input(
     for s in request.structures:
         g = by_id[s.idPG]
         lock = locks.get(s.idPG, s.verrou)
-        zone = programme.cost_zone(g.departement)
+        state_cost, standard_cost = _costs(s, programme.cost_zone(g.departement))
         applicants.append(
             Applicant(
                 **applicant_terms(s),
@@ -220,9 +219,8 @@ def build_round_input(
                 region=g.region,
                 epci=g.epci,
                 gains=tuple(g.gains),
-                cost_eur=_state_cost(s, zone),
-                # only when co-funded: inputs without co-funding keep their canonical hash
-                standard_cost_eur=_standard_if_cofunded(s, zone),
+                cost_eur=state_cost,
+                standard_cost_eur=standard_cost,
                 locked=lock,
             )
         )
