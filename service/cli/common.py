@@ -1,7 +1,7 @@
 """What the commands of the ``allocator`` CLI share: the store they work on and the author of its
-writes, reading a JSON input, the structures limit, and the one mapping of failures to messages
-and exit codes (``docs/CONTRACT.md``): 2 invalid input (the message names the field), 1 internal
-failure.
+writes, reading a JSON input, writing a text output, the structures limit, and the one mapping of
+failures to messages and exit codes (``docs/CONTRACT.md``): 2 invalid input (the message names the
+field), 1 internal failure.
 
 :mod:`service.cli.main` imports this module at start: it imports nothing heavy at module level
 (the contract's models, Flask and the store are imported by the functions that need them).
@@ -15,6 +15,7 @@ import json
 import os
 import sys
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any, NoReturn
 
 import click
@@ -50,6 +51,17 @@ def read_json(file: Any) -> Any:
         return json.loads(file.read(), parse_constant=reject_constant)
     except (ValueError, UnicodeDecodeError) as exc:
         fail_invalid([("(corps)", json_error(exc))])
+
+
+def write_text(text: str, output: Path | None, label: str) -> None:
+    """A command's text to ``output`` (its folder made if need be; ``label : path`` on stderr),
+    or to stdout when ``output`` is ``None``."""
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(text, encoding="utf-8")
+    click.echo(f"{label} : {output}", err=True)
 
 
 def max_structures() -> int:

@@ -20,7 +20,13 @@ from typing import Any
 
 import click
 
-from service.cli.common import fail_internal, fail_invalid, max_structures, read_json
+from service.cli.common import (
+    fail_internal,
+    fail_invalid,
+    max_structures,
+    read_json,
+    write_text,
+)
 from service.cli.usage import DEPARTEMENT, CliInvalid, french_group, writes_letters
 
 DEMOS = ("tour", "national")
@@ -47,13 +53,7 @@ def _demo_payload(demo: str) -> dict[str, Any]:
 
 
 def _write(report: dict[str, Any], output: Path | None) -> None:
-    text = json.dumps(report, ensure_ascii=False, indent=2) + "\n"
-    if output is None:
-        click.echo(text, nl=False)
-    else:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        output.write_text(text, encoding="utf-8")
-        click.echo(f"rapport : {output}", err=True)
+    write_text(json.dumps(report, ensure_ascii=False, indent=2) + "\n", output, "rapport")
 
 
 def _fmt(value: float | None, digits: int = 4) -> str:

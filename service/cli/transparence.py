@@ -35,13 +35,7 @@ def notice(fmt: str, output: Path | None) -> None:
     """The public notice of the algorithm, generated from the code's policy objects."""
     from service.application import notice as notice_module
 
-    text = notice_module.render(fmt)
-    if output is None:
-        click.echo(text, nl=False)
-    else:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        output.write_text(text, encoding="utf-8")
-        click.echo(f"notice : {output}", err=True)
+    common.write_text(notice_module.render(fmt), output, "notice")
 
 
 @french_command("export")
