@@ -124,6 +124,8 @@ class _Frame:
     title: str
     location: list[float]
     zoom: int
+    #: ``[[south, west], [north, east]]`` to fit the view to (communes), or ``None``.
+    fit: list[list[float]] | None = None
 
 
 def _departement_frame(comparison: Comparison, variant: str | None) -> _Frame:
@@ -166,6 +168,7 @@ def _commune_frame(comparison: Comparison, variant: str | None, departement: str
         f"communes du département {departement}",
         [(miny + maxy) / 2, (minx + maxx) / 2],
         9,
+        [[miny, minx], [maxy, maxx]],
     )
 
 
@@ -250,9 +253,8 @@ def scenario_map(
     else:
         frame = _commune_frame(comparison, variant, departement)
     fmap = folium.Map(location=frame.location, zoom_start=frame.zoom, tiles=tiles)
-    if departement is not None:
-        minx, miny, maxx, maxy = frame.gdf.total_bounds
-        fmap.fit_bounds([[miny, minx], [maxy, maxx]])
+    if frame.fit is not None:
+        fmap.fit_bounds(frame.fit)
     _add_layers(fmap, frame, variant)
     folium.LayerControl(collapsed=False).add_to(fmap)
     _add_heading(fmap, frame.title, variant)

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import geodata
-from service.analysis import metrics
+from service.analysis import metrics, runs
 from service.application import pipeline
 from service.application.history import DEMO_SEED, portal_documents
 from service.contract.schemas import RoundRequest, parse_round_request
@@ -98,8 +98,8 @@ class RoundRun:
         return metrics.round_equity(self.result, self.prepared.existing)
 
     def grants(self) -> dict[int, int]:
-        """Posts granted by idPG (every structure, ascending idPG)."""
-        return {d["idPG"]: d["nombreConseillersAttribues"] for d in self.result["decisions"]}
+        """Posts granted by idPG (every structure, ascending idPG; :func:`runs.grants`)."""
+        return runs.grants(self.result)
 
 
 def run(request: RoundRequest) -> RoundRun:

@@ -31,6 +31,11 @@ DEFAULT_CONFIG = SolverConfig(counterfactual_reruns=0)
 _CONTRACT_NAMES = {engine: contract for contract, engine in POLICY_FIELDS.items()}
 
 
+def grants(result: Mapping[str, Any]) -> dict[int, int]:
+    """Posts granted by idPG in a contract round result (every structure, ascending idPG)."""
+    return {d["idPG"]: d["nombreConseillersAttribues"] for d in result["decisions"]}
+
+
 def effective_politique(policy: RoundPolicy) -> dict[str, Any]:
     """Every field of ``policy`` under its contract name (``politique``), JSON-ready."""
     out: dict[str, Any] = {}
@@ -74,8 +79,8 @@ class ScenarioRun:
         return self.result["status"] != "INFEASIBLE"
 
     def grants(self) -> dict[int, int]:
-        """Posts of this round by idPG."""
-        return {d["idPG"]: d["nombreConseillersAttribues"] for d in self.result["decisions"]}
+        """Posts of this round by idPG (:func:`grants`)."""
+        return grants(self.result)
 
     def grants_by_commune(self) -> dict[str, int]:
         out: dict[str, int] = {}

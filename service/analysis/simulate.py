@@ -71,6 +71,7 @@ import numpy as np
 import pandas as pd
 
 from allocator import programme
+from service.analysis import runs
 from service.application import cycle
 
 POLICIES: dict[str, str] = {
@@ -215,7 +216,7 @@ def _solve(
         result = pipeline.solve_prepared(prepared, policy)
         if result["status"] == "INFEASIBLE":  # pragma: no cover - no locks in a simulation
             raise RuntimeError(f"round {payload['mois']} infeasible: {result.get('conflits')}")
-        grants = {int(d["idPG"]): int(d["nombreConseillersAttribues"]) for d in result["decisions"]}
+        grants = runs.grants(result)
     elif name == "premier_arrive":
         grants = baselines.first_come_first_served(round_input, policy)
     elif name == "enveloppes_departementales":
