@@ -65,7 +65,7 @@ def _print_round(
     structure), ``"retenues"`` (those with posts proposed) or ``"apercu"`` (the first 50 of
     these); ``as_json``: the whole view."""
     if as_json:
-        click.echo(json.dumps(view, ensure_ascii=False, indent=2))
+        common.echo_json(view)
         return
     click.echo(
         f"tour n° {view['id']} — mois {view['mois']}, quota {view['quota']}, "

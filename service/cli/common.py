@@ -14,7 +14,8 @@ import getpass
 import json
 import os
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -51,6 +52,11 @@ def read_json(file: Any) -> Any:
         return json.loads(file.read(), parse_constant=reject_constant)
     except (ValueError, UnicodeDecodeError) as exc:
         fail_invalid([("(corps)", json_error(exc))])
+
+
+def echo_json(value: Any) -> None:
+    """A JSON document on stdout, indented, non-ASCII characters as they are."""
+    click.echo(json.dumps(value, ensure_ascii=False, indent=2))
 
 
 def write_text(text: str, output: Path | None, label: str) -> None:
@@ -92,6 +98,20 @@ def database(*, upgrade_embedded: bool = True) -> Any:
     return store
 
 
+@contextmanager
+def failures() -> Iterator[None]:
+    """The stateless commands' mapping (``allocate``, ``scenario``): an invalid input exits 2
+    naming its fields (:func:`fail_invalid`), any other failure exits 1 (:func:`fail_internal`)."""
+    from service.contract.schemas import InvalidRequest
+
+    try:
+        yield
+    except InvalidRequest as exc:
+        fail_invalid((e.champ, e.message) for e in exc.errors)
+    except Exception as exc:
+        fail_internal(exc)
+
+
 def author() -> str:
     """The author recorded with what a command writes: ``cli:<user name>``."""
     try:
@@ -101,7 +121,8 @@ def author() -> str:
 
 
 def handled(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Map the service's typed errors to messages and exit code 2 (the one CLI mapping)."""
+    """Map the service's typed errors to messages and exit code 2 (the store commands; the
+    stateless ones use :func:`failures`); a server-side error (5xx) propagates."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:

@@ -7,7 +7,6 @@ cannot be read (one French line) or any refused line (nothing written), 1 intern
 
 from __future__ import annotations
 
-import json
 import sys
 
 import click
@@ -139,7 +138,7 @@ def structures_import(fichier: str, simulation: bool, output_format: str, encoda
     finally:
         database.dispose()
     if output_format == "json":
-        click.echo(json.dumps(report.as_json(), ensure_ascii=False, indent=2))
+        common.echo_json(report.as_json())
     else:
         _print_report(report)
     if report.refusees:

@@ -15,8 +15,7 @@ import click
 
 from service.cli.common import (
     database,
-    fail_internal,
-    fail_invalid,
+    failures,
     handled,
     max_structures,
     read_json,
@@ -105,21 +104,16 @@ def allocate(request_file, output: Path | None, jobs: int | None, niveau: str) -
     """Solve one round statelessly: REQUEST_FILE is the round request JSON ('-' = stdin)."""
     from service import speed
     from service.application.pipeline import result_summary, solve_round
-    from service.contract.schemas import InvalidRequest, parse_round_request
+    from service.contract.schemas import parse_round_request
 
     payload = read_json(request_file)
-    try:
-        # One batch in a short-lived process: the cyclic collector's passes over the whole heap
-        # (geodata, engine, explanations) cost ~0.1 s on a national round and free nothing
-        # that reference counting does not (peak memory measured the same).
-        with speed.gc_paused():
-            request = parse_round_request(payload, max_structures())
-            solved = solve_round(request)
-            _emit(solved, output, jobs or min(2, os.cpu_count() or 1), niveau)
-    except InvalidRequest as exc:
-        fail_invalid((e.champ, e.message) for e in exc.errors)
-    except Exception as exc:
-        fail_internal(exc)
+    # One batch in a short-lived process: the cyclic collector's passes over the whole heap
+    # (geodata, engine, explanations) cost ~0.1 s on a national round and free nothing that
+    # reference counting does not (peak memory measured the same).
+    with failures(), speed.gc_paused():
+        request = parse_round_request(payload, max_structures())
+        solved = solve_round(request)
+        _emit(solved, output, jobs or min(2, os.cpu_count() or 1), niveau)
     click.echo(result_summary(solved.outline, solved.request), err=True)
     leave = click.get_current_context().find_object(speed.QuickExit)
     if leave is not None:  # run by the program (not by a test runner): nothing left to release

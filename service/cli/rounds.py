@@ -13,10 +13,10 @@ import json
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import click
 
+from service.application.posts import EVENT_TYPES
 from service.cli import common
 from service.cli.admin import round_group
 from service.cli.usage import IDENTIFIANT, french_command, french_group, writes_letters
@@ -36,16 +36,6 @@ def _date(value: str | None) -> datetime:
             [FieldError("date", f"date ISO-8601 attendue ; reçu {value!r}")]
         ) from None
     return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
-
-
-def _echo_json(value: Any) -> None:
-    click.echo(json.dumps(value, ensure_ascii=False, indent=2))
-
-
-def _event_types() -> tuple[str, ...]:
-    from service.application.posts import EVENT_TYPES
-
-    return EVENT_TYPES
 
 
 @french_command("import-historique")
@@ -101,7 +91,7 @@ def round_replay(round_id: int | None, all_rounds: bool, as_json: bool) -> None:
         else [replay.replay_round(database, int(round_id))]  # type: ignore[arg-type]
     )
     if as_json:
-        _echo_json(certs if all_rounds else certs[0])
+        common.echo_json(certs if all_rounds else certs[0])
     else:
         for c in certs:
             click.echo(replay.certificate_text(c))
@@ -134,7 +124,7 @@ def programme(ctx: click.Context, duree: int | None, as_json: bool) -> None:
         parse_model(ProgrammeQuery, {"duree": duree})
     state = cycle.programme_state(common.database(), duree_mois=duree)
     if as_json:
-        _echo_json(state)
+        common.echo_json(state)
         return
     for line in figures.text_lines(figures.ProgrammeFigures.from_programme(state)):
         click.echo(line)
@@ -178,13 +168,13 @@ def postes_liste(id_pg: int, date_: str | None) -> None:
     """Posts of a structure, their state and deadlines (JSON)."""
     from service.application import posts
 
-    _echo_json(posts.list_posts(common.database(), id_pg, _date(date_)))
+    common.echo_json(posts.list_posts(common.database(), id_pg, _date(date_)))
 
 
 @postes.command("evenement")
 @click.argument("id_pg", type=IDENTIFIANT)
 @click.argument("numero", type=IDENTIFIANT)
-@click.argument("type_", metavar="TYPE", type=click.Choice(list(_event_types())))
+@click.argument("type_", metavar="TYPE", type=click.Choice(list(EVENT_TYPES)))
 @click.option("--date", "date_", default=None, help="Date of the event (default: now).")
 @click.option("--commentaire", default=None)
 @common.handled
@@ -195,7 +185,7 @@ def postes_evenement(
     from service.application import posts
 
     when = _date(date_) if date_ else None
-    _echo_json(
+    common.echo_json(
         posts.report_event(
             common.database(),
             id_pg,
@@ -219,7 +209,7 @@ def postes_demande(id_pg: int, type_: str, nombre: int, motif: str) -> None:
     """File a structure's request: more posts (next round) or hand free posts back."""
     from service.application import demandes
 
-    _echo_json(
+    common.echo_json(
         demandes.file_request(
             common.database(),
             id_pg,

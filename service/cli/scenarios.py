@@ -13,16 +13,13 @@ Exit codes (as ``allocator allocate``): 0 done, 2 invalid input (the message nam
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import click
 
 from service.cli.common import (
-    fail_internal,
-    fail_invalid,
+    failures,
     max_structures,
     read_json,
     write_text,
@@ -114,20 +111,6 @@ def robustness_summary(report: dict[str, Any]) -> str:
     )
 
 
-@contextmanager
-def _failures() -> Iterator[None]:
-    """As ``allocator allocate``: an invalid input exits 2 naming its fields, any other failure
-    exits 1."""
-    from service.contract.schemas import InvalidRequest
-
-    try:
-        yield
-    except InvalidRequest as exc:
-        fail_invalid((e.champ, e.message) for e in exc.errors)
-    except Exception as exc:
-        fail_internal(exc)
-
-
 @french_group("scenario")
 def scenario() -> None:
     """Policy scenarios: comparison of variants, robustness of a round."""
@@ -173,7 +156,7 @@ def compare(
     "quota"}], "prixEquite": true, "causes": true} ('-' = stdin).
     """
     demo = _source(scenarios_file, demo, "SCENARIOS_FILE")
-    with _failures():
+    with failures():
         comparison = _comparison(scenarios_file, demo, sans_prix=sans_prix, sans_causes=sans_causes)
     _write(comparison.report, output)
     click.echo(comparison_summary(comparison.report), err=True)
@@ -271,7 +254,7 @@ def robustesse(
 
     _check_scheduler(scheduler)
     demo = _source(request_file, demo, "REQUEST_FILE")
-    with _failures():
+    with failures():
         payload = read_json(request_file) if request_file else _demo_payload(demo or "tour")
         request = parse_round_request(payload)
         click.echo(
