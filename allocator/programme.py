@@ -147,10 +147,11 @@ def fair_shares(needs: Mapping[str, float], envelope: int) -> dict[str, int]:
     """Each département's fair share of ``envelope`` posts: Webster apportionment on need.
 
     Exact (rational arithmetic), keys in ascending order, summing to ``envelope``; all zero (keys
-    in the given order) when no département has any need. The need does not change within a
-    process (it depends on the bundled data only), so each apportionment is computed once and
-    reused: this is the only call of :func:`allocator.apportionment.webster` on the programme's
-    envelope.
+    in the given order) when no département has any need. The rounds of a process share one need
+    (it depends on the bundled data only), so the latest apportionments are kept (16) and each is
+    computed once; a need that varies (robustness draws, simulated months) is apportioned afresh
+    at each call. This is the only call of :func:`allocator.apportionment.webster` on the
+    programme's envelope.
     """
     return dict(_fair_shares(tuple(needs.items()), envelope))
 
