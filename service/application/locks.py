@@ -18,7 +18,7 @@ from allocator.model import eligibility_motifs, request_bound, structure_cap_bou
 from service.application import adapter
 from service.contract.schemas import FieldError, InvalidRequest, RoundRequest
 from service.explanations.legal import MOTIF_LIBELLES
-from service.explanations.wording import pluriel
+from service.explanations.wording import est_pluriel
 
 
 def proposal_moves(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -49,6 +49,13 @@ class LockBound:
     raison: str
 
 
+def compte(n: int, mot: str) -> str:
+    """``n`` in plain digits (``1000``, as the lock messages of the API write it) and ``mot``
+    agreed with it by the one rule of agreement
+    (:func:`service.explanations.wording.est_pluriel`): ``compte(2, "poste")`` is ``2 postes``."""
+    return f"{n} {mot}s" if est_pluriel(n) else f"{n} {mot}"
+
+
 def lock_bound(request: RoundRequest, id_pg: int) -> LockBound:
     """The bound of a lock on structure ``id_pg`` of ``request``: ``0 ≤ nombre ≤ maximum``.
 
@@ -72,14 +79,14 @@ def lock_bound(request: RoundRequest, id_pg: int) -> LockBound:
     policy = adapter.policy_from_request(request)
     granted = terms["already_granted"]
     maximum = request_bound(applicant)
-    asked = pluriel(terms["requested"], "demandé")
-    raison = f"demande restante : {asked} − {pluriel(granted, 'déjà attribué')}"
+    asked = compte(terms["requested"], "demandé")
+    raison = f"demande restante : {asked} − {compte(granted, 'déjà attribué')}"
     cap = structure_cap_bound(applicant, policy)
     if cap is not None and cap < maximum:
         maximum = cap
         raison = (
             f"plafond par structure {policy.max_posts_per_structure} − "
-            f"{pluriel(granted, 'déjà attribué')}"
+            f"{compte(granted, 'déjà attribué')}"
         )
     motifs = eligibility_motifs(applicant, policy)
     if motifs:
@@ -98,8 +105,8 @@ def check_lock(request: RoundRequest, id_pg: int, nombre: int) -> LockBound:
             [
                 FieldError(
                     "nombre",
-                    f"verrou refusé pour la structure idPG {id_pg} : {pluriel(nombre, 'poste')}, "
-                    f"au plus {pluriel(bound.maximum, 'poste')} dans ce tour ({bound.raison})",
+                    f"verrou refusé pour la structure idPG {id_pg} : {compte(nombre, 'poste')}, "
+                    f"au plus {compte(bound.maximum, 'poste')} dans ce tour ({bound.raison})",
                 )
             ],
             detail="Verrou refusé : rien n'a été modifié.",

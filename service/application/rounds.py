@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 
 import geodata
 from service.application import cycle, pipeline, posts, replay
-from service.application.locks import check_lock, proposal_moves
+from service.application.locks import check_lock, compte, proposal_moves
 from service.application.round_views import arbitrages, round_summary, round_view
 from service.contract.errors import Conflict, NotFound
 from service.contract.schemas import (
@@ -428,7 +428,7 @@ def _refuse_infeasible_lock(result: Mapping[str, Any], id_pg: int, nombre: int) 
         [
             FieldError(
                 "nombre",
-                f"verrou refusé pour la structure idPG {id_pg} : {pluriel(nombre, 'poste')}, "
+                f"verrou refusé pour la structure idPG {id_pg} : {compte(nombre, 'poste')}, "
                 f"nombre incompatible avec les règles du tour et les autres verrous "
                 f"({conflicts})",
             )

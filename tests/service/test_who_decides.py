@@ -590,6 +590,36 @@ def test_lock_bound_states_its_reason_in_french() -> None:
     assert info.value.errors[0].message.startswith("verrou refusé pour la structure idPG 7")
 
 
+@settings(max_examples=200, deadline=None)
+@given(n=st.integers(min_value=-5_000, max_value=5_000))
+def test_lock_messages_count_in_plain_digits_agreed_in_number(n: int) -> None:
+    """The API's lock messages write a count in plain digits (``1000 postes``, no thousands
+    separator, as they always have) and agree the word from 2 (or from -2) on."""
+    assert locks.compte(n, "poste") == f"{n} poste" + ("s" if abs(n) >= 2 else "")
+
+
+def test_lock_refused_at_the_largest_request_writes_plain_digits() -> None:
+    request = RoundRequest.model_validate(
+        {
+            "quota": 5,
+            "structures": [
+                {
+                    "idPG": 7,
+                    "type": "COMMUNE",
+                    "codeCommune": "01283",
+                    "nombreConseillersSouhaites": 1000,
+                }
+            ],
+        }
+    )
+    with pytest.raises(InvalidRequest) as info:
+        rounds.check_lock(request, 7, 1001)
+    assert info.value.errors[0].message == (
+        "verrou refusé pour la structure idPG 7 : 1001 postes, au plus 1000 postes dans ce tour "
+        "(demande restante : 1000 demandés − 0 déjà attribué)"
+    )
+
+
 def test_draft_made_from_a_portal_lock_before_the_upgrade_is_stale(
     app: Any, tokens: Any, fake_solver: Any
 ) -> None:
