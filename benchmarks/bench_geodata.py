@@ -38,8 +38,9 @@ os.environ["ALLOCATOR_CACHE_DIR"] = "off"
 
 from geodata import layers  # noqa: E402
 from geodata.access import AccessParams, commune_accessibility, e2sfca  # noqa: E402
+from geodata.context import round_context  # noqa: E402
 from geodata.coverage import advisors_column, bundled_existing  # noqa: E402
-from geodata.round import ApplicantSite, national_context, round_geodata  # noqa: E402
+from geodata.round import ApplicantSite, round_geodata  # noqa: E402
 
 TYPES = ("COMMUNE", "EPCI", "DEPARTEMENT", "REGION", "COLLECTIVITE", "GIP", "PRIVATE")
 
@@ -84,7 +85,7 @@ print(json.dumps({"import": t1 - t0, "round": t2 - t1, "n": len(res.applicants),
 def national_sites(n: int = 5000, seed: int = 11) -> list[list]:
     """``n`` sites on programme communes, types in the proportions of a national call."""
     rng = np.random.default_rng(seed)
-    codes = national_context().codes
+    codes = round_context().codes
     kinds = ["COMMUNE", "EPCI", "COLLECTIVITE", "PRIVATE", "DEPARTEMENT", "GIP", "REGION"]
     share = np.array([0.53, 0.26, 0.12, 0.05, 0.025, 0.01, 0.005])
     kind = rng.choice(len(kinds), size=n, p=share / share.sum())
@@ -138,7 +139,7 @@ def load_layers() -> Any:
     t_cold, _ = timed(layers.load_all)
     t_warm, _ = timed(layers.load_all, repeat=3)
     print(f"load all national layers     cold {t_cold:7.3f} s   warm {t_warm:7.3f} s")
-    t_ctx, ctx = timed(lambda: (national_context(), national_context().trees)[0])
+    t_ctx, ctx = timed(lambda: (round_context(), round_context().trees)[0])
     print(f"national tables + need + KD-trees (cold, once per process) {t_ctx:7.3f} s")
     return ctx
 

@@ -528,9 +528,6 @@ def reference_names() -> ReferenceNames:
     return disk_cache.cached_arrays("names", None, DATA_DIR, _build_names, _decode_names)
 
 
-#: Singular alias of :func:`load_epcis`.
-
-
 def load_all() -> dict[str, pd.DataFrame]:
     """Every national layer (cached per process), by name; used by benchmarks and warm-up."""
     return {

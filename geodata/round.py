@@ -48,7 +48,6 @@ __all__ = [
     "RoundGeodata",
     "TerritoryNeed",
     "commune_indicators",
-    "national_context",
     "prepare_cache",
     "round_geodata",
     "service_area",
@@ -299,15 +298,6 @@ def commune_indicators(
     out["has_advisor_within_reach"] = state.reachable
     out["served"] = state.served
     return out
-
-
-def national_context() -> RoundContext:
-    """The national commune arrays every round reads (codes, positions, need, groupings).
-
-    Built once per process (or read from the disk cache, :mod:`geodata.cache`); its ``trees``
-    are the KD-trees of the commune positions per zone.
-    """
-    return round_context()
 
 
 def prepare_cache() -> list[str]:

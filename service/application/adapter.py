@@ -348,7 +348,8 @@ def contract_outline(
 
     Every key of the result, in the contract's order; each decision has its numbers, avis and
     motifs. :func:`result_to_contract` adds :func:`engine_explication` (and the legal
-    explanation) to each decision; :func:`encode_round` does the same while encoding.
+    explanation) to each decision; :func:`service.application.pipeline.encode_round` does the
+    same while encoding.
     """
     decisions = [
         {

@@ -115,5 +115,4 @@ def store_explication(session: Session, id_pg: int) -> dict[str, object]:
 def get_notice() -> Response:
     """The public notice of the algorithm (Markdown or HTML; no token: a public document)."""
     fmt = _format(NOTICE_FORMATS, "md")
-    mimetype = "text/markdown" if fmt == "md" else "text/html"
-    return Response(notice.render(fmt), mimetype=mimetype)
+    return Response(notice.render(fmt), mimetype=NOTICE_FORMATS[fmt])
