@@ -15,7 +15,6 @@ import re
 import warnings
 from typing import Any
 
-import geodata
 from allocator import programme
 from geodata import GeodataError, RekeyedCodeWarning, bundled_existing_advisors, layers
 from geodata.round import commune_indicators
@@ -46,15 +45,14 @@ METHODE = (
 def cog_departements() -> dict[str, str]:
     """``code -> département`` of every COG 2026 commune
     (:func:`allocator.programme.departement_of`); read-only."""
-    return {code: programme.departement_of(code) for code in geodata.load_communes()["code_insee"]}
+    return {code: programme.departement_of(code) for code in layers.reference_names().communes}
 
 
 @functools.cache
 def _communes() -> tuple[dict[str, str], dict[str, str]]:
     """``code -> nom`` and ``code -> département`` of every COG 2026 commune and former code (a
     former code has the name and département of its commune now); read-only."""
-    c = geodata.load_communes()
-    names = dict(zip(c["code_insee"], c["nom"], strict=True))
+    names = dict(layers.reference_names().communes)
     deps = dict(cog_departements())
     for old, new in layers.code_history_map().items():
         if new in names:

@@ -40,10 +40,11 @@ SELECTIONS = {
 
 @functools.cache
 def departement_names() -> dict[str, str]:
-    import geodata
+    """Names of the départements by code (COG 2026, :func:`geodata.layers.reference_names`:
+    no pandas when geodata's disk cache is warm); read-only."""
+    from geodata import layers
 
-    d = geodata.load_departements()
-    return dict(zip(d["code"], d["nom"], strict=True))
+    return dict(layers.reference_names().departements)
 
 
 @dataclass
