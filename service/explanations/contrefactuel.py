@@ -10,29 +10,22 @@ from service.explanations.tour import Calcul, Profil
 from service.explanations.wording import ligne_du_tour, nombre
 
 
-def contrefactuel_valeurs(
-    priorities: list[Any],
-    granted: int,
-    seuil: Any,
-    locked: bool,
-    score_min: Any,
-    note: float,
-    verified: Any,
-    nested: Any,
-    larger: Any,
-) -> dict[str, Any]:
+def contrefactuel_valeurs(p: Profil, v: Lecture) -> dict[str, Any]:
     """The ``contrefactuel`` part (its values; part 6 of ``texte`` is written from them)."""
+    priorities, granted, seuil = v.priorities, v.granted, v.seuil
     nxt_priority = priorities[granted] if granted < len(priorities) else None
     ecart = (
-        None if nxt_priority is None or seuil is None or locked else round(seuil - nxt_priority, 6)
+        None
+        if nxt_priority is None or seuil is None or p.locked
+        else round(seuil - nxt_priority, 6)
     )
     return {
         "titre": TITRE_CONTREFACTUEL,
-        "noteMinimale": score_min,
-        "noteActuelle": note,
-        "verifie": bool(verified),
-        "prioritesEmboitees": bool(nested),
-        "demandePlusGrande": larger,
+        "noteMinimale": v.score_min,
+        "noteActuelle": v.note,
+        "verifie": bool(v.verified),
+        "prioritesEmboitees": bool(v.nested),
+        "demandePlusGrande": v.larger,
         "prioritePosteSuivant": nxt_priority,
         "seuil": seuil,
         "ecartAuSeuil": ecart,
@@ -186,9 +179,7 @@ def contrefactuel_part(buf: list[str], c: Calcul, p: Profil, v: Lecture) -> dict
     priorities, granted, score_min, larger, note = (
         v.priorities, v.granted, v.score_min, v.larger, v.note
     )  # fmt: skip
-    cf = contrefactuel_valeurs(
-        priorities, granted, v.seuil, p.locked, score_min, note, v.verified, v.nested, larger
-    )
+    cf = contrefactuel_valeurs(p, v)
     ecart, suivant = cf["ecartAuSeuil"], granted < len(priorities)
     emboite = cf["prioritesEmboitees"]
     departemental = v.epci_t is None

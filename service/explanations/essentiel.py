@@ -187,29 +187,24 @@ def _phrase_decision(tour: Tour, locked: bool, granted: int) -> str:
     meta, statut = tour.meta, tour.statut
     decideur = DECIDEUR_COURT[0].upper() + DECIDEUR_COURT[1:]
     n = postes(granted)
-    phrases: list[str] = []
     if statut == STATUT_VALIDE:
         assert meta is not None
         quand = f" (décision du {date_en_clair(meta.valide_le)})" if meta.valide_le else ""
         if locked:
-            phrases.append(f"{decideur} a fixé à {n} votre attribution de ce tour{quand}.")
-        elif granted:
-            phrases.append(f"{decideur} vous attribue {n} dans ce tour{quand}.")
-        else:
-            phrases.append(f"{decideur} ne vous attribue pas de poste dans ce tour{quand}.")
-    else:
-        if locked:
-            phrases.append(
+            return f"{decideur} a fixé à {n} votre attribution de ce tour{quand}."
+        if granted:
+            return f"{decideur} vous attribue {n} dans ce tour{quand}."
+        return f"{decideur} ne vous attribue pas de poste dans ce tour{quand}."
+    if locked:
+        if statut == STATUT_BROUILLON:
+            return (
                 f"{decideur} a fixé à {n} votre attribution de ce tour, qui n'est pas encore "
                 "validé."
-                if statut == STATUT_BROUILLON
-                else f"Le nombre de postes de ce tour est fixé à {n} par {DECIDEUR_COURT}."
             )
-        elif granted:
-            phrases.append(f"L'algorithme propose de vous attribuer {n} dans ce tour.")
-        else:
-            phrases.append("L'algorithme ne propose pas de poste pour vous dans ce tour.")
-    return phrases[0]
+        return f"Le nombre de postes de ce tour est fixé à {n} par {DECIDEUR_COURT}."
+    if granted:
+        return f"L'algorithme propose de vous attribuer {n} dans ce tour."
+    return "L'algorithme ne propose pas de poste pour vous dans ce tour."
 
 
 def _raisons(

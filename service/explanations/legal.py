@@ -11,6 +11,7 @@ from typing import Any
 from allocator import motifs as motif_codes
 from service.explanations.render import bloc
 
+#: Version of the wording and structure of the explanations (bumped when their shape changes).
 FORMAT_EXPLICATION = 3
 
 DECIDEUR = "le comité de sélection de l'Agence nationale de la cohésion des territoires (ANCT)"

@@ -49,9 +49,7 @@ from service.explanations.donnees import donnees_texte, donnees_valeurs
 from service.explanations.essentiel import paragraphe_essentiel, resume_ligne, resume_sans_calcul
 from service.explanations.legal import mention_valeurs
 from service.explanations.levels import (
-    CHEMIN_EXPLICATION,
     CLE_NIVEAU,
-    COMPACT_KEYS,
     ENGINE_KEYS,
     NIVEAU_COMPACT,
     NIVEAU_COMPLET,
@@ -125,7 +123,7 @@ def explain_with(
         n_granted = granted_total(tour.result)
     c = tour.calcul(n_granted)
     p = c.profils.get(found) or c.profil(found)
-    v = lire_decision(c, engine or lire(out, ENGINE_CHAMPS), s, s_values, found, granted, total)
+    v = lire_decision(c, engine or lire(out, ENGINE_CHAMPS), s, s_values, granted, total)
     essentiel = out["essentiel"] = paragraphe_essentiel(
         tour,
         c,
@@ -150,8 +148,7 @@ def explain_with(
     out["operations"] = operations_part(buf, c, p, v)
     out["contrefactuel"] = contrefactuel_part(buf, c, p, v)
     out["resume"] = resume_ligne(tour, c, p, s, decision, contribution, granted, total, v.souhaites)
-    # What render_text writes from the parts' lines: every part ends with a blank line but the
-    # last, whose last line is a fixed sentence (so ``rstrip`` would not change anything).
+    # Every part ends with a blank line but the last, whose last line is a fixed sentence.
     out["texte"] = "".join(buf)
     return out
 
@@ -195,25 +192,13 @@ def _compacte(
     decision: Mapping[str, Any],
     contribution: Mapping[str, Any],
 ) -> dict[str, Any]:
-    """The compact level (:func:`compacte`) of a decision with details, written directly."""
-    compacted = {k: out[k] for k in COMPACT_KEYS[:3] if k in out}
-    compacted["essentiel"] = out["essentiel"]
-    compacted["resume"] = resume_ligne(
+    """The compact level (:func:`compacte`) of a decision with details: only its parts are
+    worded (no letter)."""
+    out["resume"] = resume_ligne(
         tour, c, p, s, decision, contribution, v.granted, v.total, v.souhaites
     )
-    compacted["contrefactuel"] = contrefactuel_valeurs(
-        v.priorities,
-        v.granted,
-        v.seuil,
-        p.locked,
-        v.score_min,
-        v.note,
-        v.verified,
-        v.nested,
-        v.larger,
-    )
-    compacted["explicationComplete"] = CHEMIN_EXPLICATION.format(idPG=int(v.id_pg))
-    return compacted
+    out["contrefactuel"] = contrefactuel_valeurs(p, v)
+    return compacte(out, v.id_pg)
 
 
 def granted_total(result: Mapping[str, Any]) -> int:

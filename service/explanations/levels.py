@@ -19,7 +19,6 @@ PART_KEYS = (
     "texte",
     "resume",
 )
-#: Version of the wording and structure below (bumped when the explanation's shape changes).
 #: Levels of explanation of a round result (``POST /v1/allocate?explication=``, ``allocator
 #: allocate --explication``): the whole letter of every decision (the default), or its opening
 #: paragraph and numbers.

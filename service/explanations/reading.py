@@ -10,6 +10,7 @@ from __future__ import annotations
 from operator import itemgetter
 from typing import Any
 
+from allocator.programme import DEFAULT_QUALITY
 from service.contract.schemas import StructureIn
 from service.explanations.legal import EQUIVALENTS
 from service.explanations.levels import ENGINE_KEYS
@@ -22,7 +23,7 @@ def lire(d: Any, champs: tuple[tuple[str, Any], ...]) -> tuple[Any, ...]:
     return tuple([d.get(k, v) for k, v in champs])
 
 
-ENGINE_CHAMPS = tuple((k, None) for k in ("priorites", "rangs", "seuil", "details", "territoire"))
+ENGINE_CHAMPS = tuple((k, None) for k in ENGINE_KEYS)
 TERRITOIRE_CHAMPS = tuple(
     (k, None)
     for k in (
@@ -144,7 +145,6 @@ class Lecture:
         "est_zrr",
         "f_cof",
         "fair",
-        "found",
         "fs",
         "gains_in",
         "granted",
@@ -153,7 +153,6 @@ class Lecture:
         "larger",
         "nested",
         "nom",
-        "nom_structure",
         "note",
         "note_1",
         "note_defaut",
@@ -191,7 +190,6 @@ class Lecture:
         "zrr_texte",
     )  # fmt: skip
 
-    nom_structure: Any
     id_pg: Any
     type_structure: Any
     code_siege: Any
@@ -203,7 +201,6 @@ class Lecture:
     prefets: Any
     cof_eur: Any
     cof_part: Any
-    found: tuple[str, ...]
     granted: int
     total: Any
     already: Any
@@ -276,7 +273,6 @@ def lire_decision(
     engine: tuple[Any, ...],
     s: StructureIn,
     s_values: tuple[Any, ...],
-    found: tuple[str, ...],
     granted: int,
     total: Any,
 ) -> Lecture:
@@ -284,7 +280,7 @@ def lire_decision(
     :data:`ENGINE_CHAMPS`, in that order)."""
     v = Lecture()
     (
-        v.nom_structure,
+        _nom,
         v.id_pg,
         v.type_structure,
         v.code_siege,
@@ -297,7 +293,7 @@ def lire_decision(
         v.cof_eur,
         v.cof_part,
     ) = s_values
-    v.found, v.granted, v.total, v.already = found, granted, total, s.already_granted
+    v.granted, v.total, v.already = granted, total, s.already_granted
     priorites, v.rangs_in, v.seuil, det, t = engine
     v.priorities = list(priorites or [])
     _lire_territoire(v, t or {})
@@ -394,7 +390,7 @@ def _mots_communs(v: Lecture, c: Calcul, s: StructureIn) -> None:
     """The numbers and words several parts write, worded once."""
     qualite = v.qualite
     v.note_defaut = note_defaut = qualite is None
-    v.note = note = c.default_quality if note_defaut else float(qualite)
+    v.note = note = DEFAULT_QUALITY if note_defaut else float(qualite)
     v.note_1 = nombre_memo(c.n1, note, 1)
     offre = v.offre
     v.population_t = nombre(v.population)

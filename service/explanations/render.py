@@ -10,7 +10,7 @@ from service.explanations.wording import une_ligne
 
 
 def markdown_lignes(lignes: list[str] | tuple[str, ...]) -> str:
-    """Lines as :func:`render_text` writes them: each ``- line``, then a blank line."""
+    """Lines of a part of ``texte``: each ``- line``, then a blank line."""
     if not lignes:
         return "\n"
     return "- " + "\n- ".join([une_ligne(x) for x in lignes]) + "\n\n"
@@ -19,28 +19,6 @@ def markdown_lignes(lignes: list[str] | tuple[str, ...]) -> str:
 def bloc(n: int, titre: str, lignes: list[str] | tuple[str, ...]) -> str:
     """Part ``n`` of ``texte``: its heading and its lines."""
     return f"## {n}. {titre}\n\n" + markdown_lignes(lignes)
-
-
-def render_text(expl: Mapping[str, Any], titre: str = "") -> str:
-    """The explanation as French text (Markdown), from its parts' ``lignes``."""
-    out = [f"# {une_ligne(titre)}" if titre else "# Explication de la décision", ""]
-    numbered = ("mention", "contribution", "donnees", "parametres", "operations", "contrefactuel")
-    for n, key in enumerate(numbered, start=1):
-        part = expl.get(key)
-        if not part:
-            continue
-        out.append(f"## {n}. {part['titre']}")
-        out.append("")
-        if key == "operations":
-            for i, st in enumerate(part["etapes"], start=1):
-                out.append(f"### {n}.{i}. {st['titre']}")
-                out.append("")
-                out.extend(f"- {une_ligne(line)}" for line in st["lignes"])
-                out.append("")
-        else:
-            out.extend(f"- {une_ligne(line)}" for line in part["lignes"])
-            out.append("")
-    return "\n".join(out).rstrip() + "\n"
 
 
 def titre(nom: str | None, id_pg: object) -> str:
@@ -72,7 +50,7 @@ def page_html(titre: str, body: str) -> str:
 
 
 def markdown_html(text: str) -> str:
-    """HTML of the Markdown subset written by :func:`render_text` (headings, lists), escaped."""
+    """HTML of the Markdown subset the letters are written in (headings, lists), escaped."""
     out: list[str] = []
     in_list = False
     for line in text.splitlines():

@@ -30,8 +30,7 @@ from service.explanations.wording import cle_texte, euros, nombre, noms_de_lieux
 
 # -- the parts ----------------------------------------------------------------------------------
 #
-# A national round explains thousands of decisions, so the wording is built for speed, with the
-# same result as writing every part's ``lignes`` and rendering them with :func:`render_text`
+# A national round explains thousands of decisions, so the wording is built for speed
 # (tests/service/test_explication_fast.py checks the fast paths against the plain ones):
 #
 # - what all the decisions of a round share (policy, report, sources, metadata, the motif
@@ -57,7 +56,6 @@ class Tour:
     __slots__ = (
         "_calculs",
         "contributions",
-        "default_quality",
         "essentiel",
         "mention",
         "meta",
@@ -70,7 +68,6 @@ class Tour:
     def __init__(self, result: Mapping[str, Any], meta: RoundMeta | None) -> None:
         self.result = result
         self.meta = meta
-        self.default_quality = DEFAULT_QUALITY
         self.statut = meta.statut if meta is not None else STATUT_PROPOSITION
         self.qui = QUI[self.statut] if self.statut in QUI else None
         self.url = public_url()
@@ -151,7 +148,6 @@ class Calcul:
         "classement",
         "cofinancement_fin",
         "communes",
-        "default_quality",
         "departements",
         "deps",
         "eligibilite",
@@ -176,7 +172,6 @@ class Calcul:
         "note_non_remplie",
         "note_par_defaut",
         "note_remplie",
-        "numeros",
         "origine",
         "penaliser",
         "penalite",
@@ -217,7 +212,6 @@ class Calcul:
         report = result.get("rapport") or {}
         sources = result.get("sources") or {}
         policy = report.get("policy") or {}
-        self.default_quality = tour.default_quality
         self.quality_floor = QUALITY_FLOOR
         self.communes, self.departements, self.epcis = noms_de_lieux()
         # numbers formatted once per value, by number of decimals; euros
@@ -243,7 +237,7 @@ class Calcul:
         acc = sources.get("accessibilite") or {}
         self.origine = origine
         # The public sources in the order part 3 cites them, numbered S1, S2, … in the letter.
-        self.numeros = numeros = numeros_sources(
+        numeros = numeros_sources(
             ("S1", "S1", "S3", "S7", "S3", *etat_cite(origine, meta), "S8", "S6")
         )
         #: ``donnees.sourcesCitees``: each number of the letter and the source in DATA.md
@@ -283,7 +277,7 @@ class Calcul:
         )
         self.etat_ligne = f" — état : {self.etat}.\n"
         self.note_par_defaut = (
-            f"note par défaut ({nombre(self.default_quality)}) : le projet n'avait pas été noté."
+            f"note par défaut ({nombre(DEFAULT_QUALITY)}) : le projet n'avait pas été noté."
         )
 
     def _parametres(self, report: Mapping[str, Any], policy: Mapping[str, Any]) -> None:
