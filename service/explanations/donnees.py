@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from service.explanations.legal import ACCESSIBLES, TITRE_DONNEES
@@ -56,17 +55,17 @@ def _avis_texte(prefet: Any, synthetique: bool) -> str:
     )
 
 
-def cost_line(
-    c: Calcul, cof_eur: float | None, cof_part: float | None, cost: Mapping[str, Any]
+def cout_texte(
+    cof_eur: float | None, cof_part: float | None, standard: Any, state: Any, cofunding: Any
 ) -> str:
-    """The post's standard cost, the host's co-funding and the State's cost (per post)."""
-    standard, state = cost.get("standard_eur"), cost.get("state_eur")
+    """The line of part 3 on the post's standard cost, the host's co-funding and the State's
+    cost (per post; the engine's ``details.cost``, read by :class:`Lecture`)."""
     text = (
-        f"Coût d'un poste : coût standard {euros(standard)} (barème de l'appel selon le type "
+        f"- Coût d'un poste : coût standard {euros(standard)} (barème de l'appel selon le type "
         "de structure et le territoire)"
     )
     if cof_eur is None and cof_part is None:
-        return text + f" ; aucun cofinancement déclaré : coût pour l'État {euros(state)}."
+        return text + f" ; aucun cofinancement déclaré : coût pour l'État {euros(state)}.\n\n"
     declared = (
         f"{euros(cof_eur)} par poste"
         if cof_eur is not None
@@ -74,8 +73,8 @@ def cost_line(
     )
     return (
         text + f" ; cofinancement déclaré par votre structure : {declared}, soit "
-        f"{euros(cost.get('cofunding_eur'))} par poste ; coût pour l'État : {euros(state)} "
-        "par poste (jamais négatif) — source : votre candidature."
+        f"{euros(cofunding)} par poste ; coût pour l'État : {euros(state)} "
+        "par poste (jamais négatif) — source : votre candidature.\n\n"
     )
 
 
@@ -192,8 +191,7 @@ def donnees_texte(buf: list[str], c: Calcul, v: Lecture) -> None:
     )
     buf.append(_territoire_texte(c, v))
     buf.append(_zrr_texte(c, v))
-    cost = v.cost
-    if cost:
+    if v.cost:
         cof_eur, cof_part, standard, state = v.cof_eur, v.cof_part, v.standard, v.state
         key = (
             ("cout", standard, state)
@@ -205,7 +203,9 @@ def donnees_texte(buf: list[str], c: Calcul, v: Lecture) -> None:
             and state
             else None
         )
-        buf.append(ligne_du_tour(lignes, key, _cout_texte, c, cof_eur, cof_part, cost))
+        buf.append(
+            ligne_du_tour(lignes, key, cout_texte, cof_eur, cof_part, standard, state, v.cof)
+        )
     else:
         buf.append("\n")
 
@@ -279,9 +279,3 @@ def _note_texte(c: Calcul, note_1: str, note_defaut: bool, note_synth: bool) -> 
         )
         + "\n"
     )
-
-
-def _cout_texte(
-    c: Calcul, cof_eur: float | None, cof_part: float | None, cost: Mapping[str, Any]
-) -> str:
-    return f"- {cost_line(c, cof_eur, cof_part, cost)}\n\n"
